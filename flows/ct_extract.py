@@ -7,7 +7,16 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-COLUMNS = ["code", "codelist_code", "extensible", "codelist_name", "value", "synonyms", "definition", "preferred"]
+COLUMNS = [
+    "code",
+    "codelist_code",
+    "extensible",
+    "codelist_name",
+    "value",
+    "synonyms",
+    "definition",
+    "preferred",
+]
 
 
 def extract_ct(selection_path: Path) -> dict:

@@ -1,0 +1,89 @@
+"""Command line: `python -m flows export|synth|ct-extract`. Prefect is imported only when a server is configured."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from flows.errors import PipelineError
+
+SHOWN_REJECTS = 10
+
+
+def _print_rejects(rejects) -> None:
+    if rejects is None or rejects.empty:
+        return
+    for r in rejects.head(SHOWN_REJECTS).itertuples(index=False):
+        print(f"  {r.file}:{r.line}: {r.column}={r.value!r}: {r.rule}: {r.message}", file=sys.stderr)
+    if len(rejects) > SHOWN_REJECTS:
+        print(f"  ... {len(rejects) - SHOWN_REJECTS} more in rejects.csv", file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from flows.specs import load_specs
+
+    specs = load_specs(args.specs)
+    if os.environ.get("PREFECT_API_URL"):
+        from flows.flow import export_study
+
+        result = export_study(str(args.raw), str(args.out), args.strict, str(args.specs))
+    else:
+        from flows.pipeline import run_export
+
+        result = run_export(args.raw, args.out, specs, strict=args.strict)
+    stream = sys.stdout if result.exit_code == 0 else sys.stderr
+    print(result.message, file=stream)
+    _print_rejects(result.rejects)
+    return result.exit_code
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from flows.synth import main as synth
+
+    synth(args.subjects, args.seed, args.out, args.as_of)
+    return 0
+
+
+def cmd_ct_extract(args: argparse.Namespace) -> int:
+    from flows.ct_extract import main as extract
+
+    extract(args.selection, args.out)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from flows.specs import SPECS_DIR
+
+    p = argparse.ArgumentParser(prog="python -m flows", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("export", help="validate raw exports and publish an SDTM transfer")
+    ex.add_argument("--raw", type=Path, default=Path("raw"), help="folder of raw CSV exports (default: raw)")
+    ex.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
+    ex.add_argument("--specs", type=Path, default=SPECS_DIR, help="specs folder (default: the repository's)")
+    ex.add_argument("--strict", action="store_true", help="publish nothing when any row is rejected")
+    ex.set_defaults(func=cmd_export)
+    sy = sub.add_parser("synth", help="generate seeded sample raw exports")
+    sy.add_argument("--subjects", type=int, default=34, help="screened subjects (default 34: 24 dosed)")
+    sy.add_argument("--seed", type=int, default=20250321)
+    sy.add_argument("--out", type=Path, default=Path("raw"))
+    sy.add_argument("--as-of", default="2026-10-31", help="extraction date: nothing later is generated")
+    sy.set_defaults(func=cmd_synth)
+    ct = sub.add_parser("ct-extract", help="copy the CT codelists named in specs/ct/selection.yaml")
+    ct.add_argument("--selection", type=Path, default=SPECS_DIR / "ct" / "selection.yaml")
+    ct.add_argument("--out", type=Path, default=SPECS_DIR / "ct" / "sdtm-ct.yaml")
+    ct.set_defaults(func=cmd_ct_extract)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,25 @@
+"""Identifiers and ordering shared by every domain: USUBJID, key sort and --SEQ."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from flows.specs import DomainSpec
+
+
+def usubjid(studyid: str, site: pd.Series, subject: pd.Series) -> pd.Series:
+    """USUBJID as STUDYID-SITEID-SUBJID, unique across the submission."""
+    return studyid + "-" + site + "-" + subject
+
+
+def sort_by_keys(frame: pd.DataFrame, spec: DomainSpec) -> pd.DataFrame:
+    """Rows in the order of the domain keys (stable, so ties keep raw order), index reset."""
+    keys = [k for k in spec.keys if k in frame]
+    return frame.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
+
+
+def derive_seq(frame: pd.DataFrame, spec: DomainSpec) -> pd.DataFrame:
+    """Sort by the keys and number records 1..n within USUBJID into the spec's --SEQ variable."""
+    out = sort_by_keys(frame, spec)
+    out[spec.seq] = out.groupby("USUBJID", sort=False).cumcount().add(1).astype("Int64")
+    return out

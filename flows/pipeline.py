@@ -1,0 +1,182 @@
+"""The export as plain steps (read, validate, derive, write, publish) and `run_export`, which chains them.
+
+Nothing here imports Prefect: flows/flow.py wraps these same steps as tasks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from flows import __version__
+from flows.derive_dm import derive_dm
+from flows.derive_ex import add_study_days, derive_ex
+from flows.derive_ie import derive_ie
+from flows.errors import PipelineError, StructuralError
+from flows.keys import usubjid
+from flows.publish import discard, new_staging, publish, sha256_file, utc_stamp
+from flows.read import RawFile, read_raw
+from flows.sdtm_schema import TRACE, conform
+from flows.specs import Specs
+from flows.trial_design import derive_ti, derive_ts
+from flows.validate import Validation, validate_raw
+from flows.writers import WRITERS
+
+EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
+
+
+@dataclass
+class ExportResult:
+    """What a run did: exit code, one-line summary, the transfer (if published) and the counts."""
+
+    exit_code: int
+    message: str
+    transfer: Path | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejects: pd.DataFrame | None = None
+
+
+def read_inputs(raw_dir: Path, specs: Specs) -> dict[str, RawFile]:
+    """Read every raw file; report the structural problems of all files at once."""
+    files, problems = {}, []
+    for name, contract in specs.raw.items():
+        try:
+            files[name] = read_raw(raw_dir, contract)
+        except StructuralError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise StructuralError(" | ".join(problems))
+    return files
+
+
+def derive_datasets(valid: dict[str, pd.DataFrame], specs: Specs) -> dict[str, pd.DataFrame]:
+    """Every SDTM dataset from the valid raw rows, conformed to and checked against its spec."""
+    study, sdtm = specs.study, specs.sdtm
+    ex = derive_ex(valid["dosing"], study, sdtm["EX"])
+    dated = []
+    for name, col in (("assessments", "date"), ("eligibility", "date"), ("dosing", "end")):
+        frame = valid[name]
+        dated.append(
+            (pd.DataFrame({"USUBJID": usubjid(study.studyid, frame["site"], frame["subject"]), "d": frame[col]}), "d")
+        )
+    dm = derive_dm(valid["enrollment"], ex, dated, study, sdtm["DM"])
+    ex = add_study_days(ex, dm, {"EXSTDY": "EXSTDTC", "EXENDY": "EXENDTC"})
+    ie = add_study_days(derive_ie(valid["eligibility"], study, sdtm["IE"]), dm, {"IEDY": "IEDTC"})
+    facts = {"treated_subjects": int(dm["ACTARMCD"].notna().sum())}
+    raw = {"DM": dm, "EX": ex, "IE": ie, "TI": derive_ti(specs, sdtm["TI"]), "TS": derive_ts(specs, sdtm["TS"], facts)}
+    out = {}
+    for domain, frame in raw.items():
+        checked = conform(frame, sdtm[domain], specs)
+        for col in TRACE:
+            if col in frame:
+                checked[col] = frame[col].to_numpy()
+        out[domain] = checked
+    return out
+
+
+def trace_table(datasets: dict[str, pd.DataFrame], specs: Specs) -> pd.DataFrame:
+    """One row per SDTM record that came from a raw row: domain, key, source file and line."""
+    parts = []
+    for domain, frame in datasets.items():
+        if "_line" not in frame:
+            continue
+        seq = specs.sdtm[domain].seq
+        parts.append(
+            pd.DataFrame(
+                {
+                    "domain": domain,
+                    "USUBJID": frame["USUBJID"],
+                    "seq": frame[seq] if seq else pd.NA,
+                    "file": frame["_file"],
+                    "line": frame["_line"].astype("int64"),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True).astype({"seq": "Int64"})
+
+
+def write_outputs(datasets: dict[str, pd.DataFrame], specs: Specs, staging: Path) -> dict[str, dict]:
+    """Write every dataset in every format into the staging folder; return rows and sha256 per file."""
+    outputs = {}
+    for folder, ext, writer in WRITERS.values():
+        (staging / folder).mkdir(exist_ok=True)
+        for domain, frame in datasets.items():
+            path = staging / folder / f"{domain.lower()}.{ext}"
+            writer(frame.drop(columns=TRACE, errors="ignore"), specs.sdtm[domain], path)
+            outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
+    return outputs
+
+
+def write_manifest(
+    staging: Path, raw: dict[str, RawFile], validation: Validation, outputs: dict[str, dict], specs: Specs, stamp: str
+) -> dict:
+    """manifest.json: inputs (sha256, rows read/valid/rejected, balanced) and outputs (rows, sha256)."""
+    inputs = {}
+    for name, f in raw.items():
+        c = validation.counts[name]
+        inputs[f.file] = {"sha256": f.sha256, "bytes": f.size, **c, "balanced": c["read"] == c["valid"] + c["rejected"]}
+    for rel, entry in outputs.items():
+        entry["sha256"] = sha256_file(staging / rel)
+    by_rule = validation.rejects["rule"].value_counts().sort_index()
+    manifest = {
+        "study": specs.study.studyid,
+        "transfer": stamp,
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pipeline_version": __version__,
+        "ct_release": specs.ct_release,
+        "inputs": inputs,
+        "rejects": {"records": len(validation.rejects), "by_rule": {k: int(v) for k, v in by_rule.items()}},
+        "outputs": dict(sorted(outputs.items())),
+        "balanced": all(i["balanced"] for i in inputs.values()),
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def stage_transfer(
+    raw: dict[str, RawFile], validation: Validation, datasets: dict[str, pd.DataFrame], specs: Specs, study_dir: Path
+) -> tuple[Path, str]:
+    """Write everything of one transfer into a new staging folder; on any failure the folder is removed."""
+    staging, stamp = new_staging(study_dir), utc_stamp()
+    try:
+        outputs = write_outputs(datasets, specs, staging)
+        validation.rejects.to_csv(staging / "rejects.csv", index=False, lineterminator="\n")
+        outputs["rejects.csv"] = {"rows": len(validation.rejects)}
+        trace_table(datasets, specs).to_csv(staging / "trace.csv", index=False, lineterminator="\n")
+        outputs["trace.csv"] = {"rows": sum(len(d) for d in datasets.values() if "_line" in d)}
+        write_manifest(staging, raw, validation, outputs, specs, stamp)
+    except BaseException:
+        discard(staging)
+        raise
+    return staging, stamp
+
+
+def summary_line(validation: Validation) -> str:
+    read = sum(c["read"] for c in validation.counts.values())
+    rejected = sum(c["rejected"] for c in validation.counts.values())
+    return (
+        f"{read} raw rows read, {read - rejected} valid, {rejected} rejected ({len(validation.rejects)} reject records)"
+    )
+
+
+def run_export(raw_dir: Path, out_dir: Path, specs: Specs, strict: bool = False) -> ExportResult:
+    """The whole export without orchestration: exit code 0 clean, 1 with rejects, 2 nothing published."""
+    try:
+        raw = read_inputs(raw_dir, specs)
+        validation = validate_raw(raw, specs)
+        summary = summary_line(validation)
+        if strict and len(validation.rejects):
+            return ExportResult(
+                EXIT_REJECTS, f"not published (--strict): {summary}", None, validation.counts, validation.rejects
+            )
+        datasets = derive_datasets(validation.valid, specs)
+        staging, stamp = stage_transfer(raw, validation, datasets, specs, out_dir / specs.study.studyid)
+        transfer = publish(staging, out_dir / specs.study.studyid, stamp)
+    except PipelineError as exc:
+        return ExportResult(exc.exit_code, str(exc))
+    code = EXIT_REJECTS if len(validation.rejects) else EXIT_CLEAN
+    return ExportResult(code, f"published {transfer}: {summary}", transfer, validation.counts, validation.rejects)

@@ -1,0 +1,84 @@
+"""Generate the pandera schema of a raw file from its contract and the study facts it refers to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from flows.dates import is_valid
+from flows.specs import RawColumn, RawContract, Specs
+
+NUMBER = r"-?\d+(\.\d+)?"
+INTEGER = r"-?\d+"
+
+
+@dataclass(frozen=True)
+class RawSchema:
+    """A pandera schema plus, per (column, message), the rule name that rejects report."""
+
+    schema: pa.DataFrameSchema
+    rules: dict[tuple[str, str], str]
+
+
+def _matches(pattern: str):
+    return lambda s: s.str.fullmatch(pattern).fillna(False).astype(bool) | s.isna()
+
+
+def _in_range(lo: float | None, hi: float | None):
+    def check(s: pd.Series) -> pd.Series:
+        num = pd.to_numeric(s, errors="coerce")
+        ok = pd.Series(True, index=s.index)
+        if lo is not None:
+            ok &= ~(num < lo)
+        if hi is not None:
+            ok &= ~(num > hi)
+        return ok
+
+    return check
+
+
+def _column_checks(col: RawColumn, specs: Specs) -> list[tuple[str, str, object]]:
+    """(rule, message, vectorised check) for one column, in the order they are reported."""
+    checks: list[tuple[str, str, object]] = []
+    if col.type == "integer":
+        checks.append(("type:integer", "must be a whole number", _matches(INTEGER)))
+    elif col.type == "float":
+        checks.append(("type:number", "must be a decimal number", _matches(NUMBER)))
+    elif col.type in ("date", "partial_date", "datetime"):
+        shape = {"date": "YYYY-MM-DD", "partial_date": "YYYY, YYYY-MM or YYYY-MM-DD", "datetime": "YYYY-MM-DDThh:mm"}
+        checks.append(
+            (f"type:{col.type}", f"must be a valid ISO 8601 {shape[col.type]}", lambda s, k=col.type: is_valid(s, k))
+        )
+    if col.min is not None or col.max is not None:
+        checks.append(("range", f"must be between {col.min} and {col.max}", _in_range(col.min, col.max)))
+    if col.pattern:
+        checks.append(("pattern", f"must match {col.pattern}", _matches(col.pattern)))
+    if col.codelist:
+        allowed = sorted(col.values or specs.codelists[col.codelist].values)
+        shown = allowed if len(allowed) <= 8 else [*allowed[:8], "..."]
+        msg = f"not a term of codelist {col.codelist} (CT {specs.ct_release}): expected one of {shown}"
+        checks.append((f"codelist:{col.codelist}", msg, lambda s, a=frozenset(allowed): s.isin(a) | s.isna()))
+    elif col.values:
+        checks.append(
+            ("values", f"must be one of {list(col.values)}", lambda s, a=frozenset(col.values): s.isin(a) | s.isna())
+        )
+    if col.values_from:
+        allowed = specs.study.allowed(col.values_from)
+        msg = f"must be one of {allowed} (study {col.values_from})"
+        checks.append((f"study:{col.values_from}", msg, lambda s, a=frozenset(allowed): s.isin(a) | s.isna()))
+    return checks
+
+
+def raw_schema(contract: RawContract, specs: Specs) -> RawSchema:
+    """Build the lazy-validation schema of one raw file: nullability, types, ranges, patterns, terms."""
+    columns, rules = {}, {}
+    for col in contract.columns:
+        checks = []
+        for rule, message, fn in _column_checks(col, specs):
+            checks.append(pa.Check(fn, error=message, name=rule))
+            rules[(col.name, message)] = rule
+        columns[col.name] = pa.Column(nullable=not col.required, checks=checks, required=True)
+        rules[(col.name, "not_nullable")] = "required"
+    return RawSchema(pa.DataFrameSchema(columns, strict=False, name=contract.file), rules)

@@ -1,0 +1,60 @@
+"""Generate pandera schemas of the SDTM datasets from specs/sdtm/*.yaml and check every dataset before writing."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from flows.errors import OutputCheckError
+from flows.specs import DomainSpec, Specs, Variable
+
+TRACE = ["_file", "_line"]  # raw source of each record, carried beside the SDTM variables
+
+
+def _checks(var: Variable, specs: Specs) -> list[pa.Check]:
+    checks = []
+    if var.type == "Char":
+        checks.append(pa.Check.str_length(max_value=var.length, error=f"longer than {var.length} characters"))
+        checks.append(pa.Check(lambda s: s.str.isascii() | s.isna(), error="non-ASCII text"))
+    if var.codelist:
+        allowed = sorted(var.values or specs.codelists[var.codelist].values)
+        checks.append(pa.Check.isin(allowed, error=f"not in codelist {var.codelist}"))
+    return checks
+
+
+def sdtm_schema(spec: DomainSpec, specs: Specs) -> pa.DataFrameSchema:
+    """Columns in spec order, Req variables never null, lengths, terms and unique keys."""
+    columns = {
+        v.name: pa.Column(
+            "str" if v.type == "Char" else None,
+            checks=_checks(v, specs),
+            nullable=v.core != "Req",
+            required=True,
+        )
+        for v in spec.variables
+    }
+    unique = list(spec.keys) if not spec.seq else ["USUBJID", spec.seq]
+    return pa.DataFrameSchema(columns, strict="filter", ordered=True, unique=unique, name=spec.domain)
+
+
+def conform(frame: pd.DataFrame, spec: DomainSpec, specs: Specs) -> pd.DataFrame:
+    """The dataset in spec order with text as str and numbers as numbers, checked against its schema."""
+    missing = [n for n in spec.names if n not in frame]
+    extra = [c for c in frame if c not in spec.names and c not in TRACE]
+    if missing or extra:
+        raise OutputCheckError(f"{spec.domain}: variables missing from the derivation {missing}, not in spec {extra}")
+    out = frame[spec.names].copy()
+    for v in spec.variables:
+        if v.type == "Char":
+            out[v.name] = out[v.name].astype("str")
+        elif not pd.api.types.is_numeric_dtype(out[v.name]):
+            out[v.name] = pd.to_numeric(out[v.name]).astype("Float64")
+    try:
+        sdtm_schema(spec, specs).validate(out, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        first = "; ".join(
+            f"{c}: {k} ({v!r})" for c, k, v in fc[["column", "check", "failure_case"]].head(5).itertuples(index=False)
+        )
+        raise OutputCheckError(f"{spec.domain}: {len(fc)} output check failure(s), a pipeline bug: {first}") from None
+    return out

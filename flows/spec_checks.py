@@ -1,0 +1,161 @@
+"""Cross-checks of loaded specs (metacore-style): every reference must resolve, or start-up stops."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flows.errors import SpecError
+from flows.specs import CORES, ORIGINS, RAW_TYPES
+
+if TYPE_CHECKING:
+    from flows.specs import Specs
+
+RULE_CHECKS = {"age_range", "class_in", "score_threshold", "washout"}
+ROW_RULES = {"required_if", "blank_if", "not_before", "product_matches", "instrument_result"}
+
+
+def _codelist(specs: Specs, name: str, where: str) -> None:
+    if name not in specs.codelists:
+        raise SpecError(f"{where}: unknown codelist '{name}' (not in specs/ct/sdtm-ct.yaml)")
+
+
+def _in_codelist(specs: Specs, name: str, values: list[str], where: str) -> None:
+    _codelist(specs, name, where)
+    bad = sorted(set(values) - specs.codelists[name].values)
+    if bad:
+        raise SpecError(f"{where}: {bad} not in codelist {name} (CT {specs.ct_release})")
+
+
+def check_study(specs: Specs) -> None:
+    study, where = specs.study, str(specs.study.path)
+    for key in (
+        "studyid",
+        "title",
+        "arms",
+        "population",
+        "sites",
+        "treatment",
+        "visits",
+        "criteria",
+        "screening_outcomes",
+        "instruments",
+        "trial_summary",
+    ):
+        if key not in study.data:
+            raise SpecError(f"{where}: missing required key '{key}'")
+    for i, arm in enumerate(study.arms):
+        for key in ("armcd", "arm", "dose"):
+            if key not in arm:
+                raise SpecError(f"{where}: arms[{i}]: missing required key '{key}'")
+        if len(arm["armcd"]) > 8 or len(arm["arm"]) > 200:
+            raise SpecError(f"{where}: arms[{i}]: ARMCD longer than 8 or ARM longer than 200 characters")
+    tr = study.treatment
+    for key, cl in (("form", "FRM"), ("route", "ROUTE"), ("frequency", "FREQ"), ("dose_unit", "UNIT")):
+        _in_codelist(specs, cl, [tr[key]], f"{where}: treatment.{key}")
+    _in_codelist(specs, "EPOCH", [v["epoch"] for v in study.visits], f"{where}: visits.schedule.epoch")
+    if sum(bool(v.get("infusion")) for v in study.visits) != 1:
+        raise SpecError(f"{where}: visits.schedule: exactly one visit must have infusion: true")
+    _in_codelist(specs, "ARMNULRS", list(study.data["arm_null_reasons"].values()), f"{where}: arm_null_reasons")
+    _in_codelist(specs, "IECAT", list(study.data["criteria"]["not_met_when"]), f"{where}: criteria.not_met_when")
+    _in_codelist(specs, "AGEU", [study.data["population"]["age"]["unit"]], f"{where}: population.age.unit")
+    codes = [c["code"] for c in study.criteria]
+    if len(set(codes)) != len(codes):
+        raise SpecError(f"{where}: criteria.list: duplicate criterion codes")
+    visit_names = {v["visit"] for v in study.visits}
+    for c in study.criteria:
+        cw = f"{where}: criteria.{c.get('code', '?')}"
+        for key in ("code", "category", "source", "test", "text"):
+            if key not in c:
+                raise SpecError(f"{cw}: missing required key '{key}'")
+        if len(c["code"]) > 8 or len(c["test"]) > 200:
+            raise SpecError(f"{cw}: IETESTCD over 8 or IETEST over 200 characters")
+        _in_codelist(specs, "IECAT", [c["category"]], f"{cw}.category")
+        rule = c.get("rule")
+        if rule:
+            if rule.get("check") not in RULE_CHECKS:
+                raise SpecError(f"{cw}.rule.check: unknown check '{rule.get('check')}'")
+            instruments = [rule["instrument"]] if "instrument" in rule else []
+            instruments += [a["instrument"] for a in rule.get("any_of", [])]
+            for name in instruments:
+                if name not in study.data["instruments"]:
+                    raise SpecError(f"{cw}.rule: unknown instrument '{name}'")
+            for visit in rule.get("visits", []) + ([rule["visit"]] if "visit" in rule else []):
+                if visit not in visit_names:
+                    raise SpecError(f"{cw}.rule: unknown visit '{visit}'")
+    for i, ts in enumerate(study.data["trial_summary"]):
+        tw = f"{where}: trial_summary[{i}]"
+        _in_codelist(specs, "TSPARMCD", [ts["parmcd"]], f"{tw}.parmcd")
+        if "from" in ts and not ts["from"].startswith("data."):
+            try:
+                value = study.lookup(ts["from"])
+            except KeyError:
+                raise SpecError(f"{tw}.from: '{ts['from']}' names no fact in the study") from None
+            if "codelist" in ts:
+                _in_codelist(specs, ts["codelist"], [str(v) for v in _as_list(value)], f"{tw}.codelist")
+        elif "from" not in ts and "value" not in ts:
+            raise SpecError(f"{tw}: needs 'from' or 'value'")
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def check_raw(specs: Specs) -> None:
+    for contract in specs.raw.values():
+        where = str(contract.path)
+        names = contract.column_names
+        for key in contract.key:
+            if key not in names:
+                raise SpecError(f"{where}: key: '{key}' is not a column")
+        if contract.parent and contract.parent not in specs.raw:
+            raise SpecError(f"{where}: parent: unknown raw file '{contract.parent}'")
+        for col in contract.columns:
+            cw = f"{where}: columns.{col.name}"
+            if col.type not in RAW_TYPES:
+                raise SpecError(f"{cw}.type: '{col.type}' is not one of {sorted(RAW_TYPES)}")
+            if col.codelist:
+                _in_codelist(specs, col.codelist, list(col.values or ()), f"{cw}.values")
+            if col.values_from:
+                try:
+                    specs.study.allowed(col.values_from)
+                except KeyError:
+                    raise SpecError(f"{cw}.values_from: '{col.values_from}' names no fact in the study") from None
+        for i, rule in enumerate(contract.row_rules):
+            rw = f"{where}: row_rules[{i}]"
+            if rule.get("rule") not in ROW_RULES:
+                raise SpecError(f"{rw}: unknown rule '{rule.get('rule')}'")
+            refs = [rule.get("column"), rule.get("other"), *rule.get("factors", []), *rule.get("when", {})]
+            for ref in filter(None, refs):
+                if ref not in names:
+                    raise SpecError(f"{rw}: unknown column '{ref}'")
+
+
+def check_sdtm(specs: Specs) -> None:
+    for domain, spec in specs.sdtm.items():
+        where = str(spec.path)
+        names = spec.names
+        for key in spec.keys + ((spec.seq,) if spec.seq else ()):
+            if key not in names:
+                raise SpecError(f"{where}: keys: unknown variable '{key}'")
+        for v in spec.variables:
+            vw = f"{where}: variables.{v.name}"
+            if len(v.name) > 8 or v.name != v.name.upper():
+                raise SpecError(f"{vw}: name must be upper case and at most 8 characters")
+            if len(v.label) > 40:
+                raise SpecError(f"{vw}.label: longer than 40 characters")
+            if v.type not in ("Char", "Num") or v.core not in CORES or v.origin not in ORIGINS:
+                raise SpecError(f"{vw}: type, core or origin not one of Char/Num, {sorted(CORES)}, {sorted(ORIGINS)}")
+            if v.codelist:
+                _in_codelist(specs, v.codelist, list(v.values or ()), f"{vw}.values")
+            if v.method and v.method.isupper() and " " not in v.method and v.method not in specs.methods:
+                raise SpecError(f"{vw}.method: unknown method '{v.method}' (not in specs/sdtm/methods.yaml)")
+            if v.origin == "Collected":
+                if not v.source or "." not in v.source:
+                    raise SpecError(f"{vw}: a Collected variable needs source: <raw file>.<column>")
+                file, column = v.source.split(".", 1)
+                if file not in specs.raw or column not in specs.raw[file].column_names:
+                    raise SpecError(f"{vw}.source: unknown raw column '{v.source}'")
+            if v.origin == "Derived" and not v.method:
+                raise SpecError(f"{vw}: a Derived variable needs a method")
+        if domain != spec.path.stem.upper():
+            raise SpecError(f"{where}: domain: '{domain}' does not match the file name")
