@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from flows.errors import PipelineError
@@ -28,15 +29,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     if os.environ.get("PREFECT_API_URL"):
         from flows.flow import export_study
 
-        result = export_study(str(args.raw), str(args.out), args.strict, str(args.specs))
+        result = export_study(str(args.raw), str(args.out), args.strict, args.cutoff, str(args.specs))
     else:
         from flows.pipeline import run_export
 
-        result = run_export(args.raw, args.out, specs, strict=args.strict)
+        result = run_export(args.raw, args.out, specs, strict=args.strict, cutoff=args.cutoff)
     stream = sys.stdout if result.exit_code == 0 else sys.stderr
     print(result.message, file=stream)
     _print_rejects(result.rejects)
     return result.exit_code
+
+
+def _iso_date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from flows.diff import diff_transfers, render_markdown
+
+    for path in (args.old, args.new):
+        if not (path / "parquet").is_dir():
+            raise PipelineError(f"{path}: not a transfer folder (no parquet/)")
+    print(render_markdown(diff_transfers(args.old.resolve(), args.new.resolve())), end="")
+    return 0
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -63,7 +81,12 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     ex.add_argument("--specs", type=Path, default=SPECS_DIR, help="specs folder (default: the repository's)")
     ex.add_argument("--strict", action="store_true", help="publish nothing when any row is rejected")
+    ex.add_argument("--cutoff", type=_iso_date, help="data cut YYYY-MM-DD: only data known on or before it")
     ex.set_defaults(func=cmd_export)
+    df = sub.add_parser("diff", help="print what changed between two transfer folders")
+    df.add_argument("old", type=Path)
+    df.add_argument("new", type=Path)
+    df.set_defaults(func=cmd_diff)
     sy = sub.add_parser("synth", help="generate seeded sample raw exports")
     sy.add_argument("--subjects", type=int, default=34, help="screened subjects (default 34: 24 dosed)")
     sy.add_argument("--seed", type=int, default=20250321)

@@ -12,7 +12,7 @@ DATETIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?"
 
 def parse_date(dtc: pd.Series) -> pd.Series:
     """Date part of complete ISO 8601 values as datetime64; NaT where the date is missing, partial or invalid."""
-    head = dtc.str.slice(0, 10)
+    head = dtc.astype("str").str.slice(0, 10)
     return pd.to_datetime(head.where(head.str.len() == 10), format="%Y-%m-%d", errors="coerce")
 
 
@@ -23,7 +23,7 @@ def parse_datetime(dtc: pd.Series) -> pd.Series:
 
 def impute_first(dtc: pd.Series) -> pd.Series:
     """Complete a partial date with the first month and day ('1980' -> 1980-01-01, '1980-07' -> 1980-07-01)."""
-    head = dtc.str.slice(0, 10)
+    head = dtc.astype("str").str.slice(0, 10)
     filled = head.where(head.str.len() != 4, head + "-01-01")
     filled = filled.where(filled.str.len() != 7, filled + "-01")
     return pd.to_datetime(filled, format="%Y-%m-%d", errors="coerce")

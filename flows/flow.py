@@ -26,13 +26,13 @@ def validate_task(raw: dict, specs: Specs) -> Validation:
 
 
 @task(name="derive-sdtm", cache_policy=NO_CACHE)
-def derive_task(validation: Validation, specs: Specs) -> dict:
-    return pipeline.derive_datasets(validation.valid, specs)
+def derive_task(raw: dict, validation: Validation, specs: Specs, cutoff: str | None) -> pipeline.Prepared:
+    return pipeline.prepare(raw, validation, specs, cutoff)
 
 
 @task(name="write-transfer", cache_policy=NO_CACHE)
-def write_task(raw: dict, validation: Validation, datasets: dict, specs: Specs, study_dir: Path) -> tuple[Path, str]:
-    return pipeline.stage_transfer(raw, validation, datasets, specs, study_dir)
+def write_task(prepared: pipeline.Prepared, specs: Specs, study_dir: Path) -> tuple[Path, str]:
+    return pipeline.stage_transfer(prepared, specs, study_dir)
 
 
 @task(name="publish-transfer", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -64,7 +64,13 @@ def _run_name() -> str:
 
 
 @flow(name="export_study", flow_run_name=_run_name, log_prints=False)
-def export_study(raw_dir: str = "raw", out_dir: str = "output", strict: bool = False, specs_dir: str = str(SPECS_DIR)):
+def export_study(
+    raw_dir: str = "raw",
+    out_dir: str = "output",
+    strict: bool = False,
+    cutoff: str | None = None,
+    specs_dir: str = str(SPECS_DIR),
+):
     """Read, validate, derive, write and publish one SDTM transfer of the study."""
     logger = get_run_logger()
     specs = load_specs(Path(specs_dir))
@@ -78,8 +84,8 @@ def export_study(raw_dir: str = "raw", out_dir: str = "output", strict: bool = F
         return pipeline.ExportResult(
             pipeline.EXIT_REJECTS, f"not published (--strict): {summary}", None, validation.counts, validation.rejects
         )
-    datasets = derive_task(validation, specs)
-    staging, stamp = write_task(raw, validation, datasets, specs, study_dir)
+    prepared = derive_task(raw, validation, specs, cutoff)
+    staging, stamp = write_task(prepared, specs, study_dir)
     try:
         transfer = publish_task(staging, study_dir, stamp)
     except BaseException:

@@ -6,6 +6,7 @@ Nothing here imports Prefect: flows/flow.py wraps these same steps as tasks.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,18 +14,23 @@ from pathlib import Path
 import pandas as pd
 
 from flows import __version__
+from flows.cutoff import apply_cutoff, data_as_of
 from flows.derive_dm import derive_dm
 from flows.derive_ex import add_study_days, derive_ex
 from flows.derive_ie import derive_ie
+from flows.diff import diff_transfers, first_transfer, write_changes
 from flows.errors import PipelineError, StructuralError
 from flows.keys import usubjid
-from flows.publish import discard, new_staging, publish, sha256_file, utc_stamp
+from flows.package import write_sums, write_zip
+from flows.publish import discard, latest_transfer, new_staging, publish, sha256_file, utc_stamp
 from flows.read import RawFile, read_raw
 from flows.sdtm_schema import TRACE, conform
 from flows.specs import Specs
 from flows.trial_design import derive_ti, derive_ts
 from flows.validate import Validation, validate_raw
 from flows.writers import WRITERS
+from flows.writers.context import WriteContext
+from flows.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
 
@@ -53,7 +59,7 @@ def read_inputs(raw_dir: Path, specs: Specs) -> dict[str, RawFile]:
     return files
 
 
-def derive_datasets(valid: dict[str, pd.DataFrame], specs: Specs) -> dict[str, pd.DataFrame]:
+def derive_datasets(valid: dict[str, pd.DataFrame], specs: Specs, facts: dict | None = None) -> dict[str, pd.DataFrame]:
     """Every SDTM dataset from the valid raw rows, conformed to and checked against its spec."""
     study, sdtm = specs.study, specs.sdtm
     ex = derive_ex(valid["dosing"], study, sdtm["EX"])
@@ -66,7 +72,7 @@ def derive_datasets(valid: dict[str, pd.DataFrame], specs: Specs) -> dict[str, p
     dm = derive_dm(valid["enrollment"], ex, dated, study, sdtm["DM"])
     ex = add_study_days(ex, dm, {"EXSTDY": "EXSTDTC", "EXENDY": "EXENDTC"})
     ie = add_study_days(derive_ie(valid["eligibility"], study, sdtm["IE"]), dm, {"IEDY": "IEDTC"})
-    facts = {"treated_subjects": int(dm["ACTARMCD"].notna().sum())}
+    facts = {**(facts or {}), "treated_subjects": int(dm["ACTARMCD"].notna().sum())}
     raw = {"DM": dm, "EX": ex, "IE": ie, "TI": derive_ti(specs, sdtm["TI"]), "TS": derive_ts(specs, sdtm["TS"], facts)}
     out = {}
     for domain, frame in raw.items():
@@ -99,25 +105,57 @@ def trace_table(datasets: dict[str, pd.DataFrame], specs: Specs) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True).astype({"seq": "Int64"})
 
 
-def write_outputs(datasets: dict[str, pd.DataFrame], specs: Specs, staging: Path) -> dict[str, dict]:
-    """Write every dataset in every format into the staging folder; return rows and sha256 per file."""
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a transfer is written from: the inputs, their validation, the cut and the datasets."""
+
+    raw: dict[str, RawFile]
+    validation: Validation
+    datasets: dict[str, pd.DataFrame]
+    cut: dict[str, int]
+    cutoff: str | None
+    created: datetime
+
+
+def prepare(raw: dict[str, RawFile], validation: Validation, specs: Specs, cutoff: str | None = None) -> Prepared:
+    """Apply the data cut to the valid rows and derive the datasets from what remains."""
+    valid, cut = validation.valid, dict.fromkeys(validation.valid, 0)
+    if cutoff:
+        valid, cut = apply_cutoff(valid, specs, cutoff)
+    facts = {"cutoff": cutoff} if cutoff else {}
+    datasets = derive_datasets(valid, specs, facts)
+    return Prepared(raw, validation, datasets, cut, cutoff, data_as_of(valid, specs, cutoff))
+
+
+def write_outputs(prepared: Prepared, specs: Specs, staging: Path) -> dict[str, dict]:
+    """Write every dataset in every format into the staging folder; return rows per file."""
+    plain = {d: f.drop(columns=TRACE, errors="ignore") for d, f in prepared.datasets.items()}
+    lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
+    ctx = WriteContext(specs.study.studyid, prepared.created, lengths)
     outputs = {}
     for folder, ext, writer in WRITERS.values():
         (staging / folder).mkdir(exist_ok=True)
-        for domain, frame in datasets.items():
+        for domain, frame in plain.items():
             path = staging / folder / f"{domain.lower()}.{ext}"
-            writer(frame.drop(columns=TRACE, errors="ignore"), specs.sdtm[domain], path)
+            writer(frame, specs.sdtm[domain], path, ctx)
             outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
+    from flows.define import write_define
+    from flows.define_html import write_define_html
+    from flows.summary import write_summary
+
+    (staging / "documents").mkdir()
+    shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")
+    write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml")
+    write_define_html(plain, specs, lengths, staging / "define.html")
+    write_summary(plain, prepared.validation.rejects, specs, prepared.cutoff, staging / "summary.html")
     return outputs
 
 
-def write_manifest(
-    staging: Path, raw: dict[str, RawFile], validation: Validation, outputs: dict[str, dict], specs: Specs, stamp: str
-) -> dict:
-    """manifest.json: inputs (sha256, rows read/valid/rejected, balanced) and outputs (rows, sha256)."""
-    inputs = {}
-    for name, f in raw.items():
-        c = validation.counts[name]
+def write_manifest(staging: Path, prepared: Prepared, outputs: dict[str, dict], specs: Specs, stamp: str) -> dict:
+    """manifest.json: inputs (sha256, rows read/valid/rejected/cut, balanced) and outputs (rows, sha256)."""
+    validation, inputs = prepared.validation, {}
+    for name, f in prepared.raw.items():
+        c = {**validation.counts[name], "cut": prepared.cut.get(name, 0)}
         inputs[f.file] = {"sha256": f.sha256, "bytes": f.size, **c, "balanced": c["read"] == c["valid"] + c["rejected"]}
     for rel, entry in outputs.items():
         entry["sha256"] = sha256_file(staging / rel)
@@ -128,6 +166,8 @@ def write_manifest(
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "pipeline_version": __version__,
         "ct_release": specs.ct_release,
+        "data_cutoff": prepared.cutoff,
+        "data_as_of": prepared.created.isoformat(timespec="seconds"),
         "inputs": inputs,
         "rejects": {"records": len(validation.rejects), "by_rule": {k: int(v) for k, v in by_rule.items()}},
         "outputs": dict(sorted(outputs.items())),
@@ -137,18 +177,21 @@ def write_manifest(
     return manifest
 
 
-def stage_transfer(
-    raw: dict[str, RawFile], validation: Validation, datasets: dict[str, pd.DataFrame], specs: Specs, study_dir: Path
-) -> tuple[Path, str]:
+def stage_transfer(prepared: Prepared, specs: Specs, study_dir: Path) -> tuple[Path, str]:
     """Write everything of one transfer into a new staging folder; on any failure the folder is removed."""
+    previous = latest_transfer(study_dir)
     staging, stamp = new_staging(study_dir), utc_stamp()
     try:
-        outputs = write_outputs(datasets, specs, staging)
-        validation.rejects.to_csv(staging / "rejects.csv", index=False, lineterminator="\n")
-        outputs["rejects.csv"] = {"rows": len(validation.rejects)}
-        trace_table(datasets, specs).to_csv(staging / "trace.csv", index=False, lineterminator="\n")
-        outputs["trace.csv"] = {"rows": sum(len(d) for d in datasets.values() if "_line" in d)}
-        write_manifest(staging, raw, validation, outputs, specs, stamp)
+        outputs = write_outputs(prepared, specs, staging)
+        prepared.validation.rejects.to_csv(staging / "rejects.csv", index=False, lineterminator="\n")
+        outputs["rejects.csv"] = {"rows": len(prepared.validation.rejects)}
+        trace = trace_table(prepared.datasets, specs)
+        trace.to_csv(staging / "trace.csv", index=False, lineterminator="\n")
+        outputs["trace.csv"] = {"rows": len(trace)}
+        write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
+        write_manifest(staging, prepared, outputs, specs, stamp)
+        write_sums(staging)
+        write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created)
     except BaseException:
         discard(staging)
         raise
@@ -163,7 +206,9 @@ def summary_line(validation: Validation) -> str:
     )
 
 
-def run_export(raw_dir: Path, out_dir: Path, specs: Specs, strict: bool = False) -> ExportResult:
+def run_export(
+    raw_dir: Path, out_dir: Path, specs: Specs, strict: bool = False, cutoff: str | None = None
+) -> ExportResult:
     """The whole export without orchestration: exit code 0 clean, 1 with rejects, 2 nothing published."""
     try:
         raw = read_inputs(raw_dir, specs)
@@ -173,8 +218,8 @@ def run_export(raw_dir: Path, out_dir: Path, specs: Specs, strict: bool = False)
             return ExportResult(
                 EXIT_REJECTS, f"not published (--strict): {summary}", None, validation.counts, validation.rejects
             )
-        datasets = derive_datasets(validation.valid, specs)
-        staging, stamp = stage_transfer(raw, validation, datasets, specs, out_dir / specs.study.studyid)
+        prepared = prepare(raw, validation, specs, cutoff)
+        staging, stamp = stage_transfer(prepared, specs, out_dir / specs.study.studyid)
         transfer = publish(staging, out_dir / specs.study.studyid, stamp)
     except PipelineError as exc:
         return ExportResult(exc.exit_code, str(exc))

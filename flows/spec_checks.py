@@ -120,6 +120,12 @@ def check_raw(specs: Specs) -> None:
                     specs.study.allowed(col.values_from)
                 except KeyError:
                     raise SpecError(f"{cw}.values_from: '{col.values_from}' names no fact in the study") from None
+        if contract.cut:
+            cut_cols = [contract.cut.get("date"), *contract.cut.get("blank_after", {})]
+            cut_cols += [c for cols in contract.cut.get("blank_after", {}).values() for c in cols]
+            for ref in cut_cols:
+                if ref not in names:
+                    raise SpecError(f"{where}: cut: unknown column '{ref}'")
         for i, rule in enumerate(contract.row_rules):
             rw = f"{where}: row_rules[{i}]"
             if rule.get("rule") not in ROW_RULES:

@@ -66,6 +66,7 @@ class RawContract:
     parent: str | None
     columns: tuple[RawColumn, ...]
     row_rules: tuple[Mapping[str, Any], ...]
+    cut: Mapping[str, Any] | None
     path: Path
 
     @property
@@ -231,6 +232,7 @@ def load_raw_contract(path: Path) -> RawContract:
         parent=data.get("parent"),
         columns=cols,
         row_rules=tuple(data.get("row_rules") or ()),
+        cut=data.get("cut"),
         path=path,
     )
 

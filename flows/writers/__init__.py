@@ -1,4 +1,4 @@
-"""One small module per output format: a conformed frame and its spec in, one file out."""
+"""One small module per output format: a conformed frame, its spec and the transfer context in, one file out."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ from pathlib import Path
 import pandas as pd
 
 from flows.specs import DomainSpec
+from flows.writers.context import WriteContext
 from flows.writers.csv import write_csv
+from flows.writers.dataset_json import write_dataset_json
 from flows.writers.parquet import write_parquet
+from flows.writers.xpt import write_xpt
 
-Writer = Callable[[pd.DataFrame, DomainSpec, Path], None]
+Writer = Callable[[pd.DataFrame, DomainSpec, Path, WriteContext], None]
 
 # format -> (folder in the transfer, file extension, writer)
 WRITERS: dict[str, tuple[str, str, Writer]] = {
+    "xpt": ("xpt", "xpt", write_xpt),
     "parquet": ("parquet", "parquet", write_parquet),
     "csv": ("csv", "csv", write_csv),
+    "json": ("json", "json", write_dataset_json),
 }

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from flows.specs import DomainSpec
+from flows.writers.context import WriteContext
 
 
-def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path) -> None:
+def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
     frame[spec.names].to_csv(path, index=False, encoding="utf-8", lineterminator="\n")

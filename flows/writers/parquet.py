@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.specs import DomainSpec
+from flows.writers.context import WriteContext
 
 
 def arrow_table(frame: pd.DataFrame, spec: DomainSpec) -> pa.Table:
@@ -28,5 +29,5 @@ def arrow_table(frame: pd.DataFrame, spec: DomainSpec) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=meta))
 
 
-def write_parquet(frame: pd.DataFrame, spec: DomainSpec, path: Path) -> None:
+def write_parquet(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
     pq.write_table(arrow_table(frame, spec), path, compression="zstd")

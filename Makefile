@@ -1,0 +1,37 @@
+# Entry points. `make run` and `make test` set up .venv themselves on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+READY  := $(VENV)/.installed
+
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_LOGGING_LEVEL ?= WARNING
+
+.PHONY: install run test lint format bench serve status sample clean
+
+$(READY): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(READY)
+
+install: $(READY)
+
+run: $(READY)   ## export raw/ into output/<STUDYID>/<UTC stamp>/ and point latest at it
+	$(PY) -m flows export --raw raw --out output
+
+test: $(READY)  ## the test suite (what CI runs)
+	$(PY) -m pytest
+
+lint: $(READY)
+	$(VENV)/bin/ruff check flows tests
+	$(VENV)/bin/ruff format --check flows tests
+
+format: $(READY)
+	$(VENV)/bin/ruff format flows tests
+	$(VENV)/bin/ruff check --fix flows tests
+
+sample: $(READY) ## regenerate the committed sample raw exports
+	$(PY) -m flows synth --subjects 34 --seed 20250321 --out raw
+
+clean:
+	rm -rf output .pytest_cache .ruff_cache
