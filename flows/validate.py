@@ -248,7 +248,7 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
             )
             if name == "dosing":
                 ok_parent = parent.loc[~parent_bad]
-                parts.append(dosing_rejects(clean[_subject_key(clean).isin(_subject_key(ok_parent))], ok_parent, specs))
+                parts.append(dosing_rejects(frame[_subject_key(frame).isin(_subject_key(ok_parent))], ok_parent, specs))
         found[name] = [p for p in parts if not p.empty]
         bad_lines[name] = pd.Index(pd.concat(found[name])["line"].unique()) if found[name] else pd.Index([])
     frames = [p for n in order for p in found[n]]

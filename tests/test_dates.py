@@ -1,0 +1,61 @@
+"""Tests of flows/dates.py: ISO 8601 parsing, partial dates, age and study day."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from flows.dates import completed_years, impute_first, is_valid, study_day
+
+
+@pytest.mark.parametrize(
+    ("dtc", "ref", "expected"),
+    [
+        ("2025-06-10", "2025-06-10T09:30", 1),  # same day is day 1
+        ("2025-06-11T08:00", "2025-06-10T09:30", 2),  # the time is ignored
+        ("2025-06-09", "2025-06-10", -1),  # the day before is -1: there is no day 0
+        ("2025-05-11", "2025-06-10", -30),
+        ("2026-06-10", "2025-06-10", 366),
+        ("2025-06", "2025-06-10", None),  # partial date: no study day
+        ("2025-06-10", None, None),  # no RFSTDTC (screen failure): no study day
+        (None, "2025-06-10", None),
+    ],
+)
+def test_study_day(dtc, ref, expected):
+    got = study_day(pd.Series([dtc], dtype="str"), pd.Series([ref], dtype="str")).iloc[0]
+    assert (pd.isna(got) and expected is None) or got == expected
+
+
+@pytest.mark.parametrize(
+    ("birth", "ref", "years"),
+    [
+        ("1980-06-02", "2025-06-01", 44),  # birthday tomorrow
+        ("1980-06-01", "2025-06-01", 45),  # birthday today
+        ("1980-06", "2025-06-01", 45),  # day missing: imputed to the 1st
+        ("1980", "2025-06-01", 45),  # month missing: imputed to January 1
+        ("2000-02-29", "2025-02-28", 24),  # leap-day birth
+    ],
+)
+def test_completed_years(birth, ref, years):
+    got = completed_years(impute_first(pd.Series([birth])), pd.to_datetime(pd.Series([ref])))
+    assert got.iloc[0] == years
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "ok"),
+    [
+        ("2025-01-31", "date", True),
+        ("2025-02-30", "date", False),  # no such day
+        ("2025-1-3", "date", False),  # not zero-padded
+        ("1980", "partial_date", True),
+        ("1980-07", "partial_date", True),
+        ("1980-13", "partial_date", False),
+        ("2025-06-03T09:30", "datetime", True),
+        ("2025-06-03T09:30:15", "datetime", True),
+        ("2025-06-03T25:30", "datetime", False),
+        ("2025-06-03", "datetime", False),  # a date-time needs its time
+        (None, "date", True),  # nullability is checked elsewhere
+    ],
+)
+def test_is_valid(value, kind, ok):
+    assert bool(is_valid(pd.Series([value], dtype="str"), kind).iloc[0]) is ok

@@ -1,0 +1,66 @@
+"""Tests of flows/specs.py and flows/spec_checks.py: broken specs stop start-up with one line naming file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.errors import SpecError
+from flows.specs import SPECS_DIR, load_specs
+
+from tests.conftest import run_cli
+
+
+def test_specs_load_and_agree(specs):
+    assert specs.study.studyid == "CART-20250321"
+    assert [a["dose"] for a in specs.study.arms] == [1.0, 2.0, 4.0, 8.0]
+    assert set(specs.sdtm) >= {"DM", "EX", "IE", "TI", "TS"}
+    assert specs.ct_release == "2025-03-28"
+    assert specs.codelists["ARMNULRS"].code_of("SCREEN FAILURE") == "C49628"
+
+
+def broken(tmp_path: Path, rel: str, old: str, new: str) -> Path:
+    root = tmp_path / "specs"
+    shutil.copytree(SPECS_DIR, root)
+    path = root / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture text not found in {rel}: {old}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new", "expected"),
+    [
+        ("sdtm/dm.yaml", "codelist: SEX,", "codelist: GENDER,", "dm.yaml: variables.SEX.values: unknown codelist 'GENDER'"),
+        ("sdtm/ex.yaml", "keys: [STUDYID, USUBJID, EXTRT, EXSTDTC]", "keys: [STUDYID, USUBJID, EXTRTX]",
+         "ex.yaml: keys: unknown variable 'EXTRTX'"),
+        ("sdtm/ie.yaml", "source: eligibility.criterion", "source: eligibility.criterio",
+         "ie.yaml: variables.IETESTCD.source: unknown raw column 'eligibility.criterio'"),
+        ("raw/enrollment.yaml", "values_from: arms.armcd", "values_from: arms.code",
+         "enrollment.yaml: columns.dose_level.values_from: 'arms.code' names no fact in the study"),
+        ("study.yaml", "route: INTRAVENOUS ", "route: INTRAVENUS ", "study.yaml: treatment.route: ['INTRAVENUS'] not in codelist ROUTE"),
+        ("study.yaml", "rule: {check: class_in, instrument: MGFA, visit: SCREENING",
+         "rule: {check: class_in, instrument: MGFB, visit: SCREENING", "study.yaml: criteria.INCL02.rule: unknown instrument 'MGFB'"),
+        ("sdtm/ti.yaml", "label: Trial Inclusion/Exclusion Criteria\n", "", "ti.yaml: missing required key 'label'"),
+        ("sdtm/dm.yaml", "label: Subject Reference Start Date/Time,", "label: Subject Reference Start Date/Time of the First Exposure,",
+         "dm.yaml: variables.RFSTDTC.label: longer than 40 characters"),
+    ],
+)
+def test_broken_spec_names_file_and_key(tmp_path, rel, old, new, expected):
+    root = broken(tmp_path, rel, old, new)
+    with pytest.raises(SpecError) as err:
+        load_specs(root)
+    assert expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_broken_spec_stops_cli_with_one_line(tmp_path):
+    root = broken(tmp_path, "sdtm/dm.yaml", "codelist: SEX,", "codelist: GENDER,")
+    proc = run_cli("export", "--raw", "raw", "--out", str(tmp_path / "out"), "--specs", str(root))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "unknown codelist 'GENDER'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
