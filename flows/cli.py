@@ -35,7 +35,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         result = run_export(args.raw, args.out, specs, strict=args.strict, cutoff=args.cutoff)
     stream = sys.stdout if result.exit_code == 0 else sys.stderr
-    print(result.message, file=stream)
+    print(("error: " if result.exit_code >= 2 else "") + result.message, file=stream)
     _print_rejects(result.rejects)
     return result.exit_code
 

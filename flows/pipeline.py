@@ -154,9 +154,17 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path) -> dict[str, 
 def write_manifest(staging: Path, prepared: Prepared, outputs: dict[str, dict], specs: Specs, stamp: str) -> dict:
     """manifest.json: inputs (sha256, rows read/valid/rejected/cut, balanced) and outputs (rows, sha256)."""
     validation, inputs = prepared.validation, {}
+    traced = trace_table(prepared.datasets, specs).drop_duplicates(["file", "line"])["file"].value_counts()
     for name, f in prepared.raw.items():
-        c = {**validation.counts[name], "cut": prepared.cut.get(name, 0)}
-        inputs[f.file] = {"sha256": f.sha256, "bytes": f.size, **c, "balanced": c["read"] == c["valid"] + c["rejected"]}
+        c = {**validation.counts[name], "cut": prepared.cut.get(name, 0), "tabulated": int(traced.get(f.file, 0))}
+        c["not_tabulated"] = c["valid"] - c["cut"] - c["tabulated"]
+        inputs[f.file] = {
+            "sha256": f.sha256,
+            "bytes": f.size,
+            **c,
+            "not_tabulated_because": specs.raw[name].not_tabulated if c["not_tabulated"] else None,
+            "balanced": c["read"] == c["valid"] + c["rejected"] and c["not_tabulated"] >= 0,
+        }
     for rel, entry in outputs.items():
         entry["sha256"] = sha256_file(staging / rel)
     by_rule = validation.rejects["rule"].value_counts().sort_index()

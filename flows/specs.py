@@ -67,6 +67,7 @@ class RawContract:
     columns: tuple[RawColumn, ...]
     row_rules: tuple[Mapping[str, Any], ...]
     cut: Mapping[str, Any] | None
+    not_tabulated: str
     path: Path
 
     @property
@@ -233,6 +234,7 @@ def load_raw_contract(path: Path) -> RawContract:
         columns=cols,
         row_rules=tuple(data.get("row_rules") or ()),
         cut=data.get("cut"),
+        not_tabulated=_need(data, "not_tabulated", where),
         path=path,
     )
 

@@ -1,0 +1,311 @@
+"""Tests of flows/synth.py: composition, consistency with the study spec, determinism and the CSV format."""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import itertools
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from flows.synth import FILES, synthesize, write_raw
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+STUDY = yaml.safe_load((SPECS / "study.yaml").read_text(encoding="utf-8"))
+CT = yaml.safe_load((SPECS / "ct" / "sdtm-ct.yaml").read_text(encoding="utf-8"))["codelists"]
+AS_OF = "2026-10-31"
+SEED = 20250321
+ARMS = [a["armcd"] for a in STUDY["arms"]]
+DOSE = {a["armcd"]: float(a["dose"]) for a in STUDY["arms"]}
+CRITERIA = {c["code"]: c for c in STUDY["criteria"]["list"]}
+
+
+def rule_of(check: str, **match: str) -> tuple[str, dict]:
+    """(code, rule) of the criterion whose rule has this check (and matching keys)."""
+    for code, c in CRITERIA.items():
+        rule = c.get("rule") or {}
+        if rule.get("check") == check and all(rule.get(k) == v for k, v in match.items()):
+            return code, rule
+    raise LookupError(check)
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict[str, pd.DataFrame]:
+    return synthesize(STUDY, 34, SEED, AS_OF)
+
+
+def failed_criteria(elig: pd.DataFrame) -> dict[str, set[str]]:
+    """Subject -> criteria not met (inclusion N, exclusion Y)."""
+    not_met = elig["criterion"].map(lambda c: STUDY["criteria"]["not_met_when"][CRITERIA[c]["category"]])
+    bad = elig[elig["met"] == not_met]
+    return bad.groupby("subject")["criterion"].agg(set).to_dict()
+
+
+def age_bounds(birth: str, consent: str) -> tuple[int, int]:
+    """Smallest and largest completed age at consent over every completion of a partial birth date."""
+    cy, cm, cd = map(int, consent.split("-"))
+    parts = list(map(int, birth.split("-")))
+    months = [parts[1]] if len(parts) > 1 else list(range(1, 13))
+    ages = []
+    for m in months:
+        days = [parts[2]] if len(parts) > 2 else [1, calendar.monthrange(parts[0], m)[1]]
+        ages += [cy - parts[0] - ((cm, cd) < (m, d)) for d in days]
+    return min(ages), max(ages)
+
+
+def totals(frames: dict[str, pd.DataFrame], visit: str) -> pd.DataFrame:
+    a = frames["assessments"]
+    a = a[(a["visit"] == visit) & (a["item"] == "TOTAL")]
+    return a.pivot(index="subject", columns="instrument", values="result").astype(int)
+
+
+def ocular_share(frames: dict[str, pd.DataFrame], visit: str, instrument: str) -> pd.Series:
+    ocular = {i["code"] for i in STUDY["instruments"][instrument]["items"] if i.get("ocular")}
+    a = frames["assessments"]
+    a = a[(a["visit"] == visit) & (a["instrument"] == instrument) & (a["item"] != "TOTAL")]
+    score = a["result"].astype(int)
+    by = a["subject"]
+    return score[a["item"].isin(ocular)].groupby(by).sum().reindex(by.unique(), fill_value=0) / score.groupby(by).sum()
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_columns_are_the_contracts(sample, name):
+    contract = yaml.safe_load((SPECS / "raw" / f"{name}.yaml").read_text(encoding="utf-8"))
+    assert list(sample[name].columns) == [c["name"] for c in contract["columns"]]
+    assert all(isinstance(v, str) for v in sample[name].iloc[0])
+
+
+def test_composition_of_34(sample):
+    en, dosing = sample["enrollment"], sample["dosing"]
+    outcomes = STUDY["screening_outcomes"]
+    assert len(en) == 34
+    assert (en["screening_outcome"] == outcomes["failed"]).sum() == 9
+    assert len(dosing) == dosing["subject"].nunique() == STUDY["planned_enrollment"] == 24
+    enrolled = en[en["screening_outcome"] == outcomes["enrolled"]]
+    undosed = enrolled[~enrolled["subject"].isin(dosing["subject"])]
+    assert len(undosed) == 1
+    assert undosed["dose_level"].isin(ARMS).all() and (undosed["eos_reason"] == "WITHDRAWAL BY SUBJECT").all()
+    assert list(en["subject"]) == [f"{i:04d}" for i in range(1, 35)]
+    assert en["consent_date"].is_monotonic_increasing  # numbered in consent order
+    dead = en[en["death_date"] != ""]
+    assert len(dead) == 1 and dead["subject"].isin(dosing["subject"]).all()
+    assert (dead["eos_reason"] == "DEATH").all() and (dead["eos_date"] == dead["death_date"]).all()
+
+
+def test_escalation_in_infusion_order(sample):
+    dosing = sample["dosing"].sort_values("start")
+    assert list(dosing["planned_level"]) == [a for a in ARMS for _ in range(6)]
+    levels = dosing.merge(sample["enrollment"], on="subject")
+    assert (levels["planned_level"] == levels["dose_level"]).all()
+    first, last = dosing.groupby("planned_level")["start"].min(), dosing.groupby("planned_level")["start"].max()
+    assert all(last[a][:10] < first[b][:10] for a, b in itertools.pairwise(ARMS))  # sequential cohorts
+
+
+def test_escalation_stays_sequential_when_compressed():
+    frames = synthesize(STUDY, 3000, 7, "2026-03-31")
+    dosing = frames["dosing"]
+    days = dosing.groupby("planned_level")["start"].agg(["min", "max"]).loc[ARMS]
+    assert all(days["max"].iloc[k][:10] < days["min"].iloc[k + 1][:10] for k in range(len(ARMS) - 1))
+    sizes = dosing["planned_level"].value_counts()
+    assert sizes.max() - sizes.min() <= 1  # equal cohorts, as far as the count allows
+    assert_no_date_after(frames, "2026-03-31")
+
+
+def assert_no_date_after(frames: dict[str, pd.DataFrame], as_of: str) -> None:
+    dated = {
+        "enrollment": ["birth_date", "consent_date", "eos_date", "death_date"],
+        "dosing": ["start", "end"],
+        "assessments": ["date"],
+        "eligibility": ["date"],
+    }
+    for name, cols in dated.items():
+        for col in cols:
+            values = frames[name][col]
+            assert (values.str[:10] <= as_of).all(), (name, col)
+            assert (values[values != ""] >= STUDY["start_date"]).all() or col == "birth_date", (name, col)
+
+
+@pytest.mark.parametrize("as_of", [AS_OF, "2025-10-15"])  # a data cut in the middle of escalation
+def test_no_date_after_the_data_cut(as_of):
+    frames = synthesize(STUDY, 34, SEED, as_of)
+    assert_no_date_after(frames, as_of)
+    en = frames["enrollment"]
+    ongoing = en[(en["screening_outcome"] == STUDY["screening_outcomes"]["enrolled"]) & (en["eos_date"] == "")]
+    assert ongoing["eos_reason"].eq("").all()
+    last = STUDY["visits"]["schedule"][-1]["visit"]
+    a = frames["assessments"]
+    done = en[en["eos_reason"] == "COMPLETED"]
+    seen = a[a["visit"] == last].groupby("subject")["date"].first()
+    assert (done.set_index("subject")["eos_date"] == seen.reindex(done["subject"])).all()
+
+
+def test_enrolled_age_in_range_whatever_the_missing_part(sample):
+    en = sample["enrollment"]
+    age = STUDY["population"]["age"]
+    enrolled = en[en["screening_outcome"] == STUDY["screening_outcomes"]["enrolled"]]
+    for birth, consent in zip(enrolled["birth_date"], enrolled["consent_date"], strict=True):
+        lo, hi = age_bounds(birth, consent)
+        assert age["min"] <= lo and hi <= age["max"], (birth, consent)
+    lengths = en["birth_date"].str.len().value_counts()
+    assert lengths[10] > lengths.drop(10).sum() and 4 in lengths and 7 in lengths  # most full, some partial
+
+
+@pytest.mark.parametrize(
+    ("birth", "consent", "bounds"),
+    [
+        ("1980-06-15", "2025-06-15", (45, 45)),  # birthday on the consent date
+        ("1980-06", "2025-06-15", (44, 45)),  # day missing
+        ("1980", "2025-06-15", (44, 45)),  # month and day missing
+    ],
+)
+def test_age_bounds_helper(birth, consent, bounds):
+    assert age_bounds(birth, consent) == bounds
+
+
+def test_screen_failures_agree_with_their_criteria(sample):
+    en = sample["enrollment"].set_index("subject")
+    fails = failed_criteria(sample["eligibility"])
+    failed = en.index[en["screening_outcome"] == STUDY["screening_outcomes"]["failed"]]
+    assert set(fails) == set(failed)
+    assert all(1 <= len(fails[s]) <= 2 for s in failed)
+    assert len(set().union(*fails.values())) >= 6  # varied
+    age_code, _ = rule_of("age_range")
+    score_code, score = rule_of("score_threshold")
+    class_code, klass = rule_of("class_in", visit="SCREENING")
+    assert {age_code, score_code, class_code} <= set().union(*fails.values())
+    age = STUDY["population"]["age"]
+    screening = totals(sample, "SCREENING")
+    classes = sample["assessments"].query("item == 'CLASS' and visit == 'SCREENING'").set_index("subject")["result"]
+    for s in failed:
+        row = en.loc[s]
+        assert (
+            row["dose_level"] == "" and row["eos_reason"] == "SCREEN FAILURE" and row["eos_date"] > row["consent_date"]
+        )
+        lo, hi = age_bounds(row["birth_date"], row["consent_date"])
+        assert (hi < age["min"] or lo > age["max"]) == (age_code in fails[s])
+        below = all(screening.loc[s, c["instrument"]] < c["min"] for c in score["any_of"])
+        assert below == (score_code in fails[s])
+        assert (classes[s] not in klass["classes"]) == (class_code in fails[s])
+    visits = sample["assessments"].groupby("subject")["visit"].unique()
+    assert all(list(visits[s]) == ["SCREENING"] for s in failed)
+
+
+def test_enrolled_meet_the_data_criteria(sample):
+    en = sample["enrollment"]
+    enrolled = en.loc[en["screening_outcome"] == STUDY["screening_outcomes"]["enrolled"], "subject"]
+    _, score = rule_of("score_threshold")
+    _, incl = rule_of("class_in", visit="SCREENING")
+    _, excl = rule_of("class_in", visit="BASELINE")
+    a = sample["assessments"]
+    for visit in score["visits"]:
+        tot = totals(sample, visit).loc[enrolled]
+        ok = pd.Series(False, index=tot.index)
+        for cond in score["any_of"]:
+            share = ocular_share(sample, visit, cond["instrument"]).loc[enrolled]
+            ok |= (tot[cond["instrument"]] >= cond["min"]) & (share < score["ocular_share_below"])
+        assert ok.all(), visit
+    classes = a[(a["item"] == "CLASS") & a["subject"].isin(enrolled)]
+    assert classes.loc[classes["visit"] == incl["visit"], "result"].isin(incl["classes"]).all()
+    assert not classes.loc[classes["visit"] == excl["visit"], "result"].isin(excl["classes"]).any()
+    elig = sample["eligibility"][sample["eligibility"]["subject"].isin(enrolled)]
+    expected = elig["criterion"].map(lambda c: "Y" if CRITERIA[c]["category"] == "INCLUSION" else "N")
+    assert (elig["met"] == expected).all()
+
+
+def test_eligibility_one_row_per_subject_and_criterion(sample):
+    elig = sample["eligibility"]
+    assert len(elig) == 34 * len(CRITERIA)
+    assert (elig.groupby("subject")["criterion"].apply(list) == [list(CRITERIA)] * 34).all()
+    screening = sample["assessments"].query("visit == 'SCREENING'").groupby("subject")["date"].first()
+    assert (elig["date"] == elig["subject"].map(screening)).all()
+
+
+def test_scores_are_consistent_and_improve(sample):
+    a = sample["assessments"]
+    assert not (a["visit"] == next(v["visit"] for v in STUDY["visits"]["schedule"] if v.get("infusion"))).any()
+    scored = a[a["item"] != "CLASS"].assign(score=lambda d: d["result"].astype(int))
+    items = scored[scored["item"] != "TOTAL"]
+    sums = items.groupby(["subject", "visit", "instrument"])["score"].sum()
+    tot = scored[scored["item"] == "TOTAL"].set_index(["subject", "visit", "instrument"])["score"]
+    assert sums.sort_index().equals(tot.sort_index())
+    for name, inst in STUDY["instruments"].items():
+        for item in inst.get("items", []):
+            got = items.loc[items["item"] == item["code"], "score"]
+            assert got.between(item["min"], item["max"]).all()
+            assert (items.loc[items["item"] == item["code"], "instrument"] == name).all()
+    baseline = tot.xs("BASELINE", level="visit")
+    later = tot.xs("MONTH 3", level="visit")
+    assert (later <= baseline.reindex(later.index)).all() and later.mean() < baseline.reindex(later.index).mean()
+
+
+def test_dosing_matches_level_and_weight(sample):
+    d = sample["dosing"].merge(sample["enrollment"][["subject", "weight_kg"]], on="subject", suffixes=("", "_en"))
+    cells, weight, total = (d[c].astype(float) for c in ("cells_per_kg", "weight_kg", "total_cells"))
+    dose = d["planned_level"].map(DOSE)
+    assert ((cells / dose - 1).abs() <= STUDY["treatment"]["dose_tolerance"]).all()
+    assert ((total / (cells * weight) - 1).abs() <= STUDY["treatment"]["weight_tolerance"]).all()
+    assert (d["weight_kg"] == d["weight_kg_en"]).all() and weight.between(45, 95).all()
+    assert (d["infusion"] == "1").all() and d["lot"].str.fullmatch(r"[A-Z0-9]+-\d{2}-\d{4,}").all()
+    minutes = (pd.to_datetime(d["end"]) - pd.to_datetime(d["start"])).dt.total_seconds() / 60
+    assert minutes.between(20, 45).all() and d["start"].str[11:13].isin(["09", "10", "11"]).all()
+
+
+def test_values_are_controlled_terms(sample):
+    en = sample["enrollment"]
+    terms = {name: {t["value"] for t in CT[name]["terms"]} for name in ("SEX", "RACE", "ETHNIC", "NCOMPLT")}
+    assert en["sex"].isin(terms["SEX"]).all() and en["race"].isin(terms["RACE"]).all()
+    assert en["ethnicity"].isin(terms["ETHNIC"]).all()
+    assert en.loc[en["eos_reason"] != "", "eos_reason"].isin(terms["NCOMPLT"]).all()
+    assert (en["site"] == STUDY["sites"][0]["id"]).all() and en["initials"].str.fullmatch("[A-Z]{2}").all()
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    paths = {}
+    for tag, seed in (("a", SEED), ("b", SEED), ("c", SEED + 1)):
+        write_raw(synthesize(STUDY, 40, seed, AS_OF), tmp_path / tag)
+        paths[tag] = {name: (tmp_path / tag / f"{name}.csv").read_bytes() for name in FILES}
+    assert paths["a"] == paths["b"]
+    assert all(paths["a"][name] != paths["c"][name] for name in FILES)
+
+
+def test_written_csv_format(tmp_path, sample):
+    counts = write_raw(sample, tmp_path)
+    assert counts == {name: len(df) for name, df in sample.items()}
+    for name in FILES:
+        raw = (tmp_path / f"{name}.csv").read_bytes()
+        assert b"\r" not in raw and b'"' not in raw and raw.endswith(b"\n")
+        back = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+        pd.testing.assert_frame_equal(back.astype(object), sample[name].astype(object))
+
+
+def test_write_quotes_only_when_needed(tmp_path):
+    frame = pd.DataFrame({"a": ["x, y", 'say "hi"', ""], "b": ["1", "2", "line\nbreak"]}, dtype="string")
+    write_raw({"odd": frame}, tmp_path)
+    raw = (tmp_path / "odd.csv").read_text(encoding="utf-8")
+    assert raw.startswith("a,b\n") and '"x, y",1\n' in raw
+    assert list(csv.reader(io.StringIO(raw, newline=""))) == [
+        ["a", "b"],
+        ["x, y", "1"],
+        ['say "hi"', "2"],
+        ["", "line\nbreak"],
+    ]
+
+
+@pytest.mark.parametrize(("subjects", "dosed", "undosed"), [(1, 1, 0), (2, 1, 0), (3, 2, 1), (68, 48, 2)])
+def test_composition_scales(subjects, dosed, undosed):
+    frames = synthesize(STUDY, subjects, 1, AS_OF)
+    en = frames["enrollment"]
+    enrolled = (en["screening_outcome"] == STUDY["screening_outcomes"]["enrolled"]).sum()
+    assert len(frames["dosing"]) == dosed and enrolled == dosed + undosed
+    assert en["subject"].str.len().eq(4).all()
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="subjects"):
+        synthesize(STUDY, 0, 1)
+    with pytest.raises(ValueError, match="data cut"):
+        synthesize(STUDY, 10, 1, "2025-05-10")  # ten days after the study start: no room for an infusion
