@@ -1,0 +1,383 @@
+"""Tests of flows/summary.py: the HTML tables against the frames they count, the embedded PNG, determinism."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from flows import summary
+from flows.specs import Specs, Study, load_specs
+from flows.validate import REJECT_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def specs() -> Specs:
+    return load_specs()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Inputs: small SDTM frames whose counts are easy to read off
+
+
+def make_dm(specs: Specs) -> pd.DataFrame:
+    """Seven subjects over the first two arms of the study, with a screen failure, a non-treated and a death."""
+    study = specs.study
+    a1, a2 = (a["armcd"] for a in study.arms[:2])
+    sf, nt = study.data["arm_null_reasons"]["screen_failure"], study.data["arm_null_reasons"]["not_treated"]
+    rows = [
+        # SUBJID  RFICDTC       RFXSTDTC            RFPENDTC      DTHDTC     ARMCD ACTARMCD ARMNRS
+        ("0001", "2025-05-10", "2025-06-10T09:30", "2025-12-01", None, a1, a1, None),  # treated at level 1
+        ("0002", "2025-05-12", None, "2025-05-20", None, None, None, sf),  # screen failure
+        ("0003", "2025-05-15", None, "2025-06-01", None, a1, None, nt),  # assigned, not treated
+        ("0004", "2025-06-01", "2025-07-01T10:00", "2025-09-15", "2025-09", a1, a1, None),  # died, partial date
+        ("0005", "2025-07-01", "2025-08-01T10:00", "2026-01-10", None, a2, a2, None),  # level 2
+        ("0006", "2025-07-03", "2025-08-05T10:00", "2026-01-12", None, a2, a1, None),  # planned 2, dosed at 1
+        ("0007", "2025-07-05", None, "2025-07-09", None, None, None, sf),  # screen failure
+    ]
+    dm = pd.DataFrame(
+        rows, columns=["SUBJID", "RFICDTC", "RFXSTDTC", "RFPENDTC", "DTHDTC", "ARMCD", "ACTARMCD", "ARMNRS"]
+    )
+    names = {a["armcd"]: a["arm"] for a in study.arms}
+    return dm.assign(
+        STUDYID=study.studyid,
+        DOMAIN="DM",
+        USUBJID=study.studyid + "-01-" + dm["SUBJID"],
+        SITEID="01",
+        ARM=dm["ARMCD"].map(names),
+        ACTARM=dm["ACTARMCD"].map(names),
+        DTHFL=np.where(dm["DTHDTC"].notna(), "Y", None),
+    )
+
+
+def make_ex(dm: pd.DataFrame, specs: Specs) -> pd.DataFrame:
+    """One infusion per treated subject at the dose of its actual arm."""
+    dose = {a["armcd"]: a["dose"] for a in specs.study.arms}
+    treated = dm[dm["ACTARMCD"].notna()]
+    return pd.DataFrame(
+        {
+            "STUDYID": treated["STUDYID"],
+            "DOMAIN": "EX",
+            "USUBJID": treated["USUBJID"],
+            "EXSEQ": 1,
+            "EXDOSE": treated["ACTARMCD"].map(dose),
+            "EXSTDTC": treated["RFXSTDTC"],
+            "EXENDTC": treated["RFXSTDTC"],
+        }
+    ).reset_index(drop=True)
+
+
+def make_ie(dm: pd.DataFrame, specs: Specs) -> pd.DataFrame:
+    """Failed criteria: 0002 fails one inclusion and one exclusion, 0007 the same exclusion (twice, as a dup)."""
+    crit = {c["code"]: c for c in specs.study.criteria}
+    incl = next(c for c in crit if crit[c]["category"] == "INCLUSION")
+    excl = next(c for c in crit if crit[c]["category"] == "EXCLUSION")
+    sid = dm.set_index("SUBJID")["USUBJID"]
+    rows = [(sid["0002"], incl), (sid["0002"], excl), (sid["0007"], excl), (sid["0007"], excl)]
+    ie = pd.DataFrame(rows, columns=["USUBJID", "IETESTCD"])
+    return ie.assign(
+        STUDYID=specs.study.studyid,
+        DOMAIN="IE",
+        IETEST=ie["IETESTCD"].map(lambda c: crit[c]["test"]),
+        IECAT=ie["IETESTCD"].map(lambda c: crit[c]["category"]),
+    )
+
+
+def make_rejects() -> pd.DataFrame:
+    rows = [
+        # file            line column         value   rule            message
+        ("enrollment.csv", 5, "sex", "X", "codelist", "not in SEX"),
+        ("enrollment.csv", 5, "race", "Z", "codelist", "not in RACE"),  # same row, same rule: 2 records, 1 row
+        ("dosing.csv", 3, "start", "x", "codelist", "not in ..."),
+        ("dosing.csv", 3, "start", "x", "<iso & date>", "bad <date>"),  # same row, another rule
+        ("dosing.csv", 4, "subject", "9", "unknown_subject", "subject not screened"),
+    ]
+    return pd.DataFrame(rows, columns=REJECT_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def datasets(specs: Specs) -> dict[str, pd.DataFrame]:
+    dm = make_dm(specs)
+    return {"DM": dm, "EX": make_ex(dm, specs), "IE": make_ie(dm, specs)}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# An independent reader of the HTML tables
+
+
+class _Tables(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._id: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._id = dict(attrs)["id"]
+            self.tables[self._id] = []
+        elif tag == "tr" and self._id:
+            self.tables[self._id].append([])
+        elif tag in ("td", "th") and self._id:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[self._id][-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "table":
+            self._id = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def tables(html: str) -> dict[str, pd.DataFrame]:
+    """Every <table id=...> as a frame of strings, header row as columns."""
+    parser = _Tables()
+    parser.feed(html)
+    return {k: pd.DataFrame(rows[1:], columns=rows[0]) for k, rows in parser.tables.items()}
+
+
+def embedded_png(html: str) -> bytes:
+    (data,) = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    return base64.b64decode(data, validate=True)
+
+
+def write(tmp_path: Path, datasets, rejects, specs, cutoff="2026-01-31", name="summary.html") -> str:
+    path = tmp_path / name
+    summary.write_summary(datasets, rejects, specs, cutoff, path)
+    return path.read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Tables
+
+
+def test_arm_counts_match_dm(tmp_path, datasets, specs):
+    dm = datasets["DM"]
+    arms = tables(write(tmp_path, datasets, make_rejects(), specs))["arms"].set_index("ARM")
+    not_treated = specs.study.data["arm_null_reasons"]["not_treated"]
+    for arm in specs.study.arms:
+        row = arms.loc[arm["arm"]]
+        planned = dm["ARMCD"] == arm["armcd"]
+        assert row["ARMCD"] == arm["armcd"]
+        assert int(row["Screened"]) == planned.sum()
+        assert int(row["Assigned"]) == planned.sum()
+        assert int(row["Treated"]) == (dm["ACTARMCD"] == arm["armcd"]).sum()
+        assert int(row["Not treated"]) == (planned & (dm["ARMNRS"] == not_treated)).sum()
+    sf = specs.study.data["arm_null_reasons"]["screen_failure"]
+    assert int(arms.loc[sf, "Screened"]) == (dm["ARMNRS"] == sf).sum() == 2
+    total = arms[arms["ARMCD"] == "Total"].iloc[0]
+    assert [int(total[c]) for c in ("Screened", "Assigned", "Treated", "Not treated")] == [7, 5, 4, 1]
+
+
+def test_arm_rows_follow_the_study_spec(tmp_path, datasets, specs):
+    """Arm codes and labels come from specs: renaming an arm there renames its row."""
+    data = dict(specs.study.data)
+    data["arms"] = [{**a, "arm": f"Renamed <{a['armcd']}>"} for a in specs.study.arms]
+    renamed = dataclasses.replace(specs, study=Study(data, specs.study.path))
+    html = write(tmp_path, datasets, make_rejects(), renamed)
+    labels = tables(html)["arms"]["ARM"].tolist()
+    assert labels[: len(data["arms"])] == [f"Renamed <{a['armcd']}>" for a in data["arms"]]
+    assert "Renamed &lt;" in html and "Renamed <" not in html
+
+
+def test_failed_criteria_match_ie(tmp_path, datasets, specs):
+    ie = datasets["IE"]
+    got = tables(write(tmp_path, datasets, make_rejects(), specs))["criteria"]
+    expected = ie.groupby("IETESTCD")["USUBJID"].nunique()  # the duplicated IE row counts once
+    assert dict(zip(got["IETESTCD"], got["Subjects"].astype(int), strict=True)) == expected.to_dict()
+    failures = datasets["DM"]["ARMNRS"] == specs.study.data["arm_null_reasons"]["screen_failure"]
+    of_failures = ie[ie["USUBJID"].isin(datasets["DM"].loc[failures, "USUBJID"])].groupby("IETESTCD")["USUBJID"]
+    assert dict(zip(got["IETESTCD"], got["of which screen failures"].astype(int), strict=True)) == (
+        of_failures.nunique().to_dict()
+    )
+    assert got.set_index("IETESTCD")["IETEST"].to_dict() == ie.groupby("IETESTCD")["IETEST"].first().to_dict()
+    order = [c["code"] for c in specs.study.criteria]
+    assert got["IETESTCD"].tolist() == sorted(got["IETESTCD"], key=order.index)  # protocol order
+
+
+def test_reject_counts_by_rule_match_rejects(tmp_path, datasets, specs):
+    rejects = make_rejects()
+    html = write(tmp_path, datasets, rejects, specs)
+    got = tables(html)["rejects"].set_index("Rule")
+    for rule, group in rejects.groupby("rule"):
+        assert int(got.loc[rule, "Reject records"]) == len(group)
+        assert int(got.loc[rule, "Raw rows (file + line)"]) == len(group.drop_duplicates(["file", "line"]))
+    assert (int(got.loc["codelist", "Reject records"]), int(got.loc["codelist", "Raw rows (file + line)"])) == (3, 2)
+    assert int(got.loc["Total", "Reject records"]) == 5
+    assert int(got.loc["Total", "Raw rows (file + line)"]) == 3  # enrollment 5, dosing 3, dosing 4
+    assert "&lt;iso &amp; date&gt;" in html  # rule names are escaped
+
+
+def test_domain_counts(tmp_path, datasets, specs):
+    got = tables(write(tmp_path, datasets, make_rejects(), specs))["domains"].set_index("Domain")
+    for domain, frame in datasets.items():
+        assert int(got.loc[domain, "Records"]) == len(frame)
+        assert int(got.loc[domain, "Subjects"]) == frame["USUBJID"].nunique()
+
+
+def test_header_names_study_and_data_cut(tmp_path, datasets, specs):
+    html = write(tmp_path, datasets, make_rejects(), specs, cutoff="2026-01-31")
+    assert specs.study.studyid in html and "<dd>2026-01-31</dd>" in html
+    assert "<dt>Data cut</dt><dd>none</dd>" in write(tmp_path, datasets, make_rejects(), specs, cutoff=None)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Picture and determinism
+
+
+def test_embedded_png_decodes(tmp_path, datasets, specs):
+    png = embedded_png(write(tmp_path, datasets, make_rejects(), specs))
+    assert png.startswith(PNG_SIGNATURE)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG"
+        assert image.size == (round(summary.FIGSIZE[0] * summary.DPI), round(summary.FIGSIZE[1] * summary.DPI))
+        assert "Software" not in image.info
+
+
+def test_two_writes_are_byte_identical(tmp_path, datasets, specs):
+    first = (tmp_path / "a.html", tmp_path / "b.html")
+    for path in first:
+        summary.write_summary(datasets, make_rejects(), specs, "2026-01-31", path)
+    assert first[0].read_bytes() == first[1].read_bytes()
+    assert summary.escalation_png(datasets["DM"], datasets["EX"], specs) == summary.escalation_png(
+        datasets["DM"], datasets["EX"], specs
+    )
+
+
+def test_row_order_does_not_change_the_output(tmp_path, datasets, specs):
+    shuffled = {k: v.sample(frac=1, random_state=3) for k, v in datasets.items()}
+    a = write(tmp_path, datasets, make_rejects(), specs, name="a.html")
+    b = write(tmp_path, shuffled, make_rejects().iloc[::-1], specs, name="b.html")
+    assert a == b
+
+
+def test_identical_across_processes(tmp_path, datasets, specs):
+    """A fresh interpreter with another hash seed writes the same bytes (no set or dict order leaks in)."""
+    script = (
+        "import sys; from pathlib import Path; sys.path.insert(0, 'tests');"
+        "import test_summary as t; from flows import summary; from flows.specs import load_specs;"
+        "s = load_specs(); dm = t.make_dm(s);"
+        "summary.write_summary({'DM': dm, 'EX': t.make_ex(dm, s), 'IE': t.make_ie(dm, s)}, t.make_rejects(), s,"
+        " '2026-01-31', Path(sys.argv[1]))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "other.html")], cwd=ROOT, env=env, check=True)
+    summary.write_summary(datasets, make_rejects(), specs, "2026-01-31", tmp_path / "here.html")
+    assert (tmp_path / "other.html").read_bytes() == (tmp_path / "here.html").read_bytes()
+
+
+def test_empty_rejects_ex_and_ie(tmp_path, datasets, specs):
+    empty = {
+        "DM": datasets["DM"],
+        "EX": datasets["EX"].iloc[0:0],
+        "IE": datasets["IE"].iloc[0:0],
+    }
+    html = write(tmp_path, empty, pd.DataFrame(columns=REJECT_COLUMNS), specs, cutoff=None)
+    assert "No raw rows rejected." in html
+    assert "No IE records" in html
+    assert "rejects" not in tables(html) and "criteria" not in tables(html)
+    assert embedded_png(html).startswith(PNG_SIGNATURE)
+
+
+def test_only_screen_failures_and_no_dates(specs):
+    dm = make_dm(specs)
+    failures = dm[dm["ARMNRS"].notna() & dm["ARMCD"].isna()].assign(RFICDTC=None, RFPENDTC=None)
+    assert summary.escalation_png(failures, make_ex(dm, specs).iloc[0:0], specs).startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize(
+    ("dtc", "expected"),
+    [
+        ("2025-06-10T09:30", "2025-06-10"),  # date-time: date part
+        ("2025-06-10", "2025-06-10"),  # complete date
+        ("2025-09", "2025-09-01"),  # day missing: first of the month
+        ("2025", "2025-01-01"),  # month missing: January 1
+        (None, "NaT"),  # absent
+        ("2025-13-40", "NaT"),  # invalid
+    ],
+)
+def test_plot_days(dtc, expected):
+    got = summary.plot_days(pd.Series([dtc], dtype="str"))
+    assert str(got[0]) == expected
+
+
+def test_import_does_not_load_matplotlib():
+    code = "import sys, flows.summary; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_large_dm_plots(specs):
+    """100,000 subjects plot (its speed is measured by `make bench`, not asserted here)."""
+    n = 100_000
+    rng = np.random.default_rng(7)
+    arms = [a["armcd"] for a in specs.study.arms]
+    reasons = specs.study.data["arm_null_reasons"]
+    consent = np.datetime64("2025-05-01") + rng.integers(0, 600, n).astype("timedelta64[D]")
+    failed = rng.random(n) < 0.25
+    armcd = np.where(failed, None, np.array(arms, dtype=object)[rng.integers(0, len(arms), n)])
+    first = consent + 30
+
+    def iso(days: np.ndarray, where: np.ndarray) -> pd.Series:
+        return pd.Series(np.where(where, days.astype(str), None), dtype="str")
+
+    ids = pd.Series(np.char.zfill(np.arange(n).astype(str), 6))
+    dm = pd.DataFrame(
+        {
+            "USUBJID": "S-01-" + ids,
+            "SUBJID": ids,
+            "SITEID": "01",
+            "RFICDTC": iso(consent, np.ones(n, bool)),
+            "RFXSTDTC": iso(first, ~failed),
+            "RFPENDTC": iso(first + 300, np.ones(n, bool)),
+            "DTHDTC": iso(first + 90, rng.random(n) < 0.02),
+            "ARMCD": armcd,
+            "ACTARMCD": armcd,
+            "ARMNRS": np.where(failed, reasons["screen_failure"], None),
+        }
+    )
+    dose = {a["armcd"]: a["dose"] for a in specs.study.arms}
+    treated = dm[~failed]
+    ex = pd.DataFrame({"USUBJID": treated["USUBJID"], "EXSTDTC": treated["RFXSTDTC"]})
+    ex["EXDOSE"] = treated["ARMCD"].map(dose)
+    png = summary.escalation_png(dm, ex, specs)
+    assert png.startswith(PNG_SIGNATURE)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# End to end on the committed sample
+
+
+@pytest.mark.skipif(not any((ROOT / "raw").glob("*.csv")), reason="no sample raw exports in raw/")
+def test_sample_summary_matches_datasets(tmp_path, specs):
+    from flows import pipeline
+
+    raw = pipeline.read_inputs(ROOT / "raw", specs)
+    validation = pipeline.validate_raw(raw, specs)
+    datasets = pipeline.derive_datasets(validation.valid, specs)
+    html = write(tmp_path, datasets, validation.rejects, specs)
+    got = tables(html)
+    dm = datasets["DM"]
+    total = got["arms"][got["arms"]["ARMCD"] == "Total"].iloc[0]
+    assert int(total["Screened"]) == len(dm)
+    assert int(total["Treated"]) == dm["ACTARMCD"].notna().sum()
+    assert int(got["domains"].set_index("Domain").loc["EX", "Records"]) == len(datasets["EX"])
+    assert write(tmp_path, datasets, validation.rejects, specs, name="again.html") == html
