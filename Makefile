@@ -35,3 +35,11 @@ sample: $(READY) ## regenerate the committed sample raw exports
 
 clean:
 	rm -rf output .pytest_cache .ruff_cache
+
+# A local Prefect server (database in .prefect/, http://127.0.0.1:4200) unless PREFECT_API_URL (or the active
+# Prefect profile) names one, and a runner serving prefect.yaml's nightly deployment. Ctrl-C stops both.
+serve: $(READY) ## serve the scheduled export (prefect.yaml); UI at http://127.0.0.1:4200
+	$(PY) -m flows serve
+
+status: $(READY) ## the latest transfer and the last runs
+	$(PY) -m flows status

@@ -1,4 +1,5 @@
-"""Command line: `python -m flows export|synth|ct-extract`. Prefect is imported only when a server is configured."""
+"""Command line: `python -m flows export|status|serve|diff|synth|ct-extract`. `export` imports Prefect only when a
+server is configured."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ SHOWN_REJECTS = 10
 def _print_rejects(rejects) -> None:
     if rejects is None or rejects.empty:
         return
-    for r in rejects.head(SHOWN_REJECTS).itertuples(index=False):
+    causes_first = rejects.sort_values("rule", key=lambda s: s == "parent_rejected", kind="stable")
+    for r in causes_first.head(SHOWN_REJECTS).itertuples(index=False):
         print(f"  {r.file}:{r.line}: {r.column}={r.value!r}: {r.rule}: {r.message}", file=sys.stderr)
     if len(rejects) > SHOWN_REJECTS:
         print(f"  ... {len(rejects) - SHOWN_REJECTS} more in rejects.csv", file=sys.stderr)
@@ -27,13 +29,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     specs = load_specs(args.specs)
     if os.environ.get("PREFECT_API_URL"):
-        from flows.flow import export_study
+        from flows.flow import export_study, result_of
 
-        result = export_study(str(args.raw), str(args.out), args.strict, args.cutoff, str(args.specs))
+        params = (str(args.raw), str(args.out), args.strict, args.cutoff, str(args.specs), args.force)
+        result = result_of(export_study(*params, return_state=True))
     else:
         from flows.pipeline import run_export
 
-        result = run_export(args.raw, args.out, specs, strict=args.strict, cutoff=args.cutoff)
+        result = run_export(args.raw, args.out, specs, strict=args.strict, cutoff=args.cutoff, force=args.force)
     stream = sys.stdout if result.exit_code == 0 else sys.stderr
     print(("error: " if result.exit_code >= 2 else "") + result.message, file=stream)
     _print_rejects(result.rejects)
@@ -55,6 +58,18 @@ def cmd_diff(args: argparse.Namespace) -> int:
             raise PipelineError(f"{path}: not a transfer folder (no parquet/)")
     print(render_markdown(diff_transfers(args.old.resolve(), args.new.resolve())), end="")
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from flows.status import main as status
+
+    return status(args.out, args.runs)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.serve import main as serve
+
+    return serve(args.port, runner_only=args.runner_only)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -82,7 +97,16 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--specs", type=Path, default=SPECS_DIR, help="specs folder (default: the repository's)")
     ex.add_argument("--strict", action="store_true", help="publish nothing when any row is rejected")
     ex.add_argument("--cutoff", type=_iso_date, help="data cut YYYY-MM-DD: only data known on or before it")
+    ex.add_argument("--force", action="store_true", help="publish even when inputs, specs and version are unchanged")
     ex.set_defaults(func=cmd_export)
+    st = sub.add_parser("status", help="show the latest transfer and the last runs on the Prefect server")
+    st.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
+    st.add_argument("--runs", type=int, default=10, help="how many recent runs to list (default 10)")
+    st.set_defaults(func=cmd_status)
+    sv = sub.add_parser("serve", help="serve the scheduled export deployment of prefect.yaml (and a local server)")
+    sv.add_argument("--port", type=int, help="port of the local server (default: PREFECT_SERVER_API_PORT, 4200)")
+    sv.add_argument("--runner-only", action="store_true", help=argparse.SUPPRESS)  # the runner child of `serve`
+    sv.set_defaults(func=cmd_serve)
     df = sub.add_parser("diff", help="print what changed between two transfer folders")
     df.add_argument("old", type=Path)
     df.add_argument("new", type=Path)

@@ -20,7 +20,9 @@ from flows.derive_ex import add_study_days, derive_ex
 from flows.derive_ie import derive_ie
 from flows.diff import diff_transfers, first_transfer, write_changes
 from flows.errors import PipelineError, StructuralError
+from flows.fingerprint import fingerprint, unchanged_since
 from flows.keys import usubjid
+from flows.lock import study_lock
 from flows.package import write_sums, write_zip
 from flows.publish import discard, latest_transfer, new_staging, publish, sha256_file, utc_stamp
 from flows.read import RawFile, read_raw
@@ -151,8 +153,15 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path) -> dict[str, 
     return outputs
 
 
-def write_manifest(staging: Path, prepared: Prepared, outputs: dict[str, dict], specs: Specs, stamp: str) -> dict:
-    """manifest.json: inputs (sha256, rows read/valid/rejected/cut, balanced) and outputs (rows, sha256)."""
+def write_manifest(
+    staging: Path,
+    prepared: Prepared,
+    outputs: dict[str, dict],
+    specs: Specs,
+    stamp: str,
+    fingerprint: str | None = None,
+) -> dict:
+    """manifest.json: inputs (sha256, rows read/valid/rejected/cut, balanced), outputs (rows, sha256), fingerprint."""
     validation, inputs = prepared.validation, {}
     traced = trace_table(prepared.datasets, specs).drop_duplicates(["file", "line"])["file"].value_counts()
     for name, f in prepared.raw.items():
@@ -180,12 +189,15 @@ def write_manifest(staging: Path, prepared: Prepared, outputs: dict[str, dict], 
         "rejects": {"records": len(validation.rejects), "by_rule": {k: int(v) for k, v in by_rule.items()}},
         "outputs": dict(sorted(outputs.items())),
         "balanced": all(i["balanced"] for i in inputs.values()),
+        "fingerprint": fingerprint,
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
-def stage_transfer(prepared: Prepared, specs: Specs, study_dir: Path) -> tuple[Path, str]:
+def stage_transfer(
+    prepared: Prepared, specs: Specs, study_dir: Path, fingerprint: str | None = None
+) -> tuple[Path, str]:
     """Write everything of one transfer into a new staging folder; on any failure the folder is removed."""
     previous = latest_transfer(study_dir)
     staging, stamp = new_staging(study_dir), utc_stamp()
@@ -197,7 +209,7 @@ def stage_transfer(prepared: Prepared, specs: Specs, study_dir: Path) -> tuple[P
         trace.to_csv(staging / "trace.csv", index=False, lineterminator="\n")
         outputs["trace.csv"] = {"rows": len(trace)}
         write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
-        write_manifest(staging, prepared, outputs, specs, stamp)
+        write_manifest(staging, prepared, outputs, specs, stamp, fingerprint)
         write_sums(staging)
         write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created)
     except BaseException:
@@ -215,20 +227,26 @@ def summary_line(validation: Validation) -> str:
 
 
 def run_export(
-    raw_dir: Path, out_dir: Path, specs: Specs, strict: bool = False, cutoff: str | None = None
+    raw_dir: Path, out_dir: Path, specs: Specs, strict: bool = False, cutoff: str | None = None, force: bool = False
 ) -> ExportResult:
-    """The whole export without orchestration: exit code 0 clean, 1 with rejects, 2 nothing published."""
+    """The whole export without orchestration: exit code 0 clean (or unchanged), 1 with rejects, 2 nothing published,
+    3 another export of the study is running. Unchanged inputs publish nothing unless `force`."""
+    study_dir = out_dir / specs.study.studyid
     try:
-        raw = read_inputs(raw_dir, specs)
-        validation = validate_raw(raw, specs)
-        summary = summary_line(validation)
-        if strict and len(validation.rejects):
-            return ExportResult(
-                EXIT_REJECTS, f"not published (--strict): {summary}", None, validation.counts, validation.rejects
-            )
-        prepared = prepare(raw, validation, specs, cutoff)
-        staging, stamp = stage_transfer(prepared, specs, out_dir / specs.study.studyid)
-        transfer = publish(staging, out_dir / specs.study.studyid, stamp)
+        with study_lock(study_dir, specs.study.studyid):
+            current = fingerprint(raw_dir, specs, cutoff)
+            if not force and (stamp := unchanged_since(study_dir, current)):
+                return ExportResult(EXIT_CLEAN, f"unchanged since {stamp}")
+            raw = read_inputs(raw_dir, specs)
+            validation = validate_raw(raw, specs)
+            summary = summary_line(validation)
+            if strict and len(validation.rejects):
+                return ExportResult(
+                    EXIT_REJECTS, f"not published (--strict): {summary}", None, validation.counts, validation.rejects
+                )
+            prepared = prepare(raw, validation, specs, cutoff)
+            staging, stamp = stage_transfer(prepared, specs, study_dir, current)
+            transfer = publish(staging, study_dir, stamp)
     except PipelineError as exc:
         return ExportResult(exc.exit_code, str(exc))
     code = EXIT_REJECTS if len(validation.rejects) else EXIT_CLEAN

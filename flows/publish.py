@@ -51,7 +51,13 @@ def publish(staging: Path, study_dir: Path, stamp: str) -> Path:
         suffix += 1
     staging.rename(target)
     tmp_link = study_dir / f".{LATEST}-{os.getpid()}"
-    tmp_link.unlink(missing_ok=True)
-    tmp_link.symlink_to(target.name)
-    os.replace(tmp_link, study_dir / LATEST)
+    try:
+        tmp_link.unlink(missing_ok=True)
+        tmp_link.symlink_to(target.name)
+        os.replace(tmp_link, study_dir / LATEST)
+    except BaseException:
+        # `latest` still points at the previous transfer: take the new one back out of sight
+        tmp_link.unlink(missing_ok=True)
+        target.rename(staging)
+        raise
     return target

@@ -6,6 +6,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,17 @@ def _line_numbers(data: bytes, records: int) -> pd.Index:
     return pd.Index(starts)
 
 
+def _parse_problem(message: str, data: bytes) -> str:
+    """pyarrow's parse error as 'line N: expected A fields, got B' when the row can be found."""
+    found = re.search(r"Expected (\d+) columns, got (\d+): (.*)", message)
+    if not found:
+        return f"not a well-formed CSV: {message.splitlines()[0]}"
+    text = found.group(3).encode("utf-8", "replace")[:40]
+    lines = data.split(b"\n")
+    where = next((i + 1 for i, line in enumerate(lines) if line.startswith(text)), None)
+    return f"line {where or '?'}: expected {found.group(1)} fields, got {found.group(2)}"
+
+
 def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     """Read one raw file as all-text columns; raise StructuralError for what no row-level reject can express."""
     path = raw_dir / contract.file
@@ -93,7 +105,7 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
             raise _undecodable(contract.file, data) from None
-        raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
+        raise StructuralError(f"{contract.file}: {_parse_problem(str(exc), data)}") from None
     frame = table.to_pandas()
     if frame.empty and not contract.allow_empty:
         raise StructuralError(f"{contract.file}: empty file (header only, no data rows)")

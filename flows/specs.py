@@ -144,6 +144,11 @@ class Study:
         return self.data["sites"]
 
     @property
+    def timezone(self) -> str:
+        """The study's time zone (IANA name): its sites'; with sites in several zones, the first site's."""
+        return self.sites[0]["timezone"]
+
+    @property
     def outcomes(self) -> Mapping[str, str]:
         return self.data["screening_outcomes"]
 

@@ -254,7 +254,7 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
     frames = [p for n in order for p in found[n]]
     rejects = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
     rejects = rejects[REJECT_COLUMNS].astype({"line": "int64"})
-    file_order = {specs.raw[n].file: i for i, n in enumerate(specs.raw)}
+    file_order = {specs.raw[n].file: i for i, n in enumerate(order)}
     rejects = rejects.sort_values(
         ["file", "line", "column", "rule"], key=lambda s: s.map(file_order) if s.name == "file" else s
     )

@@ -68,7 +68,11 @@ def test_ex(sdtm):
     assert ex["EXSEQ"] == 1 and ex["EXDOSE"] == 0.98 and ex["EXDOSU"] == "10^6/kg"
     assert (ex["EXSTDY"], ex["EXENDY"]) == (1, 1)  # infusion day is study day 1
     assert (ex["EXTRT"], ex["EXROUTE"], ex["EXDOSFRM"], ex["EPOCH"]) == (
-        "S103 CAR-T CELLS", "INTRAVENOUS", "INJECTION, SUSPENSION", "TREATMENT")
+        "S103 CAR-T CELLS",
+        "INTRAVENOUS",
+        "INJECTION, SUSPENSION",
+        "TREATMENT",
+    )
     assert len(sdtm["EX"]) == 24
 
 
@@ -76,7 +80,8 @@ def test_ie_only_criteria_not_met(sdtm):
     ie = sdtm["IE"]
     sf = ie[ie["USUBJID"] == f"{STUDYID}-01-0003"]
     assert list(sf[["IESEQ", "IETESTCD", "IECAT", "IEORRES", "IESTRESC"]].itertuples(index=False, name=None)) == [
-        (1, "INCL01", "INCLUSION", "N", "N")]
+        (1, "INCL01", "INCLUSION", "N", "N")
+    ]
     assert sf["IEDTC"].iloc[0] == "2025-05-30" and pd.isna(sf["IEDY"].iloc[0])  # no RFSTDTC: no study day
     excl = ie[ie["IECAT"] == "EXCLUSION"]
     assert (excl["IEORRES"] == "Y").all() and (ie.loc[ie["IECAT"] == "INCLUSION", "IEORRES"] == "N").all()

@@ -9,7 +9,6 @@ import pytest
 
 from flows.errors import SpecError
 from flows.specs import SPECS_DIR, load_specs
-
 from tests.conftest import run_cli
 
 
@@ -34,19 +33,49 @@ def broken(tmp_path: Path, rel: str, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("rel", "old", "new", "expected"),
     [
-        ("sdtm/dm.yaml", "codelist: SEX,", "codelist: GENDER,", "dm.yaml: variables.SEX.values: unknown codelist 'GENDER'"),
-        ("sdtm/ex.yaml", "keys: [STUDYID, USUBJID, EXTRT, EXSTDTC]", "keys: [STUDYID, USUBJID, EXTRTX]",
-         "ex.yaml: keys: unknown variable 'EXTRTX'"),
-        ("sdtm/ie.yaml", "source: eligibility.criterion", "source: eligibility.criterio",
-         "ie.yaml: variables.IETESTCD.source: unknown raw column 'eligibility.criterio'"),
-        ("raw/enrollment.yaml", "values_from: arms.armcd", "values_from: arms.code",
-         "enrollment.yaml: columns.dose_level.values_from: 'arms.code' names no fact in the study"),
-        ("study.yaml", "route: INTRAVENOUS ", "route: INTRAVENUS ", "study.yaml: treatment.route: ['INTRAVENUS'] not in codelist ROUTE"),
-        ("study.yaml", "rule: {check: class_in, instrument: MGFA, visit: SCREENING",
-         "rule: {check: class_in, instrument: MGFB, visit: SCREENING", "study.yaml: criteria.INCL02.rule: unknown instrument 'MGFB'"),
+        (
+            "sdtm/dm.yaml",
+            "codelist: SEX,",
+            "codelist: GENDER,",
+            "dm.yaml: variables.SEX.values: unknown codelist 'GENDER'",
+        ),
+        (
+            "sdtm/ex.yaml",
+            "keys: [STUDYID, USUBJID, EXTRT, EXSTDTC]",
+            "keys: [STUDYID, USUBJID, EXTRTX]",
+            "ex.yaml: keys: unknown variable 'EXTRTX'",
+        ),
+        (
+            "sdtm/ie.yaml",
+            "source: eligibility.criterion",
+            "source: eligibility.criterio",
+            "ie.yaml: variables.IETESTCD.source: unknown raw column 'eligibility.criterio'",
+        ),
+        (
+            "raw/enrollment.yaml",
+            "values_from: arms.armcd",
+            "values_from: arms.code",
+            "enrollment.yaml: columns.dose_level.values_from: 'arms.code' names no fact in the study",
+        ),
+        (
+            "study.yaml",
+            "route: INTRAVENOUS ",
+            "route: INTRAVENUS ",
+            "study.yaml: treatment.route: ['INTRAVENUS'] not in codelist ROUTE",
+        ),
+        (
+            "study.yaml",
+            "rule: {check: class_in, instrument: MGFA, visit: SCREENING",
+            "rule: {check: class_in, instrument: MGFB, visit: SCREENING",
+            "study.yaml: criteria.INCL02.rule: unknown instrument 'MGFB'",
+        ),
         ("sdtm/ti.yaml", "label: Trial Inclusion/Exclusion Criteria\n", "", "ti.yaml: missing required key 'label'"),
-        ("sdtm/dm.yaml", "label: Subject Reference Start Date/Time,", "label: Subject Reference Start Date/Time of the First Exposure,",
-         "dm.yaml: variables.RFSTDTC.label: longer than 40 characters"),
+        (
+            "sdtm/dm.yaml",
+            "label: Subject Reference Start Date/Time,",
+            "label: Subject Reference Start Date/Time of the First Exposure,",
+            "dm.yaml: variables.RFSTDTC.label: longer than 40 characters",
+        ),
     ],
 )
 def test_broken_spec_names_file_and_key(tmp_path, rel, old, new, expected):

@@ -53,7 +53,9 @@ def test_sample_xpt_read_back_by_two_readers(sample_export, specs, domain):
 
 def spec_from_xpt(meta, name: str) -> DomainSpec:
     variables = tuple(
-        Variable(n, label, "Num" if meta.readstat_variable_types[n] == "double" else "Char", 200, "Perm", "", "Assigned")
+        Variable(
+            n, label, "Num" if meta.readstat_variable_types[n] == "double" else "Char", 200, "Perm", "", "Assigned"
+        )
         for n, label in zip(meta.column_names, meta.column_labels, strict=True)
     )
     return DomainSpec(name.upper(), meta.file_label, "", "", (), None, variables, Path(name))
@@ -74,12 +76,10 @@ def test_golden_corpus_round_trip(tmp_path, name):
     out = tmp_path / f"{name}.xpt"
     write_xpt(frame, spec, out, WriteContext("X", WHEN, {}))
     again, other, meta2 = both_readers(out)
-    if sum(meta2.variable_storage_width.values()) <= 80:
-        # pandas' XPORT reader counts blank 8-byte words in the last 80-byte card as padding when a record is at
-        # most 80 bytes long, and so drops real rows ending in blanks (here SUPPDM's last row): compare a prefix.
-        data_for_pandas = data.iloc[: len(other)]
-    else:
-        data_for_pandas = data
+    # pandas' XPORT reader counts blank 8-byte words in the last 80-byte card as padding when a record is at
+    # most 80 bytes long, and so drops real rows ending in blanks (here SUPPDM's last row): compare a prefix.
+    short_record = sum(meta2.variable_storage_width.values()) <= 80
+    data_for_pandas = data.iloc[: len(other)] if short_record else data
     assert meta2.column_labels == meta.column_labels and meta2.file_label == meta.file_label
     assert meta2.table_name == meta.table_name
     for v in spec.variables:
@@ -101,8 +101,13 @@ def tiny_spec(label: str = "Value") -> DomainSpec:
 
 
 def tiny_frame(value: str) -> pd.DataFrame:
-    return pd.DataFrame({"USUBJID": pd.Series(["S-1", "S-2"], dtype="str"),
-                         "XXVAL": pd.Series(["ok", value], dtype="str"), "XXN": [1.5, None]})
+    return pd.DataFrame(
+        {
+            "USUBJID": pd.Series(["S-1", "S-2"], dtype="str"),
+            "XXVAL": pd.Series(["ok", value], dtype="str"),
+            "XXN": [1.5, None],
+        }
+    )
 
 
 @pytest.mark.parametrize(

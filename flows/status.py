@@ -1,0 +1,101 @@
+"""`make status`: the latest transfer of the study, an export in progress, and the last runs on the Prefect server."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flows.lock import LOCK_NAME, read_holder
+from flows.publish import latest_transfer
+from flows.serve import configured_api_url, default_port, deployment_spec, local_api_url
+from flows.specs import load_specs
+
+
+def transfer_lines(study_dir: Path) -> list[str]:
+    """The latest transfer (stamp, time, rejects, fingerprint) and any export holding the study's lock."""
+    lines = []
+    transfer = latest_transfer(study_dir)
+    if transfer is None:
+        lines.append(f"latest transfer: none in {study_dir}")
+    else:
+        try:
+            m = json.loads((transfer / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            m = {}
+        rejects = m.get("rejects", {}).get("records", "?")
+        lines.append(f"latest transfer: {transfer} (run at {m.get('run_at', '?')}, {rejects} reject records)")
+        lines.append(f"  fingerprint {m.get('fingerprint') or 'not recorded'}")
+    held = read_holder(study_dir / LOCK_NAME)
+    if held is not None:
+        holder = held[0]
+        state = "stale, will be taken over" if holder.stale(datetime.now(UTC)) else "running"
+        lines.append(f"export {state}: since {holder.describe()}")
+    return lines
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%SZ}" if moment else "-"
+
+
+def server_lines(api_url: str, runs: int) -> list[str]:
+    """The deployment's schedule and next run, and the last runs of the export flow, from the Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    spec = deployment_spec()
+    flow_name = "export_study"
+    lines = [f"Prefect server: {api_url}"]
+    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        if client.api_healthcheck() is not None:
+            return [*lines, "  not reachable (start one with `make serve`)"]
+        try:
+            dep = client.read_deployment_by_name(f"{flow_name}/{spec['name']}")
+            scheds = [f"{s.schedule.cron} {s.schedule.timezone} ({'active' if s.active else 'paused'})"
+                      for s in dep.schedules if hasattr(s.schedule, "cron")]  # fmt: skip
+            lines.append(f"deployment {flow_name}/{dep.name}: {', '.join(scheds) or 'no schedule'}")
+            upcoming = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep.id])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+                sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+                limit=1,
+            )  # fmt: skip
+            if upcoming:
+                lines.append(f"  next run {_when(upcoming[0].expected_start_time)}")
+        except ObjectNotFound:
+            lines.append(f"deployment {flow_name}/{spec['name']}: not deployed (run `make serve`)")
+        recent = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=[StateType.SCHEDULED]))),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=runs,
+        )  # fmt: skip
+    lines.append(f"last {len(recent)} runs:" if recent else "no runs yet")
+    for r in recent:
+        took = f"{r.total_run_time.total_seconds():.1f} s" if r.total_run_time else "-"
+        state = r.state.name if r.state else "?"
+        message = (r.state.message or "") if r.state else ""
+        lines.append(f"  {r.name:<34} {state:<10} {_when(r.start_time or r.expected_start_time)}  {took:>8}  {message}")
+    return lines
+
+
+def main(out_dir: Path, runs: int = 10) -> int:
+    specs = load_specs()
+    print(specs.study.studyid)
+    for line in transfer_lines(out_dir / specs.study.studyid):
+        print(line)
+    for line in server_lines(configured_api_url() or local_api_url(default_port()), runs):
+        print(line)
+    return 0

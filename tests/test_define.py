@@ -1,0 +1,509 @@
+"""Tests of flows/define.py and flows/define_html.py: define.xml read back with ElementTree against the datasets,
+the specs and CDISC's Define-XML 2.1 example; define.html parsed with html.parser."""
+
+from __future__ import annotations
+
+import dataclasses
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from flows import pipeline
+from flows.define import (
+    build_define,
+    check_oids,
+    define_bytes,
+    item_data_type,
+    significant_digits,
+    text_length,
+    value_data_type,
+    write_define,
+)
+from flows.define_html import write_define_html
+from flows.errors import OutputCheckError
+from flows.sdtm_schema import TRACE
+from flows.specs import Specs, Variable, load_specs
+from flows.synth import synthesize, write_raw
+from flows.writers.xpt import xpt_lengths
+
+NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
+XLINK = "{http://www.w3.org/1999/xlink}"
+CREATED = "2026-10-31T00:00:00"
+CDISC_EXAMPLE = Path("/work/shared/reference/cdisc-examples/define-xml-2.1-sdtm/defineV21-SDTM.xml")
+OID_REFS = {  # referencing attribute -> defining element
+    "ItemOID": "ItemDef",
+    "CodeListOID": "CodeList",
+    "MethodOID": "MethodDef",
+    "CommentOID": "CommentDef",
+    "ValueListOID": "ValueListDef",
+    "WhereClauseOID": "WhereClauseDef",
+    "StandardOID": "Standard",
+    "leafID": "leaf",
+    "ArchiveLocationID": "leaf",
+}
+
+
+def local(name: str) -> str:
+    return name.rpartition("}")[2]
+
+
+@pytest.fixture(scope="module")
+def specs() -> Specs:
+    return load_specs()
+
+
+@pytest.fixture(scope="module")
+def traced(specs: Specs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """The 34-subject sample (as `make sample` writes it) derived with a data cut, trace columns included."""
+    raw_dir = tmp_path_factory.mktemp("raw")
+    study = yaml.safe_load(specs.study.path.read_text(encoding="utf-8"))
+    write_raw(synthesize(study, 34, 20250321, "2026-10-31"), raw_dir)
+    validation = pipeline.validate_raw(pipeline.read_inputs(raw_dir, specs), specs)
+    return pipeline.derive_datasets(validation.valid, specs, {"cutoff": "2026-10-31"})
+
+
+@pytest.fixture(scope="module")
+def datasets(traced: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {d: f.drop(columns=TRACE, errors="ignore") for d, f in traced.items()}
+
+
+@pytest.fixture(scope="module")
+def lengths(datasets: dict[str, pd.DataFrame], specs: Specs) -> dict[str, dict[str, int]]:
+    return {d: xpt_lengths(f, specs.sdtm[d]) for d, f in datasets.items()}
+
+
+@pytest.fixture(scope="module")
+def written(datasets, specs, lengths, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("define") / "define.xml"
+    write_define(datasets, specs, lengths, CREATED, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def mdv(written: Path) -> ET.Element:
+    return ET.parse(written).getroot().find("odm:Study/odm:MetaDataVersion", NS)
+
+
+def item_defs(mdv: ET.Element) -> dict[str, ET.Element]:
+    return {el.get("OID"): el for el in mdv.findall("odm:ItemDef", NS)}
+
+
+# --- define.xml against the datasets --------------------------------------------------------------------------
+
+
+def test_every_variable_has_an_itemdef_with_its_length_and_type(mdv, datasets, specs, lengths):
+    items = item_defs(mdv)
+    missing, wrong = [], []
+    for domain, frame in datasets.items():
+        for var in specs.sdtm[domain].variables:
+            el = items.get(f"IT.{domain}.{var.name}")
+            if el is None:
+                missing.append(f"{domain}.{var.name}")
+                continue
+            if var.type == "Char":
+                expected_type = "datetime" if var.name.endswith("DTC") else "text"
+            else:
+                present = frame[var.name].dropna().astype("float64")
+                expected_type = "integer" if (present % 1 == 0).all() else "float"
+            # Define-XML gives Length for text, integer and float only (CDISC's example: none on dates)
+            expected_length = None if expected_type == "datetime" else str(lengths[domain][var.name])
+            got = (el.get("DataType"), el.get("Length"), el.get("Name"))
+            if got != (expected_type, expected_length, var.name):
+                wrong.append(f"{domain}.{var.name}: {got} != {(expected_type, expected_length, var.name)}")
+    assert not missing, f"variables without an ItemDef: {missing}"
+    assert not wrong, f"ItemDefs disagreeing with the data: {wrong}"
+
+
+def test_every_itemdef_is_referenced_by_a_dataset_and_every_itemref_defined(mdv):
+    value_level = {ref.get("ItemOID") for ref in mdv.findall("def:ValueListDef/odm:ItemRef", NS)}
+    defined = set(item_defs(mdv)) - value_level
+    referenced = {ref.get("ItemOID") for ref in mdv.findall("odm:ItemGroupDef/odm:ItemRef", NS)}
+    assert (sorted(defined - referenced), sorted(referenced - defined)) == ([], []), (
+        "(ItemDefs no dataset references, ItemRefs without an ItemDef)"
+    )
+
+
+def test_itemrefs_follow_spec_order_keys_and_core(mdv, specs, datasets):
+    for domain in datasets:
+        spec = specs.sdtm[domain]
+        refs = mdv.findall(f"odm:ItemGroupDef[@OID='IG.{domain}']/odm:ItemRef", NS)
+        assert [r.get("ItemOID") for r in refs] == [f"IT.{domain}.{n}" for n in spec.names]
+        assert [int(r.get("OrderNumber")) for r in refs] == list(range(1, len(spec.names) + 1))
+        keys = {r.get("ItemOID").split(".")[2]: int(r.get("KeySequence")) for r in refs if r.get("KeySequence")}
+        assert keys == {k: i for i, k in enumerate(spec.keys, start=1)}
+        for ref, var in zip(refs, spec.variables, strict=True):
+            assert ref.get("Mandatory") == ("Yes" if var.core == "Req" else "No"), var.name
+            assert (ref.get("MethodOID") is not None) == (var.origin == "Derived"), var.name
+
+
+@pytest.mark.parametrize(
+    ("domain", "repeating", "reference"),
+    [
+        ("DM", "No", "No"),  # one record per subject
+        ("EX", "Yes", "No"),
+        ("IE", "Yes", "No"),
+        ("TI", "No", "Yes"),  # trial design: reference data, as in CDISC's examples
+        ("TS", "No", "Yes"),
+    ],
+)
+def test_itemgroupdef_attributes(mdv, specs, domain, repeating, reference):
+    ig = mdv.find(f"odm:ItemGroupDef[@OID='IG.{domain}']", NS)
+    spec = specs.sdtm[domain]
+    assert (ig.get("Repeating"), ig.get("IsReferenceData")) == (repeating, reference)
+    assert ig.get("Purpose") == "Tabulation"
+    assert ig.get(f"{{{NS['def']}}}Structure") == spec.structure
+    assert ig.find("odm:Description/odm:TranslatedText", NS).text == spec.label
+    assert ig.find("def:Class", NS).get("Name") == spec.klass
+    leaf = ig.find("def:leaf", NS)
+    assert (leaf.get(f"{XLINK}href"), leaf.find("def:title", NS).text) == (
+        f"xpt/{domain.lower()}.xpt",
+        f"{domain.lower()}.xpt",
+    )
+
+
+@pytest.mark.parametrize(
+    ("oid", "origin", "source", "text"),
+    [
+        ("IT.DM.BRTHDTC", "Collected", "Investigator", "enrollment.csv column birth_date"),
+        ("IT.EX.EXDOSE", "Collected", "Investigator", "dosing.csv column cells_per_kg"),
+        ("IT.DM.AGE", "Derived", "Sponsor", None),
+        ("IT.DM.AGEU", "Assigned", "Sponsor", None),
+        ("IT.TS.TSVAL", "Protocol", "Sponsor", None),
+    ],
+)
+def test_origins(mdv, oid, origin, source, text):
+    el = item_defs(mdv)[oid].find("def:Origin", NS)
+    described = el.find("odm:Description/odm:TranslatedText", NS)
+    assert (el.get("Type"), el.get("Source"), described.text if described is not None else None) == (
+        origin,
+        source,
+        text,
+    )
+
+
+def test_float_has_significant_digits(mdv, datasets):
+    exdose = item_defs(mdv)["IT.EX.EXDOSE"]
+    assert exdose.get("DataType") == "float"
+    assert exdose.get("SignificantDigits") == str(significant_digits(datasets["EX"]["EXDOSE"]))
+
+
+# --- references, codelists, methods ---------------------------------------------------------------------------
+
+
+def test_every_referenced_oid_is_defined_exactly_once(written):
+    root = ET.parse(written).getroot()
+    defined: dict[str, list[str]] = {}
+    for el in root.iter():
+        kind = local(el.tag)
+        if kind in OID_REFS.values():
+            defined.setdefault(kind, []).append(el.get("ID" if kind == "leaf" else "OID"))
+    dangling, duplicated = [], []
+    for el in root.iter():
+        for attr, value in el.attrib.items():
+            kind = OID_REFS.get(local(attr))
+            if kind and defined.get(kind, []).count(value) != 1:
+                (dangling if value not in defined.get(kind, []) else duplicated).append(f"{kind} {value}")
+    assert (dangling, duplicated) == ([], [])
+    assert check_oids(root) == []
+
+
+def test_ct_codelist_terms_carry_nci_codes(mdv, specs):
+    ct = [cl for cl in mdv.findall("odm:CodeList", NS) if cl.get(f"{{{NS['def']}}}StandardOID")]
+    assert ct, "no CT codelist in define.xml"
+    for cl in ct:
+        name = cl.get("OID").split(".")[1]  # CL.NY or the subset CL.NY.DM.DTHFL
+        spec = specs.codelists[name]
+        assert cl.find("odm:Alias", NS).attrib == {"Context": "nci:ExtCodeID", "Name": spec.code}
+        terms = cl.findall("odm:CodeListItem", NS) + cl.findall("odm:EnumeratedItem", NS)
+        assert terms, cl.get("OID")
+        for term in terms:
+            alias = term.find("odm:Alias", NS)
+            assert alias is not None, f"{cl.get('OID')} {term.get('CodedValue')}: no NCI code"
+            assert alias.get("Name") == spec.code_of(term.get("CodedValue"))
+
+
+def test_codelist_subset_from_the_spec(mdv, specs):
+    dthfl = item_defs(mdv)["IT.DM.DTHFL"].find("odm:CodeListRef", NS).get("CodeListOID")
+    values = [t.get("CodedValue") for t in mdv.find(f"odm:CodeList[@OID='{dthfl}']", NS)]
+    values = [v for v in values if v]
+    assert values == list(specs.sdtm["DM"].variable("DTHFL").values)  # [Y], not all of NY
+
+
+@pytest.mark.parametrize(
+    ("variables", "codelist", "codes", "decodes"),
+    [
+        (["IT.DM.ARMCD", "IT.DM.ACTARMCD"], "CL.ARMCD", "arms.armcd", "arms.arm"),
+        (["IT.IE.IETESTCD", "IT.TI.IETESTCD"], "CL.IETESTCD", "criteria.list.code", "criteria.list.test"),
+    ],
+)
+def test_sponsor_codelists_decode_from_the_study(mdv, specs, variables, codelist, codes, decodes):
+    items = item_defs(mdv)
+    assert [items[v].find("odm:CodeListRef", NS).get("CodeListOID") for v in variables] == [codelist] * len(variables)
+    cl = mdv.find(f"odm:CodeList[@OID='{codelist}']", NS)
+    got = [
+        (i.get("CodedValue"), i.find("odm:Decode/odm:TranslatedText", NS).text)
+        for i in cl.findall("odm:CodeListItem", NS)
+    ]
+    assert got == list(zip(specs.study.lookup(codes), specs.study.lookup(decodes), strict=True))
+    assert cl.find("odm:Alias", NS) is None  # no NCI code for sponsor terms
+
+
+def test_methods_come_from_the_spec_or_methods_yaml(mdv, specs):
+    methods = {
+        m.get("OID"): m.find("odm:Description/odm:TranslatedText", NS).text for m in mdv.findall("odm:MethodDef", NS)
+    }
+    assert methods["MT.STUDY_DAY"] == specs.methods["STUDY_DAY"]
+    exstdy = mdv.find("odm:ItemGroupDef[@OID='IG.EX']/odm:ItemRef[@ItemOID='IT.EX.EXSTDY']", NS)
+    assert exstdy.get("MethodOID") == "MT.STUDY_DAY"
+    assert methods["MT.DM.AGE"] == specs.sdtm["DM"].variable("AGE").method
+    assert all(m.get("Type") == "Computation" for m in mdv.findall("odm:MethodDef", NS))
+    assert len(set(methods.values())) == len(methods)  # one MethodDef per distinct text
+
+
+@pytest.mark.parametrize(("domain", "name"), [("TS", "TSVALCD"), ("TI", "TIRL"), ("DM", "COUNTRY"), ("IE", "IETEST")])
+def test_how_a_non_derived_value_is_set_is_a_comment(mdv, specs, domain, name):
+    item = item_defs(mdv)[f"IT.{domain}.{name}"]
+    comment = item.get(f"{{{NS['def']}}}CommentOID")
+    assert comment, f"{domain}.{name} has no def:CommentOID"
+    text = mdv.find(f"def:CommentDef[@OID='{comment}']/odm:Description/odm:TranslatedText", NS).text
+    assert text == specs.sdtm[domain].variable(name).method
+
+
+# --- value-level metadata -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parmcd", "data_type", "codelist"),
+    [
+        ("TITLE", "text", None),
+        ("PLANSUB", "integer", None),
+        ("AGEMIN", "durationDatetime", None),
+        ("SSTDTC", "date", None),
+        ("DCUTDTC", "date", None),  # from the data cut, not the protocol
+        ("TPHASE", "text", "CL.TPHASE"),
+        ("RANDOM", "text", "CL.NY"),
+    ],
+)
+def test_tsval_value_list(mdv, datasets, parmcd, data_type, codelist):
+    vl = mdv.find("def:ValueListDef[@OID='VL.TS.TSVAL']", NS)
+    assert [r.get("ItemOID") for r in vl] == [f"IT.TS.TSVAL.{p}" for p in sorted(datasets["TS"]["TSPARMCD"].unique())]
+    item = item_defs(mdv)[f"IT.TS.TSVAL.{parmcd}"]
+    ref = item.find("odm:CodeListRef", NS)
+    assert (item.get("DataType"), ref.get("CodeListOID") if ref is not None else None) == (data_type, codelist)
+    where = vl.find(f"odm:ItemRef[@ItemOID='IT.TS.TSVAL.{parmcd}']/def:WhereClauseRef", NS).get("WhereClauseOID")
+    check = mdv.find(f"def:WhereClauseDef[@OID='{where}']/odm:RangeCheck", NS)
+    assert (check.get("Comparator"), check.get(f"{{{NS['def']}}}ItemOID")) == ("EQ", "IT.TS.TSPARMCD")
+    assert [v.text for v in check] == [parmcd]
+
+
+# --- the file as a whole --------------------------------------------------------------------------------------
+
+
+def test_header_and_standards(written, specs):
+    root = ET.parse(written).getroot()
+    assert (root.get("ODMVersion"), root.get("FileType"), root.get("CreationDateTime")) == (
+        "1.3.2",
+        "Snapshot",
+        CREATED,
+    )
+    assert root.get(f"{{{NS['def']}}}Context") == "Submission"
+    gv = root.find("odm:Study/odm:GlobalVariables", NS)
+    assert [e.text for e in gv] == [specs.study.studyid, specs.study.data["title"], specs.study.studyid]
+    mdv = root.find("odm:Study/odm:MetaDataVersion", NS)
+    assert mdv.get(f"{{{NS['def']}}}DefineVersion") == "2.1.0"
+    standards = [
+        (s.get("Name"), s.get("Type"), s.get("Version")) for s in mdv.findall("def:Standards/def:Standard", NS)
+    ]
+    assert standards == [("SDTMIG", "IG", "3.4"), ("CDISC/NCI", "CT", specs.ct_release)]
+    doc = mdv.find("def:SupplementalDoc/def:DocumentRef", NS).get("leafID")
+    assert mdv.find(f"def:leaf[@ID='{doc}']", NS).get(f"{XLINK}href") == "documents/study.yaml"
+
+
+@pytest.mark.skipif(not CDISC_EXAMPLE.exists(), reason="CDISC's Define-XML 2.1 example not available")
+def test_layout_follows_the_cdisc_example(written):
+    def sections(path: Path) -> list[str]:
+        mdv = ET.parse(path).getroot().find("odm:Study/odm:MetaDataVersion", NS)
+        return list(dict.fromkeys(el.tag for el in mdv))
+
+    ours, theirs = sections(written), sections(CDISC_EXAMPLE)
+    assert set(ours) <= set(theirs)
+    assert ours == [tag for tag in theirs if tag in ours]  # same order of sections
+    first_line = CDISC_EXAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    assert written.read_text(encoding="utf-8").splitlines()[0] == first_line
+
+
+def test_two_writes_are_byte_identical(datasets, specs, lengths, tmp_path):
+    for name, write in (
+        ("define.xml", lambda p: write_define(datasets, specs, lengths, CREATED, p)),
+        ("define.html", lambda p: write_define_html(datasets, specs, lengths, p)),
+    ):
+        write(tmp_path / f"1-{name}")
+        write(tmp_path / f"2-{name}")
+        assert (tmp_path / f"1-{name}").read_bytes() == (tmp_path / f"2-{name}").read_bytes(), name
+
+
+def test_trace_columns_are_ignored(traced, datasets, specs, lengths):
+    assert define_bytes(build_define(traced, specs, lengths, CREATED)) == define_bytes(
+        build_define(datasets, specs, lengths, CREATED)
+    )
+
+
+def test_datasets_disagreeing_with_the_spec_are_reported_both_ways(datasets, specs, lengths, tmp_path):
+    dm = datasets["DM"].drop(columns=["AGE"]).assign(EXTRA="x")
+    with pytest.raises(OutputCheckError) as err:
+        write_define({**datasets, "DM": dm}, specs, lengths, CREATED, tmp_path / "define.xml")
+    assert "not in the dataset ['AGE']" in str(err.value)
+    assert "not in the spec ['EXTRA']" in str(err.value)
+    assert not (tmp_path / "define.xml").exists()
+
+
+def test_missing_lengths_are_reported(datasets, specs, lengths):
+    short = {**lengths, "EX": {k: v for k, v in lengths["EX"].items() if k != "EXLOT"}}
+    with pytest.raises(OutputCheckError, match=r"EX: no XPT length .*EXLOT"):
+        build_define(datasets, specs, short, CREATED)
+
+
+@pytest.mark.parametrize("created", ["2026-10-31", "31/10/2026 00:00", ""])
+def test_created_must_be_an_iso_datetime(datasets, specs, lengths, created):
+    with pytest.raises(ValueError, match="created"):
+        build_define(datasets, specs, lengths, created)
+
+
+def test_check_oids_reports_dangling_duplicate_and_unused(datasets, specs, lengths):
+    root = build_define(datasets, specs, lengths, CREATED)
+    mdv = root.find("odm:Study/odm:MetaDataVersion", NS)
+    ig = mdv.find("odm:ItemGroupDef", NS)
+    ET.SubElement(ig, f"{{{NS['odm']}}}ItemRef", {"ItemOID": "IT.DM.NOPE", "Mandatory": "No"})
+    mdv.append(mdv.find("odm:MethodDef", NS))  # the same MethodDef twice
+    ET.SubElement(mdv, f"{{{NS['odm']}}}CodeList", {"OID": "CL.UNUSED", "Name": "x", "DataType": "text"})
+    problems = check_oids(root)
+    assert "ItemDef IT.DM.NOPE referenced but not defined" in problems
+    assert any(p.startswith("MethodDef ") and p.endswith("defined 2 times") for p in problems)
+    assert "CodeList CL.UNUSED defined but never referenced" in problems
+
+
+def test_text_is_escaped(datasets, specs, lengths, tmp_path):
+    label = 'Demo <b>"&"</b>'
+    dm = dataclasses.replace(specs.sdtm["DM"], label=label)
+    odd = dataclasses.replace(specs, sdtm={**specs.sdtm, "DM": dm})
+    write_define(datasets, odd, lengths, CREATED, tmp_path / "define.xml")
+    write_define_html(datasets, odd, lengths, tmp_path / "define.html")
+    ig = ET.parse(tmp_path / "define.xml").getroot().find(".//odm:ItemGroupDef[@OID='IG.DM']", NS)
+    assert ig.find("odm:Description/odm:TranslatedText", NS).text == label
+    page = (tmp_path / "define.html").read_text(encoding="utf-8")
+    assert "<b>" not in page
+    assert "Demo &lt;b&gt;&quot;&amp;&quot;&lt;/b&gt;" in page
+
+
+# --- define.html ----------------------------------------------------------------------------------------------
+
+
+class _Tables(HTMLParser):
+    """Classes of the tables of a page and the first-column text of each row of the `dataset` tables."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[str] = []
+        self.variables: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self._first = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.tables.append(attrs.get("class", ""))
+            if attrs.get("class") == "dataset":
+                self.variables.append([])
+        elif tag == "tr":
+            self._first = True
+        elif tag == "td" and self._first and self.tables and self.tables[-1] == "dataset":
+            self._cell, self._first = [], False
+        elif tag == "td":
+            self._first = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self.variables[-1].append("".join(self._cell))
+            self._cell = None
+
+
+def test_define_html_has_one_table_per_dataset(datasets, specs, lengths, tmp_path):
+    path = tmp_path / "define.html"
+    write_define_html(datasets, specs, lengths, path)
+    page = path.read_text(encoding="utf-8")
+    parser = _Tables()
+    parser.feed(page)
+    assert parser.tables.count("dataset") == len(datasets)
+    assert parser.variables == [specs.sdtm[d].names for d in datasets]
+    for cls in ("codelists", "methods"):
+        assert cls in parser.tables
+    assert "<link" not in page and "<script" not in page  # self-contained
+
+
+# --- helpers --------------------------------------------------------------------------------------------------
+
+
+def _var(name: str, type_: str) -> Variable:
+    return Variable(name, name, type_, 8, "Perm", "Timing", "Derived")
+
+
+@pytest.mark.parametrize(
+    ("name", "type_", "values", "expected"),
+    [
+        ("EXSTDTC", "Char", ["2025-06-17T11:59"], "datetime"),
+        ("BRTHDTC", "Char", ["1984-08"], "datetime"),  # partial date: still an ISO 8601 --DTC
+        ("EXTRT", "Char", ["S103"], "text"),
+        ("EXSEQ", "Num", [1, 2, 3], "integer"),
+        ("EXSTDY", "Num", [1.0, -3.0, None], "integer"),  # whole floats and a null
+        ("EXENDY", "Num", [None, None], "integer"),  # nothing to contradict
+        ("EXDOSE", "Num", [1.04, 2.0], "float"),
+    ],
+)
+def test_item_data_type(name, type_, values, expected):
+    dtype = "str" if type_ == "Char" else "Float64"
+    assert item_data_type(_var(name, type_), pd.Series(values, dtype=dtype)) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([1.04, 2.0], 2),
+        ([7.5, None], 1),
+        ([0.125], 3),
+        ([3.0], 0),
+        ([1e-05], 5),  # not '1e-05'
+    ],
+)
+def test_significant_digits(values, expected):
+    assert significant_digits(pd.Series(values, dtype="Float64")) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["24"], "integer"),
+        (["P18Y"], "durationDatetime"),
+        (["P12M"], "durationDatetime"),
+        (["2025-05-01"], "date"),
+        (["2025-05-01T10:00"], "datetime"),
+        (["3.4"], "text"),  # a version, not a number
+        (["P"], "text"),  # not a duration
+        (["SAFETY", "TOLERABILITY"], "text"),
+        ([], "text"),
+    ],
+)
+def test_value_data_type(values, expected):
+    assert value_data_type(values) == expected
+
+
+@pytest.mark.parametrize(("values", "expected"), [(["ab", "abcd"], 4), ([], 1), (["é"], 2)])
+def test_text_length(values, expected):
+    assert text_length(values) == expected
