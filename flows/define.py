@@ -547,7 +547,7 @@ def define_xml(meta: Define, created: str) -> ET.Element:
             "def:Context": "Submission",
         },
     )
-    study = _add(odm, "Study", {"OID": f"STDY.{meta.studyid}"})
+    study = _add(odm, "Study", {"OID": study_oid(meta.studyid)})
     gv = _add(study, "GlobalVariables")
     _add(gv, "StudyName", text=meta.studyid)
     _add(gv, "StudyDescription", text=meta.title)
@@ -556,7 +556,7 @@ def define_xml(meta: Define, created: str) -> ET.Element:
         study,
         "MetaDataVersion",
         {
-            "OID": f"MDV.{meta.studyid}.{std_ig.name}.{std_ig.version}",
+            "OID": metadata_version_oid(meta.studyid, std_ig.name, std_ig.version),
             "Name": f"Study {meta.studyid}, SDTM data definitions",
             "Description": f"SDTM datasets of study {meta.studyid} ({std_ig.name} {std_ig.version}, "
             f"{std_ct.name} CT {std_ct.publishing_set} {std_ct.version})",
@@ -676,6 +676,16 @@ OID_REFERENCES = {
 
 def _local(name: str) -> str:
     return name.rpartition("}")[2]
+
+
+def study_oid(studyid: str) -> str:
+    """ODM Study OID; Dataset-JSON's studyOID must be the same."""
+    return f"STDY.{studyid}"
+
+
+def metadata_version_oid(studyid: str, ig_name: str, ig_version: str) -> str:
+    """ODM MetaDataVersion OID; Dataset-JSON's metaDataVersionOID must be the same."""
+    return f"MDV.{studyid}.{ig_name}.{ig_version}"
 
 
 def check_oids(root: ET.Element) -> list[str]:

@@ -133,7 +133,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path) -> dict[str, 
     """Write every dataset in every format into the staging folder; return rows per file."""
     plain = {d: f.drop(columns=TRACE, errors="ignore") for d, f in prepared.datasets.items()}
     lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
-    ctx = WriteContext(specs.study.studyid, prepared.created, lengths)
+    ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
     for folder, ext, writer in WRITERS.values():
         (staging / folder).mkdir(exist_ok=True)

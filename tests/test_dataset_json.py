@@ -29,6 +29,14 @@ def test_sample_json_valid_and_equal_to_parquet(sample_export, specs, domain):
     assert [c["label"] for c in doc["columns"]] == [v.label for v in spec.variables]
     assert doc["records"] == len(expected) == len(doc["rows"])
     assert doc["datasetJSONCreationDateTime"] == json.loads((transfer / "manifest.json").read_text())["data_as_of"]
+    define = (transfer / "define.xml").read_text(encoding="utf-8")  # the JSON points at the define's OIDs
+    for oid in (
+        doc["studyOID"],
+        doc["metaDataVersionOID"],
+        doc["itemGroupOID"],
+        *(c["itemOID"] for c in doc["columns"]),
+    ):
+        assert f'OID="{oid}"' in define, oid
     lengths = xpt_lengths(expected, spec)
     assert all(c.get("length", lengths[c["name"]]) == lengths[c["name"]] for c in doc["columns"])
     got = dict(zip(spec.names, (list(c) for c in zip(*doc["rows"], strict=True)), strict=True))
@@ -47,7 +55,7 @@ def test_golden_rows_match_cdisc_example(name):
     for v in spec.variables:
         if v.type == "Char":
             frame[v.name] = frame[v.name].astype("str").where(frame[v.name] != "", None)
-    doc = dataset_json(frame, spec, "CDISCPILOT01", xpt_lengths(frame, spec), datetime(2024, 11, 11))
+    doc = dataset_json(frame, spec, "CDISCPILOT01", xpt_lengths(frame, spec), datetime(2024, 11, 11), "3.3")
     jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
     blank = lambda row: ["" if v is None else v for v in row]  # noqa: E731  (the example writes blanks as "")
     assert [blank(r) for r in doc["rows"]] == [blank(r) for r in example["rows"]]

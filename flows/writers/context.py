@@ -11,3 +11,4 @@ class WriteContext:
     studyid: str
     created: datetime  # from the data cut or the inputs, never the clock: same inputs, same bytes
     lengths: dict[str, dict[str, int]]  # domain -> variable -> length as written to XPT
+    ig_version: str = ""  # SDTMIG version, part of the define.xml MetaDataVersion OID

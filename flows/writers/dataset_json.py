@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from flows import __version__
+from flows.define import metadata_version_oid, study_oid
 from flows.specs import DomainSpec
 from flows.writers.context import WriteContext
 
@@ -27,7 +28,12 @@ def json_type(name: str, col: pd.Series, spec_type: str) -> str:
 
 
 def dataset_json(
-    frame: pd.DataFrame, spec: DomainSpec, studyid: str, lengths: dict[str, int], created: datetime
+    frame: pd.DataFrame,
+    spec: DomainSpec,
+    studyid: str,
+    lengths: dict[str, int],
+    created: datetime,
+    ig_version: str = "",
 ) -> dict:
     columns, data = [], {}
     keys = {k: i for i, k in enumerate(spec.keys, start=1)}
@@ -53,8 +59,8 @@ def dataset_json(
         "dbLastModifiedDateTime": stamp,
         "originator": studyid,
         "sourceSystem": {"name": "s103-sdtm", "version": __version__},
-        "studyOID": studyid,
-        "metaDataVersionOID": f"MDV.{studyid}",
+        "studyOID": study_oid(studyid),
+        "metaDataVersionOID": metadata_version_oid(studyid, "SDTMIG", ig_version),
         "metaDataRef": "define.xml",
         "itemGroupOID": f"IG.{spec.domain}",
         "records": len(frame),
@@ -66,5 +72,5 @@ def dataset_json(
 
 
 def write_dataset_json(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    doc = dataset_json(frame, spec, ctx.studyid, ctx.lengths[spec.domain], ctx.created)
+    doc = dataset_json(frame, spec, ctx.studyid, ctx.lengths[spec.domain], ctx.created, ctx.ig_version)
     path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
