@@ -33,7 +33,14 @@ from flows.writers.xpt import xpt_lengths
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
 XLINK = "{http://www.w3.org/1999/xlink}"
 CREATED = "2026-10-31T00:00:00"
-CDISC_EXAMPLE = Path("/work/shared/reference/cdisc-examples/define-xml-2.1-sdtm/defineV21-SDTM.xml")
+CDISC_EXAMPLE = (  # ../shared/ sits beside the repository, here and in CI
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "reference"
+    / "cdisc-examples"
+    / "define-xml-2.1-sdtm"
+    / "defineV21-SDTM.xml"
+)
 OID_REFS = {  # referencing attribute -> defining element
     "ItemOID": "ItemDef",
     "CodeListOID": "CodeList",
