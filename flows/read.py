@@ -6,7 +6,6 @@ import codecs
 import csv
 import hashlib
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,11 @@ class RawFile:
     frame: pd.DataFrame
     sha256: str
     size: int
+    ragged: pd.DataFrame  # rows with the wrong number of fields: line, fields (they become rejects)
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame) + len(self.ragged)
 
 
 def _undecodable(file: str, data: bytes) -> StructuralError:
@@ -40,29 +44,23 @@ def _undecodable(file: str, data: bytes) -> StructuralError:
     return StructuralError(f"{file}: undecodable text")
 
 
-def _line_numbers(data: bytes, records: int) -> pd.Index:
-    """Line of each record; the fast path holds unless a quoted value spans lines."""
+def _line_numbers(data: bytes, records: int) -> pd.Index | None:
+    """Line of each record when every line is one record (the fast path); None otherwise."""
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if lines == records + 1:
-        return pd.RangeIndex(2, records + 2)
+    return pd.RangeIndex(2, records + 2) if lines == records + 1 else None
+
+
+def _scan_lines(data: bytes, width: int) -> tuple[pd.Index, pd.DataFrame]:
+    """Slow path, for files with quoted line breaks, blank lines or ragged rows: the line of each good record,
+    and the line and field count of each record without `width` fields."""
     reader = csv.reader(io.StringIO(data.decode("utf-8")))
     next(reader)
-    starts, line = [], reader.line_num
-    for _ in reader:
-        starts.append(line + 1)
+    good, ragged, line = [], [], reader.line_num
+    for record in reader:
+        if record:
+            (good if len(record) == width else ragged).append((line + 1, len(record)))
         line = reader.line_num
-    return pd.Index(starts)
-
-
-def _parse_problem(message: str, data: bytes) -> str:
-    """pyarrow's parse error as 'line N: expected A fields, got B' when the row can be found."""
-    found = re.search(r"Expected (\d+) columns, got (\d+): (.*)", message)
-    if not found:
-        return f"not a well-formed CSV: {message.splitlines()[0]}"
-    text = found.group(3).encode("utf-8", "replace")[:40]
-    lines = data.split(b"\n")
-    where = next((i + 1 for i, line in enumerate(lines) if line.startswith(text)), None)
-    return f"line {where or '?'}: expected {found.group(1)} fields, got {found.group(2)}"
+    return pd.Index([g for g, _ in good]), pd.DataFrame(ragged, columns=["line", "fields"], dtype="int64")
 
 
 def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
@@ -90,11 +88,14 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
         )
     if len(set(header)) != len(header):
         raise StructuralError(f"{contract.file}: line 1: duplicate column names")
+    skipped: list[object] = []
     try:
         table = pv.read_csv(
             io.BytesIO(data),
             read_options=pv.ReadOptions(use_threads=True),
-            parse_options=pv.ParseOptions(newlines_in_values=True),
+            parse_options=pv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=lambda row: skipped.append(row) or "skip"
+            ),
             convert_options=pv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()),
                 strings_can_be_null=True,
@@ -105,12 +106,18 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
             raise _undecodable(contract.file, data) from None
-        raise StructuralError(f"{contract.file}: {_parse_problem(str(exc), data)}") from None
+        raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
     frame = table.to_pandas()
-    if frame.empty and not contract.allow_empty:
+    lines = None if skipped else _line_numbers(data, len(frame))
+    ragged = pd.DataFrame({"line": pd.Series(dtype="int64"), "fields": pd.Series(dtype="int64")})
+    if lines is None:
+        lines, ragged = _scan_lines(data, len(header))
+    if len(lines) != len(frame):
+        raise StructuralError(f"{contract.file}: records could not be matched to lines (malformed quoting?)")
+    if frame.empty and ragged.empty and not contract.allow_empty:
         raise StructuralError(f"{contract.file}: empty file (header only, no data rows)")
-    frame.index = _line_numbers(data, len(frame))
+    frame.index = lines
     frame.index.name = "line"
     frame = frame[contract.column_names]
     frame.insert(0, SOURCE, contract.file)
-    return RawFile(contract.name, contract.file, frame, hashlib.sha256(raw).hexdigest(), len(raw))
+    return RawFile(contract.name, contract.file, frame, hashlib.sha256(raw).hexdigest(), len(raw), ragged)

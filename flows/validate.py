@@ -10,6 +10,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from flows.dates import completed_years, impute_first, parse_date
+from flows.distinct import distinct_rows, duplicated
 from flows.raw_schema import raw_schema
 from flows.read import SOURCE, RawFile
 from flows.specs import RawContract, Specs
@@ -46,7 +47,8 @@ def schema_rejects(frame: pd.DataFrame, contract: RawContract, specs: Specs) -> 
         fc = exc.failure_cases.dropna(subset=["index"])
         messages = fc["check"].astype(str)
         column = fc["column"].astype(str)
-        rules = [built.rules.get((c, m), m) for c, m in zip(column, messages, strict=True)]
+        rule_of = pd.Series({f"{c}\x1f{m}": r for (c, m), r in built.rules.items()}, dtype="str")
+        rules = (column + "\x1f" + messages).map(rule_of).fillna(messages)
         lines = fc["index"].astype("int64").to_numpy()
         return pd.DataFrame(
             {
@@ -54,8 +56,8 @@ def schema_rejects(frame: pd.DataFrame, contract: RawContract, specs: Specs) -> 
                 "line": lines,
                 "column": column.to_numpy(),
                 "value": fc["failure_case"].astype("str").where(fc["failure_case"].notna(), "").to_numpy(),
-                "rule": rules,
-                "message": [("is required" if r == "required" else m) for r, m in zip(rules, messages, strict=True)],
+                "rule": rules.to_numpy(),
+                "message": messages.where(rules != "required", "is required").to_numpy(),
             }
         )
     return pd.DataFrame(columns=REJECT_COLUMNS)
@@ -83,57 +85,100 @@ def _instrument_table(specs: Specs, rule: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["instrument", "item", "lo", "hi"])
 
 
+RuleHit = tuple[pd.Series, str, str, "str | pd.Series"]  # mask, column, rule, message
+
+
+def _rule_columns(rule: Mapping) -> list[str]:
+    """The columns a row rule reads."""
+    kind, col = rule["rule"], rule["column"]
+    if kind in ("required_if", "blank_if"):
+        return [*rule["when"], col]
+    if kind == "not_before":
+        return [col, rule["other"]]
+    if kind == "product_matches":
+        return [col, *rule["factors"]]
+    if kind == "instrument_result":
+        return ["instrument", "item", col]
+    return [col]
+
+
+def _row_rule_checks(frame: pd.DataFrame, contract: RawContract, specs: Specs, rule: Mapping) -> list[RuleHit]:
+    """(mask, column, rule, message) of one row rule on `frame`, which needs only the columns the rule reads."""
+    kind, col = rule["rule"], rule["column"]
+    if kind in ("required_if", "blank_if"):
+        ((when_col, when_val),) = rule["when"].items()
+        target = _resolve(contract, specs, when_col, when_val)
+        applies = frame[when_col] == target
+        bad = applies & (frame[col].isna() if kind == "required_if" else frame[col].notna())
+        verb = "is required" if kind == "required_if" else "must be blank"
+        return [(bad, col, kind, f"{verb} when {when_col} is {target}")]
+    if kind == "not_before":
+        other = rule["other"]
+        a, b = frame[col].str.slice(0, 19), frame[rule["other"]].str.slice(0, 19)
+        bad = a.notna() & b.notna() & (a < b)
+        return [(bad, col, kind, f"must not be before {other}")]
+    if kind == "product_matches":
+        tol = float(specs.study.lookup(rule["tolerance_from"]))
+        product = np.prod([pd.to_numeric(frame[f], errors="coerce") for f in rule["factors"]], axis=0)
+        value = pd.to_numeric(frame[col], errors="coerce")
+        bad = (value - product).abs() > tol * product
+        return [(bad, col, kind, f"must equal {' x '.join(rule['factors'])} within {tol:.0%}")]
+    if kind == "instrument_result":
+        table = _instrument_table(specs, rule)
+        merged = frame[["instrument", "item", col]].reset_index().merge(table, on=["instrument", "item"], how="left")
+        merged.index = frame.index
+        known_inst = frame["instrument"].isin(table["instrument"])
+        unknown_item = known_inst & merged["lo"].isna() & (frame["item"] != rule["class_item"])
+        is_class = (frame["item"] == rule["class_item"]) & ~unknown_item
+        pairs = {f"{n}|{c}" for n, i in specs.study.data["instruments"].items() for c in i.get("classes", [])}
+        class_ok = (frame["instrument"] + "|" + frame[col]).isin(pairs)
+        score = pd.to_numeric(frame[col].where(~is_class), errors="coerce")
+        scored = known_inst & ~unknown_item & ~is_class & frame[col].notna()
+        bad = scored & (score.isna() | (score % 1 != 0) | (score < merged["lo"]) | (score > merged["hi"]))
+        lo, hi = (merged[c].astype("Int64").astype("str") for c in ("lo", "hi"))
+        return [
+            (unknown_item, "item", "instrument_item", "is not an item of the instrument"),
+            (is_class & ~class_ok, col, kind, "is not a class of the instrument"),
+            (bad, col, kind, "must be a whole score between " + lo + " and " + hi),
+        ]
+    return []
+
+
 def row_rule_rejects(frame: pd.DataFrame, contract: RawContract, specs: Specs) -> list[pd.DataFrame]:
-    """Rules across the columns of one row, as declared in the contract's row_rules."""
+    """Rules across the columns of one row, as declared in the contract's row_rules.
+
+    A rule reads only its row, so it is evaluated once per distinct combination of the columns it reads.
+    """
     out = []
     for rule in contract.row_rules:
-        kind, col = rule["rule"], rule["column"]
-        rule = dict(rule)
-        if kind in ("required_if", "blank_if"):
-            ((when_col, when_val),) = rule["when"].items()
-            target = _resolve(contract, specs, when_col, when_val)
-            applies = frame[when_col] == target
-            bad = applies & (frame[col].isna() if kind == "required_if" else frame[col].notna())
-            verb = "is required" if kind == "required_if" else "must be blank"
-            out.append(reject(frame, bad, col, kind, f"{verb} when {when_col} is {target}"))
-        elif kind == "not_before":
-            other = rule["other"]
-            a, b = frame[col].str.slice(0, 19), frame[rule["other"]].str.slice(0, 19)
-            bad = a.notna() & b.notna() & (a < b)
-            out.append(reject(frame, bad, col, kind, f"must not be before {other}"))
-        elif kind == "product_matches":
-            tol = float(specs.study.lookup(rule["tolerance_from"]))
-            product = np.prod([pd.to_numeric(frame[f], errors="coerce") for f in rule["factors"]], axis=0)
-            value = pd.to_numeric(frame[col], errors="coerce")
-            bad = (value - product).abs() > tol * product
-            message = f"must equal {' x '.join(rule['factors'])} within {tol:.0%}"
-            out.append(reject(frame, bad, col, kind, message))
-        elif kind == "instrument_result":
-            table = _instrument_table(specs, rule)
-            merged = (
-                frame[["instrument", "item", col]].reset_index().merge(table, on=["instrument", "item"], how="left")
-            )
-            merged.index = frame.index
-            known_inst = frame["instrument"].isin(table["instrument"])
-            unknown_item = known_inst & merged["lo"].isna() & (frame["item"] != rule["class_item"])
-            out.append(reject(frame, unknown_item, "item", "instrument_item", "is not an item of the instrument"))
-            is_class = (frame["item"] == rule["class_item"]) & ~unknown_item
-            pairs = {f"{n}|{c}" for n, i in specs.study.data["instruments"].items() for c in i.get("classes", [])}
-            class_ok = (frame["instrument"] + "|" + frame[col]).isin(pairs)
-            out.append(reject(frame, is_class & ~class_ok, col, kind, "is not a class of the instrument"))
-            score = pd.to_numeric(frame[col].where(~is_class), errors="coerce")
-            scored = known_inst & ~unknown_item & ~is_class & frame[col].notna()
-            bad = scored & (score.isna() | (score % 1 != 0) | (score < merged["lo"]) | (score > merged["hi"]))
-            lo, hi = (merged[c].astype("Int64").astype("str") for c in ("lo", "hi"))
-            msg = "must be a whole score between " + lo + " and " + hi
-            out.append(reject(frame, bad, col, kind, msg))
+        distinct = distinct_rows(frame, _rule_columns(rule))
+        for mask, column, name, message in _row_rule_checks(distinct.rows, contract, specs, rule):
+            hit = distinct.expand(mask.fillna(False).astype(bool), frame.index)
+            if isinstance(message, pd.Series):
+                message = distinct.expand(message, frame.index) if hit.any() else ""
+            out.append(reject(frame, hit, column, name, message))
     return out
+
+
+def ragged_rejects(raw: RawFile) -> pd.DataFrame:
+    """Rows with the wrong number of fields: no cell of them can be trusted, so the whole row is rejected."""
+    width = len(raw.frame.columns) - 1
+    return pd.DataFrame(
+        {
+            "file": raw.file,
+            "line": raw.ragged["line"],
+            "column": "",
+            "value": "",
+            "rule": "field_count",
+            "message": f"expected {width} fields, got " + raw.ragged["fields"].astype("str"),
+        }
+    )
 
 
 def key_rejects(frame: pd.DataFrame, contract: RawContract) -> pd.DataFrame:
     """Every row of a duplicated key: which copy is right cannot be known, so none is kept."""
     key = list(contract.key)
-    dup = frame.duplicated(subset=key, keep=False) & frame[key].notna().all(axis=1)
+    dup = pd.Series(duplicated(frame, key), index=frame.index) & frame[key].notna().all(axis=1)
     return reject(frame, dup, "+".join(key), "duplicate_key", f"duplicate key ({', '.join(key)})")
 
 
@@ -153,16 +198,24 @@ def enrollment_rejects(frame: pd.DataFrame, specs: Specs) -> pd.DataFrame:
 
 def child_rejects(child: pd.DataFrame, parent: pd.DataFrame, parent_bad: pd.Series, parent_file: str) -> pd.DataFrame:
     """Rows of a child file whose subject is unknown to, or rejected in, the parent (enrollment) file."""
-    key = _subject_key(child)
+    subjects = distinct_rows(child, ["site", "subject"])  # each subject once, however many rows it has
+    key = _subject_key(subjects.rows)
     bad_lines = pd.Series(parent.index[parent_bad], index=_subject_key(parent)[parent_bad])
     bad_lines = bad_lines[~bad_lines.index.duplicated()]
-    known = key.isin(_subject_key(parent))
+    known = subjects.expand(key.isin(_subject_key(parent)), child.index)
     rejected = key.map(bad_lines)
+    parent_rejected = subjects.expand(rejected.notna(), child.index)
     message = f"subject's {parent_file} line " + rejected.astype("Int64").astype("str") + " was rejected"
     return pd.concat(
         [
             reject(child, ~known, "subject", "unknown_subject", f"subject not screened: no row in {parent_file}"),
-            reject(child, rejected.notna(), "subject", "parent_rejected", message),
+            reject(
+                child,
+                parent_rejected,
+                "subject",
+                "parent_rejected",
+                subjects.expand(message, child.index) if parent_rejected.any() else "",
+            ),
         ]
     )
 
@@ -234,10 +287,10 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
     bad_lines: dict[str, pd.Index] = {}
     for name in order:
         contract, frame = specs.raw[name], raw[name].frame
-        parts = [schema_rejects(frame, contract, specs), key_rejects(frame, contract)]
+        parts = [ragged_rejects(raw[name]), schema_rejects(frame, contract, specs), key_rejects(frame, contract)]
         parts += row_rule_rejects(frame, contract, specs)
         own_bad = pd.Index(pd.concat(parts)["line"].unique())
-        clean = frame.drop(index=own_bad)
+        clean = frame.drop(index=own_bad, errors="ignore") if len(own_bad) else frame
         if contract.parent is None:
             parts.append(enrollment_rejects(clean, specs))
         else:
@@ -262,7 +315,7 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
     valid, counts = {}, {}
     for name in order:
         frame = raw[name].frame
-        keep = frame.loc[~frame.index.isin(bad_lines[name])]
+        keep = frame.loc[~frame.index.isin(bad_lines[name])] if len(bad_lines[name]) else frame
         valid[name] = typed(keep, specs.raw[name])
-        counts[name] = {"read": len(frame), "valid": len(keep), "rejected": len(frame) - len(keep)}
+        counts[name] = {"read": raw[name].rows, "valid": len(keep), "rejected": raw[name].rows - len(keep)}
     return Validation(valid, rejects, counts)
