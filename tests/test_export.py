@@ -162,3 +162,17 @@ def test_strict_publishes_nothing_on_rejects(raw_copy, tmp_path):
     proc = run_cli("export", "--raw", str(raw_copy), "--out", str(tmp_path / "out"), "--strict")
     assert proc.returncode == 1 and "not published (--strict)" in proc.stderr
     assert not (tmp_path / "out" / STUDYID / "latest").exists()
+
+
+def test_output_check_failure_publishes_nothing(tmp_path):
+    """A dataset that breaks its own SDTM spec is a pipeline bug: exit 2, no transfer, no staging left."""
+    from tests.test_specs import broken
+
+    root = broken(tmp_path, "sdtm/dm.yaml", "codelist: SEX,", "codelist: SEX, values: [F],")
+    out = tmp_path / "out"
+    proc = run_cli("export", "--raw", str(RAW), "--out", str(out), "--specs", str(root))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: DM: ") and "output check failure(s), a pipeline bug" in proc.stderr
+    assert "SEX" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (out / STUDYID / "latest").exists()
+    assert not [p for p in (out / STUDYID).iterdir() if p.name.startswith(".staging")]
