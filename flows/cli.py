@@ -38,7 +38,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         result = run_export(args.raw, args.out, specs, strict=args.strict, cutoff=args.cutoff, force=args.force)
     stream = sys.stdout if result.exit_code == 0 else sys.stderr
-    print(("error: " if result.exit_code >= 2 else "") + result.message, file=stream)
+    print(("error: " if result.exit_code == 2 else "") + result.message, file=stream)  # 3 (locked) is a clean exit
     _print_rejects(result.rejects)
     return result.exit_code
 
@@ -69,7 +69,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from flows.serve import main as serve
 
-    return serve(args.port, runner_only=args.runner_only)
+    return serve(args.port, runner_only=args.runner_only, home=args.home)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -87,6 +87,7 @@ def cmd_ct_extract(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from flows.serve import LOCAL_HOME
     from flows.specs import SPECS_DIR
 
     p = argparse.ArgumentParser(prog="python -m flows", description=__doc__)
@@ -105,6 +106,7 @@ def parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_status)
     sv = sub.add_parser("serve", help="serve the scheduled export deployment of prefect.yaml (and a local server)")
     sv.add_argument("--port", type=int, help="port of the local server (default: PREFECT_SERVER_API_PORT, 4200)")
+    sv.add_argument("--home", type=Path, default=LOCAL_HOME, help="home of a local server (default: .prefect)")
     sv.add_argument("--runner-only", action="store_true", help=argparse.SUPPRESS)  # the runner child of `serve`
     sv.set_defaults(func=cmd_serve)
     df = sub.add_parser("diff", help="print what changed between two transfer folders")

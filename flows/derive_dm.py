@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from flows.dates import completed_years, impute_first, parse_date
+from flows.distinct import distinct_rows
 from flows.keys import sort_by_keys, usubjid
 from flows.specs import DomainSpec, Study
 
@@ -30,7 +31,8 @@ def exposure_summary(ex: pd.DataFrame) -> pd.DataFrame:
 
 def last_dates(frames: list[tuple[pd.DataFrame, str]]) -> pd.Series:
     """Latest date (YYYY-MM-DD) of any record per USUBJID, over (frame, date column) pairs."""
-    parts = [f[["USUBJID"]].assign(d=f[col].str.slice(0, 10)) for f, col in frames if not f.empty]
+    pairs = [(distinct_rows(f, ["USUBJID", col]).rows, col) for f, col in frames if not f.empty]  # repeats: same max
+    parts = [p[["USUBJID"]].assign(d=p[col].str.slice(0, 10)) for p, col in pairs]
     return pd.concat(parts).groupby("USUBJID")["d"].max()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from flows.distinct import distinct_rows
 from flows.keys import derive_seq, usubjid
 from flows.specs import DomainSpec, Study
 
@@ -16,10 +17,11 @@ def criteria_table(study: Study) -> pd.DataFrame:
 def derive_ie(eligibility: pd.DataFrame, study: Study, spec: DomainSpec) -> pd.DataFrame:
     """IE from valid checklist rows whose answer means the criterion was not met."""
     crit = criteria_table(study)
-    el = eligibility
+    answers = distinct_rows(eligibility, ["criterion", "met"])  # a few answers, repeated for every subject
+    u = answers.rows
+    not_met = u["met"] == u["criterion"].map(crit["category"]).map(study.data["criteria"]["not_met_when"])
+    el = eligibility.loc[answers.expand(not_met, eligibility.index)]
     category = el["criterion"].map(crit["category"])
-    not_met = el["met"] == category.map(study.data["criteria"]["not_met_when"])
-    el, category = el.loc[not_met], category.loc[not_met]
     ie = pd.DataFrame(index=el.index)
     ie["STUDYID"] = study.studyid
     ie["DOMAIN"] = spec.domain

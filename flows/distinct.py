@@ -2,6 +2,7 @@
 
 Raw columns repeat a few values millions of times (site, visit, item, result, dates): a check or rule that depends
 only on the values of its own row gives the same answer for equal rows, so it runs on the distinct rows only.
+Codes are int32 while they fit, and combined in place: at ten million rows every temporary array counts.
 """
 
 from __future__ import annotations
@@ -17,16 +18,20 @@ import pyarrow.compute as pc
 LOOKUP_LIMIT = 1 << 24  # code spaces up to this (or the row count) are compacted with a lookup table, larger by hashing
 
 
+def _code_dtype(space: int) -> type:
+    return np.int32 if space < 2**31 else np.int64
+
+
 def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer code of each value (0 to n - 1 for the n distinct values, -1 where null) and n."""
+    """Integer code of each value (0 to n - 1 for the n distinct values, -1 where null) and n; every code is used."""
     if not len(values):
-        return np.empty(0, np.int64), 0
+        return np.empty(0, np.int32), 0
     if isinstance(values.array, pd.arrays.ArrowExtensionArray):
         encoded = pc.dictionary_encode(pa.chunked_array(pa.array(values.array)))  # one dictionary shared by every chunk
-        codes = [pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in encoded.chunks]
-        return np.concatenate(codes), len(encoded.chunks[-1].dictionary)
+        parts = [(pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy() for c in encoded.chunks]
+        return np.concatenate(parts), len(encoded.chunks[-1].dictionary)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes, len(uniques)
+    return codes.astype(_code_dtype(len(uniques))), len(uniques)
 
 
 def _compact(combined: np.ndarray, space: int) -> tuple[np.ndarray, int]:
@@ -34,23 +39,25 @@ def _compact(combined: np.ndarray, space: int) -> tuple[np.ndarray, int]:
     if space <= max(LOOKUP_LIMIT, len(combined)):
         present = np.zeros(space, bool)
         present[combined] = True
-        dense = np.cumsum(present, dtype=np.int32 if space < 2**31 else np.int64) - 1
-        return dense[combined].astype(np.int64), int(dense[-1]) + 1 if space else 0
+        dense = np.cumsum(present, dtype=_code_dtype(space))
+        dense -= 1
+        return dense[combined], int(dense[-1]) + 1
     codes, uniques = pd.factorize(combined)
-    return codes.astype(np.int64), len(uniques)
+    return codes.astype(_code_dtype(len(uniques))), len(uniques)
 
 
 def combined_codes(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, int]:
     """One code per row for the combination of values in `columns` (null counts as a value), and the code space."""
-    combined, space = np.zeros(len(frame), np.int64), 1
+    combined, space = np.zeros(len(frame), np.int32), 1
     for col in columns:
         codes, n = value_codes(frame[col])
         if space * (n + 1) > max(LOOKUP_LIMIT, len(frame)):  # keep the space small enough for lookup tables
             combined, space = _compact(combined, space)
-        combined *= n + 1  # in place: a 10-million-row frame has no room for many temporaries
+        space *= n + 1
+        combined = combined.astype(_code_dtype(space), copy=False)
+        combined *= n + 1  # in place: no room for many temporaries
         combined += codes
         combined += 1
-        space *= n + 1
     return combined, space
 
 
@@ -82,8 +89,12 @@ class Distinct:
 
 def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     """The distinct combinations of `columns` in frame, each with the label of one row that has it."""
-    combined, space = combined_codes(frame, columns)
-    codes, n = _compact(combined, space)
+    if len(columns) == 1:  # a column's codes are dense already (null, if any, as one more code)
+        codes, n = value_codes(frame[columns[0]])
+        if len(codes) and codes.min() < 0:
+            codes, n = codes + 1, n + 1
+    else:
+        codes, n = _compact(*combined_codes(frame, columns))
     representative = np.empty(n, np.intp)
     representative[codes] = np.arange(len(frame))  # any row of a group will do: they are equal in `columns`
     return Distinct(frame[list(columns)].iloc[representative], codes)

@@ -19,7 +19,7 @@ from flows import pipeline
 from flows.errors import PipelineError
 from flows.fingerprint import fingerprint, unchanged_since
 from flows.lock import LockedError, study_lock
-from flows.publish import discard, latest_transfer, publish
+from flows.publish import discard, latest_transfer, publish, sweep_staging
 from flows.report import run_report
 from flows.specs import SPECS_DIR, Specs, load_specs
 from flows.validate import Validation
@@ -76,8 +76,8 @@ def _report(studyid: str | None, outcome: str, **parts) -> None:
     create_markdown_artifact(key=key, markdown=run_report(studyid or "(specs not loaded)", outcome, **parts))
 
 
-def _validation_table(validation: Validation, summary: str, studyid: str) -> None:
-    rows = [{"file": f, **c} for f, c in validation.counts.items()]
+def _validation_table(validation: Validation, summary: str, studyid: str, files: dict[str, str]) -> None:
+    rows = [{"file": files.get(name, name), **c} for name, c in validation.counts.items()]
     create_table_artifact(key=f"validation-{studyid.lower()}", table=rows, description=summary)
 
 
@@ -87,6 +87,8 @@ def _export(
     """The run under the lock: skip if unchanged, else read, validate, derive, write, publish and report."""
     logger, studyid = get_run_logger(), specs.study.studyid
     files = {name: c.file for name, c in specs.raw.items()}
+    if swept := sweep_staging(study_dir):
+        logger.warning("removed what an interrupted run left: %s", ", ".join(swept))
     current = fingerprint_task(raw_dir, specs, cutoff)
     if not force and (stamp := unchanged_since(study_dir, current)):
         message = f"unchanged since {stamp}"
@@ -96,7 +98,7 @@ def _export(
     validation = validate_task(raw, specs)
     summary = pipeline.summary_line(validation)
     logger.info("%s", summary)
-    _validation_table(validation, summary, studyid)
+    _validation_table(validation, summary, studyid, files)
     result = dict(counts=validation.counts, rejects=validation.rejects)
     if strict and len(validation.rejects):
         message = f"not published (--strict): {summary}"

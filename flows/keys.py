@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 
+from flows.distinct import distinct_rows
 from flows.specs import DomainSpec
 
 
 def usubjid(studyid: str, site: pd.Series, subject: pd.Series) -> pd.Series:
-    """USUBJID as STUDYID-SITEID-SUBJID, unique across the submission."""
-    return studyid + "-" + site + "-" + subject
+    """USUBJID as STUDYID-SITEID-SUBJID, unique across the submission (built once per subject, however many rows)."""
+    if not site.index.equals(subject.index):
+        return studyid + "-" + site + "-" + subject
+    pairs = distinct_rows(pd.DataFrame({"site": site.array, "subject": subject.array}), ["site", "subject"])
+    out = pairs.expand(studyid + "-" + pairs.rows["site"] + "-" + pairs.rows["subject"], site.index)
+    out.name = site.name if site.name == subject.name else None
+    return out
 
 
 def sort_by_keys(frame: pd.DataFrame, spec: DomainSpec) -> pd.DataFrame:

@@ -46,7 +46,8 @@ class Holder:
         return self.host == socket.gethostname() and not pid_alive(self.pid)
 
     def describe(self) -> str:
-        return f"{self.started.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} (pid {self.pid} on {self.host})"
+        who = f"pid {self.pid} on {self.host}" if self.pid is not None else "lock file not readable yet"
+        return f"{self.started.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} ({who})"
 
 
 def pid_alive(pid: int) -> bool:

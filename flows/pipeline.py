@@ -24,7 +24,7 @@ from flows.fingerprint import fingerprint, unchanged_since
 from flows.keys import usubjid
 from flows.lock import study_lock
 from flows.package import write_sums, write_zip
-from flows.publish import discard, latest_transfer, new_staging, publish, sha256_file, utc_stamp
+from flows.publish import discard, latest_transfer, new_staging, publish, sha256_file, sweep_staging, utc_stamp
 from flows.read import RawFile, read_raw
 from flows.sdtm_schema import TRACE, conform
 from flows.specs import Specs
@@ -234,6 +234,7 @@ def run_export(
     study_dir = out_dir / specs.study.studyid
     try:
         with study_lock(study_dir, specs.study.studyid):
+            sweep_staging(study_dir)
             current = fingerprint(raw_dir, specs, cutoff)
             if not force and (stamp := unchanged_since(study_dir, current)):
                 return ExportResult(EXIT_CLEAN, f"unchanged since {stamp}")

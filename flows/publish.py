@@ -29,6 +29,19 @@ def discard(staging: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def sweep_staging(study_dir: Path) -> list[str]:
+    """Remove what killed runs left (staging folders, temporary links); only ever call it holding the study lock."""
+    if not study_dir.is_dir():
+        return []
+    left = [p for p in study_dir.iterdir() if p.name.startswith((STAGING_PREFIX, f".{LATEST}-"))]
+    for path in left:
+        if path.is_symlink() or not path.is_dir():
+            path.unlink(missing_ok=True)
+        else:
+            discard(path)
+    return sorted(p.name for p in left)
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:

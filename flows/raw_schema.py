@@ -8,6 +8,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from flows.dates import is_valid
+from flows.distinct import per_value
 from flows.specs import RawColumn, RawContract, Specs
 
 NUMBER = r"-?\d+(\.\d+)?"
@@ -72,12 +73,15 @@ def _column_checks(col: RawColumn, specs: Specs) -> list[tuple[str, str, object]
 
 
 def raw_schema(contract: RawContract, specs: Specs) -> RawSchema:
-    """Build the lazy-validation schema of one raw file: nullability, types, ranges, patterns, terms."""
+    """Build the lazy-validation schema of one raw file: nullability, types, ranges, patterns, terms.
+
+    Every check is element-wise, so each runs once per distinct value of its column.
+    """
     columns, rules = {}, {}
     for col in contract.columns:
         checks = []
         for rule, message, fn in _column_checks(col, specs):
-            checks.append(pa.Check(fn, error=message, name=rule))
+            checks.append(pa.Check(per_value(fn), error=message, name=rule))
             rules[(col.name, message)] = rule
         columns[col.name] = pa.Column(nullable=not col.required, checks=checks, required=True)
         rules[(col.name, "not_nullable")] = "required"

@@ -63,6 +63,12 @@ def _scan_lines(data: bytes, width: int) -> tuple[pd.Index, pd.DataFrame]:
     return pd.Index([g for g, _ in good]), pd.DataFrame(ragged, columns=["line", "fields"], dtype="int64")
 
 
+def _first_line(data: bytes) -> bytes:
+    """The header line, without copying the rest of a large file (as split or partition would)."""
+    end = data.find(b"\n")
+    return data if end < 0 else data[:end]
+
+
 def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     """Read one raw file as all-text columns; raise StructuralError for what no row-level reject can express."""
     path = raw_dir / contract.file
@@ -70,10 +76,10 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
         raise StructuralError(f"{contract.file}: missing file (expected in {raw_dir})")
     raw = path.read_bytes()
     data = raw.removeprefix(codecs.BOM_UTF8)
-    if not data.strip():
+    if not data or data.isspace():  # as `not data.strip()`, without copying a large file
         raise StructuralError(f"{contract.file}: empty file (no header line)")
     try:
-        header = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")]))
+        header = next(csv.reader([_first_line(data).decode("utf-8").rstrip("\r")]))
     except UnicodeDecodeError:
         raise _undecodable(contract.file, data) from None
     missing = [c for c in contract.column_names if c not in header]
@@ -97,7 +103,7 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
                 newlines_in_values=True, invalid_row_handler=lambda row: skipped.append(row) or "skip"
             ),
             convert_options=pv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()),
+                column_types=dict.fromkeys(header, pa.large_string()),  # what pandas' str holds: no copy
                 strings_can_be_null=True,
                 null_values=[""],
                 quoted_strings_can_be_null=True,
@@ -119,5 +125,6 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     frame.index = lines
     frame.index.name = "line"
     frame = frame[contract.column_names]
-    frame.insert(0, SOURCE, contract.file)
+    frame.insert(0, SOURCE, pa.repeat(pa.scalar(contract.file, pa.large_string()), len(frame)).to_pandas().array)
+    pa.default_memory_pool().release_unused()  # the parser's scratch memory, which the pool would keep for itself
     return RawFile(contract.name, contract.file, frame, hashlib.sha256(raw).hexdigest(), len(raw), ragged)

@@ -49,6 +49,11 @@ def run_report(
             lines += ["## Rejected", "", *_table(["rule", "records"], [[k, v] for k, v in by_rule.items()])]
             lines += ["", "Every reject, with file, line, column and value, is in `rejects.csv` of the transfer.", ""]
     if manifest:
-        written = [[rel, entry.get("rows", "")] for rel, entry in manifest.get("outputs", {}).items()]
+        outputs = manifest.get("outputs", {})
+        written = [[rel, entry.get("rows", "")] for rel, entry in outputs.items()]
         lines += ["## Written", "", *_table(["file", "rows"], written), ""]
+        if transfer is not None and transfer.is_dir():
+            also = sorted(p.relative_to(transfer).as_posix() for p in transfer.rglob("*") if p.is_file())
+            also = [f"`{rel}`" for rel in also if rel not in outputs]
+            lines += [f"Also in the transfer: {', '.join(also)}", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -94,18 +94,33 @@ def start_server(env: dict[str, str], port: int, log: IO | None = None) -> subpr
                             start_new_session=True)  # fmt: skip
 
 
+def answers(api_url: str) -> bool:
+    """Whether a Prefect API answers its health check at api_url now."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as `prefect server start` checks it
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def wait_healthy(api_url: str, timeout: float = 180.0, process: subprocess.Popen | None = None) -> float:
     """Seconds until GET <api>/health answers; RuntimeError if the process exits or the time runs out first."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the Prefect server exited with code {process.returncode} before answering")
-        try:
-            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return time.monotonic() - start
-        except OSError:
-            pass
+        if answers(api_url):
+            return time.monotonic() - start
         time.sleep(0.25)
     raise RuntimeError(f"no answer from {api_url}/health within {timeout:.0f} s")
 
@@ -174,12 +189,13 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def main(port: int | None = None, runner_only: bool = False) -> int:
-    """Serve until Ctrl-C: a local server under .prefect/ if none is configured, and the runner; then stop both."""
+def main(port: int | None = None, runner_only: bool = False, home: Path = LOCAL_HOME) -> int:
+    """Serve until Ctrl-C: a local server (database in `home`) if none is configured, and the runner; then stop both."""
     if runner_only:
         return serve_deployment()
     check_schedule(deployment_spec(), load_specs())  # fail here, not in the child
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (a background job)
+        signal.signal(sig, _raise_interrupt)
     children: list[subprocess.Popen] = []
     try:
         api_url = configured_api_url()
@@ -188,14 +204,21 @@ def main(port: int | None = None, runner_only: bool = False) -> int:
             print(f"using the configured Prefect server {api_url}", flush=True)
         else:
             port = port or default_port()
-            LOCAL_HOME.mkdir(exist_ok=True)
             api_url = local_api_url(port)
-            env = prefect_env(LOCAL_HOME, api_url)
-            children.append(start_server(env, port))
-            seconds = wait_healthy(api_url, process=children[0])
-            print(f"Prefect server ready in {seconds:.1f} s: UI at http://{HOST}:{port}", flush=True)
+            if answers(api_url):  # e.g. `prefect server start` in another terminal: use it, do not start a second
+                env = prefect_env(api_url=api_url)
+                print(f"using the Prefect server already running at {api_url}", flush=True)
+            elif not port_free(port):
+                raise RuntimeError(f"port {port} is taken by something that is not a Prefect server: use --port")
+            else:
+                home.mkdir(parents=True, exist_ok=True)
+                env = prefect_env(home, api_url)
+                children.append(start_server(env, port))
+                seconds = wait_healthy(api_url, process=children[0])
+                print(f"Prefect server ready in {seconds:.1f} s: UI at http://{HOST}:{port}", flush=True)
         children.append(start_runner(env))
-        print("serving export_study/nightly on its schedule (prefect.yaml); Ctrl-C stops", flush=True)
+        name = deployment_spec()["name"]
+        print(f"serving export_study/{name} on its schedule (prefect.yaml); Ctrl-C stops", flush=True)
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
         return next(c.returncode for c in children if c.returncode is not None) or 1

@@ -82,6 +82,7 @@ def server_lines(api_url: str, runs: int) -> list[str]:
             sort=FlowRunSort.EXPECTED_START_TIME_DESC,
             limit=runs,
         )  # fmt: skip
+    recent.sort(key=lambda r: r.start_time or r.expected_start_time, reverse=True)
     lines.append(f"last {len(recent)} runs:" if recent else "no runs yet")
     for r in recent:
         took = f"{r.total_run_time.total_seconds():.1f} s" if r.total_run_time else "-"

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 
 from flows.dates import completed_years, impute_first, parse_date
 from flows.distinct import distinct_rows, duplicated
@@ -186,6 +188,15 @@ def _subject_key(frame: pd.DataFrame) -> pd.Series:
     return frame["site"] + "-" + frame["subject"]
 
 
+def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
+    """values.isin(allowed), without pandas' per-element loop over a large `allowed` of Arrow strings."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray) and isinstance(allowed.array, pd.arrays.ArrowStringArray):
+        value_set = pyarrow.chunked_array(pyarrow.array(allowed.array)).combine_chunks()
+        found = pc.is_in(pyarrow.array(values.array), value_set=value_set.cast(pyarrow.large_string()))
+        return pd.Series(np.asarray(found, dtype=bool), index=values.index)
+    return values.isin(allowed)
+
+
 def enrollment_rejects(frame: pd.DataFrame, specs: Specs) -> pd.DataFrame:
     """Cross-field rule of the study on enrollment: age at consent inside the population age range."""
     age = specs.study.data["population"]["age"]
@@ -202,7 +213,7 @@ def child_rejects(child: pd.DataFrame, parent: pd.DataFrame, parent_bad: pd.Seri
     key = _subject_key(subjects.rows)
     bad_lines = pd.Series(parent.index[parent_bad], index=_subject_key(parent)[parent_bad])
     bad_lines = bad_lines[~bad_lines.index.duplicated()]
-    known = subjects.expand(key.isin(_subject_key(parent)), child.index)
+    known = subjects.expand(_isin(key, _subject_key(parent)), child.index)
     rejected = key.map(bad_lines)
     parent_rejected = subjects.expand(rejected.notna(), child.index)
     message = f"subject's {parent_file} line " + rejected.astype("Int64").astype("str") + " was rejected"
@@ -301,7 +312,8 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
             )
             if name == "dosing":
                 ok_parent = parent.loc[~parent_bad]
-                parts.append(dosing_rejects(frame[_subject_key(frame).isin(_subject_key(ok_parent))], ok_parent, specs))
+                of_ok_parent = _isin(_subject_key(frame), _subject_key(ok_parent))
+                parts.append(dosing_rejects(frame[of_ok_parent], ok_parent, specs))
         found[name] = [p for p in parts if not p.empty]
         bad_lines[name] = pd.Index(pd.concat(found[name])["line"].unique()) if found[name] else pd.Index([])
     frames = [p for n in order for p in found[n]]

@@ -7,6 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyreadstat
 
 from flows.errors import OutputCheckError
@@ -21,9 +23,12 @@ HEADER_BYTES = 80 * 8  # the library and member header records, where ReadStat w
 def byte_lengths(col: pd.Series) -> pd.Series:
     """UTF-8 byte length of each text value; NaN where missing."""
     present = col.dropna()
-    return (
-        present.str.encode("utf-8").str.len().reindex(col.index) if len(present) else pd.Series(float("nan"), col.index)
-    )
+    if not len(present):
+        return pd.Series(float("nan"), col.index)
+    if isinstance(col.array, pd.arrays.ArrowStringArray):  # Arrow holds the UTF-8 bytes: no encoding needed
+        lengths = pc.binary_length(pa.chunked_array(pa.array(col.array))).to_pandas()
+        return pd.Series(lengths.to_numpy(), index=col.index, name=col.name)
+    return present.str.encode("utf-8").str.len().reindex(col.index)
 
 
 def xpt_lengths(frame: pd.DataFrame, spec: DomainSpec) -> dict[str, int]:

@@ -1,0 +1,94 @@
+"""Tests of flows/fingerprint.py: what changes the fingerprint, and that unchanged inputs publish nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.fingerprint import KEY, fingerprint, published_fingerprint, unchanged_since
+from flows.pipeline import run_export
+from flows.specs import SPECS_DIR, load_specs
+from tests.conftest import RAW, run_cli
+
+
+@pytest.fixture
+def specs_copy(tmp_path: Path):
+    """A private copy of specs/ a test may edit, loaded."""
+    shutil.copytree(SPECS_DIR, tmp_path / "specs")
+    return load_specs(tmp_path / "specs")
+
+
+def test_same_inputs_same_fingerprint(specs, raw_copy):
+    assert fingerprint(RAW, specs) == fingerprint(raw_copy, specs)  # bytes count, not where the files are
+    assert fingerprint(RAW, specs).startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "raw byte",  # one byte of one raw file
+        "spec file",  # a comment in a spec under specs/
+        "new spec file",  # a file added under specs/
+        "version",  # the pipeline version
+        "cutoff",  # a data cut
+    ],
+)
+def test_each_input_changes_the_fingerprint(change, raw_copy, specs_copy):
+    before = fingerprint(raw_copy, specs_copy)
+    version, cutoff = "0.1.0", None
+    if change == "raw byte":
+        data = (raw_copy / "dosing.csv").read_bytes()
+        (raw_copy / "dosing.csv").write_bytes(data[:-2] + bytes([data[-2] ^ 1]) + data[-1:])
+    elif change == "spec file":
+        with (specs_copy.root / "study.yaml").open("a", encoding="utf-8") as fh:
+            fh.write("# reviewed\n")
+    elif change == "new spec file":
+        (specs_copy.root / "sdtm" / "notes.md").write_text("x\n", encoding="utf-8")
+    elif change == "version":
+        version = "0.1.1"
+    elif change == "cutoff":
+        cutoff = "2025-10-01"
+    assert fingerprint(raw_copy, specs_copy, cutoff, version=version) != before
+
+
+def test_hidden_files_under_specs_do_not_count(raw_copy, specs_copy):
+    before = fingerprint(raw_copy, specs_copy)
+    (specs_copy.root / ".study.yaml.swp").write_bytes(b"editor swap")  # an editor's, not a spec
+    assert fingerprint(raw_copy, specs_copy) == before
+
+
+def test_unchanged_inputs_publish_nothing_and_force_publishes(specs, tmp_path):
+    first = run_export(RAW, tmp_path, specs)
+    assert first.exit_code == 0 and first.transfer is not None
+    manifest = json.loads((first.transfer / "manifest.json").read_text())
+    assert manifest[KEY] == fingerprint(RAW, specs)
+    assert published_fingerprint(first.transfer.parent) == (first.transfer.name, manifest[KEY])
+
+    again = run_export(RAW, tmp_path, specs)
+    assert (again.exit_code, again.message, again.transfer) == (0, f"unchanged since {first.transfer.name}", None)
+    assert sorted(p.name for p in first.transfer.parent.iterdir()) == sorted([first.transfer.name, "latest"])
+
+    forced = run_export(RAW, tmp_path, specs, force=True)
+    assert forced.exit_code == 0 and forced.transfer not in (None, first.transfer)
+    assert (first.transfer.parent / "latest").resolve() == forced.transfer
+
+
+def test_cli_says_unchanged_and_force_overrides(raw_copy, tmp_path, specs):
+    assert run_cli("export", "--raw", str(raw_copy), "--out", str(tmp_path)).returncode == 0
+    stamp = (tmp_path / specs.study.studyid / "latest").resolve().name
+    proc = run_cli("export", "--raw", str(raw_copy), "--out", str(tmp_path))
+    assert (proc.returncode, proc.stdout) == (0, f"unchanged since {stamp}\n")
+    proc = run_cli("export", "--raw", str(raw_copy), "--out", str(tmp_path), "--force")
+    assert proc.returncode == 0 and proc.stdout.startswith("published ")
+
+
+def test_transfer_without_fingerprint_is_never_unchanged(tmp_path):
+    study = tmp_path / "STUDY"
+    (study / "20250101T000000Z").mkdir(parents=True)
+    (study / "20250101T000000Z" / "manifest.json").write_text('{"transfer": "20250101T000000Z"}')
+    (study / "latest").symlink_to("20250101T000000Z")  # a transfer made before fingerprints existed
+    assert published_fingerprint(study) is None and unchanged_since(study, "sha256:x") is None
+    assert unchanged_since(tmp_path / "none", "sha256:x") is None  # no transfer at all

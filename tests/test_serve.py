@@ -1,0 +1,312 @@
+"""Tests of flows/serve.py and prefect.yaml: the schedule is the study's, and, on a real Prefect server started by
+`python -m flows serve` in a temporary home, triggered runs publish once, rerun idempotently, never overlap, fail
+without touching `latest`, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.serve import (
+    ENTRYPOINT,
+    PREFECT_YAML,
+    answers,
+    check_schedule,
+    deployment_spec,
+    free_port,
+    local_api_url,
+    port_free,
+)
+from tests.conftest import RAW, ROOT, run_cli
+
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+# --- prefect.yaml ---------------------------------------------------------------------------------------------
+
+
+def test_schedule_runs_nightly_in_the_study_time_zone(specs):
+    spec = deployment_spec()
+    (schedule,) = spec["schedules"]
+    assert schedule["timezone"] == specs.study.timezone  # Asia/Shanghai, from specs/study.yaml sites[].timezone
+    assert {s["timezone"] for s in specs.study.sites} == {schedule["timezone"]}
+    assert schedule["cron"].split()[:2] == ["0", "2"] and schedule["cron"].split()[2:] == ["*", "*", "*"]  # 02:00
+    check_schedule(spec, specs)
+
+
+def test_deployment_parameters_and_one_run_at_a_time():
+    spec = deployment_spec()
+    assert spec["entrypoint"] == ENTRYPOINT and spec["parameters"] == {"raw_dir": "raw", "out_dir": "output"}
+    assert spec["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+
+
+def test_prefect_reads_our_prefect_yaml():
+    from prefect.cli.deploy._models import PrefectYamlModel
+
+    model = PrefectYamlModel.model_validate(yaml.safe_load(PREFECT_YAML.read_text()))
+    assert [d.entrypoint for d in model.deployments] == [ENTRYPOINT]
+
+
+def test_a_schedule_in_another_time_zone_is_refused(specs):
+    from flows.errors import SpecError
+
+    spec = {**deployment_spec(), "schedules": [{"cron": "0 2 * * *", "timezone": "UTC"}]}
+    with pytest.raises(SpecError, match=r"schedules\[0\]\.timezone is 'UTC', but the study's time zone is"):
+        check_schedule(spec, specs)
+
+
+def test_a_taken_port_is_seen_and_nothing_answers_on_a_free_one():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert not port_free(taken.getsockname()[1])
+    port = free_port()
+    assert port_free(port) and not answers(local_api_url(port))
+
+
+# --- a real server --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen
+    api: str
+    home: Path
+    log: Path
+    deployment: dict
+
+    def call(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.api}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:  # say what the server said
+            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:2000]!r}") from None
+
+    def trigger(self, **parameters) -> str:
+        run = self.call("POST", f"/deployments/{self.deployment['id']}/create_flow_run", {"parameters": parameters})
+        return run["id"]
+
+    def wait(self, run_id: str, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.call("GET", f"/flow_runs/{run_id}")
+            if run["state_type"] in FINAL:
+                return run
+            time.sleep(0.5)
+        raise AssertionError(f"run {run_id} not finished in {timeout} s; serve log:\n{self.log.read_text()[-3000:]}")
+
+    def artifacts(self, run_id: str) -> dict[str, dict]:
+        found = self.call("POST", "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+        return {a["type"]: a for a in found}
+
+
+def family(pid: int) -> set[int]:
+    """pid and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = {pid}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """`python -m flows serve` on a free port with a temporary Prefect home, until the deployment is registered."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",  # pick a triggered run up within a second (default 10)
+        PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="1",  # a queued run retries its slot every second
+    )
+    log = home / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows", "serve", "--port", str(port), "--home", str(home)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    pids: set[int] = set()
+    try:
+        served = Served(process, f"http://127.0.0.1:{port}/api", home, log, {})
+        deadline = time.monotonic() + 180
+        while not served.deployment:
+            assert process.poll() is None, f"serve exited with {process.returncode}:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"no deployment after 180 s:\n{log.read_text()}"
+            try:
+                served.deployment = served.call("GET", "/deployments/name/export_study/nightly")
+            except (urllib.error.URLError, ConnectionError, AssertionError):  # not up yet, or 404 until registered
+                time.sleep(0.5)
+        pids = family(process.pid)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for pid in pids | family(process.pid):  # only what this fixture started
+            if pid != process.pid and running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.server
+def test_served_deployment_has_the_schedule_of_prefect_yaml(served, specs):
+    (schedule,) = served.deployment["schedules"]
+    assert schedule["active"] and schedule["schedule"]["cron"] == deployment_spec()["schedules"][0]["cron"]
+    assert schedule["schedule"]["timezone"] == specs.study.timezone
+    assert served.deployment["parameters"] == {"raw_dir": "raw", "out_dir": "output"}
+    assert served.deployment["global_concurrency_limit"]["limit"] == 1
+    assert "Prefect server ready in" in served.log.read_text()
+
+
+@pytest.fixture(scope="module")
+def first_run(served, tmp_path_factory) -> tuple[dict, Path]:
+    """The first run triggered through the API, into a fresh output root: (flow run, output root)."""
+    out = tmp_path_factory.mktemp("out")
+    return served.wait(served.trigger(raw_dir=str(RAW), out_dir=str(out))), out
+
+
+@pytest.mark.server
+def test_triggered_run_completes_publishes_and_reports(served, first_run, specs):
+    run, out = first_run
+    assert run["state_type"] == "COMPLETED", run["state"]["message"]
+    study = specs.study.studyid
+    assert run["name"].startswith(f"export-{study}-")
+    transfer = (out / study / "latest").resolve()
+    assert run["state"]["message"].startswith(f"published {out / study / transfer.name}: ")
+    assert json.loads((transfer / "manifest.json").read_text())["fingerprint"].startswith("sha256:")
+    artifacts = served.artifacts(run["id"])
+    report = artifacts["markdown"]
+    assert report["key"] == f"export-{study.lower()}"
+    for part in (f"Transfer: `{transfer}`", "## Read and validated", "## Written", "| xpt/dm.xpt |"):
+        assert part in report["data"], part
+    table = artifacts["table"]
+    assert table["key"] == f"validation-{study.lower()}"
+    assert {row["file"] for row in json.loads(table["data"])} == {c.file for c in specs.raw.values()}
+    logs = served.call("POST", "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+    assert any(g["message"].startswith("published ") and g["level"] == 20 for g in logs)  # INFO, in the UI
+    tasks = served.call("POST", "/task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
+    steps = [
+        "fingerprint-inputs",
+        "read-raw-exports",
+        "validate-raw",
+        "derive-sdtm",
+        "write-transfer",
+        "publish-transfer",
+    ]
+    assert sorted(t["name"].rsplit("-", 1)[0] for t in tasks) == sorted(steps)
+
+
+@pytest.mark.server
+def test_second_trigger_with_unchanged_inputs_publishes_nothing(served, first_run, specs):
+    study_dir = first_run[1] / specs.study.studyid
+    before = sorted(p.name for p in study_dir.iterdir())
+    run = served.wait(served.trigger(raw_dir=str(RAW), out_dir=str(first_run[1])))
+    stamp = (study_dir / "latest").resolve().name
+    assert (run["state_type"], run["state"]["message"]) == ("COMPLETED", f"unchanged since {stamp}")
+    assert sorted(p.name for p in study_dir.iterdir()) == before
+    assert "Unchanged since" in served.artifacts(run["id"])["markdown"]["data"]
+
+
+@pytest.mark.server
+def test_one_off_cli_against_the_server_is_idempotent_too(served, first_run, specs):
+    env = {"PREFECT_API_URL": served.api, "PREFECT_HOME": str(served.home), "PREFECT_LOGGING_LEVEL": "WARNING"}
+    proc = run_cli("export", "--raw", str(RAW), "--out", str(first_run[1]), env=env)
+    stamp = (first_run[1] / specs.study.studyid / "latest").resolve().name
+    assert (proc.returncode, proc.stdout) == (0, f"unchanged since {stamp}\n"), proc.stderr
+
+
+@pytest.mark.server
+def test_two_concurrent_triggers_publish_exactly_one_transfer(served, specs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out-concurrent")
+    ids = [served.trigger(raw_dir=str(RAW), out_dir=str(out)) for _ in range(2)]
+    runs = [served.wait(i) for i in ids]
+    assert [r["state_type"] for r in runs] == ["COMPLETED", "COMPLETED"], [r["state"] for r in runs]
+    study_dir = out / specs.study.studyid
+    transfers = [p for p in study_dir.iterdir() if not p.name.startswith(".") and p.name != "latest"]
+    assert len(transfers) == 1 and (study_dir / "latest").resolve() == transfers[0]
+    published, other = sorted((r["state"]["message"] for r in runs), key=lambda m: not m.startswith("published "))
+    assert published.startswith("published ")
+    # the deployment's concurrency limit queues the second run, which then finds nothing new; had it started
+    # anyway, the study lock would have turned it away
+    study = specs.study.studyid
+    assert other == f"unchanged since {transfers[0].name}" or other.startswith(f"another export of {study} is running")
+
+
+@pytest.mark.server
+def test_failed_run_keeps_latest_and_ends_failed_with_the_reason(served, first_run, specs, tmp_path_factory):
+    study_dir = first_run[1] / specs.study.studyid
+    before = (os.readlink(study_dir / "latest"), sorted(p.name for p in study_dir.iterdir()))
+    empty = tmp_path_factory.mktemp("no-raw")
+    run = served.wait(served.trigger(raw_dir=str(empty), out_dir=str(first_run[1])))
+    assert run["state_type"] == "FAILED"
+    message = run["state"]["message"]
+    assert "\n" not in message and f"missing file (expected in {empty})" in message
+    assert (os.readlink(study_dir / "latest"), sorted(p.name for p in study_dir.iterdir())) == before
+    assert "Failed: " in served.artifacts(run["id"])["markdown"]["data"]
+
+
+@pytest.mark.server
+def test_prefect_deploy_works_against_the_running_server(served, specs):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_API_URL=served.api, PREFECT_HOME=str(served.home), PREFECT_LOGGING_LEVEL="WARNING")
+    pool = deployment_spec()["work_pool"]["name"]
+    for cmd in (["work-pool", "create", pool, "--type", "process"], ["--no-prompt", "deploy", "--name", "nightly"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "prefect", *cmd], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    deployed = served.call("GET", "/deployments/name/export_study/nightly")
+    assert (
+        deployed["work_pool_name"] == pool and deployed["schedules"][0]["schedule"]["timezone"] == specs.study.timezone
+    )
+    assert deployed["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}]
+
+
+@pytest.mark.server
+def test_ctrl_c_stops_runner_then_server_and_leaves_no_process(served):
+    pids = family(served.process.pid)
+    assert len(pids) >= 3  # serve, the server, the runner
+    served.process.send_signal(signal.SIGINT)
+    assert served.process.wait(60) == 0
+    assert [p for p in pids if running(p)] == []
+    log = served.log.read_text()
+    assert log.index("stopping: runner first, then server") < log.index("Server stopped!")

@@ -1,0 +1,25 @@
+"""Tests of flows/status.py (the part without a server): the latest transfer and an export in progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import UTC, datetime
+
+from flows.lock import LOCK_NAME
+from flows.status import transfer_lines
+
+
+def test_latest_transfer_with_its_fingerprint_and_a_running_export(tmp_path):
+    assert transfer_lines(tmp_path) == [f"latest transfer: none in {tmp_path}"]
+    (tmp_path / "T1").mkdir()
+    manifest = {"run_at": "2026-11-25T18:00:03+00:00", "rejects": {"records": 2}, "fingerprint": "sha256:ab"}
+    (tmp_path / "T1" / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "latest").symlink_to("T1")
+    lock = {"pid": os.getpid(), "host": socket.gethostname(), "started": datetime(2026, 11, 25, tzinfo=UTC).isoformat()}
+    (tmp_path / LOCK_NAME).write_text(json.dumps(lock))
+    lines = transfer_lines(tmp_path)
+    assert lines[0] == f"latest transfer: {tmp_path / 'T1'} (run at 2026-11-25T18:00:03+00:00, 2 reject records)"
+    assert lines[1] == "  fingerprint sha256:ab"
+    assert lines[2].startswith("export ") and "since 2026-11-25T00:00:00Z" in lines[2]
