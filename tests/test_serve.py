@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,18 +90,23 @@ class Served:
 
     def call(self, method: str, path: str, body: dict | None = None):
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.api}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:  # say what the server said
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:2000]!r}") from None
+        for attempt in range(5):
+            request = urllib.request.Request(
+                f"{self.api}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                # Prefect on SQLite answers 500 when its database is briefly locked (PrefectHQ/prefect#18934):
+                # the request was rolled back, so it is safe to send again (creates carry an idempotency key)
+                if exc.code < 500 or attempt == 4:
+                    raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:2000]!r}") from None
+                time.sleep(0.5)
 
     def trigger(self, **parameters) -> str:
-        run = self.call("POST", f"/deployments/{self.deployment['id']}/create_flow_run", {"parameters": parameters})
-        return run["id"]
+        body = {"parameters": parameters, "idempotency_key": str(uuid.uuid4())}
+        return self.call("POST", f"/deployments/{self.deployment['id']}/create_flow_run", body)["id"]
 
     def wait(self, run_id: str, timeout: float = 120) -> dict:
         deadline = time.monotonic() + timeout
@@ -221,8 +227,14 @@ def test_triggered_run_completes_publishes_and_reports(served, first_run, specs)
     table = artifacts["table"]
     assert table["key"] == f"validation-{study.lower()}"
     assert {row["file"] for row in json.loads(table["data"])} == {c.file for c in specs.raw.values()}
-    logs = served.call("POST", "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
-    assert any(g["message"].startswith("published ") and g["level"] == 20 for g in logs)  # INFO, in the UI
+    deadline = time.monotonic() + 20  # run logs reach the API in batches, after the state
+    while time.monotonic() < deadline:
+        logs = served.call("POST", "/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+        if any(g["message"].startswith("published ") and g["level"] == 20 for g in logs):  # INFO, in the UI
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"no INFO log 'published ...' for the run: {[g['message'] for g in logs]}")
     tasks = served.call("POST", "/task_runs/filter", {"flow_runs": {"id": {"any_": [run["id"]]}}})
     steps = [
         "fingerprint-inputs",
