@@ -26,11 +26,11 @@ def write_zip(folder: Path, name: str, created: datetime) -> Path:
     """A zip of the transfer with fixed entry times and order, plus a .sha256 beside it."""
     target = folder / name
     stamp = (max(created.year, 1980), created.month, created.day, 0, 0, 0)
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for rel in transfer_files(folder, {name}):
             info = zipfile.ZipInfo(rel.as_posix(), date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, (folder / rel).read_bytes(), compresslevel=6)
+            zf.writestr(info, (folder / rel).read_bytes(), compresslevel=1)
     (folder / f"{name}.sha256").write_text(f"{sha256_file(target)}  {name}\n", encoding="utf-8")
     return target
