@@ -43,3 +43,8 @@ serve: $(READY) ## serve the scheduled export (prefect.yaml); UI at http://127.0
 
 status: $(READY) ## the latest transfer and the last runs
 	$(PY) -m flows status
+
+# Export cost at 1k, 10k and 100k subjects (core and Prefect flow) against a pyarrow floor measured in the same run;
+# medians of 3 fresh processes each, stage timings at 100k, the cold CLI run on raw/. Data are kept in bench/data/.
+bench: $(READY) ## the benchmark table on stdout and in bench/results.md
+	$(PY) bench/run.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from flows.distinct import distinct_rows
+from flows.distinct import distinct_rows, rows_where
 from flows.keys import derive_seq, usubjid
 from flows.specs import DomainSpec, Study
 
@@ -20,7 +20,7 @@ def derive_ie(eligibility: pd.DataFrame, study: Study, spec: DomainSpec) -> pd.D
     answers = distinct_rows(eligibility, ["criterion", "met"])  # a few answers, repeated for every subject
     u = answers.rows
     not_met = u["met"] == u["criterion"].map(crit["category"]).map(study.data["criteria"]["not_met_when"])
-    el = eligibility.loc[answers.expand(not_met, eligibility.index)]
+    el = rows_where(eligibility, answers.expand(not_met, eligibility.index))
     category = el["criterion"].map(crit["category"])
     ie = pd.DataFrame(index=el.index)
     ie["STUDYID"] = study.studyid

@@ -2,12 +2,14 @@
 
 Raw columns repeat a few values millions of times (site, visit, item, result, dates): a check or rule that depends
 only on the values of its own row gives the same answer for equal rows, so it runs on the distinct rows only.
-Codes are int32 while they fit, and combined in place: at ten million rows every temporary array counts.
+Codes are the smallest integers that fit, and combined in place: at ten million rows every temporary array counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,20 +20,47 @@ import pyarrow.compute as pc
 LOOKUP_LIMIT = 1 << 24  # code spaces up to this (or the row count) are compacted with a lookup table, larger by hashing
 
 
-def _code_dtype(space: int) -> type:
-    return np.int32 if space < 2**31 else np.int64
+_SHARED: ContextVar[dict | None] = ContextVar("flows.distinct shared codes", default=None)
+
+
+def _code_dtype(space: int, least: type = np.int8) -> type:
+    """The smallest signed integer type (at least `least`) holding -1 to space."""
+    fits = next(t for t in (np.int8, np.int16, np.int32, np.int64) if space < np.iinfo(t).max)
+    return np.result_type(fits, least).type
+
+
+@contextmanager
+def shared_codes() -> Iterator[None]:
+    """Inside the block, the codes of a text column are worked out once, however many checks read the column."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer code of each value (0 to n - 1 for the n distinct values, -1 where null) and n; every code is used."""
+    """Integer code of each value (0 to n - 1 for the n distinct values, -1 where null) and n; every code is used.
+
+    The codes may be shared with other callers (see shared_codes): never change them in place.
+    """
     if not len(values):
-        return np.empty(0, np.int32), 0
-    if isinstance(values.array, pd.arrays.ArrowExtensionArray):
-        encoded = pc.dictionary_encode(pa.chunked_array(pa.array(values.array)))  # one dictionary shared by every chunk
-        parts = [(pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy() for c in encoded.chunks]
-        return np.concatenate(parts), len(encoded.chunks[-1].dictionary)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes.astype(_code_dtype(len(uniques))), len(uniques)
+        return np.empty(0, np.int8), 0
+    if not isinstance(values.array, pd.arrays.ArrowExtensionArray):
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        return codes.astype(_code_dtype(len(uniques))), len(uniques)
+    # Arrow data never change, so the same data object (pandas keeps it as `_pa_array`) has the same codes.
+    data = getattr(values.array, "_pa_array", None)
+    shared = _SHARED.get() if isinstance(data, pa.ChunkedArray) else None
+    if shared is not None and id(data) in shared:
+        return shared[id(data)][1:]
+    encoded = pc.dictionary_encode(pa.chunked_array(pa.array(values.array)))  # one dictionary for every chunk
+    n = len(encoded.chunks[-1].dictionary)
+    parts = [(pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy() for c in encoded.chunks]
+    codes = np.concatenate(parts).astype(_code_dtype(n), copy=False)
+    if shared is not None:
+        shared[id(data)] = (data, codes, n)  # holding `data` keeps its id from being reused
+    return codes, n
 
 
 def _compact(combined: np.ndarray, space: int) -> tuple[np.ndarray, int]:
@@ -39,11 +68,11 @@ def _compact(combined: np.ndarray, space: int) -> tuple[np.ndarray, int]:
     if space <= max(LOOKUP_LIMIT, len(combined)):
         present = np.zeros(space, bool)
         present[combined] = True
-        dense = np.cumsum(present, dtype=_code_dtype(space))
+        dense = np.cumsum(present, dtype=_code_dtype(space, np.int32))
         dense -= 1
         return dense[combined], int(dense[-1]) + 1
     codes, uniques = pd.factorize(combined)
-    return codes.astype(_code_dtype(len(uniques))), len(uniques)
+    return codes.astype(_code_dtype(len(uniques), np.int32)), len(uniques)
 
 
 def combined_codes(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, int]:
@@ -54,7 +83,7 @@ def combined_codes(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndar
         if space * (n + 1) > max(LOOKUP_LIMIT, len(frame)):  # keep the space small enough for lookup tables
             combined, space = _compact(combined, space)
         space *= n + 1
-        combined = combined.astype(_code_dtype(space), copy=False)
+        combined = combined.astype(_code_dtype(space, np.int32), copy=False)
         combined *= n + 1  # in place: no room for many temporaries
         combined += codes
         combined += 1
@@ -82,9 +111,19 @@ class Distinct:
     def expand(self, values: pd.Series | np.ndarray, index: pd.Index) -> pd.Series:
         """Per-distinct-row values (in the order of `rows`) as a Series over the whole frame's index."""
         series = values if isinstance(values, pd.Series) else pd.Series(values)
+        if isinstance(series.dtype, np.dtype):  # numpy indexes with small codes as they are; pandas would widen them
+            return pd.Series(series.to_numpy()[self.codes], index=index, name=series.name)
         out = series.reset_index(drop=True).take(self.codes)
         out.index = index
         return out
+
+
+def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndarray:
+    """For each of the n codes, the position of one row that has it (any will do: the rows are equal)."""
+    out = np.empty(n, np.intp)
+    for start in range(0, len(codes), block):  # by blocks: one arange the length of the frame would cost 8 bytes a row
+        out[codes[start : start + block]] = np.arange(start, min(start + block, len(codes)))
+    return out
 
 
 def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
@@ -92,12 +131,29 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     if len(columns) == 1:  # a column's codes are dense already (null, if any, as one more code)
         codes, n = value_codes(frame[columns[0]])
         if len(codes) and codes.min() < 0:
-            codes, n = codes + 1, n + 1
+            codes, n = (codes + 1).astype(_code_dtype(n + 1), copy=False), n + 1
     else:
         codes, n = _compact(*combined_codes(frame, columns))
-    representative = np.empty(n, np.intp)
-    representative[codes] = np.arange(len(frame))  # any row of a group will do: they are equal in `columns`
-    return Distinct(frame[list(columns)].iloc[representative], codes)
+    representative = _representatives(codes, n)
+    keep = np.zeros(len(frame), bool)
+    keep[representative] = True
+    rank = np.empty(n, codes.dtype)  # rows come out in frame order: renumber the codes to match
+    rank[np.argsort(representative)] = np.arange(n, dtype=codes.dtype)
+    return Distinct(rows_where(frame[list(columns)], keep), rank[codes])
+
+
+def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFrame:
+    """frame.loc[mask] for a boolean mask, filtering column by column.
+
+    pandas selects rows by position, and Arrow takes by position from a column in many chunks by first copying it
+    into one: for a ten-million-row text column that is a copy of the whole column. A filter works chunk by chunk.
+    """
+    keep = np.asarray(mask, dtype=bool)
+    out = pd.DataFrame(
+        {i: frame.iloc[:, i].array[keep] for i in range(frame.shape[1])}, index=frame.index[keep], copy=False
+    )
+    out.columns = frame.columns
+    return out
 
 
 def per_value(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:

@@ -44,9 +44,9 @@ def _undecodable(file: str, data: bytes) -> StructuralError:
     return StructuralError(f"{file}: undecodable text")
 
 
-def _line_numbers(data: bytes, records: int) -> pd.Index | None:
+def _line_numbers(scan: _Scan, records: int) -> pd.Index | None:
     """Line of each record when every line is one record (the fast path); None otherwise."""
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    lines = scan.newlines + (0 if scan.ends_with_newline else 1)
     return pd.RangeIndex(2, records + 2) if lines == records + 1 else None
 
 
@@ -63,10 +63,43 @@ def _scan_lines(data: bytes, width: int) -> tuple[pd.Index, pd.DataFrame]:
     return pd.Index([g for g, _ in good]), pd.DataFrame(ragged, columns=["line", "fields"], dtype="int64")
 
 
-def _first_line(data: bytes) -> bytes:
-    """The header line, without copying the rest of a large file (as split or partition would)."""
-    end = data.find(b"\n")
-    return data if end < 0 else data[:end]
+@dataclass(frozen=True)
+class _Scan:
+    """What one streaming pass over a raw file tells, so the file is never held in memory whole."""
+
+    sha256: str
+    size: int
+    first_line: bytes  # after any byte-order mark, without the line end
+    blank: bool  # empty or only white space (after any byte-order mark): not even a header
+    newlines: int
+    ends_with_newline: bool
+
+
+def _scan(path: Path, block: int = 1 << 24) -> _Scan:
+    """Fingerprint, size, header and line count of a raw file, read block by block."""
+    digest, size, newlines, blank, last = hashlib.sha256(), 0, 0, True, b""
+    with path.open("rb") as fh:
+        first_line = fh.readline().removeprefix(codecs.BOM_UTF8).rstrip(b"\n")
+        fh.seek(0)
+        for chunk in iter(lambda: fh.read(block), b""):
+            digest.update(chunk)
+            text = chunk.removeprefix(codecs.BOM_UTF8) if size == 0 else chunk
+            blank = blank and (not text or text.isspace())
+            newlines += chunk.count(b"\n")
+            size, last = size + len(chunk), chunk
+    return _Scan(digest.hexdigest(), size, first_line, blank, newlines, last.endswith(b"\n"))
+
+
+def _text(path: Path) -> bytes:
+    """The whole file without its byte-order mark: only for the slow path and for error messages."""
+    return path.read_bytes().removeprefix(codecs.BOM_UTF8)
+
+
+def _constant(value: str, n: int, block: int = 1 << 16) -> pd.api.extensions.ExtensionArray:
+    """A text column of `value` n times whose chunks are all one Arrow array: a block of memory, not n copies."""
+    chunk = pa.repeat(pa.scalar(value, pa.large_string()), min(n, block))
+    chunks = [chunk] * (n // block) + ([chunk.slice(0, n % block)] if n % block else [])
+    return pa.chunked_array(chunks, type=pa.large_string()).to_pandas().array
 
 
 def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
@@ -74,14 +107,13 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     path = raw_dir / contract.file
     if not path.is_file():
         raise StructuralError(f"{contract.file}: missing file (expected in {raw_dir})")
-    raw = path.read_bytes()
-    data = raw.removeprefix(codecs.BOM_UTF8)
-    if not data or data.isspace():  # as `not data.strip()`, without copying a large file
+    scan = _scan(path)
+    if scan.blank:
         raise StructuralError(f"{contract.file}: empty file (no header line)")
     try:
-        header = next(csv.reader([_first_line(data).decode("utf-8").rstrip("\r")]))
+        header = next(csv.reader([scan.first_line.decode("utf-8").rstrip("\r")]))
     except UnicodeDecodeError:
-        raise _undecodable(contract.file, data) from None
+        raise _undecodable(contract.file, _text(path)) from None
     missing = [c for c in contract.column_names if c not in header]
     extra = [c for c in header if c not in contract.column_names]
     if missing or extra:
@@ -97,7 +129,7 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     skipped: list[object] = []
     try:
         table = pv.read_csv(
-            io.BytesIO(data),
+            path,  # Arrow reads the file itself (and skips a byte-order mark): faster, and no copy of it in memory
             read_options=pv.ReadOptions(use_threads=True),
             parse_options=pv.ParseOptions(
                 newlines_in_values=True, invalid_row_handler=lambda row: skipped.append(row) or "skip"
@@ -111,13 +143,13 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
         )
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
-            raise _undecodable(contract.file, data) from None
+            raise _undecodable(contract.file, _text(path)) from None
         raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
     frame = table.to_pandas()
-    lines = None if skipped else _line_numbers(data, len(frame))
+    lines = None if skipped else _line_numbers(scan, len(frame))
     ragged = pd.DataFrame({"line": pd.Series(dtype="int64"), "fields": pd.Series(dtype="int64")})
     if lines is None:
-        lines, ragged = _scan_lines(data, len(header))
+        lines, ragged = _scan_lines(_text(path), len(header))
     if len(lines) != len(frame):
         raise StructuralError(f"{contract.file}: records could not be matched to lines (malformed quoting?)")
     if frame.empty and ragged.empty and not contract.allow_empty:
@@ -125,6 +157,5 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     frame.index = lines
     frame.index.name = "line"
     frame = frame[contract.column_names]
-    frame.insert(0, SOURCE, pa.repeat(pa.scalar(contract.file, pa.large_string()), len(frame)).to_pandas().array)
-    pa.default_memory_pool().release_unused()  # the parser's scratch memory, which the pool would keep for itself
-    return RawFile(contract.name, contract.file, frame, hashlib.sha256(raw).hexdigest(), len(raw), ragged)
+    frame.insert(0, SOURCE, _constant(contract.file, len(frame)))
+    return RawFile(contract.name, contract.file, frame, scan.sha256, scan.size, ragged)

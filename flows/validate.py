@@ -12,7 +12,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from flows.dates import completed_years, impute_first, parse_date
-from flows.distinct import distinct_rows, duplicated
+from flows.distinct import distinct_rows, duplicated, rows_where, shared_codes
 from flows.raw_schema import raw_schema
 from flows.read import SOURCE, RawFile
 from flows.specs import RawContract, Specs
@@ -32,8 +32,9 @@ class Validation:
 
 def reject(frame: pd.DataFrame, mask: pd.Series, column: str, rule: str, message: str | pd.Series) -> pd.DataFrame:
     """Reject records for the rows of frame where mask holds (index = line)."""
-    hit = frame.loc[mask.fillna(False).astype(bool)]
-    msg = message[mask.fillna(False).astype(bool)] if isinstance(message, pd.Series) else message
+    keep = mask.fillna(False).astype(bool)
+    hit = rows_where(frame, keep) if keep.index.equals(frame.index) else frame.loc[keep]
+    msg = message[keep] if isinstance(message, pd.Series) else message
     values = hit[column].astype("str").where(hit[column].notna(), "") if column in hit else ""
     return pd.DataFrame(
         {"file": hit[SOURCE], "line": hit.index, "column": column, "value": values, "rule": rule, "message": msg}
@@ -297,25 +298,26 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
     found: dict[str, list[pd.DataFrame]] = {}
     bad_lines: dict[str, pd.Index] = {}
     for name in order:
-        contract, frame = specs.raw[name], raw[name].frame
-        parts = [ragged_rejects(raw[name]), schema_rejects(frame, contract, specs), key_rejects(frame, contract)]
-        parts += row_rule_rejects(frame, contract, specs)
-        own_bad = pd.Index(pd.concat(parts)["line"].unique())
-        clean = frame.drop(index=own_bad, errors="ignore") if len(own_bad) else frame
-        if contract.parent is None:
-            parts.append(enrollment_rejects(clean, specs))
-        else:
-            parent = raw[contract.parent].frame
-            parent_bad = parent.index.isin(bad_lines[contract.parent])
-            parts.append(
-                child_rejects(frame, parent, pd.Series(parent_bad, index=parent.index), raw[contract.parent].file)
-            )
-            if name == "dosing":
-                ok_parent = parent.loc[~parent_bad]
-                of_ok_parent = _isin(_subject_key(frame), _subject_key(ok_parent))
-                parts.append(dosing_rejects(frame[of_ok_parent], ok_parent, specs))
-        found[name] = [p for p in parts if not p.empty]
-        bad_lines[name] = pd.Index(pd.concat(found[name])["line"].unique()) if found[name] else pd.Index([])
+        with shared_codes():  # a file's checks read its columns many times: each is encoded once
+            contract, frame = specs.raw[name], raw[name].frame
+            parts = [ragged_rejects(raw[name]), schema_rejects(frame, contract, specs), key_rejects(frame, contract)]
+            parts += row_rule_rejects(frame, contract, specs)
+            own_bad = pd.Index(pd.concat(parts)["line"].unique())
+            clean = rows_where(frame, ~frame.index.isin(own_bad)) if len(own_bad) else frame
+            if contract.parent is None:
+                parts.append(enrollment_rejects(clean, specs))
+            else:
+                parent = raw[contract.parent].frame
+                parent_bad = parent.index.isin(bad_lines[contract.parent])
+                parts.append(
+                    child_rejects(frame, parent, pd.Series(parent_bad, index=parent.index), raw[contract.parent].file)
+                )
+                if name == "dosing":
+                    ok_parent = parent.loc[~parent_bad]
+                    of_ok_parent = _isin(_subject_key(frame), _subject_key(ok_parent))
+                    parts.append(dosing_rejects(frame[of_ok_parent], ok_parent, specs))
+            found[name] = [p for p in parts if not p.empty]
+            bad_lines[name] = pd.Index(pd.concat(found[name])["line"].unique()) if found[name] else pd.Index([])
     frames = [p for n in order for p in found[n]]
     rejects = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
     rejects = rejects[REJECT_COLUMNS].astype({"line": "int64"})
@@ -327,7 +329,7 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
     valid, counts = {}, {}
     for name in order:
         frame = raw[name].frame
-        keep = frame.loc[~frame.index.isin(bad_lines[name])] if len(bad_lines[name]) else frame
+        keep = rows_where(frame, ~frame.index.isin(bad_lines[name])) if len(bad_lines[name]) else frame
         valid[name] = typed(keep, specs.raw[name])
         counts[name] = {"read": raw[name].rows, "valid": len(keep), "rejected": raw[name].rows - len(keep)}
     return Validation(valid, rejects, counts)

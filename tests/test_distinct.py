@@ -1,0 +1,109 @@
+"""flows.distinct: codes, distinct rows, duplicates and per-value checks agree with plain pandas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows import distinct
+from flows.distinct import distinct_rows, duplicated, per_value, rows_where, shared_codes, value_codes
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "site": ["01", "01", None, "01", "02", "01"],  # a null is a value of its own
+            "subject": ["0001", "0001", "0002", "0003", "0001", None],
+            "result": ["1", "1", "IIa", None, "1", "3"],
+            "score": [1.0, 1.0, np.nan, 2.0, 1.0, np.nan],
+            "dose": pd.array([1, 1, None, 2, 1, None], dtype="Int64"),
+        },
+        index=pd.Index([2, 3, 5, 6, 7, 9], name="line"),  # line numbers, with a gap
+    )
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ["site"],  # one text column with a null
+        ["score"],  # numpy floats with NaN
+        ["dose"],  # nullable integers
+        ["site", "subject"],
+        ["site", "subject", "result", "score", "dose"],
+    ],
+)
+def test_distinct_rows_expand_back_to_the_frame(columns):
+    f = frame()
+    d = distinct_rows(f, columns)
+    assert len(d.rows) == len(f[columns].drop_duplicates())
+    back = d.rows.reset_index(drop=True).take(d.codes).set_axis(f.index)
+    pd.testing.assert_frame_equal(back, f[columns])
+    assert list(d.rows.dtypes) == list(f[columns].dtypes)
+
+
+def test_distinct_rows_of_an_empty_frame():
+    d = distinct_rows(frame().iloc[:0], ["site", "subject"])
+    assert d.rows.empty and len(d.codes) == 0
+
+
+@pytest.mark.parametrize("limit", [1 << 24, 1])  # a lookup table, and hashing when the code space is too large
+def test_combined_codes_compact_either_way(monkeypatch, limit):
+    monkeypatch.setattr(distinct, "LOOKUP_LIMIT", limit)
+    rng = np.random.default_rng(7)
+    f = pd.DataFrame({c: rng.integers(0, 50, 2000).astype(str) for c in "abcde"}).astype("str")
+    d = distinct_rows(f, list("abcde"))
+    back = d.rows.reset_index(drop=True).take(d.codes).set_axis(f.index)
+    pd.testing.assert_frame_equal(back, f)
+    assert len(d.rows) == len(f.drop_duplicates())
+
+
+def test_value_codes_use_every_code_and_minus_one_for_null():
+    codes, n = value_codes(pd.Series(["b", None, "a", "b"]))
+    assert n == 2 and sorted(set(codes.tolist())) == [-1, 0, 1]
+    assert codes[0] == codes[3] and codes[1] == -1
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [["site", "subject"], ["site", "subject", "result"], ["score"], ["result", "dose"]],
+)
+def test_duplicated_is_pandas_keep_false(columns):
+    f = frame()
+    assert duplicated(f, columns).tolist() == f.duplicated(subset=columns, keep=False).tolist()
+
+
+def test_duplicated_without_any_duplicate():
+    f = pd.DataFrame({"a": ["x", "y", "z"], "b": ["1", "1", "1"]})
+    assert not duplicated(f, ["a", "b"]).any()
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda s: s.str.fullmatch(r"\d+").fillna(False).astype(bool) | s.isna(),
+        lambda s: s.isin({"1", "3"}) | s.isna(),
+        lambda s: s.isna(),
+        lambda s: s.str.len(),  # not a boolean: the dtype of the answer is kept
+    ],
+)
+def test_per_value_gives_the_answers_of_the_check(check):
+    values = frame()["result"]
+    pd.testing.assert_series_equal(per_value(check)(values), check(values), check_names=False)
+
+
+@pytest.mark.parametrize("mask", [[True, False, True, False, True, False], [False] * 6, [True] * 6])
+def test_rows_where_is_loc_with_a_mask(mask):
+    f = frame()
+    keep = np.array(mask)
+    pd.testing.assert_frame_equal(rows_where(f, keep), f.loc[keep])
+    pd.testing.assert_frame_equal(rows_where(f, pd.Series(keep, index=f.index)), f.loc[keep])
+
+
+def test_shared_codes_encode_a_column_once_and_only_inside_the_block():
+    f = frame()
+    with shared_codes():
+        first, _ = value_codes(f["site"])
+        again, _ = value_codes(f[["site", "subject"]]["site"])  # the same data, reached another way
+        assert again is first
+    assert value_codes(f["site"])[0] is not first

@@ -1,0 +1,58 @@
+"""flows.read: the file is fingerprinted and counted in one streaming pass; Arrow parses it from the path."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import shutil
+
+import pandas as pd
+import pytest
+
+from flows.errors import StructuralError
+from flows.read import _constant, _scan, read_raw
+from tests.conftest import RAW
+
+
+@pytest.mark.parametrize(
+    ("data", "first_line", "blank", "newlines", "ends"),
+    [
+        (b"a,b\n1,2\n", b"a,b", False, 2, True),
+        (b"a,b\r\n1,2", b"a,b\r", False, 1, False),  # no line end after the last record
+        (codecs.BOM_UTF8 + b"a,b\n", b"a,b", False, 1, True),  # byte-order mark: not part of the header
+        (b"", b"", True, 0, False),  # empty
+        (b" \n\t\n", b" ", True, 2, True),  # only white space
+        (codecs.BOM_UTF8, b"", True, 0, False),  # only a byte-order mark
+    ],
+)
+def test_scan(tmp_path, data, first_line, blank, newlines, ends):
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    scan = _scan(path, block=3)  # blocks smaller than a line: counts must not depend on them
+    assert (scan.first_line, scan.blank, scan.newlines, scan.ends_with_newline) == (first_line, blank, newlines, ends)
+    assert scan.sha256 == hashlib.sha256(data).hexdigest() and scan.size == len(data)
+
+
+def test_byte_order_mark_keeps_columns_and_fingerprint(tmp_path, specs):
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    data = codecs.BOM_UTF8 + (RAW / "dosing.csv").read_bytes()
+    (raw / "dosing.csv").write_bytes(data)
+    plain = read_raw(RAW, specs.raw["dosing"])
+    marked = read_raw(raw, specs.raw["dosing"])
+    assert list(marked.frame.columns) == list(plain.frame.columns)
+    assert marked.frame.equals(plain.frame)
+    assert (marked.sha256, marked.size) == (hashlib.sha256(data).hexdigest(), len(data))
+
+
+def test_white_space_only_file_is_empty(tmp_path, specs):
+    (tmp_path / "dosing.csv").write_bytes(b"\n  \n")
+    with pytest.raises(StructuralError, match=r"dosing\.csv: empty file"):
+        read_raw(tmp_path, specs.raw["dosing"])
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 65536, 65537, 200_000])  # empty, shorter than a block, on and past a block
+def test_constant_column(n):
+    column = pd.Series(_constant("dosing.csv", n))
+    assert len(column) == n and (column == "dosing.csv").all()
+    assert column.dtype == pd.Series(["text"]).dtype  # the same str dtype as every column read
