@@ -23,12 +23,12 @@ test: $(READY)  ## the test suite (what CI runs)
 	$(PY) -m pytest
 
 lint: $(READY)
-	$(VENV)/bin/ruff check flows tests
-	$(VENV)/bin/ruff format --check flows tests
+	$(VENV)/bin/ruff check flows tests bench
+	$(VENV)/bin/ruff format --check flows tests bench
 
 format: $(READY)
-	$(VENV)/bin/ruff format flows tests
-	$(VENV)/bin/ruff check --fix flows tests
+	$(VENV)/bin/ruff format flows tests bench
+	$(VENV)/bin/ruff check --fix flows tests bench
 
 sample: $(READY) ## regenerate the committed sample raw exports
 	$(PY) -m flows synth --subjects 34 --seed 20250321 --out raw
