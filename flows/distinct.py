@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-LOOKUP_LIMIT = 1 << 24  # code spaces up to this (or the row count) are compacted with a lookup table, larger by hashing
+LOOKUP_LIMIT = 1 << 24  # largest code space compacted with a lookup table (a few bytes per code), not by hashing
 
 
 _SHARED: ContextVar[dict | None] = ContextVar("flows.distinct shared codes", default=None)
@@ -63,9 +63,14 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     return codes, n
 
 
+def _by_lookup(space: int, rows: int) -> bool:
+    """Whether a table over the code space is cheaper than hashing the rows' codes."""
+    return space <= max(1 << 16, min(8 * rows, LOOKUP_LIMIT))
+
+
 def _compact(combined: np.ndarray, space: int) -> tuple[np.ndarray, int]:
     """Dense codes 0 to m - 1 for the m distinct values of `combined` (all in range(space))."""
-    if space <= max(LOOKUP_LIMIT, len(combined)):
+    if _by_lookup(space, len(combined)):
         present = np.zeros(space, bool)
         present[combined] = True
         dense = np.cumsum(present, dtype=_code_dtype(space, np.int32))
@@ -80,7 +85,7 @@ def combined_codes(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndar
     combined, space = np.zeros(len(frame), np.int32), 1
     for col in columns:
         codes, n = value_codes(frame[col])
-        if space * (n + 1) > max(LOOKUP_LIMIT, len(frame)):  # keep the space small enough for lookup tables
+        if not _by_lookup(space * (n + 1), len(frame)):  # keep the space small: compact what is combined so far
             combined, space = _compact(combined, space)
         space *= n + 1
         combined = combined.astype(_code_dtype(space, np.int32), copy=False)

@@ -47,9 +47,9 @@ def test_distinct_rows_of_an_empty_frame():
     assert d.rows.empty and len(d.codes) == 0
 
 
-@pytest.mark.parametrize("limit", [1 << 24, 1])  # a lookup table, and hashing when the code space is too large
-def test_combined_codes_compact_either_way(monkeypatch, limit):
-    monkeypatch.setattr(distinct, "LOOKUP_LIMIT", limit)
+@pytest.mark.parametrize("lookup", [True, False])  # a table over the code space, or hashing the codes
+def test_combined_codes_compact_either_way(monkeypatch, lookup):
+    monkeypatch.setattr(distinct, "_by_lookup", lambda space, rows: lookup)
     rng = np.random.default_rng(7)
     f = pd.DataFrame({c: rng.integers(0, 50, 2000).astype(str) for c in "abcde"}).astype("str")
     d = distinct_rows(f, list("abcde"))

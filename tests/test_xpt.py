@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from flows.errors import OutputCheckError
 from flows.specs import DomainSpec, Variable
 from flows.writers.context import WriteContext
-from flows.writers.xpt import write_xpt, xpt_lengths
+from flows.writers.xpt import ibm_doubles, write_xpt, xpt_lengths
 
 # ../shared/ sits beside the repository, here and in CI
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dataset-json" / "examples-sdtm"
@@ -134,3 +136,48 @@ def test_same_data_same_bytes_and_header_date_from_context(tmp_path):
     assert paths[0].read_bytes().count(b"31OCT26:00:00:00") == 4
     data, _ = pyreadstat.read_xport(str(paths[0]))
     assert data["XXVAL"].tolist() == ["ok", "x" * 200]  # 200 bytes: the limit itself is fine
+
+
+@pytest.mark.parametrize(
+    ("value", "ibm"),
+    [
+        (1.0, "4110000000000000"),
+        (-2.5, "c128000000000000"),
+        (0.1, "401999999999999a"),
+        (float("nan"), "2e00000000000000"),  # SAS missing '.'
+        (0.0, "0000000000000000"),
+        (-0.0, "0000000000000000"),  # ReadStat drops the sign of zero
+        (2.0**-261, "0000000000000000"),  # below the IBM range: zero
+        (2.0**249, "7fffffffffffffff"),  # above ReadStat's limit: the largest magnitude
+        (float("-inf"), "ffffffffffffffff"),
+    ],
+)
+def test_ibm_doubles(value, ibm):
+    assert ibm_doubles(np.array([value])).tobytes().hex() == ibm
+
+
+def test_same_bytes_as_readstat(tmp_path):
+    """The numpy writer against pyreadstat's, whose bytes it reproduces (the clock aside, which we fix)."""
+    numbers = [1.5, None, -0.0, 1e-80, 7.2e75, 123456.789, 2.0**-260, float("inf"), 1 / 3]
+    frame = pd.DataFrame(
+        {
+            "USUBJID": pd.Series([f"S-{i}" for i in range(len(numbers))], dtype="str"),
+            "XXVAL": pd.Series(["ok", None, "", " lead", "trail ", "x" * 200, "a", "b", "c"], dtype="str"),
+            "XXN": pd.Series(numbers, dtype="float64"),
+        }
+    )
+    spec = tiny_spec()
+    ours = tmp_path / "ours.xpt"
+    write_xpt(frame, spec, ours, WriteContext("X", WHEN, {}))
+    theirs = tmp_path / "theirs.xpt"
+    text = {v.name: frame[v.name].astype(object).where(frame[v.name].notna(), "") for v in spec.variables[:2]}
+    pyreadstat.write_xport(
+        pd.DataFrame({**text, "XXN": frame["XXN"]}),
+        str(theirs),
+        file_label=spec.label,
+        column_labels=[v.label for v in spec.variables],
+        table_name=spec.domain,
+        file_format_version=5,
+    )
+    clock = re.compile(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}")
+    assert clock.sub(b"31OCT26:00:00:00", theirs.read_bytes(), count=4) == ours.read_bytes()

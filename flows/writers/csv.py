@@ -1,14 +1,58 @@
-"""CSV writer, XPT-style: upper-case names of at most 8 characters in spec order, UTF-8, ISO 8601 dates."""
+"""CSV writer, XPT-style: upper-case names of at most 8 characters in spec order, UTF-8, ISO 8601 dates.
+
+The bytes are those of pandas' to_csv, put together a column at a time: text straight from Arrow (the csv module's
+minimal quoting, only where a value needs it), numbers as pandas formats them, in one call for all of them.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from flows.specs import DomainSpec
 from flows.writers.context import WriteContext
 
+NEEDS_QUOTES = '[,"\\n]'  # what makes the csv module quote a field (delimiter, quote character, line end)
+END = "_end"  # a last, empty column: pandas writes a lone empty field as "", never so beside another field
+
+
+def _field(value: str | None) -> str:
+    """One value as the csv module writes it in a row of several fields."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([value, ""])
+    return out.getvalue()[:-2]
+
+
+def _text_fields(col: pd.Series) -> pa.ChunkedArray:
+    text = pa.chunked_array(pa.array(col.array))
+    if pc.any(pc.match_substring_regex(text, NEEDS_QUOTES)).as_py():  # rare: quote as the csv module does
+        return pa.chunked_array([pa.array([_field(v) for v in text.to_pylist()], pa.large_string())])
+    return pc.fill_null(text, "")
+
+
+def _number_fields(frame: pd.DataFrame) -> list[pa.ChunkedArray]:
+    """The numeric columns as pandas writes them to CSV (no number holds a comma, so the lines split apart)."""
+    lines = frame.assign(**{END: ""}).to_csv(index=False, header=False, lineterminator="\n").split("\n")[:-1]
+    cells = pc.split_pattern(pa.array(lines, pa.large_string()), ",")
+    return [pa.chunked_array([pc.list_element(cells, i)]) for i in range(frame.shape[1])]
+
 
 def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    frame[spec.names].to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    data = frame[spec.names]
+    text = [v.name for v in spec.variables if v.type == "Char"]
+    numbers = [v.name for v in spec.variables if v.type != "Char"]
+    if not len(data) or END in data or not all(isinstance(data[c].array, pd.arrays.ArrowStringArray) for c in text):
+        data.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        return
+    fields = {c: _text_fields(data[c]) for c in text}
+    if numbers:
+        fields.update(zip(numbers, _number_fields(data[numbers]), strict=True))
+    comma = pa.scalar(",", pa.large_string())
+    rows = pc.binary_join_element_wise(*(fields[c] for c in spec.names), comma)
+    header = ",".join(_field(c) for c in spec.names)
+    path.write_text(header + "\n" + "\n".join(rows.to_pylist()) + "\n", encoding="utf-8")

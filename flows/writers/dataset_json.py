@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from flows import __version__
 from flows.define import metadata_version_oid, study_oid
@@ -27,32 +29,29 @@ def json_type(name: str, col: pd.Series, spec_type: str) -> str:
     return "integer" if len(values) and np.all(values == np.round(values)) else "double"
 
 
-def dataset_json(
-    frame: pd.DataFrame,
-    spec: DomainSpec,
-    studyid: str,
-    lengths: dict[str, int],
-    created: datetime,
-    ig_version: str = "",
-) -> dict:
-    columns, data = [], {}
+def _json_values(col: pd.Series, kind: str) -> pd.Series:
+    """The column as the Python values JSON writes: int for integer columns, None where missing."""
+    values = col.astype("Int64") if kind == "integer" else col
+    return values.astype(object).where(col.notna(), None)
+
+
+def _document(
+    frame: pd.DataFrame, spec: DomainSpec, studyid: str, lengths: dict[str, int], created: datetime, ig_version: str
+) -> tuple[dict, list[str]]:
+    """Everything of the document but its rows, and the dataType of each variable."""
+    columns, kinds = [], []
     keys = {k: i for i, k in enumerate(spec.keys, start=1)}
     for v in spec.variables:
-        col = frame[v.name]
-        kind = json_type(v.name, col, v.type)
+        kind = json_type(v.name, frame[v.name], v.type)
         column = {"itemOID": f"IT.{spec.domain}.{v.name}", "name": v.name, "label": v.label, "dataType": kind}
         if v.type == "Char":
             column["length"] = lengths[v.name]
         if v.name in keys:
             column["keySequence"] = keys[v.name]
         columns.append(column)
-        if kind == "integer":
-            data[v.name] = col.astype("Int64").astype(object).where(col.notna(), None).tolist()
-        else:
-            data[v.name] = col.astype(object).where(col.notna(), None).tolist()
-    rows = [list(r) for r in zip(*data.values(), strict=True)] if len(frame) else []
+        kinds.append(kind)
     stamp = created.strftime("%Y-%m-%dT%H:%M:%S")
-    return {
+    doc = {
         "datasetJSONCreationDateTime": stamp,
         "datasetJSONVersion": VERSION,
         "fileOID": f"{studyid}/{spec.domain}",
@@ -67,10 +66,62 @@ def dataset_json(
         "name": spec.domain,
         "label": spec.label,
         "columns": columns,
-        "rows": rows,
     }
+    return doc, kinds
+
+
+def dataset_json(
+    frame: pd.DataFrame,
+    spec: DomainSpec,
+    studyid: str,
+    lengths: dict[str, int],
+    created: datetime,
+    ig_version: str = "",
+) -> dict:
+    doc, kinds = _document(frame, spec, studyid, lengths, created, ig_version)
+    data = [_json_values(frame[v.name], k).to_numpy() for v, k in zip(spec.variables, kinds, strict=True)]
+    doc["rows"] = np.column_stack(data).tolist() if len(frame) else []
+    return doc
+
+
+# What json.dumps(ensure_ascii=False) escapes in a string, backslash first; other control characters as \u00XX
+ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\b", "\\b"), ("\f", "\\f"))
+NEEDS_ESCAPE, CONTROL = '[\\\\"\\x00-\\x1f]', "[\\x00-\\x1f]"
+
+
+def _by_json(col: pd.Series, kind: str) -> pa.ChunkedArray:
+    values = [json.dumps(v, ensure_ascii=False) for v in _json_values(col, kind)]
+    return pa.chunked_array([pa.array(values, pa.large_string())])
+
+
+def _json_text(col: pd.Series, kind: str) -> pa.ChunkedArray:
+    """Each value of the column as json.dumps writes it, worked out a column at a time."""
+    if kind in ("integer", "double"):  # no comma in a number: one json.dumps of the column, split at the commas
+        text = json.dumps(_json_values(col, kind).tolist(), separators=(",", ":"))[1:-1].split(",")
+        return pa.chunked_array([pa.array(text, pa.large_string())])
+    if not isinstance(col.array, pd.arrays.ArrowStringArray):  # not Arrow text: let json write every value
+        return _by_json(col, kind)
+    text = pa.chunked_array(pa.array(col.array))
+    if pc.any(pc.match_substring_regex(text, NEEDS_ESCAPE)).as_py():
+        for plain, escaped in ESCAPES:
+            text = pc.replace_substring(text, plain, escaped)
+        if pc.any(pc.match_substring_regex(text, CONTROL)).as_py():  # rare
+            return _by_json(col, kind)
+    quote = pa.scalar('"', pa.large_string())
+    return pc.fill_null(pc.binary_join_element_wise(quote, text, quote, pa.scalar("", pa.large_string())), "null")
+
+
+def rows_json(frame: pd.DataFrame, spec: DomainSpec, kinds: list[str]) -> str:
+    """The document's "rows" as JSON text, the same as json.dumps writes them, built a column at a time."""
+    if not len(frame):
+        return "[]"
+    tokens = [_json_text(frame[v.name], kind) for v, kind in zip(spec.variables, kinds, strict=True)]
+    text = {c: pa.scalar(c, pa.large_string()) for c in ("[", ",", "]", "")}
+    rows = pc.binary_join_element_wise(text["["], pc.binary_join_element_wise(*tokens, text[","]), text["]"], text[""])
+    return "[" + ",".join(rows.to_pylist()) + "]"
 
 
 def write_dataset_json(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    doc = dataset_json(frame, spec, ctx.studyid, ctx.lengths[spec.domain], ctx.created, ctx.ig_version)
-    path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    doc, kinds = _document(frame, spec, ctx.studyid, ctx.lengths[spec.domain], ctx.created, ctx.ig_version)
+    head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    path.write_text(head[:-1] + ',"rows":' + rows_json(frame, spec, kinds) + "}\n", encoding="utf-8")
