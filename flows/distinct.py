@@ -56,8 +56,11 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         return shared[id(data)][1:]
     encoded = pc.dictionary_encode(pa.chunked_array(pa.array(values.array)))  # one dictionary for every chunk
     n = len(encoded.chunks[-1].dictionary)
-    parts = [(pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy() for c in encoded.chunks]
-    codes = np.concatenate(parts).astype(_code_dtype(n), copy=False)
+    codes, start = np.empty(len(values), _code_dtype(n)), 0
+    for chunk in encoded.chunks:  # copied chunk by chunk into the small integer type, with no wider temporary
+        indices = pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices
+        codes[start : start + len(chunk)] = indices.to_numpy()
+        start += len(chunk)
     if shared is not None:
         shared[id(data)] = (data, codes, n)  # holding `data` keeps its id from being reused
     return codes, n
@@ -125,9 +128,11 @@ class Distinct:
 
 def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndarray:
     """For each of the n codes, the position of one row that has it (any will do: the rows are equal)."""
-    out = np.empty(n, np.intp)
+    out = np.full(n, -1, np.intp)
     for start in range(0, len(codes), block):  # by blocks: one arange the length of the frame would cost 8 bytes a row
         out[codes[start : start + block]] = np.arange(start, min(start + block, len(codes)))
+        if out.min() >= 0:  # every code seen: a few values repeated over millions of rows stop at the first block
+            break
     return out
 
 
@@ -154,6 +159,8 @@ def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFram
     into one: for a ten-million-row text column that is a copy of the whole column. A filter works chunk by chunk.
     """
     keep = np.asarray(mask, dtype=bool)
+    if not keep.any():  # the usual case for a reject mask: nothing to filter
+        return frame.iloc[:0]
     out = pd.DataFrame(
         {i: frame.iloc[:, i].array[keep] for i in range(frame.shape[1])}, index=frame.index[keep], copy=False
     )

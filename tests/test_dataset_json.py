@@ -62,3 +62,29 @@ def test_golden_rows_match_cdisc_example(name):
     assert [blank(r) for r in doc["rows"]] == [blank(r) for r in example["rows"]]
     assert [c["name"] for c in doc["columns"]] == [c["name"] for c in example["columns"]]
     assert [c["label"] for c in doc["columns"]] == [c["label"] for c in example["columns"]]
+
+
+@pytest.mark.parametrize("rows", [6, 1, 0])
+def test_written_text_is_json_dumps_of_the_document(tmp_path, rows):
+    """The column-at-a-time rows are what json.dumps writes: escapes, nulls, integers and doubles alike."""
+    from flows.specs import DomainSpec, Variable
+    from flows.writers.context import WriteContext
+    from flows.writers.dataset_json import write_dataset_json
+
+    texts = ['say "hi"', "back\\slash", "line\nbreak\ttab", "bell\x07", None, "é ok"]
+    frame = pd.DataFrame(
+        {
+            "USUBJID": pd.Series([f"S-{i}" for i in range(6)], dtype="str"),
+            "XXTEXT": pd.Series(texts, dtype="str"),
+            "XXDTC": pd.Series(["2025-01-01", None, "2025-02", "2025", "2025-01-01T10:00", ""], dtype="str"),
+            "XXSEQ": pd.array([1, 2, None, 4, 5, 6], dtype="Int64"),
+            "XXVAL": pd.array([-0.0, 1 / 3, None, 1e20, 2.5, float("inf")], dtype="Float64"),
+        }
+    ).iloc[:rows]
+    variables = tuple(Variable(c, c, "Num" if c in ("XXSEQ", "XXVAL") else "Char", 200, "Perm", "", "") for c in frame)
+    spec = DomainSpec("XX", "Example", "", "", ("USUBJID",), None, variables, tmp_path / "xx.yaml")
+    lengths = xpt_lengths(frame, spec)
+    path = tmp_path / "xx.json"
+    write_dataset_json(frame, spec, path, WriteContext("X", datetime(2026, 10, 31), {"XX": lengths}, "3.4"))
+    doc = dataset_json(frame, spec, "X", lengths, datetime(2026, 10, 31), "3.4")
+    assert path.read_text(encoding="utf-8") == json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"

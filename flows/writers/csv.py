@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flows.distinct import distinct_rows
 from flows.specs import DomainSpec
 from flows.writers.context import WriteContext
 
@@ -30,8 +31,10 @@ def _field(value: str | None) -> str:
 
 def _text_fields(col: pd.Series) -> pa.ChunkedArray:
     text = pa.chunked_array(pa.array(col.array))
-    if pc.any(pc.match_substring_regex(text, NEEDS_QUOTES)).as_py():  # rare: quote as the csv module does
-        return pa.chunked_array([pa.array([_field(v) for v in text.to_pylist()], pa.large_string())])
+    if pc.any(pc.match_substring_regex(text, NEEDS_QUOTES)).as_py():  # quote as the csv module does, once a value
+        values = distinct_rows(col.to_frame(), [col.name])
+        fields = [_field(v) for v in pa.chunked_array(pa.array(values.rows[col.name].array)).to_pylist()]
+        return pa.chunked_array([pa.array(fields, pa.large_string()).take(pa.array(values.codes))])
     return pc.fill_null(text, "")
 
 
@@ -55,4 +58,4 @@ def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteConte
     comma = pa.scalar(",", pa.large_string())
     rows = pc.binary_join_element_wise(*(fields[c] for c in spec.names), comma)
     header = ",".join(_field(c) for c in spec.names)
-    path.write_text(header + "\n" + "\n".join(rows.to_pylist()) + "\n", encoding="utf-8")
+    path.write_bytes((header + "\n" + "\n".join(rows.to_pylist()) + "\n").encode("utf-8"))
