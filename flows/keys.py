@@ -8,8 +8,11 @@ from flows.distinct import distinct_rows
 from flows.specs import DomainSpec
 
 
-def usubjid(studyid: str, site: pd.Series, subject: pd.Series) -> pd.Series:
-    """USUBJID as STUDYID-SITEID-SUBJID, unique across the submission (built once per subject, however many rows)."""
+def usubjid(studyid: str, site: pd.Series | None, subject: pd.Series) -> pd.Series:
+    """USUBJID as STUDYID-SITEID-SUBJID (STUDYID-SUBJID when subjects are numbered across sites), unique across
+    the submission; built once per subject, however many rows."""
+    if site is None:
+        return (studyid + "-" + subject.astype("str")).astype("str")
     if not site.index.equals(subject.index):
         return studyid + "-" + site + "-" + subject
     pairs = distinct_rows(pd.DataFrame({"site": site.array, "subject": subject.array}), ["site", "subject"])

@@ -12,24 +12,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
 from flows import __version__
 from flows.cutoff import apply_cutoff, data_as_of
-from flows.derive_dm import derive_dm
-from flows.derive_ex import add_study_days, derive_ex
-from flows.derive_ie import derive_ie
 from flows.diff import diff_transfers, first_transfer, write_changes
 from flows.errors import PipelineError, StructuralError
 from flows.fingerprint import fingerprint, unchanged_since
-from flows.keys import usubjid
 from flows.lock import study_lock
+from flows.mapping.engine import derive_datasets
 from flows.package import write_sums, write_zip
 from flows.publish import discard, latest_transfer, new_staging, publish, sha256_file, sweep_staging, utc_stamp
 from flows.read import RawFile, read_raw
-from flows.sdtm_schema import TRACE, conform
+from flows.sdtm_schema import TRACE
 from flows.specs import Specs
-from flows.trial_design import derive_ti, derive_ts
 from flows.validate import Validation, validate_raw
 from flows.writers import WRITERS
 from flows.writers.context import WriteContext
@@ -60,41 +55,6 @@ def read_inputs(raw_dir: Path, specs: Specs) -> dict[str, RawFile]:
     if problems:
         raise StructuralError(" | ".join(problems))
     return files
-
-
-def last_dates_by_subject(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Latest date (YYYY-MM-DD) over `columns` per site and subject, grouped in Arrow (10x pandas on 10^7 rows)."""
-    table = pa.table({c: pa.array(frame[c], type=pa.string()) for c in ("site", "subject", *columns)})
-    grouped = table.group_by(["site", "subject"]).aggregate([(c, "max") for c in columns]).to_pandas()
-    latest = grouped[[f"{c}_max" for c in columns]].apply(lambda col: col.str.slice(0, 10)).max(axis=1)
-    return pd.DataFrame({"site": grouped["site"], "subject": grouped["subject"], "d": latest})
-
-
-def derive_datasets(valid: dict[str, pd.DataFrame], specs: Specs, facts: dict | None = None) -> dict[str, pd.DataFrame]:
-    """Every SDTM dataset from the valid raw rows, conformed to and checked against its spec."""
-    study, sdtm = specs.study, specs.sdtm
-    ex = derive_ex(valid["dosing"], study, sdtm["EX"])
-    dated = []
-    for name, contract in specs.raw.items():
-        dates = [c.name for c in contract.columns if c.type in ("date", "datetime")]
-        if contract.parent and dates:
-            last = last_dates_by_subject(valid[name], dates)
-            dated.append(
-                (pd.DataFrame({"USUBJID": usubjid(study.studyid, last["site"], last["subject"]), "d": last["d"]}), "d")
-            )
-    dm = derive_dm(valid["enrollment"], ex, dated, study, sdtm["DM"])
-    ex = add_study_days(ex, dm, {"EXSTDY": "EXSTDTC", "EXENDY": "EXENDTC"})
-    ie = add_study_days(derive_ie(valid["eligibility"], study, sdtm["IE"]), dm, {"IEDY": "IEDTC"})
-    facts = {**(facts or {}), "treated_subjects": int(dm["ACTARMCD"].notna().sum())}
-    raw = {"DM": dm, "EX": ex, "IE": ie, "TI": derive_ti(specs, sdtm["TI"]), "TS": derive_ts(specs, sdtm["TS"], facts)}
-    out = {}
-    for domain, frame in raw.items():
-        checked = conform(frame, sdtm[domain], specs)
-        for col in TRACE:
-            if col in frame:
-                checked[col] = frame[col].to_numpy()
-        out[domain] = checked
-    return out
 
 
 def trace_table(datasets: dict[str, pd.DataFrame], specs: Specs) -> pd.DataFrame:

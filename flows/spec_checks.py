@@ -155,12 +155,6 @@ def check_sdtm(specs: Specs) -> None:
                 _in_codelist(specs, v.codelist, list(v.values or ()), f"{vw}.values")
             if v.method and v.method.isupper() and " " not in v.method and v.method not in specs.methods:
                 raise SpecError(f"{vw}.method: unknown method '{v.method}' (not in specs/sdtm/methods.yaml)")
-            if v.origin == "Collected":
-                if not v.source or "." not in v.source:
-                    raise SpecError(f"{vw}: a Collected variable needs source: <raw file>.<column>")
-                file, column = v.source.split(".", 1)
-                if file not in specs.raw or column not in specs.raw[file].column_names:
-                    raise SpecError(f"{vw}.source: unknown raw column '{v.source}'")
             if v.origin == "Derived" and not v.method:
                 raise SpecError(f"{vw}: a Derived variable needs a method")
         if domain != spec.path.stem.upper():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -54,6 +55,7 @@ class RawColumn:
     min: float | None = None
     max: float | None = None
     pii: bool = False
+    role: str | None = None  # what a derivation needs the column for: site, subject
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class RawContract:
     cut: Mapping[str, Any] | None
     not_tabulated: str
     path: Path
+    parent_rules: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -76,6 +79,15 @@ class RawContract:
 
     def column(self, name: str) -> RawColumn:
         return next(c for c in self.columns if c.name == name)
+
+    def role(self, role: str) -> str | None:
+        """The column that plays `role` (site, subject), or None."""
+        return next((c.name for c in self.columns if c.role == role), None)
+
+    @property
+    def subject_columns(self) -> list[str]:
+        """The columns that identify a subject: the site (if the file has one) and the subject number."""
+        return [c for c in (self.role("site"), self.role("subject")) if c]
 
 
 @dataclass(frozen=True)
@@ -89,8 +101,10 @@ class Variable:
     origin: str
     codelist: str | None = None
     values: tuple[str, ...] | None = None
-    source: str | None = None
+    source: str | None = None  # <raw file>.<column>, worked out from `map` at load
     method: str | None = None
+    map: Any = None  # how the variable is derived: one mapping step or a list (first non-null wins)
+    sponsor_codelist: Mapping[str, Any] | None = None  # {name, codes, decodes}: study.yaml paths of the terms
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,8 @@ class DomainSpec:
     seq: str | None
     variables: tuple[Variable, ...]
     path: Path
+    records: Mapping[str, Any] | None = None  # {from: <raw file>} | {study: <list>} | {derivation: <source>}
+    value_lists: Mapping[str, str] | None = None  # variable -> the variable whose values select its definition
 
     @property
     def names(self) -> list[str]:
@@ -208,7 +224,7 @@ def _build(cls: type, data: Mapping[str, Any], required: tuple[str, ...], where:
     unknown = sorted(set(data) - known)
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {unknown}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    values = {k: tuple(v) if isinstance(v, list) and k != "map" else v for k, v in data.items()}
     return cls(**values, **extra)
 
 
@@ -241,6 +257,7 @@ def load_raw_contract(path: Path) -> RawContract:
         cut=data.get("cut"),
         not_tabulated=_need(data, "not_tabulated", where),
         path=path,
+        parent_rules=tuple(data.get("parent_rules") or ()),
     )
 
 
@@ -261,6 +278,8 @@ def load_domain(path: Path) -> DomainSpec:
         seq=data.get("seq"),
         variables=variables,
         path=path,
+        records=_need(data, "records", where),
+        value_lists=data.get("value_lists"),
     )
 
 
@@ -277,14 +296,16 @@ def load_specs(root: Path = SPECS_DIR) -> Specs:
             spec = load_domain(p)
             sdtm[spec.domain] = spec
     specs = Specs(study, release, codelists, raw, sdtm, methods, root)
-    check_specs(specs)
-    return specs
+    return check_specs(specs)
 
 
-def check_specs(specs: Specs) -> None:
-    """Cross-check the specs against each other and against the controlled terminology."""
+def check_specs(specs: Specs) -> Specs:
+    """Cross-check the specs against each other, the controlled terminology and the mapping vocabulary; return
+    them with each collected variable's raw source worked out from its mapping."""
+    from flows.mapping.checks import check_mappings
     from flows.spec_checks import check_raw, check_sdtm, check_study
 
     check_study(specs)
     check_raw(specs)
     check_sdtm(specs)
+    return dataclasses.replace(specs, sdtm=check_mappings(specs))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flows.derive_dm import actual_arm
+from flows.mapping.derivations import arm_of_dose
 from flows.specs import Specs, Study
 
 # Fixed drawing parameters: the PNG must be byte-identical for identical inputs.
@@ -134,7 +134,7 @@ def plot_days(values: pd.Series) -> np.ndarray:
 
 def infusion_arm(dose: pd.Series, study: Study) -> pd.Series:
     """ARMCD whose dose matches each administered dose within the study's tolerance; OTHER when none does."""
-    return actual_arm(dose.astype("Float64"), study).fillna(OTHER)
+    return arm_of_dose(dose.astype("Float64"), study.arms, float(study.treatment["dose_tolerance"])).fillna(OTHER)
 
 
 def arm_styles(study: Study) -> dict[str, tuple[tuple[float, float, float, float], str, str]]:

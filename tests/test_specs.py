@@ -47,9 +47,9 @@ def broken(tmp_path: Path, rel: str, old: str, new: str) -> Path:
         ),
         (
             "sdtm/ie.yaml",
-            "source: eligibility.criterion",
-            "source: eligibility.criterio",
-            "ie.yaml: variables.IETESTCD.source: unknown raw column 'eligibility.criterio'",
+            "map: {assign: criterion}",
+            "map: {assign: criterio}",
+            "ie.yaml: variables.IETESTCD.map.assign.column: unknown column 'criterio' (not in the records of IE)",
         ),
         (
             "raw/enrollment.yaml",

@@ -1,0 +1,159 @@
+"""Check every mapping against the specs and the code at load: a spec that loads must run."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from flows.errors import SpecError
+from flows.mapping.derivations import RECORD_SOURCES
+from flows.mapping.plan import DERIVATION_SIGNATURES, parse_filter, plan_domains
+from flows.mapping.registry import AGGREGATES, SIGNATURES
+from flows.mapping.steps import Condition, Step, StepError
+from flows.specs import DomainSpec, Specs
+
+RAW_READERS = {"assign", "assign_ct", "dtc"}  # algorithms that carry a collected raw value into a variable
+
+
+def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
+    """The fields a domain's records have (raw columns, study-list fields, a named source's fields)."""
+    rec, where = spec.records, f"{spec.path}: records"
+    if not isinstance(rec, Mapping) or len({"from", "study", "derivation"} & set(rec)) != 1:
+        raise SpecError(f"{where}: name one of from (a raw file), study (a study.yaml list) or derivation")
+    if "from" in rec:
+        if rec["from"] not in specs.raw:
+            raise SpecError(f"{where}.from: no contract for raw file '{rec['from']}' in specs/raw")
+        fields = set(specs.raw[rec["from"]].column_names)
+        if "unpivot" in rec:
+            how = rec["unpivot"]
+            bad = [c for c in how.get("columns", []) if c not in fields]
+            if bad or not how.get("name") or not how.get("value"):
+                raise SpecError(f"{where}.unpivot: needs columns (of the contract), name and value; unknown {bad}")
+            fields = (fields - set(how["columns"])) | {how["name"], how["value"]}
+        return fields
+    if "study" in rec:
+        try:
+            rows = specs.study.lookup(rec["study"])
+        except KeyError:
+            raise SpecError(f"{where}.study: '{rec['study']}' names no list in the study") from None
+        if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+            raise SpecError(f"{where}.study: '{rec['study']}' is not a list of mappings")
+        return {k for r in rows for k in r}
+    if rec["derivation"] not in RECORD_SOURCES:
+        raise SpecError(f"{where}.derivation: unknown record source '{rec['derivation']}' ({sorted(RECORD_SOURCES)})")
+    return set(RECORD_SOURCES[rec["derivation"]][2])
+
+
+def _check_condition(c: Condition, spec: DomainSpec, fields: set[str], specs: Specs, where: str) -> None:
+    if c.kind == "column" and c.name not in fields:
+        raise SpecError(f"{where}: unknown column '{c.name}' (not in the records of {spec.domain})")
+    if c.kind == "variable" and c.name not in spec.names:
+        raise SpecError(f"{where}: unknown variable '{c.name}'")
+    if c.equals_from:
+        _study(specs, c.equals_from, where)
+
+
+def _study(specs: Specs, path: str, where: str) -> Any:
+    try:
+        return specs.study.lookup(path)
+    except KeyError:
+        raise SpecError(f"{where}: '{path}' names no fact in the study") from None
+
+
+def _check_arg(kind: str, value: Any, spec: DomainSpec, fields: set[str], specs: Specs, where: str) -> None:
+    if kind == "column" and value not in fields:
+        raise SpecError(f"{where}: unknown column '{value}' (not in the records of {spec.domain})")
+    if kind == "columns":
+        for v in value or []:
+            _check_arg("column", v, spec, fields, specs, where)
+    if kind == "variable" and value not in spec.names:
+        raise SpecError(f"{where}: unknown variable '{value}'")
+    if kind == "ref":
+        domain, _, var = str(value).partition(".")
+        if domain not in specs.sdtm or var not in specs.sdtm[domain].names:
+            raise SpecError(f"{where}: '{value}' names no variable of a dataset in specs/sdtm (DOMAIN.VARIABLE)")
+    if kind == "study":
+        _study(specs, str(value), where)
+
+
+def _check_specifics(step: Step, spec: DomainSpec, specs: Specs, where: str) -> None:
+    """What a signature cannot say: recode tables cover the raw values, look-up tables exist, and so on."""
+    a = step.args
+    if step.algorithm == "assign_ct":
+        table = a["recode"]
+        if not isinstance(table, Mapping) or not table:
+            raise SpecError(f"{where}.recode: a mapping raw value -> submission value")
+        contract = specs.raw.get(spec.records.get("from", ""))
+        col = contract.column(a["column"]) if contract else None
+        allowed = set(col.values or ()) if col else set()
+        if col and col.values_from:
+            allowed |= set(specs.study.allowed(col.values_from))
+        if col and col.codelist and not col.values:
+            allowed |= set(specs.codelists[col.codelist].values)
+        missing = sorted(allowed - {str(k) for k in table})
+        if missing:
+            raise SpecError(f"{where}.recode: raw values {missing} of column '{a['column']}' have no recode")
+        if col and not allowed:
+            raise SpecError(f"{where}: raw column '{a['column']}' needs values or a codelist in its contract")
+    if step.algorithm == "aggregate" and a["how"] not in AGGREGATES:
+        raise SpecError(f"{where}.how: '{a['how']}' is not one of {sorted(AGGREGATES)}")
+    if step.algorithm == "lookup":
+        if ("column" in a) == ("variable" in a):
+            raise SpecError(f"{where}: a lookup reads one column or one variable")
+        rows = specs.study.lookup(a["table"])
+        if not isinstance(rows, list) or not rows or a["key"] not in rows[0]:
+            raise SpecError(f"{where}.table: '{a['table']}' is not a list of mappings with key '{a['key']}'")
+    if step.algorithm == "usubjid":
+        contract = specs.raw.get(spec.records.get("from", ""))
+        if not contract or not contract.role("subject"):
+            raise SpecError(f"{where}: usubjid needs records from a raw file with a column of role: subject")
+    if step.algorithm == "arm_by_dose":
+        doses = [float(arm["dose"]) for arm in specs.study.arms if "dose" in arm]
+        if len(doses) != len(specs.study.arms) or len(set(doses)) != len(doses):
+            raise SpecError(f"{where}: arm_by_dose needs a distinct dose per arm; identify arms from the raw data")
+
+
+def raw_source(step: Step, spec: DomainSpec) -> str | None:
+    """<raw file>.<column> a collected value comes from, for define.xml's Origin."""
+    if step.derivation or step.algorithm not in RAW_READERS or "from" not in spec.records:
+        return None
+    return f"{spec.records['from']}.{step.args.get('column') or step.args.get('date')}"
+
+
+def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
+    """Every domain's records and mappings against the specs; return the domains with each variable's raw source."""
+    plan = plan_domains(specs)
+    updated = {}
+    for domain, spec in specs.sdtm.items():
+        fields = record_fields(spec, specs)
+        if "where" in spec.records:
+            try:
+                flt = parse_filter(spec.records["where"], f"{spec.path}: records.where")
+            except StepError as exc:
+                raise SpecError(str(exc)) from None
+            for c in flt.when:
+                _check_condition(c, spec, fields, specs, f"{spec.path}: records.where")
+            if flt.derivation:
+                from flows.mapping.plan import FILTER_SIGNATURES
+
+                for arg, kind in FILTER_SIGNATURES[flt.algorithm].params.items():
+                    _check_arg(kind, flt.args.get(arg), spec, fields, specs, f"{spec.path}: records.where.{arg}")
+        variables = []
+        for var in spec.variables:
+            where = f"{spec.path}: variables.{var.name}.map"
+            steps = plan.domains[domain].steps.get(var.name, ())
+            for step in steps:
+                sig = DERIVATION_SIGNATURES[step.algorithm] if step.derivation else SIGNATURES[step.algorithm]
+                for arg, kind in sig.params.items():
+                    if arg in step.args:
+                        _check_arg(kind, step.args[arg], spec, fields, specs, f"{where}.{step.algorithm}.{arg}")
+                for c in step.when:
+                    _check_condition(c, spec, fields, specs, f"{where}.when")
+                _check_specifics(step, spec, specs, f"{where}.{step.algorithm}")
+            sources = [s for s in (raw_source(s, spec) for s in steps) if s]
+            if var.origin == "Collected" and not sources:
+                raise SpecError(f"{where}: a Collected variable needs a step that reads a raw column (assign, dtc)")
+            variables.append(dataclasses.replace(var, source=sources[0] if sources else None))
+        updated[domain] = dataclasses.replace(spec, variables=tuple(variables))
+    return updated

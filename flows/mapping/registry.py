@@ -1,0 +1,120 @@
+"""The vocabulary as the specs name it: each algorithm's signature and how its arguments bind to a Context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from flows.keys import usubjid
+from flows.mapping import vocabulary as v
+from flows.mapping.context import Context
+from flows.mapping.steps import Condition, Signature, Step
+
+REFERENCE = "DM.RFSTDTC"  # SDTMIG: study days count from the subject reference start date
+
+
+def _usubjid(ctx: Context) -> pd.Series:
+    keys = ctx.contract.subject_columns
+    site = ctx.column(keys[0]) if len(keys) == 2 else None
+    return usubjid(ctx.specs.study.studyid, site, ctx.column(keys[-1]))
+
+
+def _reference(ctx: Context, reference: str | None) -> pd.Series:
+    source, ref = ctx.ref(reference or REFERENCE)
+    return ctx.variables["USUBJID"].map(pd.Series(ref.to_numpy(), index=source.to_numpy()))
+
+
+def _study_day(ctx: Context, date: str, reference: str | None = None) -> pd.Series:
+    return v.study_day_of(ctx.variables[date], _reference(ctx, reference))
+
+
+def _epoch(ctx: Context, date: str, reference: str | None = None) -> pd.Series:
+    return v.epoch_of_day(_study_day(ctx, date, reference), ctx.specs.study.visits)
+
+
+def _lookup(ctx: Context, table: str, key: str, value: str, column: str | None = None, variable: str | None = None):
+    rows = ctx.specs.study.lookup(table)
+    values = ctx.column(column) if column else ctx.variables[variable]
+    return v.lookup(values, {r[key]: _dig(r, value) for r in rows if _dig(r, value) is not None})
+
+
+def _dig(row: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = row
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def _aggregate(ctx: Context, ref: str, how: str, order: str | None = None) -> pd.Series:
+    source, values = ctx.ref(ref)
+    return v.per_subject(ctx.variables["USUBJID"], source, values, how, ctx.ref(order)[1] if order else None)
+
+
+def _dtc(ctx: Context, date: str, time: str | None = None) -> pd.Series:
+    return v.iso8601(ctx.column(date), ctx.column(time) if time else None)
+
+
+# name -> (signature, binding). `seq` is numbered by the engine once the records are sorted by the keys.
+ALGORITHMS: dict[str, tuple[Signature, Callable[..., pd.Series] | None]] = {
+    "assign": (Signature({"column": "column"}, "column"), lambda ctx, column: v.assign(ctx.column(column))),
+    "assign_ct": (
+        Signature({"column": "column", "recode": "value"}),
+        lambda ctx, column, recode: v.recode(ctx.column(column), recode),
+    ),
+    "hardcode": (Signature({"value": "value"}, "value"), lambda ctx, value: v.hardcode(value, ctx.records.index)),
+    "study": (
+        Signature({"path": "study"}, "path"),
+        lambda ctx, path: v.hardcode(ctx.specs.study.lookup(path), ctx.records.index),
+    ),
+    "dtc": (Signature({"date": "column", "time": "column"}, "date", frozenset({"time"})), _dtc),
+    "usubjid": (Signature({}), lambda ctx: _usubjid(ctx)),
+    "seq": (Signature({}), None),
+    "copy": (Signature({"variable": "variable"}, "variable"), lambda ctx, variable: v.copy_of(ctx.variables[variable])),
+    "flag": (
+        Signature({"variable": "variable"}, "variable"),
+        lambda ctx, variable: v.flag_present(ctx.variables[variable]),
+    ),
+    "lookup": (
+        Signature(
+            {"column": "column", "variable": "variable", "table": "study", "key": "value", "value": "value"},
+            optional=frozenset({"column", "variable"}),
+        ),
+        _lookup,
+    ),
+    "aggregate": (
+        Signature({"ref": "ref", "how": "value", "order": "ref"}, optional=frozenset({"order"})),
+        _aggregate,
+    ),
+    "study_day": (
+        Signature({"date": "variable", "reference": "ref"}, "date", frozenset({"reference"})),
+        _study_day,
+    ),
+    "epoch": (Signature({"date": "variable", "reference": "ref"}, "date", frozenset({"reference"})), _epoch),
+}
+SIGNATURES = {name: sig for name, (sig, _) in ALGORITHMS.items()}
+AGGREGATES = {"min", "max", "first", "last"}
+
+
+def implicit_refs(step: Step) -> list[str]:
+    """Other datasets' variables a step reads without naming them (the study-day reference)."""
+    if step.algorithm in ("study_day", "epoch"):
+        return [step.args.get("reference") or REFERENCE]
+    return []
+
+
+def holds(ctx: Context, when: tuple[Condition, ...]) -> pd.Series:
+    """Where every condition of `when` holds."""
+    mask = pd.Series(True, index=ctx.records.index)
+    for c in when:
+        values = ctx.column(c.name) if c.kind == "column" else ctx.variables[c.name]
+        if c.present is not None:
+            test = values.notna() if c.present else values.isna()
+        elif c.isin is not None:
+            test = values.isin(list(c.isin))
+        else:
+            target = ctx.specs.study.lookup(c.equals_from) if c.equals_from else c.equals
+            test = values == target
+        mask &= test.fillna(False).astype(bool)
+    return mask

@@ -1,0 +1,115 @@
+"""The mapping algorithms: each a short, pure, vectorised function of Series (no spec, no study, no I/O).
+
+The engine binds them to a spec's arguments (flows/mapping/registry.py); specs/README.md shows one example of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flows.dates import study_day
+
+
+def assign(values: pd.Series) -> pd.Series:
+    """A raw column (or study-list field) as it is: text stays text, numbers stay numbers."""
+    return values.copy()
+
+
+def recode(values: pd.Series, table: Mapping[str, str]) -> pd.Series:
+    """Raw values recoded to submission values through `table` (raw -> submitted); nulls stay null.
+
+    A value the table lacks is an error: the spec checker makes sure the raw contract cannot deliver one.
+    """
+    text = values.astype("str")
+    unknown = sorted(set(text.dropna().unique()) - set(table))
+    if unknown:
+        raise ValueError(f"values without a recode: {unknown[:5]}")
+    return text.map(dict(table)).astype("str")
+
+
+def hardcode(value: Any, index: pd.Index) -> pd.Series:
+    """The same value (or null) on every record."""
+    if value is None:
+        return pd.Series(pd.NA, index=index, dtype="str")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return pd.Series(value, index=index, dtype="Float64" if isinstance(value, float) else "Int64")
+    return pd.Series(str(value), index=index, dtype="str")
+
+
+def iso8601(date: pd.Series, time: pd.Series | None = None) -> pd.Series:
+    """ISO 8601 --DTC from a date (full or partial, kept as it is) and an optional time of day (hh:mm[:ss]).
+
+    The time is appended only to a complete date: a partial date cannot carry a time.
+    """
+    out = date.astype("str")
+    if time is not None:
+        joinable = out.str.len().eq(10).fillna(False) & time.notna()
+        out = out.where(~joinable, out + "T" + time.astype("str"))
+    return out
+
+
+def lookup(values: pd.Series, table: Mapping[Any, Any]) -> pd.Series:
+    """Each value replaced by its entry in `table` (a look-up in study.yaml); null where the table has none."""
+    mapped = values.map(dict(table))
+    if all(isinstance(v, str) for v in table.values()):
+        return mapped.astype("str")
+    return mapped
+
+
+def copy_of(values: pd.Series) -> pd.Series:
+    """Another variable of the same record, unchanged."""
+    return values.copy()
+
+
+def flag_present(values: pd.Series) -> pd.Series:
+    """'Y' where the value is populated, null elsewhere (e.g. DTHFL from DTHDTC)."""
+    return pd.Series(np.where(values.notna(), "Y", None), index=values.index, dtype="str")
+
+
+def per_subject(
+    target: pd.Series, source: pd.Series, values: pd.Series, how: str, order: pd.Series | None = None
+) -> pd.Series:
+    """For each target subject, one summary of `values` over the source records of the same subject.
+
+    how: min, max, first or last (first/last by `order`, ties in record order); null for subjects without records.
+    """
+    frame = pd.DataFrame({"s": source.to_numpy(), "v": values.to_numpy()})
+    if how in ("first", "last"):
+        frame["o"] = order.to_numpy() if order is not None else np.arange(len(frame))
+        frame = frame.sort_values(["s", "o"], kind="stable", na_position="last")
+        summary = frame.groupby("s", sort=False)["v"].agg(how)
+    else:
+        summary = frame.dropna(subset=["v"]).groupby("s")["v"].agg(how)
+    out = target.map(summary)
+    return out.astype(values.dtype)
+
+
+def epoch_of_day(day: pd.Series, schedule: Sequence[Mapping[str, Any]]) -> pd.Series:
+    """EPOCH of each study day from the planned visits: the epoch of the last visit whose window opens on or
+    before the day; the first visit's epoch when the day is unknown (no reference date) or before every window."""
+    starts = np.array([v["window"][0] for v in schedule], dtype=float)
+    epochs = np.array([v["epoch"] for v in schedule], dtype=object)
+    order = np.argsort(starts, kind="stable")
+    starts, epochs = starts[order], epochs[order]
+    d = day.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    pos = np.searchsorted(starts, d, side="right") - 1
+    first = schedule[0]["epoch"]
+    picked = np.where(np.isnan(d) | (pos < 0), first, epochs[np.clip(pos, 0, None)])
+    return pd.Series(picked, index=day.index, dtype="str")
+
+
+def first_non_null(parts: Sequence[pd.Series]) -> pd.Series:
+    """The first populated value over several candidate Series, in order."""
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.where(out.notna(), part)
+    return out
+
+
+def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
+    """SDTM --DY against a reference date (see flows.dates.study_day): no day 0, null when a date is partial."""
+    return study_day(dtc, reference)
