@@ -7,10 +7,7 @@ from datetime import datetime
 import pandas as pd
 
 from flows.specs import Specs
-
-
-def _subjects(frame: pd.DataFrame) -> pd.Series:
-    return frame["site"] + "-" + frame["subject"]
+from flows.validate import parents_first, subject_key
 
 
 def apply_cutoff(
@@ -18,15 +15,15 @@ def apply_cutoff(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
     """Valid rows known on or before cutoff (YYYY-MM-DD), and per raw file the number of rows left out."""
     kept, dropped = {}, {}
-    parents = [n for n, c in specs.raw.items() if c.parent is None]
-    for name in parents + [n for n in specs.raw if n not in parents]:
+    for name in parents_first(specs):
         contract, frame = specs.raw[name], valid[name]
         if not contract.cut:
             kept[name], dropped[name] = frame, 0
             continue
         keep = ~(frame[contract.cut["date"]].str.slice(0, 10) > cutoff)
         if contract.parent:
-            keep &= _subjects(frame).isin(_subjects(kept[contract.parent]))
+            parent = specs.raw[contract.parent]
+            keep &= subject_key(frame, contract).isin(subject_key(kept[contract.parent], parent))
         out = frame.loc[keep].copy()
         for date_col, cols in contract.cut.get("blank_after", {}).items():
             later = out[date_col].str.slice(0, 10) > cutoff

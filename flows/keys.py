@@ -15,8 +15,8 @@ def usubjid(studyid: str, site: pd.Series | None, subject: pd.Series) -> pd.Seri
         return (studyid + "-" + subject.astype("str")).astype("str")
     if not site.index.equals(subject.index):
         return studyid + "-" + site + "-" + subject
-    pairs = distinct_rows(pd.DataFrame({"site": site.array, "subject": subject.array}), ["site", "subject"])
-    out = pairs.expand(studyid + "-" + pairs.rows["site"] + "-" + pairs.rows["subject"], site.index)
+    pairs = distinct_rows(pd.DataFrame({"s": site.array, "n": subject.array}), ["s", "n"])
+    out = pairs.expand(studyid + "-" + pairs.rows["s"] + "-" + pairs.rows["n"], site.index)
     out.name = site.name if site.name == subject.name else None
     return out
 

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from flows.specs import Specs
 
 RULE_CHECKS = {"age_range", "class_in", "score_threshold", "washout"}
-ROW_RULES = {"required_if", "blank_if", "not_before", "product_matches", "instrument_result"}
+ROW_RULES = {"required_if", "blank_if", "not_before", "product_matches", "instrument_result", "age_in_range"}
+PARENT_RULES = {"parent_equals", "not_before_parent", "equals_parent", "dose_of_arm"}
+ROLES = {"SITEID", "SUBJID"}  # the SDTM identifiers a raw column becomes
 
 
 def _codelist(specs: Specs, name: str, where: str) -> None:
@@ -131,9 +133,54 @@ def check_raw(specs: Specs) -> None:
             if rule.get("rule") not in ROW_RULES:
                 raise SpecError(f"{rw}: unknown rule '{rule.get('rule')}'")
             refs = [rule.get("column"), rule.get("other"), *rule.get("factors", []), *rule.get("when", {})]
+            refs += [rule.get("at"), rule.get("instrument_column"), rule.get("item_column")]
             for ref in filter(None, refs):
                 if ref not in names:
                     raise SpecError(f"{rw}: unknown column '{ref}'")
+            for key in ("range_from", "tolerance_from"):
+                if key in rule:
+                    _fact(specs, rule[key], f"{rw}.{key}")
+        _check_roles(contract, specs)
+        _check_parent_rules(contract, specs)
+
+
+def _fact(specs: Specs, path: str, where: str) -> object:
+    try:
+        return specs.study.lookup(path)
+    except KeyError:
+        raise SpecError(f"{where}: '{path}' names no fact in the study") from None
+
+
+def _check_roles(contract, specs: Specs) -> None:
+    where = str(contract.path)
+    for col in contract.columns:
+        if col.role and col.role not in ROLES:
+            raise SpecError(f"{where}: columns.{col.name}.role: '{col.role}' is not one of {sorted(ROLES)}")
+    roles = [c.role for c in contract.columns if c.role]
+    if len(roles) != len(set(roles)):
+        raise SpecError(f"{where}: columns: a role is given to more than one column")
+    if (contract.parent or any(c.parent == contract.name for c in specs.raw.values())) and not contract.role("SUBJID"):
+        raise SpecError(f"{where}: columns: a file with a parent or children needs a column with role: SUBJID")
+
+
+def _check_parent_rules(contract, specs: Specs) -> None:
+    where = str(contract.path)
+    if contract.parent_rules and not contract.parent:
+        raise SpecError(f"{where}: parent_rules: the file has no parent")
+    parent = specs.raw.get(contract.parent) if contract.parent else None
+    for i, rule in enumerate(contract.parent_rules):
+        rw = f"{where}: parent_rules[{i}]"
+        if rule.get("rule") not in PARENT_RULES:
+            raise SpecError(f"{rw}: unknown rule '{rule.get('rule')}' (one of {sorted(PARENT_RULES)})")
+        for ref in filter(None, [rule.get("column"), *rule.get("when", {})]):
+            if ref not in contract.column_names:
+                raise SpecError(f"{rw}: unknown column '{ref}'")
+        for ref in [rule.get("parent_column"), *rule.get("when_parent", {})]:
+            if ref not in parent.column_names:
+                raise SpecError(f"{rw}: unknown column '{ref}' of the parent file {parent.file}")
+        for key in ("value_from", "tolerance_from"):
+            if key in rule:
+                _fact(specs, rule[key], f"{rw}.{key}")
 
 
 def check_sdtm(specs: Specs) -> None:

@@ -55,7 +55,7 @@ class RawColumn:
     min: float | None = None
     max: float | None = None
     pii: bool = False
-    role: str | None = None  # what a derivation needs the column for: site, subject
+    role: str | None = None  # the identifier a derivation needs the column as: SITEID, SUBJID
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,13 @@ class RawContract:
         return next(c for c in self.columns if c.name == name)
 
     def role(self, role: str) -> str | None:
-        """The column that plays `role` (site, subject), or None."""
+        """The column that plays `role` (SITEID, SUBJID), or None."""
         return next((c.name for c in self.columns if c.role == role), None)
 
     @property
     def subject_columns(self) -> list[str]:
         """The columns that identify a subject: the site (if the file has one) and the subject number."""
-        return [c for c in (self.role("site"), self.role("subject")) if c]
+        return [c for c in (self.role("SITEID"), self.role("SUBJID")) if c]
 
 
 @dataclass(frozen=True)

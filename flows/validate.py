@@ -101,7 +101,9 @@ def _rule_columns(rule: Mapping) -> list[str]:
     if kind == "product_matches":
         return [col, *rule["factors"]]
     if kind == "instrument_result":
-        return ["instrument", "item", col]
+        return [rule["instrument_column"], rule["item_column"], col]
+    if kind == "age_in_range":
+        return [col, rule["at"], *rule.get("when", {})]
     return [col]
 
 
@@ -126,7 +128,18 @@ def _row_rule_checks(frame: pd.DataFrame, contract: RawContract, specs: Specs, r
         value = pd.to_numeric(frame[col], errors="coerce")
         bad = (value - product).abs() > tol * product
         return [(bad, col, kind, f"must equal {' x '.join(rule['factors'])} within {tol:.0%}")]
+    if kind == "age_in_range":
+        rng = specs.study.lookup(rule["range_from"])
+        years = completed_years(impute_first(frame[col]), parse_date(frame[rule["at"]]))
+        applies = pd.Series(True, index=frame.index)
+        for when_col, when_val in (rule.get("when") or {}).items():
+            applies &= frame[when_col] == _resolve(contract, specs, when_col, when_val)
+        bad = applies & years.notna() & ((years < rng["min"]) | (years > rng["max"]))
+        message = f"age at {rule['at']} " + years.astype("str") + f" outside {rng['min']}-{rng['max']}"
+        return [(bad, col, kind, message + f" {str(rng.get('unit', 'years')).lower()}")]
     if kind == "instrument_result":
+        inst_col, item_col = rule["instrument_column"], rule["item_column"]
+        frame = frame.rename(columns={inst_col: "instrument", item_col: "item"})
         table = _instrument_table(specs, rule)
         merged = frame[["instrument", "item", col]].reset_index().merge(table, on=["instrument", "item"], how="left")
         merged.index = frame.index
@@ -140,7 +153,7 @@ def _row_rule_checks(frame: pd.DataFrame, contract: RawContract, specs: Specs, r
         bad = scored & (score.isna() | (score % 1 != 0) | (score < merged["lo"]) | (score > merged["hi"]))
         lo, hi = (merged[c].astype("Int64").astype("str") for c in ("lo", "hi"))
         return [
-            (unknown_item, "item", "instrument_item", "is not an item of the instrument"),
+            (unknown_item, item_col, "instrument_item", "is not an item of the instrument"),
             (is_class & ~class_ok, col, kind, "is not a class of the instrument"),
             (bad, col, kind, "must be a whole score between " + lo + " and " + hi),
         ]
@@ -185,8 +198,10 @@ def key_rejects(frame: pd.DataFrame, contract: RawContract) -> pd.DataFrame:
     return reject(frame, dup, "+".join(key), "duplicate_key", f"duplicate key ({', '.join(key)})")
 
 
-def _subject_key(frame: pd.DataFrame) -> pd.Series:
-    return frame["site"] + "-" + frame["subject"]
+def subject_key(frame: pd.DataFrame, contract: RawContract) -> pd.Series:
+    """One text key per subject from the columns of role site and subject (the subject alone without a site)."""
+    cols = contract.subject_columns
+    return frame[cols[0]] + "-" + frame[cols[1]] if len(cols) == 2 else frame[cols[0]].astype("str")
 
 
 def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
@@ -198,33 +213,32 @@ def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
     return values.isin(allowed)
 
 
-def enrollment_rejects(frame: pd.DataFrame, specs: Specs) -> pd.DataFrame:
-    """Cross-field rule of the study on enrollment: age at consent inside the population age range."""
-    age = specs.study.data["population"]["age"]
-    years = completed_years(impute_first(frame["birth_date"]), parse_date(frame["consent_date"]))
-    enrolled = frame["screening_outcome"] == specs.study.outcomes["enrolled"]
-    bad = enrolled & years.notna() & ((years < age["min"]) | (years > age["max"]))
-    message = "age at consent " + years.astype("str") + f" outside {age['min']}-{age['max']} {age['unit'].lower()}"
-    return reject(frame, bad, "birth_date", "age_in_range", message)
-
-
-def child_rejects(child: pd.DataFrame, parent: pd.DataFrame, parent_bad: pd.Series, parent_file: str) -> pd.DataFrame:
-    """Rows of a child file whose subject is unknown to, or rejected in, the parent (enrollment) file."""
-    subjects = distinct_rows(child, ["site", "subject"])  # each subject once, however many rows it has
-    key = _subject_key(subjects.rows)
-    bad_lines = pd.Series(parent.index[parent_bad], index=_subject_key(parent)[parent_bad])
+def child_rejects(
+    child: pd.DataFrame,
+    contract: RawContract,
+    parent: pd.DataFrame,
+    parent_contract: RawContract,
+    parent_bad: pd.Series,
+) -> pd.DataFrame:
+    """Rows of a child file whose subject is unknown to, or rejected in, the parent file."""
+    parent_file = parent_contract.file
+    subjects = distinct_rows(child, contract.subject_columns)  # each subject once, however many rows it has
+    key = subject_key(subjects.rows, contract)
+    parent_key = subject_key(parent, parent_contract)
+    bad_lines = pd.Series(parent.index[parent_bad], index=parent_key[parent_bad])
     bad_lines = bad_lines[~bad_lines.index.duplicated()]
-    known = subjects.expand(_isin(key, _subject_key(parent)), child.index)
+    known = subjects.expand(_isin(key, parent_key), child.index)
     rejected = key.map(bad_lines)
     parent_rejected = subjects.expand(rejected.notna(), child.index)
     message = f"subject's {parent_file} line " + rejected.astype("Int64").astype("str") + " was rejected"
+    subject_col = contract.role("SUBJID")
     return pd.concat(
         [
-            reject(child, ~known, "subject", "unknown_subject", f"subject not screened: no row in {parent_file}"),
+            reject(child, ~known, subject_col, "unknown_subject", f"subject not screened: no row in {parent_file}"),
             reject(
                 child,
                 parent_rejected,
-                "subject",
+                subject_col,
                 "parent_rejected",
                 subjects.expand(message, child.index) if parent_rejected.any() else "",
             ),
@@ -232,49 +246,51 @@ def child_rejects(child: pd.DataFrame, parent: pd.DataFrame, parent_bad: pd.Seri
     )
 
 
-def dosing_rejects(dosing: pd.DataFrame, enrollment: pd.DataFrame, specs: Specs) -> pd.DataFrame:
-    """Dosing against its subject's enrollment: enrolled, on or after consent, at the assigned level's dose."""
-    parent = enrollment.assign(_key=_subject_key(enrollment)).drop_duplicates("_key").set_index("_key")
-    key = _subject_key(dosing)
-    outcome, level = key.map(parent["screening_outcome"]), key.map(parent["dose_level"])
-    consent = key.map(parent["consent_date"])
-    tol = float(specs.study.treatment["dose_tolerance"])
-    doses = {a["armcd"]: float(a["dose"]) for a in specs.study.arms}
-    target = level.map(doses)
-    cells = pd.to_numeric(dosing["cells_per_kg"], errors="coerce")
-    enrolled = outcome == specs.study.outcomes["enrolled"]
-    return pd.concat(
-        [
-            reject(
-                dosing,
-                outcome.notna() & ~enrolled,
-                "subject",
-                "not_enrolled",
-                "infusion for a subject whose screening outcome is " + outcome.astype("str"),
-            ),
-            reject(
-                dosing,
-                enrolled & (dosing["start"].str.slice(0, 10) < consent),
-                "start",
-                "infusion_before_consent",
-                "infusion before informed consent (" + consent.astype("str") + ")",
-            ),
-            reject(
-                dosing,
-                enrolled & (dosing["planned_level"] != level),
-                "planned_level",
-                "planned_level_matches",
-                "differs from the assigned dose level " + level.astype("str"),
-            ),
-            reject(
-                dosing,
-                enrolled & ((cells - target).abs() > tol * target),
-                "cells_per_kg",
-                "dose_matches_level",
-                f"not within {tol:.0%} of the assigned level's dose " + target.astype("str"),
-            ),
-        ]
-    )
+def _parent_value(contract: RawContract, specs: Specs, column: str, value: object) -> object:
+    """A value as the parent file writes it: a key of a study mapping (`enrolled`) resolves to its raw text."""
+    return _resolve(contract, specs, column, str(value)) if isinstance(value, str) else value
+
+
+def parent_rule_rejects(
+    child: pd.DataFrame, contract: RawContract, parent: pd.DataFrame, parent_contract: RawContract, specs: Specs
+) -> list[pd.DataFrame]:
+    """The contract's parent_rules: each child row against its subject's (valid) row in the parent file."""
+    if child.empty or not contract.parent_rules:
+        return []
+    indexed = parent.assign(_key=subject_key(parent, parent_contract)).drop_duplicates("_key").set_index("_key")
+    key = subject_key(child, contract)
+    out = []
+    for rule in contract.parent_rules:
+        kind, name = rule["rule"], rule.get("name", rule["rule"])
+        col = rule.get("column") or contract.role("SUBJID")
+        theirs = key.map(indexed[rule["parent_column"]])
+        applies = _isin(key, indexed.index.to_series())
+        for pcol, pval in (rule.get("when_parent") or {}).items():
+            applies &= (key.map(indexed[pcol]) == _parent_value(parent_contract, specs, pcol, pval)).fillna(False)
+        template = rule.get("message", "")
+        if kind == "parent_equals":
+            target = specs.study.lookup(rule["value_from"])
+            bad = applies & theirs.notna() & (theirs != target)
+            default = f"subject's {rule['parent_column']} is " + theirs.astype("str") + f", expected {target}"
+        elif kind == "not_before_parent":
+            bad = applies & (child[col].str.slice(0, 10) < theirs.str.slice(0, 10))
+            default = f"before the subject's {rule['parent_column']} " + theirs.astype("str")
+        elif kind == "equals_parent":
+            bad = applies & (child[col] != theirs)
+            for ccol, cval in (rule.get("when") or {}).items():
+                bad &= child[ccol] == _resolve(contract, specs, ccol, str(cval))
+            default = f"differs from the subject's {rule['parent_column']} " + theirs.astype("str")
+        else:  # dose_of_arm: the dose of the subject's arm (its parent_column) within a relative tolerance
+            tol = float(specs.study.lookup(rule["tolerance_from"]))
+            doses = {a["armcd"]: float(a["dose"]) for a in specs.study.arms if "dose" in a}
+            target = theirs.map(doses).astype("Float64")
+            dose = pd.to_numeric(child[col], errors="coerce").astype("Float64")
+            bad = applies & ((dose - target).abs() > tol * target)
+            default = f"not within {tol:.0%} of the dose of arm " + theirs.astype("str") + ": " + target.astype("str")
+            theirs, template = target.astype("str"), template.replace("{tolerance}", f"{tol:.0%}")
+        message = theirs.astype("str").map(lambda v, t=template: t.format(parent=v)) if template else default
+        out.append(reject(child, bad.fillna(False), col, name, message))
+    return out
 
 
 def typed(frame: pd.DataFrame, contract: RawContract) -> pd.DataFrame:
@@ -292,9 +308,17 @@ def _redact(rejects: pd.DataFrame, specs: Specs) -> pd.DataFrame:
     return rejects
 
 
+def parents_first(specs: Specs) -> list[str]:
+    """Raw files ordered so that every parent comes before its children."""
+    order: list[str] = []
+    while len(order) < len(specs.raw):
+        order += [n for n, c in specs.raw.items() if n not in order and (c.parent is None or c.parent in order)]
+    return order
+
+
 def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
     """Collect every failure of every file, then keep the rows with none (and whose subject is kept)."""
-    order = [n for n in specs.raw if specs.raw[n].parent is None] + [n for n in specs.raw if specs.raw[n].parent]
+    order = parents_first(specs)
     found: dict[str, list[pd.DataFrame]] = {}
     bad_lines: dict[str, pd.Index] = {}
     for name in order:
@@ -302,20 +326,14 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
             contract, frame = specs.raw[name], raw[name].frame
             parts = [ragged_rejects(raw[name]), schema_rejects(frame, contract, specs), key_rejects(frame, contract)]
             parts += row_rule_rejects(frame, contract, specs)
-            own_bad = pd.Index(pd.concat(parts)["line"].unique())
-            clean = rows_where(frame, ~frame.index.isin(own_bad)) if len(own_bad) else frame
-            if contract.parent is None:
-                parts.append(enrollment_rejects(clean, specs))
-            else:
-                parent = raw[contract.parent].frame
+            if contract.parent is not None:
+                parent, parent_contract = raw[contract.parent].frame, specs.raw[contract.parent]
                 parent_bad = parent.index.isin(bad_lines[contract.parent])
                 parts.append(
-                    child_rejects(frame, parent, pd.Series(parent_bad, index=parent.index), raw[contract.parent].file)
+                    child_rejects(frame, contract, parent, parent_contract, pd.Series(parent_bad, parent.index))
                 )
-                if name == "dosing":
-                    ok_parent = parent.loc[~parent_bad]
-                    of_ok_parent = _isin(_subject_key(frame), _subject_key(ok_parent))
-                    parts.append(dosing_rejects(frame[of_ok_parent], ok_parent, specs))
+                ok_parent = rows_where(parent, ~parent_bad)
+                parts += parent_rule_rejects(frame, contract, ok_parent, parent_contract, specs)
             found[name] = [p for p in parts if not p.empty]
             bad_lines[name] = pd.Index(pd.concat(found[name])["line"].unique()) if found[name] else pd.Index([])
     frames = [p for n in order for p in found[n]]

@@ -106,8 +106,8 @@ def _check_specifics(step: Step, spec: DomainSpec, specs: Specs, where: str) -> 
             raise SpecError(f"{where}.table: '{a['table']}' is not a list of mappings with key '{a['key']}'")
     if step.algorithm == "usubjid":
         contract = specs.raw.get(spec.records.get("from", ""))
-        if not contract or not contract.role("subject"):
-            raise SpecError(f"{where}: usubjid needs records from a raw file with a column of role: subject")
+        if not contract or not contract.role("SUBJID"):
+            raise SpecError(f"{where}: usubjid needs records from a raw file with a column of role: SUBJID")
     if step.algorithm == "arm_by_dose":
         doses = [float(arm["dose"]) for arm in specs.study.arms if "dose" in arm]
         if len(doses) != len(specs.study.arms) or len(set(doses)) != len(doses):
