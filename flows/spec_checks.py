@@ -55,8 +55,6 @@ def check_study(specs: Specs) -> None:
     for key, cl in (("form", "FRM"), ("route", "ROUTE"), ("frequency", "FREQ"), ("dose_unit", "UNIT")):
         _in_codelist(specs, cl, [tr[key]], f"{where}: treatment.{key}")
     _in_codelist(specs, "EPOCH", [v["epoch"] for v in study.visits], f"{where}: visits.schedule.epoch")
-    if sum(bool(v.get("infusion")) for v in study.visits) != 1:
-        raise SpecError(f"{where}: visits.schedule: exactly one visit must have infusion: true")
     _in_codelist(specs, "ARMNULRS", list(study.data["arm_null_reasons"].values()), f"{where}: arm_null_reasons")
     _in_codelist(specs, "IECAT", list(study.data["criteria"]["not_met_when"]), f"{where}: criteria.not_met_when")
     _in_codelist(specs, "AGEU", [study.data["population"]["age"]["unit"]], f"{where}: population.age.unit")

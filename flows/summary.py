@@ -166,7 +166,7 @@ def _panel(ax, rows: pd.DataFrame, ex: pd.DataFrame, styles: Mapping, treated_pa
     n = len(rows)
     y = np.arange(n, dtype=float)
     consent = rows["consent"].to_numpy()
-    end = np.where(np.isnat(rows["end"].to_numpy()), consent, rows["end"].to_numpy())
+    end = np.where(np.isnat(rows["stop"].to_numpy()), consent, rows["stop"].to_numpy())
     has = ~np.isnat(consent)
     x0, x1 = date2num(consent[has]), date2num(end[has])
     # One NaN-separated polyline per colour: a single path each, fast even for 100,000 subjects.
@@ -240,7 +240,7 @@ def escalation_png(dm: pd.DataFrame, ex: pd.DataFrame, specs: Specs, cutoff: str
             "ARMCD": dm["ARMCD"].to_numpy(),
             "consent": plot_days(dm["RFICDTC"]),
             "first": plot_days(dm["RFXSTDTC"]),
-            "end": plot_days(dm["RFPENDTC"]),
+            "stop": plot_days(dm["RFPENDTC"]),
             "death": plot_days(dm["DTHDTC"]),
             "failed": (dm["ARMNRS"] == study.data["arm_null_reasons"]["screen_failure"]).to_numpy(bool, na_value=False),
         }
@@ -273,7 +273,7 @@ def escalation_png(dm: pd.DataFrame, ex: pd.DataFrame, specs: Specs, cutoff: str
             if rows.empty:
                 ax.text(0.5, 0.5, "none", transform=ax.transAxes, ha="center", va="center", color="0.4")
         fig.suptitle(f"{study.studyid}: dose escalation", fontsize=12, x=0.01, y=0.985, ha="left", va="top")
-        columns = [subjects[c].to_numpy() for c in ("consent", "end", "death")]
+        columns = [subjects[c].to_numpy() for c in ("consent", "stop", "death")]
         dates = np.concatenate([*columns, plot_days(ex["EXSTDTC"])])
         dates = dates[~np.isnat(dates)]
         cut = plot_days(pd.Series([cutoff], dtype="str"))[0] if cutoff else NO_DATE

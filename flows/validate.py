@@ -85,7 +85,7 @@ def _instrument_table(specs: Specs, rule: Mapping) -> pd.DataFrame:
             rows.append((name, rule["total_item"], inst["total"]["min"], inst["total"]["max"]))
         if "classes" in inst:
             rows.append((name, rule["class_item"], np.nan, np.nan))
-    return pd.DataFrame(rows, columns=["instrument", "item", "lo", "hi"])
+    return pd.DataFrame(rows, columns=["_inst", "_item", "lo", "hi"])
 
 
 RuleHit = tuple[pd.Series, str, str, "str | pd.Series"]  # mask, column, rule, message
@@ -139,15 +139,15 @@ def _row_rule_checks(frame: pd.DataFrame, contract: RawContract, specs: Specs, r
         return [(bad, col, kind, message + f" {str(rng.get('unit', 'years')).lower()}")]
     if kind == "instrument_result":
         inst_col, item_col = rule["instrument_column"], rule["item_column"]
-        frame = frame.rename(columns={inst_col: "instrument", item_col: "item"})
+        frame = frame.rename(columns={inst_col: "_inst", item_col: "_item"})
         table = _instrument_table(specs, rule)
-        merged = frame[["instrument", "item", col]].reset_index().merge(table, on=["instrument", "item"], how="left")
+        merged = frame[["_inst", "_item", col]].reset_index().merge(table, on=["_inst", "_item"], how="left")
         merged.index = frame.index
-        known_inst = frame["instrument"].isin(table["instrument"])
-        unknown_item = known_inst & merged["lo"].isna() & (frame["item"] != rule["class_item"])
-        is_class = (frame["item"] == rule["class_item"]) & ~unknown_item
+        known_inst = frame["_inst"].isin(table["_inst"])
+        unknown_item = known_inst & merged["lo"].isna() & (frame["_item"] != rule["class_item"])
+        is_class = (frame["_item"] == rule["class_item"]) & ~unknown_item
         pairs = {f"{n}|{c}" for n, i in specs.study.data["instruments"].items() for c in i.get("classes", [])}
-        class_ok = (frame["instrument"] + "|" + frame[col]).isin(pairs)
+        class_ok = (frame["_inst"] + "|" + frame[col]).isin(pairs)
         score = pd.to_numeric(frame[col].where(~is_class), errors="coerce")
         scored = known_inst & ~unknown_item & ~is_class & frame[col].notna()
         bad = scored & (score.isna() | (score % 1 != 0) | (score < merged["lo"]) | (score > merged["hi"]))

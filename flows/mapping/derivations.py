@@ -68,14 +68,14 @@ def last_contact(ctx: Context, dates: list[str] | None = None) -> pd.Series:
     return subject.map(latest).astype("str")
 
 
-def criterion_not_met(ctx: Context, criterion: str, answer: str) -> pd.Series:
+def criterion_not_met(ctx: Context, code: str, answer: str) -> pd.Series:
     """Record filter for IE: the checklist answer means the criterion was not met (per IECAT, study.yaml's
     criteria.not_met_when), so only exceptions become records (SDTMIG 3.4)."""
     crit = pd.DataFrame(ctx.specs.study.criteria).set_index("code")["category"]
     not_met = ctx.specs.study.data["criteria"]["not_met_when"]
-    answers = distinct_rows(ctx.records, [criterion, answer])  # a few answers, repeated for every subject
+    answers = distinct_rows(ctx.records, [code, answer])  # a few answers, repeated for every subject
     u = answers.rows
-    wanted = (u[answer] == u[criterion].map(crit).map(not_met)).fillna(False).astype(bool)
+    wanted = (u[answer] == u[code].map(crit).map(not_met)).fillna(False).astype(bool)
     return answers.expand(wanted, ctx.records.index).astype(bool)
 
 
@@ -157,7 +157,7 @@ VARIABLE_DERIVATIONS: dict[str, tuple[Callable[..., pd.Series], Signature]] = {
     "rule_text": (rule_text, Signature({"rule": "column"})),
 }
 RECORD_FILTERS: dict[str, tuple[Callable[..., pd.Series], Signature]] = {
-    "criterion_not_met": (criterion_not_met, Signature({"criterion": "column", "answer": "column"})),
+    "criterion_not_met": (criterion_not_met, Signature({"code": "column", "answer": "column"})),
 }
 RECORD_SOURCES: dict[str, tuple[Callable[..., pd.DataFrame], Signature, tuple[str, ...]]] = {
     # name -> (function, signature, the fields it yields)
