@@ -124,6 +124,13 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path) -> dict[str, 
     return outputs
 
 
+def _not_tabulated_because(name: str, specs: Specs) -> str:
+    """Why valid rows of a raw file are in no dataset: no dataset reads the file, or the contract's reason."""
+    if not any((spec.records or {}).get("from") == name for spec in specs.sdtm.values()):
+        return f"no dataset in specs/sdtm takes records from {specs.raw[name].file}"
+    return specs.raw[name].not_tabulated
+
+
 def write_manifest(
     staging: Path,
     prepared: Prepared,
@@ -142,7 +149,7 @@ def write_manifest(
             "sha256": f.sha256,
             "bytes": f.size,
             **c,
-            "not_tabulated_because": specs.raw[name].not_tabulated if c["not_tabulated"] else None,
+            "not_tabulated_because": _not_tabulated_because(name, specs) if c["not_tabulated"] else None,
             "balanced": c["read"] == c["valid"] + c["rejected"] and c["not_tabulated"] >= 0,
         }
     for rel, entry in outputs.items():

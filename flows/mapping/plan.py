@@ -76,7 +76,8 @@ def plan_domain(spec: DomainSpec) -> DomainPlan:
         for s in parsed:
             sig = DERIVATION_SIGNATURES[s.algorithm] if s.derivation else SIGNATURES[s.algorithm]
             node_deps |= _step_deps(spec.domain, s, sig)
-        node_deps.discard((spec.domain, var.name))
+        if (spec.domain, var.name) in node_deps:
+            raise SpecError(f"{where}: reads itself")
         deps[var.name] = frozenset(node_deps)
     return DomainPlan(steps, deps)
 

@@ -1,0 +1,110 @@
+"""Mapping specs are checked against the code at load: one line naming the spec file and key, before any data."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.errors import SpecError
+from flows.specs import load_specs
+from tests.conftest import run_cli
+from tests.test_specs import broken
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new", "expected"),
+    [
+        (  # an unknown algorithm
+            "sdtm/ex.yaml",
+            "map: {assign: lot}",
+            "map: {assign_text: lot}",
+            "ex.yaml: variables.EXLOT.map: unknown algorithm 'assign_text'",
+        ),
+        (  # a raw column not in the contract of the domain's records
+            "sdtm/ex.yaml",
+            "map: {assign: lot}",
+            "map: {assign: lot_number}",
+            "ex.yaml: variables.EXLOT.map.assign.column: unknown column 'lot_number'",
+        ),
+        (  # a named derivation whose declared inputs are missing
+            "sdtm/dm.yaml",
+            "map: {derivation: age, birth: birth_date, at: consent_date}",
+            "map: {derivation: age, birth: birth_date}",
+            "dm.yaml: variables.AGE.map.derivation age: missing argument(s) ['at']",
+        ),
+        (  # an unknown named derivation
+            "sdtm/dm.yaml",
+            "map: {derivation: age, birth: birth_date, at: consent_date}",
+            "map: {derivation: age_at_dose, birth: birth_date, at: consent_date}",
+            "dm.yaml: variables.AGE.map.derivation: unknown derivation 'age_at_dose'",
+        ),
+        (  # a domain whose source file has no contract
+            "sdtm/ex.yaml",
+            "records: {from: dosing}",
+            "records: {from: infusions}",
+            "ex.yaml: records.from: no contract for raw file 'infusions' in specs/raw",
+        ),
+        (  # another dataset's variable that does not exist
+            "sdtm/dm.yaml",
+            "{aggregate: {ref: EX.EXSTDTC, how: min}}",
+            "{aggregate: {ref: EX.EXSTART, how: min}}",
+            "dm.yaml: variables.RFXSTDTC.map.aggregate.ref: 'EX.EXSTART' names no variable",
+        ),
+        (  # a study fact that does not exist
+            "sdtm/ex.yaml",
+            "map: {study: treatment.route}",
+            "map: {study: treatment.way}",
+            "ex.yaml: variables.EXROUTE.map.study.path: 'treatment.way' names no fact in the study",
+        ),
+        (  # a variable that reads itself through another: a cycle
+            "sdtm/dm.yaml",
+            "{aggregate: {ref: EX.EXSTDTC, how: min}}",
+            "{copy: RFSTDTC}",
+            "mappings read each other in a cycle: DM.",
+        ),
+        (  # a variable that reads itself
+            "sdtm/dm.yaml",
+            "map: {copy: RFXSTDTC}",
+            "map: {copy: RFSTDTC}",
+            "dm.yaml: variables.RFSTDTC.map: reads itself",
+        ),
+        (  # a collected variable must read a raw column
+            "sdtm/ex.yaml",
+            "map: {assign: lot}",
+            "map: {hardcode: LOT1}",
+            "ex.yaml: variables.EXLOT.map: a Collected variable needs a step that reads a raw column",
+        ),
+        (  # a recode table must cover every raw value the contract allows
+            "sdtm/dm.yaml",
+            "map: {assign: sex}",
+            "map: {assign_ct: {column: sex, recode: {M: M, F: F}}}",
+            "dm.yaml: variables.SEX.map.assign_ct.recode: raw values ['INTERSEX', 'U'] of column 'sex' have no recode",
+        ),
+        (  # a parent rule naming a column the parent lacks
+            "raw/dosing.yaml",
+            'parent_column: dose_level,\n     when_parent: {screening_outcome: enrolled}, message: "differs',
+            'parent_column: level,\n     when_parent: {screening_outcome: enrolled}, message: "differs',
+            "dosing.yaml: parent_rules[2]: unknown column 'level' of the parent file enrollment.csv",
+        ),
+    ],
+)
+def test_broken_mapping_names_file_and_key(tmp_path, rel, old, new, expected):
+    root = broken(tmp_path, rel, old, new)
+    with pytest.raises(SpecError) as err:
+        load_specs(root)
+    assert expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_arms_told_apart_by_dose_need_distinct_doses(tmp_path):
+    root = broken(tmp_path, "study.yaml", 'cells/kg", dose: 2.0}', 'cells/kg", dose: 1.0}')
+    with pytest.raises(SpecError, match="arm_by_dose needs a distinct dose per arm"):
+        load_specs(root)
+
+
+def test_broken_mapping_stops_the_cli_before_reading_data(tmp_path):
+    root = broken(tmp_path, "sdtm/ex.yaml", "map: {assign: lot}", "map: {assign: lot_number}")
+    proc = run_cli(
+        "export", "--raw", str(tmp_path / "no-raw-here"), "--out", str(tmp_path / "out"), "--specs", str(root)
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "unknown column 'lot_number'" in proc.stderr

@@ -1,0 +1,129 @@
+"""The mapping engine on whole specs: renamed raw columns, domains added and removed by specs alone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+
+from flows.mapping.derivations import arm_of_dose
+from flows.pipeline import run_export
+from flows.specs import SPECS_DIR, load_specs
+from tests.conftest import RAW, ROOT, STUDYID
+
+FIXTURE = ROOT / "tests" / "fixtures" / "s103_before"
+
+
+def rename_column(specs: Path, raw: Path, contract: str, old: str, new: str) -> None:
+    """Rename a raw column consistently: in its contract, in every spec that reads it, and in the CSV header."""
+    for path in [specs / "raw" / f"{contract}.yaml", *(specs / "sdtm").glob("*.yaml"), *(specs / "raw").glob("*.yaml")]:
+        text = path.read_text(encoding="utf-8")
+        if path.stem == contract and path.parent.name == "raw":
+            text = text.replace(f"{{name: {old},", f"{{name: {new},")
+            text = text.replace(f"column: {old}", f"column: {new}").replace(f"other: {old}}}", f"other: {new}}}")
+            text = text.replace(f"{{{old}: ", f"{{{new}: ").replace(f"date: {old}", f"date: {new}")
+            text = text.replace(f"at: {old},", f"at: {new},").replace(f"[{old}, ", f"[{new}, ")
+        elif path.parent.name == "sdtm" and f"from: {contract}" in text:
+            for pattern in (": {old}}}", ": {old},", "column: {old}", "[{old}]"):
+                text = text.replace(pattern.format(old=old), pattern.format(old=new))
+        elif path.parent.name == "raw" and f"parent: {contract}" in text:
+            text = text.replace(f"parent_column: {old}", f"parent_column: {new}").replace(f"{{{old}: ", f"{{{new}: ")
+        path.write_text(text, encoding="utf-8")
+    csv = raw / f"{contract}.csv"
+    head, rest = csv.read_text(encoding="utf-8").split("\n", 1)
+    csv.write_text(",".join(new if c == old else c for c in head.split(",")) + "\n" + rest, encoding="utf-8")
+
+
+@pytest.fixture
+def spec_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "specs"
+    shutil.copytree(SPECS_DIR, target)
+    return target
+
+
+def test_renamed_raw_columns_still_export_the_same_datasets(tmp_path, spec_copy, raw_copy):
+    for contract, old, new in [
+        ("enrollment", "sex", "gender"),
+        ("enrollment", "consent_date", "icf_signed"),
+        ("enrollment", "site", "centre"),
+        ("dosing", "lot", "batch"),
+        ("dosing", "start", "infusion_start"),
+        ("eligibility", "met", "answer"),
+    ]:
+        rename_column(spec_copy, raw_copy, contract, old, new)
+    specs = load_specs(spec_copy)
+    result = run_export(raw_copy, tmp_path / "out", specs)
+    assert result.exit_code == 0, result.message
+    for domain in ("dm", "ex", "ie", "ti", "ts"):
+        assert (result.transfer / "csv" / f"{domain}.csv").read_bytes() == (FIXTURE / f"{domain}.csv").read_bytes()
+
+
+TV = """# Trial Visits (SDTMIG 3.4), added by specs alone.
+domain: TV
+label: Trial Visits
+class: TRIAL DESIGN
+structure: One record per planned Visit per Arm
+keys: [STUDYID, VISITNUM]
+records: {study: visits.schedule}
+variables:
+  - {name: STUDYID, label: Study Identifier, type: Char, length: 20, core: Req, role: Identifier, origin: Protocol,
+     map: {study: studyid}}
+  - {name: DOMAIN, label: Domain Abbreviation, type: Char, length: 2, core: Req, role: Identifier, origin: Assigned,
+     map: {hardcode: TV}}
+  - {name: VISITNUM, label: Visit Number, type: Num, length: 8, core: Req, role: Topic, origin: Protocol,
+     map: {assign: visitnum}}
+  - {name: VISIT, label: Visit Name, type: Char, length: 40, core: Perm, role: Synonym Qualifier, origin: Protocol,
+     map: {assign: visit}}
+  - {name: VISITDY, label: Planned Study Day of Visit, type: Num, length: 8, core: Perm, role: Timing,
+     origin: Protocol, map: {assign: day}}
+"""
+
+
+def test_a_domain_spec_adds_a_dataset_to_every_output_and_removing_one_removes_it(tmp_path, spec_copy):
+    (spec_copy / "sdtm" / "tv.yaml").write_text(TV, encoding="utf-8")
+    (spec_copy / "sdtm" / "ti.yaml").unlink()
+    result = run_export(RAW, tmp_path / "out", load_specs(spec_copy))
+    assert result.exit_code == 0, result.message
+    t = result.transfer
+    for folder, ext in (("parquet", "parquet"), ("csv", "csv"), ("xpt", "xpt"), ("json", "json")):
+        names = {p.name for p in (t / folder).iterdir()}
+        assert f"tv.{ext}" in names and f"ti.{ext}" not in names, folder
+    tv, meta = pyreadstat.read_xport(t / "xpt" / "tv.xpt")
+    assert tv["VISITNUM"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8] and meta.table_name == "TV"
+    assert tv["VISITDY"].tolist()[:3] == [-28, -5, 1]
+    define = (t / "define.xml").read_text(encoding="utf-8")
+    assert 'Name="TV"' in define and 'Name="TI"' not in define
+    assert "TV" in (t / "define.html").read_text(encoding="utf-8")
+    manifest = json.loads((t / "manifest.json").read_text(encoding="utf-8"))
+    assert "xpt/tv.xpt" in manifest["outputs"] and "xpt/ti.xpt" not in manifest["outputs"]
+
+
+def test_a_raw_file_no_dataset_reads_is_counted_not_tabulated(tmp_path, spec_copy):
+    (spec_copy / "sdtm" / "ie.yaml").unlink()
+    result = run_export(RAW, tmp_path / "out", load_specs(spec_copy))
+    manifest = json.loads((result.transfer / "manifest.json").read_text(encoding="utf-8"))
+    entry = manifest["inputs"]["eligibility.csv"]
+    assert entry["tabulated"] == 0 and entry["not_tabulated"] == entry["valid"] and entry["balanced"]
+    assert "no dataset in specs/sdtm" in entry["not_tabulated_because"]
+
+
+@pytest.mark.parametrize(
+    ("dose", "armcd"),
+    [(1.0, "DL1"), (1.09, "DL1"), (1.2, None), (8.4, "DL4"), (None, None)],  # within 10%, outside, none given
+)
+def test_arm_of_dose(specs, dose, armcd):
+    out = arm_of_dose(pd.Series([dose], dtype="Float64"), specs.study.arms, 0.10).iloc[0]
+    assert (pd.isna(out) and armcd is None) or out == armcd
+
+
+def test_named_derivations_on_the_sample(sample_export):
+    _, transfer = sample_export
+    dm = pd.read_csv(transfer / "csv" / "dm.csv", dtype=str, keep_default_na=False).set_index("SUBJID")
+    # age: born 1984-08-26, consent 2025-05-21 -> 40; last_contact: a screen failure's latest record 2025-06-01
+    assert dm.loc["0001", "AGE"] == "40" and dm.loc["0003", "RFPENDTC"] == "2025-06-01"
+    assert dm.loc["0001", "ACTARMCD"] == "DL1" and dm.loc["0010", "ACTARMCD"] == ""  # arm_by_dose; never dosed
+    assert dm.loc["0010", "USUBJID"] == f"{STUDYID}-01-0010"
