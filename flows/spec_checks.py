@@ -36,28 +36,36 @@ def check_study(specs: Specs) -> None:
         "arms",
         "population",
         "sites",
-        "treatment",
         "visits",
         "criteria",
-        "screening_outcomes",
-        "instruments",
         "trial_summary",
     ):
         if key not in study.data:
             raise SpecError(f"{where}: missing required key '{key}'")
     for i, arm in enumerate(study.arms):
-        for key in ("armcd", "arm", "dose"):
+        for key in ("armcd", "arm"):
             if key not in arm:
                 raise SpecError(f"{where}: arms[{i}]: missing required key '{key}'")
         if len(arm["armcd"]) > 8 or len(arm["arm"]) > 200:
             raise SpecError(f"{where}: arms[{i}]: ARMCD longer than 8 or ARM longer than 200 characters")
-    tr = study.treatment
-    for key, cl in (("form", "FRM"), ("route", "ROUTE"), ("frequency", "FREQ"), ("dose_unit", "UNIT")):
-        _in_codelist(specs, cl, [tr[key]], f"{where}: treatment.{key}")
+    treatments = [("treatment", study.data["treatment"])] if "treatment" in study.data else []
+    treatments += [(f"arms[{i}].treatment", a["treatment"]) for i, a in enumerate(study.arms) if "treatment" in a]
+    for at, tr in treatments:  # the study's treatment, or each arm's own
+        for key, cl in (
+            ("form", "FRM"),
+            ("route", "ROUTE"),
+            ("frequency", "FREQ"),
+            ("dose_unit", "UNIT"),
+            ("unit", "UNIT"),
+        ):
+            if key in tr:
+                _in_codelist(specs, cl, [tr[key]], f"{where}: {at}.{key}")
     _in_codelist(specs, "EPOCH", [v["epoch"] for v in study.visits], f"{where}: visits.schedule.epoch")
-    _in_codelist(specs, "ARMNULRS", list(study.data["arm_null_reasons"].values()), f"{where}: arm_null_reasons")
+    if "arm_null_reasons" in study.data:
+        _in_codelist(specs, "ARMNULRS", list(study.data["arm_null_reasons"].values()), f"{where}: arm_null_reasons")
     _in_codelist(specs, "IECAT", list(study.data["criteria"]["not_met_when"]), f"{where}: criteria.not_met_when")
-    _in_codelist(specs, "AGEU", [study.data["population"]["age"]["unit"]], f"{where}: population.age.unit")
+    if "unit" in study.data["population"].get("age", {}):
+        _in_codelist(specs, "AGEU", [study.data["population"]["age"]["unit"]], f"{where}: population.age.unit")
     codes = [c["code"] for c in study.criteria]
     if len(set(codes)) != len(codes):
         raise SpecError(f"{where}: criteria.list: duplicate criterion codes")
@@ -77,7 +85,7 @@ def check_study(specs: Specs) -> None:
             instruments = [rule["instrument"]] if "instrument" in rule else []
             instruments += [a["instrument"] for a in rule.get("any_of", [])]
             for name in instruments:
-                if name not in study.data["instruments"]:
+                if name not in study.data.get("instruments", {}):
                     raise SpecError(f"{cw}.rule: unknown instrument '{name}'")
             for visit in rule.get("visits", []) + ([rule["visit"]] if "visit" in rule else []):
                 if visit not in visit_names:
@@ -179,6 +187,8 @@ def _check_parent_rules(contract, specs: Specs) -> None:
         for key in ("value_from", "tolerance_from"):
             if key in rule:
                 _fact(specs, rule[key], f"{rw}.{key}")
+        if rule["rule"] == "parent_equals" and ("value" in rule) == ("value_from" in rule):
+            raise SpecError(f"{rw}: parent_equals needs value or value_from")
 
 
 def check_sdtm(specs: Specs) -> None:

@@ -24,6 +24,7 @@ DPI = 100
 LABELLED_ROWS = 60  # above this many subjects in a panel, y tick labels would overlap: draw none
 PANEL_LEFT, PANEL_WIDTH = 0.085, 0.895  # figure fractions; the left margin fits SITEID-SUBJID tick labels
 MARKERS = ("o", "s", "^", "D", "v", "p", "h", "*", "<", ">")
+SCREEN_FAILURE = "SCREEN FAILURE"  # the CT term (ARMNULRS C49628) that SDTMIG gives screen failures
 OTHER = "_other"  # infusions whose dose matches no study arm
 NO_DATE = np.datetime64("NaT", "D")
 
@@ -132,9 +133,13 @@ def plot_days(values: pd.Series) -> np.ndarray:
     return parsed.to_numpy(dtype="datetime64[D]")
 
 
-def infusion_arm(dose: pd.Series, study: Study) -> pd.Series:
-    """ARMCD whose dose matches each administered dose within the study's tolerance; OTHER when none does."""
-    return arm_of_dose(dose.astype("Float64"), study.arms, float(study.treatment["dose_tolerance"])).fillna(OTHER)
+def infusion_arm(dose: pd.Series, study: Study, actual: pd.Series | None = None) -> pd.Series:
+    """ARMCD whose dose matches each administered dose within the study's tolerance; OTHER when none does.
+    A study whose arms are not told apart by dose (no dose_tolerance) shows each dose under the subject's ACTARMCD."""
+    tolerance = study.data.get("treatment", {}).get("dose_tolerance")
+    if tolerance is None or any("dose" not in a for a in study.arms):
+        return (actual if actual is not None else pd.Series(pd.NA, index=dose.index, dtype="str")).fillna(OTHER)
+    return arm_of_dose(dose.astype("Float64"), study.arms, float(tolerance)).fillna(OTHER)
 
 
 def arm_styles(study: Study) -> dict[str, tuple[tuple[float, float, float, float], str, str]]:
@@ -242,12 +247,15 @@ def escalation_png(dm: pd.DataFrame, ex: pd.DataFrame, specs: Specs, cutoff: str
             "first": plot_days(dm["RFXSTDTC"]),
             "stop": plot_days(dm["RFPENDTC"]),
             "death": plot_days(dm["DTHDTC"]),
-            "failed": (dm["ARMNRS"] == study.data["arm_null_reasons"]["screen_failure"]).to_numpy(bool, na_value=False),
+            "failed": (dm["ARMNRS"] == SCREEN_FAILURE).to_numpy(bool, na_value=False),
         }
     )
     subjects = subjects.iloc[_order(subjects["first"].to_numpy(), subjects["consent"].to_numpy(), ids)]
     on_study, screen_failed = subjects[~subjects["failed"]], subjects[subjects["failed"]]
-    doses = ex[["USUBJID", "EXSTDTC"]].assign(arm=infusion_arm(ex["EXDOSE"], study).to_numpy()) if len(ex) else ex
+    actual = ex["USUBJID"].map(dm.set_index("USUBJID")["ACTARMCD"])
+    doses = (
+        ex[["USUBJID", "EXSTDTC"]].assign(arm=infusion_arm(ex["EXDOSE"], study, actual).to_numpy()) if len(ex) else ex
+    )
 
     # Fixed axes positions (no layout engine: faster, and nothing depends on text extents). Panel heights follow
     # the subject counts, within bounds so neither panel vanishes.

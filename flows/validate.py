@@ -269,7 +269,7 @@ def parent_rule_rejects(
             applies &= (key.map(indexed[pcol]) == _parent_value(parent_contract, specs, pcol, pval)).fillna(False)
         template = rule.get("message", "")
         if kind == "parent_equals":
-            target = specs.study.lookup(rule["value_from"])
+            target = rule["value"] if "value" in rule else specs.study.lookup(rule["value_from"])
             bad = applies & theirs.notna() & (theirs != target)
             default = f"subject's {rule['parent_column']} is " + theirs.astype("str") + f", expected {target}"
         elif kind == "not_before_parent":

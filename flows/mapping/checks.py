@@ -69,6 +69,15 @@ def _check_arg(kind: str, value: Any, spec: DomainSpec, fields: set[str], specs:
             _check_arg("column", v, spec, fields, specs, where)
     if kind == "variable" and value not in spec.names:
         raise SpecError(f"{where}: unknown variable '{value}'")
+    if kind == "source":
+        head = str(value).partition(".")[0]
+        kind = "ref" if head in specs.sdtm else "raw"
+    if kind == "raw":
+        file, _, column = str(value).partition(".")
+        if file not in specs.raw or column not in specs.raw[file].column_names:
+            raise SpecError(f"{where}: '{value}' names no column of a raw contract (<file>.<column>)")
+        if not specs.raw[file].role("SUBJID"):
+            raise SpecError(f"{where}: raw file '{file}' has no column of role: SUBJID")
     if kind == "ref":
         domain, _, var = str(value).partition(".")
         if domain not in specs.sdtm or var not in specs.sdtm[domain].names:
@@ -96,8 +105,11 @@ def _check_specifics(step: Step, spec: DomainSpec, specs: Specs, where: str) -> 
             raise SpecError(f"{where}.recode: raw values {missing} of column '{a['column']}' have no recode")
         if col and not allowed:
             raise SpecError(f"{where}: raw column '{a['column']}' needs values or a codelist in its contract")
-    if step.algorithm == "aggregate" and a["how"] not in AGGREGATES:
-        raise SpecError(f"{where}.how: '{a['how']}' is not one of {sorted(AGGREGATES)}")
+    if step.algorithm == "aggregate":
+        if a["how"] not in AGGREGATES:
+            raise SpecError(f"{where}.how: '{a['how']}' is not one of {sorted(AGGREGATES)}")
+        if ("ref" in a) == ("raw" in a):
+            raise SpecError(f"{where}: an aggregate reads one ref (DOMAIN.VARIABLE) or one raw (<file>.<column>)")
     if step.algorithm == "lookup":
         if ("column" in a) == ("variable" in a):
             raise SpecError(f"{where}: a lookup reads one column or one variable")

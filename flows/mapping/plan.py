@@ -42,7 +42,8 @@ def parse_filter(where: Any, at: str) -> Step:
 
 def _step_deps(domain: str, step: Step, sig: Signature) -> set[Node]:
     deps: set[Node] = set()
-    refs = [str(step.args[a]) for a, kind in sig.params.items() if kind == "ref" and step.args.get(a)]
+    refs = [str(step.args[a]) for a, kind in sig.params.items() if kind in ("ref", "source") and step.args.get(a)]
+    refs = [r for r in refs if r.split(".", 1)[0].isupper()]  # a source may name a raw file instead
     refs += implicit_refs(step)
     for a, kind in sig.params.items():
         if kind == "variable" and step.args.get(a):
@@ -50,7 +51,7 @@ def _step_deps(domain: str, step: Step, sig: Signature) -> set[Node]:
     for ref in refs:
         other, var = ref.split(".", 1)
         deps |= {(other, var), (other, "USUBJID"), (domain, "USUBJID")}
-    if step.algorithm in ("last_contact",):
+    if step.algorithm in ("last_contact", "aggregate"):
         deps.add((domain, "USUBJID"))
     for c in step.when:
         if c.kind == "variable":

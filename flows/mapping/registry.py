@@ -11,14 +11,28 @@ from flows.keys import usubjid
 from flows.mapping import vocabulary as v
 from flows.mapping.context import Context
 from flows.mapping.steps import Condition, Signature, Step
+from flows.specs import RawContract
 
 REFERENCE = "DM.RFSTDTC"  # SDTMIG: study days count from the subject reference start date
 
 
+def subject_ids(frame: pd.DataFrame, contract: RawContract, studyid: str) -> pd.Series:
+    """USUBJID of each row of a raw frame, from its columns of role SITEID and SUBJID."""
+    keys = contract.subject_columns
+    return usubjid(studyid, frame[keys[0]] if len(keys) == 2 else None, frame[keys[-1]])
+
+
 def _usubjid(ctx: Context) -> pd.Series:
-    keys = ctx.contract.subject_columns
-    site = ctx.column(keys[0]) if len(keys) == 2 else None
-    return usubjid(ctx.specs.study.studyid, site, ctx.column(keys[-1]))
+    return subject_ids(ctx.records, ctx.contract, ctx.specs.study.studyid)
+
+
+def _per_subject_source(ctx: Context, dotted: str) -> tuple[pd.Series, pd.Series]:
+    """(USUBJID, values) of DOMAIN.VARIABLE of a dataset, or of <raw file>.<column> of a raw file's valid rows."""
+    head, column = dotted.split(".", 1)
+    if head in ctx.specs.sdtm:
+        return ctx.ref(dotted)
+    frame = ctx.valid[head]
+    return subject_ids(frame, ctx.specs.raw[head], ctx.specs.study.studyid), frame[column]
 
 
 def _reference(ctx: Context, reference: str | None) -> pd.Series:
@@ -47,9 +61,10 @@ def _dig(row: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def _aggregate(ctx: Context, ref: str, how: str, order: str | None = None) -> pd.Series:
-    source, values = ctx.ref(ref)
-    return v.per_subject(ctx.variables["USUBJID"], source, values, how, ctx.ref(order)[1] if order else None)
+def _aggregate(ctx: Context, how: str, ref: str | None = None, raw: str | None = None, order: str | None = None):
+    source, values = _per_subject_source(ctx, ref or raw)
+    ordered = _per_subject_source(ctx, order)[1] if order else None
+    return v.per_subject(ctx.variables["USUBJID"], source, values, how, ordered)
 
 
 def _dtc(ctx: Context, date: str, time: str | None = None) -> pd.Series:
@@ -84,7 +99,10 @@ ALGORITHMS: dict[str, tuple[Signature, Callable[..., pd.Series] | None]] = {
         _lookup,
     ),
     "aggregate": (
-        Signature({"ref": "ref", "how": "value", "order": "ref"}, optional=frozenset({"order"})),
+        Signature(
+            {"ref": "ref", "raw": "raw", "how": "value", "order": "source"},
+            optional=frozenset({"ref", "raw", "order"}),
+        ),
         _aggregate,
     ),
     "study_day": (

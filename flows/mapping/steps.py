@@ -8,8 +8,9 @@ from typing import Any
 
 # Kinds of argument an algorithm declares, so the spec checker knows what each must name:
 # column (a field of the domain's records: a raw column or a study-list field), variable (of the same domain),
-# ref (DOMAIN.VARIABLE of another dataset), study (a dotted path in study.yaml), value (anything).
-KINDS = {"column", "variable", "ref", "study", "value", "columns"}
+# ref (DOMAIN.VARIABLE of another dataset), raw (<raw file>.<column>: a raw file's valid rows), source (a ref or a
+# raw), study (a dotted path in study.yaml), value (anything).
+KINDS = {"column", "columns", "variable", "ref", "raw", "source", "study", "value"}
 
 
 @dataclass(frozen=True)
