@@ -39,6 +39,8 @@ def diff_domain(old: pd.DataFrame, new: pd.DataFrame, keys: list[str]) -> dict[s
         seq = [c for c in new if c.endswith("SEQ") and c in old]
         keys = keys + seq
     shared = [c for c in new if c in old and c not in keys]
+    if old.empty or new.empty:  # an empty dataset's columns may carry no type to merge on
+        old, new = old.astype(dict.fromkeys(old.columns, object)), new.astype(dict.fromkeys(new.columns, object))
     merged = old.merge(new, on=keys, how="outer", suffixes=("_old", "_new"), indicator=True)
     added = merged[merged["_merge"] == "right_only"][keys]
     removed = merged[merged["_merge"] == "left_only"][keys]

@@ -255,7 +255,7 @@ def parent_rule_rejects(
     child: pd.DataFrame, contract: RawContract, parent: pd.DataFrame, parent_contract: RawContract, specs: Specs
 ) -> list[pd.DataFrame]:
     """The contract's parent_rules: each child row against its subject's (valid) row in the parent file."""
-    if child.empty or not contract.parent_rules:
+    if child.empty or parent.empty or not contract.parent_rules:  # no valid parent row: all rejected already
         return []
     indexed = parent.assign(_key=subject_key(parent, parent_contract)).drop_duplicates("_key").set_index("_key")
     key = subject_key(child, contract)
@@ -263,7 +263,7 @@ def parent_rule_rejects(
     for rule in contract.parent_rules:
         kind, name = rule["rule"], rule.get("name", rule["rule"])
         col = rule.get("column") or contract.role("SUBJID")
-        theirs = key.map(indexed[rule["parent_column"]])
+        theirs = key.map(indexed[rule["parent_column"]]).astype("str")
         applies = _isin(key, indexed.index.to_series())
         for pcol, pval in (rule.get("when_parent") or {}).items():
             applies &= (key.map(indexed[pcol]) == _parent_value(parent_contract, specs, pcol, pval)).fillna(False)
