@@ -32,14 +32,6 @@ NCI_ALIAS = "nci:ExtCodeID"
 LENGTH_TYPES = {"text", "integer", "float"}  # Define-XML gives Length for these DataTypes only
 STUDY_DOC = ("LF.STUDY", "documents/study.yaml", "Study specification (the protocol as data)")
 
-# SDTM variables CT has no codelist for; their sponsor codelist is read from study.yaml:
-# codelist -> (name, codes, decodes, variables using it).
-SPONSOR_CODELISTS = {
-    "ARMCD": ("Planned Arm Code", "arms.armcd", "arms.arm", ("ARMCD", "ACTARMCD")),
-    "IETESTCD": ("I/E Criterion Short Name", "criteria.list.code", "criteria.list.test", ("IETESTCD",)),
-}
-# Value-level metadata: (dataset, variable) -> the variable whose values select the definition.
-VALUE_LISTS = {("TS", "TSVAL"): "TSPARMCD"}
 
 _VALUE_TYPES = (
     ("integer", re.compile(r"-?\d+")),
@@ -242,8 +234,10 @@ class _Registry:
         entry["users"].append(user)
         return entry["oid"]
 
-    def sponsor_codelist(self, name: str, user: str) -> str:
-        entry = self.codelists.setdefault(("sponsor", name, None), {"oid": f"CL.{name}", "users": []})
+    def sponsor_codelist(self, spec: Mapping[str, str], user: str) -> str:
+        """A variable's sponsor codelist (spec key sponsor_codelist: name, label, codes, decodes in study.yaml)."""
+        key = ("sponsor", spec["name"], None)
+        entry = self.codelists.setdefault(key, {"oid": f"CL.{spec['name']}", "users": [], "spec": spec})
         entry["users"].append(user)
         return entry["oid"]
 
@@ -266,7 +260,7 @@ class _Registry:
         for (kind, name, values), e in self.codelists.items():
             users = tuple(e["users"])
             if kind == "sponsor":
-                out.append(_sponsor_codelist(self.specs, name, e["oid"], users))
+                out.append(_sponsor_codelist(self.specs, e["spec"], e["oid"], users))
             else:
                 out.append(_ct_codelist(self.specs, self.specs.codelists[name], values, e["oid"], users))
         return tuple(sorted(out, key=lambda c: c.oid))
@@ -302,8 +296,8 @@ def _ct_codelist(
     return CodeList(oid, name, cl.code, terms, decodes is not None, users)
 
 
-def _sponsor_codelist(specs: Specs, name: str, oid: str, users: tuple[str, ...]) -> CodeList:
-    label, codes, decodes, _ = SPONSOR_CODELISTS[name]
+def _sponsor_codelist(specs: Specs, spec: Mapping[str, str], oid: str, users: tuple[str, ...]) -> CodeList:
+    label, codes, decodes = spec["label"], spec["codes"], spec["decodes"]
     terms = tuple(
         Term(str(c), None, str(d)) for c, d in zip(specs.study.lookup(codes), specs.study.lookup(decodes), strict=True)
     )
@@ -349,7 +343,8 @@ def _value_list(
     domain: str, var: Variable, by: str, frame: pd.DataFrame, specs: Specs, reg: _Registry
 ) -> tuple[ValueList, list[Item], list[WhereClause]]:
     """One ItemDef per value of `by` (TSPARMCD), with its WhereClauseDef; types and lengths from its values."""
-    entries = {e["parmcd"]: e for e in specs.study.data.get("trial_summary", [])} if domain == "TS" else {}
+    from_ts = (specs.sdtm[domain].records or {}).get("derivation") == "trial_summary"
+    entries = {e["parmcd"]: e for e in specs.study.data.get("trial_summary", [])} if from_ts else {}
     name_col = by[:-2] if by.endswith("CD") and by[:-2] in frame else None  # TSPARMCD -> TSPARM
     parent_origin = _origin(var, specs)
     refs, items, wheres = [], [], []
@@ -391,11 +386,10 @@ def _dataset(
             comment = reg.comment(text, f"COM.{user}", user)
         if var.codelist:
             codelist = reg.ct_codelist(var.codelist, var.values, user)
-        else:
-            sponsor = next((n for n, s in SPONSOR_CODELISTS.items() if var.name in s[3]), None)
-            codelist = reg.sponsor_codelist(sponsor, user) if sponsor else None
-        if (domain, var.name) in VALUE_LISTS:
-            vl, vl_items, vl_wheres = _value_list(domain, var, VALUE_LISTS[domain, var.name], frame, specs, reg)
+        elif var.sponsor_codelist:
+            codelist = reg.sponsor_codelist(var.sponsor_codelist, user)
+        if var.name in (spec.value_lists or {}):
+            vl, vl_items, vl_wheres = _value_list(domain, var, spec.value_lists[var.name], frame, specs, reg)
             value_list = vl.oid
             value_lists.append(vl)
             value_items += vl_items

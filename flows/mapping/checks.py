@@ -126,6 +126,15 @@ def _check_specifics(step: Step, spec: DomainSpec, specs: Specs, where: str) -> 
             raise SpecError(f"{where}: arm_by_dose needs a distinct dose per arm; identify arms from the raw data")
 
 
+def _check_sponsor_codelist(cl: Mapping[str, Any], specs: Specs, where: str) -> None:
+    missing = sorted({"name", "label", "codes", "decodes"} - set(cl))
+    if missing:
+        raise SpecError(f"{where}: missing key(s) {missing}")
+    codes, decodes = _study(specs, cl["codes"], f"{where}.codes"), _study(specs, cl["decodes"], f"{where}.decodes")
+    if not isinstance(codes, list) or not isinstance(decodes, list) or len(codes) != len(decodes):
+        raise SpecError(f"{where}: codes and decodes must name two study.yaml lists of the same length")
+
+
 def raw_source(step: Step, spec: DomainSpec) -> str | None:
     """<raw file>.<column> a collected value comes from, for define.xml's Origin."""
     if step.derivation or step.algorithm not in RAW_READERS or "from" not in spec.records:
@@ -151,6 +160,9 @@ def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
 
                 for arg, kind in FILTER_SIGNATURES[flt.algorithm].params.items():
                     _check_arg(kind, flt.args.get(arg), spec, fields, specs, f"{spec.path}: records.where.{arg}")
+        for var_name, by in (spec.value_lists or {}).items():
+            if var_name not in spec.names or by not in spec.names:
+                raise SpecError(f"{spec.path}: value_lists: '{var_name}: {by}' must name two variables of {domain}")
         variables = []
         for var in spec.variables:
             where = f"{spec.path}: variables.{var.name}.map"
@@ -163,6 +175,10 @@ def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
                 for c in step.when:
                     _check_condition(c, spec, fields, specs, f"{where}.when")
                 _check_specifics(step, spec, specs, f"{where}.{step.algorithm}")
+            if var.sponsor_codelist is not None:
+                _check_sponsor_codelist(
+                    var.sponsor_codelist, specs, f"{spec.path}: variables.{var.name}.sponsor_codelist"
+                )
             sources = [s for s in (raw_source(s, spec) for s in steps) if s]
             if var.origin == "Collected" and not sources:
                 raise SpecError(f"{where}: a Collected variable needs a step that reads a raw column (assign, dtc)")
