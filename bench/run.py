@@ -95,17 +95,6 @@ class StageClock:
         ]
 
 
-def _domain_of(args, kwargs) -> str:
-    """The SDTM domain a derivation call is about: its DomainSpec, or the --DY variables it adds."""
-    for a in (*args, *kwargs.values()):
-        if isinstance(getattr(a, "domain", None), str):
-            return a.domain
-    for a in (*args, *kwargs.values()):
-        if isinstance(a, dict) and a and all(isinstance(k, str) and k.endswith("DY") for k in a):
-            return next(iter(a))[:2]
-    return "?"
-
-
 def _raw_file_of(args, kwargs) -> str:
     for a in (*args, *kwargs.values()):
         if hasattr(a, "file") and hasattr(a, "columns") and hasattr(a, "row_rules"):
@@ -129,14 +118,6 @@ def instrument_core() -> StageClock:
         ("prepare", "derive"),
         ("apply_cutoff", "data cut"),
         ("derive_datasets", "datasets"),
-        ("derive_ex", "EX"),
-        ("usubjid", "USUBJID of every dated record (for DM.RFPENDTC)"),
-        ("derive_dm", "DM"),
-        ("derive_ie", "IE"),
-        ("derive_ti", "TI"),
-        ("derive_ts", "TS"),
-        ("add_study_days", lambda a, k: f"{_domain_of(a, k)} study days"),
-        ("conform", lambda a, k: f"{_domain_of(a, k)} conform + output check"),
         ("data_as_of", "data as of"),
         ("stage_transfer", "write"),
         ("write_outputs", "datasets and documents"),
@@ -150,9 +131,15 @@ def instrument_core() -> StageClock:
         ("publish", "publish"),
     ]:
         clock.wrap(pipeline, name, label)
-    for name in ("schema_rejects", "key_rejects", "row_rule_rejects", "enrollment_rejects", "child_rejects", "typed"):
+    engine = importlib.import_module("flows.mapping.engine")
+    for name, label in [
+        ("build_records", lambda a, k: f"{a[0].domain} records"),
+        ("_evaluate", lambda a, k: f"{a[1].domain} variables"),
+        ("_finish", lambda a, k: f"{a[0].domain} sort, --SEQ, conform + output check"),
+    ]:
+        clock.wrap(engine, name, label)
+    for name in ("schema_rejects", "key_rejects", "row_rule_rejects", "child_rejects", "parent_rule_rejects", "typed"):
         clock.wrap(validate, name, lambda a, k, n=name: f"{n} {_raw_file_of(a, k)}".rstrip())
-    clock.wrap(validate, "dosing_rejects", "dosing_rejects")
     for fmt, (folder, ext, writer) in list(writers.WRITERS.items()):
         holder = type("Writer", (), {"write": staticmethod(writer)})
         clock.wrap(holder, "write", f"{fmt} writer")
