@@ -288,7 +288,11 @@ def parent_rule_rejects(
             bad = applies & ((dose - target).abs() > tol * target)
             default = f"not within {tol:.0%} of the dose of arm " + theirs.astype("str") + ": " + target.astype("str")
             theirs, template = target.astype("str"), template.replace("{tolerance}", f"{tol:.0%}")
-        message = theirs.astype("str").map(lambda v, t=template: t.format(parent=v)) if template else default
+        if template:  # one message per distinct parent value, not per row
+            texts = theirs.astype("str")
+            message = texts.map({v: template.format(parent=v) for v in texts.dropna().unique()})
+        else:
+            message = default
         out.append(reject(child, bad.fillna(False), col, name, message))
     return out
 

@@ -127,3 +127,31 @@ def test_named_derivations_on_the_sample(sample_export):
     assert dm.loc["0001", "AGE"] == "40" and dm.loc["0003", "RFPENDTC"] == "2025-06-01"
     assert dm.loc["0001", "ACTARMCD"] == "DL1" and dm.loc["0010", "ACTARMCD"] == ""  # arm_by_dose; never dosed
     assert dm.loc["0010", "USUBJID"] == f"{STUDYID}-01-0010"
+
+
+def test_unpivot_makes_one_record_per_row_and_column():
+    from flows.mapping.engine import _unpivot
+
+    wide = pd.DataFrame({"subject": ["0001", "0002"], "ITEM1": ["1", "2"], "ITEM2": ["3", None], "_line": [2, 3]})
+    long = _unpivot(wide, {"columns": ["ITEM1", "ITEM2"], "name": "item", "value": "score"})
+    assert long[["subject", "item", "score", "_line"]].astype(str).fillna("").values.tolist() == [
+        ["0001", "ITEM1", "1", "2"],
+        ["0002", "ITEM1", "2", "3"],
+        ["0001", "ITEM2", "3", "2"],  # each record keeps the line of its raw row
+        ["0002", "ITEM2", "", "3"],  # a blank cell stays a record with a null value
+    ]
+
+
+def test_a_condition_filters_records(tmp_path, spec_copy):
+    ie = spec_copy / "sdtm" / "ie.yaml"
+    text = ie.read_text(encoding="utf-8")
+    ie.write_text(
+        text.replace(
+            "where: {derivation: criterion_not_met, code: criterion, answer: met}",
+            "where: [{column: met, equals: N}, {column: criterion, in: [INCL01, INCL02]}]",
+        ),
+        encoding="utf-8",
+    )
+    result = run_export(RAW, tmp_path / "out", load_specs(spec_copy))
+    ie_out = pd.read_csv(result.transfer / "csv" / "ie.csv", dtype=str)
+    assert set(ie_out["IETESTCD"]) <= {"INCL01", "INCL02"} and set(ie_out["IEORRES"]) == {"N"} and len(ie_out)

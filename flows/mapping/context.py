@@ -22,6 +22,7 @@ class Context:
     valid: Mapping[str, pd.DataFrame]  # every raw file's valid rows (after any data cut)
     datasets: dict[str, dict[str, pd.Series]]  # variables derived so far, per domain
     facts: Mapping[str, Any] = field(default_factory=dict)  # what the run knows beyond the data (the cut)
+    cache: dict[Any, pd.Series] = field(default_factory=dict)  # results several steps share (study days)
 
     @property
     def variables(self) -> dict[str, pd.Series]:

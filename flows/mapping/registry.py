@@ -41,7 +41,12 @@ def _reference(ctx: Context, reference: str | None) -> pd.Series:
 
 
 def _study_day(ctx: Context, date: str, reference: str | None = None) -> pd.Series:
-    return v.study_day_of(ctx.variables[date], _reference(ctx, reference))
+    key = ("study_day", date, reference)  # --DY and EPOCH of the same date share it
+    if key not in ctx.cache:
+        if ("reference", reference) not in ctx.cache:
+            ctx.cache["reference", reference] = _reference(ctx, reference)
+        ctx.cache[key] = v.study_day_of(ctx.variables[date], ctx.cache["reference", reference])
+    return ctx.cache[key]
 
 
 def _epoch(ctx: Context, date: str, reference: str | None = None) -> pd.Series:
