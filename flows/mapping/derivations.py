@@ -159,11 +159,12 @@ VARIABLE_DERIVATIONS: dict[str, tuple[Callable[..., pd.Series], Signature]] = {
 RECORD_FILTERS: dict[str, tuple[Callable[..., pd.Series], Signature]] = {
     "criterion_not_met": (criterion_not_met, Signature({"code": "column", "answer": "column"})),
 }
-RECORD_SOURCES: dict[str, tuple[Callable[..., pd.DataFrame], Signature, tuple[str, ...]]] = {
-    # name -> (function, signature, the fields it yields)
+RECORD_SOURCES: dict[str, tuple[Callable[..., pd.DataFrame], Signature, tuple[str, ...], tuple[str, ...]]] = {
+    # name -> (function, signature, the fields it yields, the datasets it reads: DOMAIN.VAR or DOMAIN.*)
     "trial_summary": (
         trial_summary,
         Signature({}),
         ("TSSEQ", "TSPARMCD", "TSPARM", "TSVAL", "TSVALCD", "TSVCDREF", "TSVCDVER"),
+        ("DM.*",),
     ),
 }

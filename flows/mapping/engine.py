@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from flows.distinct import rows_where
@@ -14,7 +13,7 @@ from flows.errors import OutputCheckError
 from flows.keys import sort_by_keys
 from flows.mapping.context import Context
 from flows.mapping.derivations import RECORD_FILTERS, RECORD_SOURCES, VARIABLE_DERIVATIONS
-from flows.mapping.plan import Plan, plan_domains
+from flows.mapping.plan import RECORDS, Plan, plan_domains
 from flows.mapping.registry import ALGORITHMS, holds
 from flows.mapping.steps import Step
 from flows.mapping.vocabulary import first_non_null
@@ -47,7 +46,7 @@ def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
         return records
     if "study" in rec:
         return pd.DataFrame(list(ctx.specs.study.lookup(rec["study"])))
-    fn, _, fields = RECORD_SOURCES[rec["derivation"]]
+    fn, _, fields, _ = RECORD_SOURCES[rec["derivation"]]
     return fn(ctx)[list(fields)].reset_index(drop=True)
 
 
@@ -70,17 +69,28 @@ def run_step(step: Step, ctx: Context) -> pd.Series:
     return values
 
 
+def seq_numbers(ctx: Context, spec: DomainSpec) -> pd.Series:
+    """--SEQ: 1..n within USUBJID in the order of the domain keys (ties in record order), records left in place."""
+    keys = [k for k in spec.keys if k != spec.seq and k in ctx.variables]
+    frame = pd.DataFrame({k: ctx.variables[k] for k in dict.fromkeys([*keys, "USUBJID"])}, index=ctx.records.index)
+    ordered = frame.sort_values(keys, kind="stable", na_position="first")
+    numbers = ordered.groupby("USUBJID", sort=False).cumcount().add(1).astype("Int64")
+    return numbers.reindex(ctx.records.index)
+
+
 def _evaluate(plan: Plan, ctx: Context, var: str) -> None:
-    steps = plan.steps[var]
+    steps = plan.domains[ctx.domain].steps[var]
+    if steps[0].algorithm == "seq":
+        ctx.variables[var] = seq_numbers(ctx, ctx.specs.sdtm[ctx.domain])
+        return
     parts = [run_step(s, ctx) for s in steps]
     ctx.variables[var] = first_non_null(parts) if len(parts) > 1 else parts[0]
 
 
 def _frame(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
-    """The derived variables in spec order (seq still empty), with the raw source of each record."""
+    """The derived variables in spec order, with the raw source of each record."""
     index = ctx.records.index
-    data = {n: ctx.variables.get(n, pd.Series(pd.NA, index=index, dtype="Int64")) for n in spec.names}
-    frame = pd.DataFrame(data, index=index)
+    frame = pd.DataFrame({n: ctx.variables[n] for n in spec.names}, index=index)
     if "_line" in ctx.records:
         frame["_file"], frame["_line"] = ctx.records[SOURCE].to_numpy(), ctx.records["_line"].to_numpy()
     return frame
@@ -88,8 +98,6 @@ def _frame(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
 
 def _finish(spec: DomainSpec, frame: pd.DataFrame, specs: Specs) -> pd.DataFrame:
     out = sort_by_keys(frame, spec)
-    if spec.seq:
-        out[spec.seq] = out.groupby("USUBJID", sort=False).cumcount().add(1).astype("Int64")
     checked = conform(out, spec, specs)
     for col in TRACE:
         if col in out:
@@ -102,49 +110,23 @@ def derive_datasets(
 ) -> dict[str, pd.DataFrame]:
     """Every SDTM dataset of the specs from the valid raw rows, conformed to and checked against its spec.
 
-    Domains whose records come from a raw file or study.yaml are derived together (a variable may read another
-    dataset's); they are then sorted, numbered and checked, and only then are the late domains (records from a
-    named source, e.g. TS) built from the finished datasets."""
+    Records and variables of all datasets are built in one order in which each comes after what it reads (a
+    variable may read another dataset's variables, a named record source whole datasets); then every dataset is
+    sorted by its keys and checked against its spec."""
     plan = plan_domains(specs)
     datasets: dict[str, dict[str, pd.Series]] = {d: {} for d in specs.sdtm}
     contexts: dict[str, Context] = {}
-    out: dict[str, pd.DataFrame] = {}
-
-    def context(domain: str) -> Context:
+    for domain, node in plan.order:
         spec = specs.sdtm[domain]
-        raw = spec.records.get("from")
-        ctx = Context(domain, pd.DataFrame(), specs, specs.raw.get(raw), valid, datasets, facts or {})
-        ctx.records = build_records(spec, ctx)
-        return ctx
-
-    def finish(domains: list[str]) -> None:
-        for domain in domains:
-            out[domain] = _finish(specs.sdtm[domain], _frame(specs.sdtm[domain], contexts[domain]), specs)
-            datasets[domain] = {c: out[domain][c] for c in out[domain].columns}
-
-    for domain in plan.record_order:
-        if domain not in plan.late:
-            contexts[domain] = context(domain)
-    finished = False
-    for domain, var in plan.order:
-        if domain in plan.late and not finished:
-            finish([d for d in plan.record_order if d not in plan.late])
-            finished = True
-        if domain not in contexts:
-            contexts[domain] = context(domain)
+        where = f"{spec.path.name}: " + ("records" if node == RECORDS else f"variables.{node}")
         try:
-            _evaluate(plan.domains[domain], contexts[domain], var)
+            if node == RECORDS:
+                raw = spec.records.get("from")
+                ctx = Context(domain, pd.DataFrame(), specs, specs.raw.get(raw), valid, datasets, facts or {})
+                ctx.records = build_records(spec, ctx)
+                contexts[domain] = ctx
+            else:
+                _evaluate(plan, contexts[domain], node)
         except (KeyError, ValueError, TypeError) as exc:
-            where = f"{specs.sdtm[domain].path.name}: variables.{var}"
             raise OutputCheckError(f"{where}: derivation failed: {type(exc).__name__}: {exc}") from exc
-    if not finished:
-        finish([d for d in plan.record_order if d not in plan.late])
-    for domain in plan.late:
-        if domain not in contexts:
-            contexts[domain] = context(domain)
-    finish(sorted(plan.late))
-    return {d: out[d] for d in specs.sdtm}
-
-
-def record_counts(datasets: Mapping[str, pd.DataFrame]) -> dict[str, int]:
-    return {d: int(np.int64(len(f))) for d, f in datasets.items()}
+    return {d: _finish(spec, _frame(spec, contexts[d]), specs) for d, spec in specs.sdtm.items()}

@@ -13,7 +13,8 @@ from flows.mapping.registry import SIGNATURES, implicit_refs
 from flows.mapping.steps import Signature, Step, StepError, _condition, parse_map, parse_step
 from flows.specs import DomainSpec, Specs
 
-Node = tuple[str, str]  # (domain, variable)
+Node = tuple[str, str]  # (domain, variable), or (domain, RECORDS) for the building of a domain's records
+RECORDS = "__records__"
 DERIVATION_SIGNATURES: dict[str, Signature] = {n: sig for n, (_, sig) in VARIABLE_DERIVATIONS.items()}
 FILTER_SIGNATURES: dict[str, Signature] = {n: sig for n, (_, sig) in RECORD_FILTERS.items()}
 
@@ -27,9 +28,7 @@ class DomainPlan:
 @dataclass(frozen=True)
 class Plan:
     domains: Mapping[str, DomainPlan]
-    order: list[Node]  # every variable of every domain, inputs first; late domains last
-    late: frozenset[str]  # domains whose records a named source builds from the finished datasets
-    record_order: list[str]
+    order: list[Node]  # every domain's records and variables, each after what it reads
 
 
 def parse_filter(where: Any, at: str) -> Step:
@@ -68,12 +67,12 @@ def plan_domain(spec: DomainSpec) -> DomainPlan:
             parsed = parse_map(var.map, SIGNATURES, DERIVATION_SIGNATURES, where)
         except StepError as exc:
             raise SpecError(str(exc)) from None
+        steps[var.name] = parsed
+        node_deps: set[Node] = {(spec.domain, RECORDS)}
         if any(s.algorithm == "seq" for s in parsed):
             if var.name != spec.seq:
                 raise SpecError(f"{where}: seq numbers the domain's sequence variable only (seq: {spec.seq})")
-            continue
-        steps[var.name] = parsed
-        node_deps: set[Node] = set()
+            node_deps |= {(spec.domain, k) for k in (*spec.keys, "USUBJID") if k != var.name}
         for s in parsed:
             sig = DERIVATION_SIGNATURES[s.algorithm] if s.derivation else SIGNATURES[s.algorithm]
             node_deps |= _step_deps(spec.domain, s, sig)
@@ -83,22 +82,34 @@ def plan_domain(spec: DomainSpec) -> DomainPlan:
     return DomainPlan(steps, deps)
 
 
+def record_deps(spec: DomainSpec, specs: Specs) -> set[Node]:
+    """What building a domain's records reads: a named record source's declared datasets (DOMAIN.* or DOMAIN.VAR)."""
+    name = (spec.records or {}).get("derivation")
+    if not name or name not in RECORD_SOURCES:
+        return set()
+    deps: set[Node] = set()
+    for ref in RECORD_SOURCES[name][3]:
+        domain, var = ref.split(".", 1)
+        if domain in specs.sdtm:
+            names = specs.sdtm[domain].names if var == "*" else [var]
+            deps |= {(domain, n) for n in names}
+    return deps
+
+
 def plan_domains(specs: Specs) -> Plan:
-    """Plans of every domain and one order of all their variables; a cycle is a SpecError."""
+    """Plans of every domain and one order of their records and variables; a cycle is a SpecError."""
     domains = {d: plan_domain(s) for d, s in specs.sdtm.items()}
-    late = frozenset(d for d, s in specs.sdtm.items() if "derivation" in (s.records or {}))
-    order: list[Node] = []
-    for group in (sorted(set(specs.sdtm) - late), sorted(late)):
-        graph: dict[Node, set[Node]] = {}
-        for d in group:
-            for var, deps in domains[d].deps.items():
-                graph[(d, var)] = {n for n in deps if n[0] in group and n[1] in domains[n[0]].steps}
-        try:
-            order += list(TopologicalSorter(graph).static_order())
-        except CycleError as exc:
-            cycle = " -> ".join(f"{d}.{v}" for d, v in exc.args[1])
-            raise SpecError(f"{specs.root / 'sdtm'}: mappings read each other in a cycle: {cycle}") from None
-    return Plan(domains, order, late, [d for d in specs.sdtm if d not in late] + sorted(late))
+    graph: dict[Node, set[Node]] = {}
+    for d, spec in specs.sdtm.items():
+        graph[(d, RECORDS)] = {n for n in record_deps(spec, specs) if n[0] != d}
+        for var, deps in domains[d].deps.items():
+            graph[(d, var)] = {n for n in deps if n[0] in domains and (n[1] == RECORDS or n[1] in domains[n[0]].steps)}
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(f"{d}.{v}" for d, v in exc.args[1])
+        raise SpecError(f"{specs.root / 'sdtm'}: mappings read each other in a cycle: {cycle}") from None
+    return Plan(domains, order)
 
 
-__all__ = ["RECORD_SOURCES", "Plan", "parse_filter", "plan_domains"]
+__all__ = ["RECORDS", "RECORD_SOURCES", "Plan", "parse_filter", "plan_domains"]
