@@ -296,11 +296,15 @@ def _ct_codelist(
     return CodeList(oid, name, cl.code, terms, decodes is not None, users)
 
 
+def study_values(specs: Specs, paths: str | list[str]) -> list:
+    """The values of one study.yaml path, or of several joined in order."""
+    return [v for path in ([paths] if isinstance(paths, str) else paths) for v in specs.study.lookup(path)]
+
+
 def _sponsor_codelist(specs: Specs, spec: Mapping[str, str], oid: str, users: tuple[str, ...]) -> CodeList:
-    label, codes, decodes = spec["label"], spec["codes"], spec["decodes"]
-    terms = tuple(
-        Term(str(c), None, str(d)) for c, d in zip(specs.study.lookup(codes), specs.study.lookup(decodes), strict=True)
-    )
+    codes, decodes = study_values(specs, spec["codes"]), study_values(specs, spec["decodes"])
+    terms = tuple(Term(str(c), None, str(d)) for c, d in zip(codes, decodes, strict=True))
+    label = spec["label"]
     return CodeList(oid, label, None, terms, True, users)
 
 

@@ -169,10 +169,19 @@ class Study:
         return self.data["screening_outcomes"]
 
     def lookup(self, dotted: str) -> Any:
-        """Resolve 'a.b.c' in the study; through a list it collects the field of every element."""
+        """Resolve 'a.b.c' in the study; through a list it collects the field of every element. `*` takes every
+        value of a mapping, and the lists found under it are joined ('instruments.*.items': every item)."""
         node: Any = self.data
+        spread = False
         for part in dotted.split("."):
-            if isinstance(node, list):
+            if part == "*" and isinstance(node, Mapping):
+                node, spread = list(node.values()), True
+            elif isinstance(node, list) and spread and part != "count":
+                found = [item[part] for item in node if isinstance(item, Mapping) and part in item]
+                if not found:
+                    raise KeyError(dotted)
+                node = [x for f in found for x in (f if isinstance(f, list) else [f])]
+            elif isinstance(node, list):
                 node = len(node) if part == "count" else [item[part] for item in node]
             elif isinstance(node, Mapping) and part in node:
                 node = node[part]

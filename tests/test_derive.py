@@ -25,7 +25,8 @@ def test_dm_dosed_subject(sdtm):
     dm = row(sdtm["DM"], "0001")  # raw: born 1984-08-26, consent 2025-05-21, DL1, infused 2025-06-17T11:42-12:35
     assert dm["RFSTDTC"] == dm["RFXSTDTC"] == "2025-06-17T11:42"
     assert dm["RFXENDTC"] == "2025-06-17T12:11"
-    assert dm["RFENDTC"] == dm["RFPENDTC"] == "2026-05-16"  # end of study (completed)
+    assert dm["RFENDTC"] == dm["RFXENDTC"]  # the end of the last infusion: one meaning for every treated subject
+    assert dm["RFPENDTC"] == "2026-05-16"  # end of study (completed)
     assert dm["RFICDTC"] == "2025-05-21"
     assert dm["AGE"] == 40 and dm["AGEU"] == "YEARS"  # 40 at consent, 41 only on 2025-08-26
     assert (dm["ARMCD"], dm["ACTARMCD"]) == ("DL1", "DL1")
@@ -47,13 +48,14 @@ def test_dm_assigned_never_dosed(sdtm):
     dm = row(sdtm["DM"], "0010")  # raw: DL2, withdrew 2025-09-04, no dosing row
     assert dm["ARMCD"] == "DL2" and pd.isna(dm["ACTARMCD"]) and pd.isna(dm["ACTARM"])
     assert dm["ARMNRS"] == "ASSIGNED, NOT TREATED"  # the CT term (ARMNULRS C142238)
-    assert pd.isna(dm["RFSTDTC"]) and dm["RFENDTC"] == "2025-09-04"
+    assert pd.isna(dm["RFSTDTC"]) and pd.isna(dm["RFENDTC"])  # no RFENDTC without RFSTDTC (CORE-000192)
+    assert dm["RFPENDTC"] == "2025-09-04"  # withdrew
     assert not (sdtm["EX"]["USUBJID"] == dm["USUBJID"]).any()
 
 
 def test_dm_death(sdtm):
     dm = row(sdtm["DM"], "0012")
-    assert dm["DTHFL"] == "Y" and dm["DTHDTC"] == "2026-01-09" == dm["RFENDTC"]
+    assert dm["DTHFL"] == "Y" and dm["DTHDTC"] == "2026-01-09" == dm["RFPENDTC"]
 
 
 def test_dm_one_row_per_screened_subject_sorted(sdtm):

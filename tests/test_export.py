@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import RAW, STUDYID, run_cli
 
-DOMAINS = ["dm", "ex", "ie", "ti", "ts"]
+DOMAINS = ["dm", "ds", "ex", "ie", "qs", "rs", "se", "sv", "ta", "te", "ti", "ts", "tv"]
 
 
 def sha(path: Path) -> str:
@@ -85,7 +85,7 @@ def test_parquet_has_labels_and_spec_order(sample_export, specs):
 def test_csv_matches_parquet(sample_export):
     _, transfer = sample_export
     for domain in DOMAINS:
-        pq_frame = pd.read_parquet(transfer / "parquet" / f"{domain}.parquet")
+        pq_frame = pd.read_parquet(transfer / "parquet" / f"{domain}.parquet", dtype_backend="numpy_nullable")
         csv_frame = pd.read_csv(transfer / "csv" / f"{domain}.csv", dtype=str, keep_default_na=False)
         assert list(csv_frame.columns) == list(pq_frame.columns)
         assert all(len(c) <= 8 and c == c.upper() for c in csv_frame.columns)

@@ -96,7 +96,7 @@ def test_broken_mapping_names_file_and_key(tmp_path, rel, old, new, expected):
 
 
 def test_arms_told_apart_by_dose_need_distinct_doses(tmp_path):
-    root = broken(tmp_path, "study.yaml", 'cells/kg", dose: 2.0}', 'cells/kg", dose: 1.0}')
+    root = broken(tmp_path, "study.yaml", 'cells/kg", dose: 2.0,', 'cells/kg", dose: 1.0,')
     with pytest.raises(SpecError, match="arm_by_dose needs a distinct dose per arm"):
         load_specs(root)
 

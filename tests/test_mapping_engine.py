@@ -28,7 +28,7 @@ def rename_column(specs: Path, raw: Path, contract: str, old: str, new: str) -> 
             text = text.replace(f"{{{old}: ", f"{{{new}: ").replace(f"date: {old}", f"date: {new}")
             text = text.replace(f"at: {old},", f"at: {new},").replace(f"[{old}, ", f"[{new}, ")
         elif path.parent.name == "sdtm" and f"from: {contract}" in text:
-            for pattern in (": {old}}}", ": {old},", "column: {old}", "[{old}]"):
+            for pattern in (": {old}}}", ": {old},", "column: {old}", "[{old}]", "[{old}, ", ", {old}]", ", {old},"):
                 text = text.replace(pattern.format(old=old), pattern.format(old=new))
         elif path.parent.name == "raw" and f"parent: {contract}" in text:
             text = text.replace(f"parent_column: {old}", f"parent_column: {new}").replace(f"{{{old}: ", f"{{{new}: ")
@@ -103,10 +103,11 @@ def test_a_domain_spec_adds_a_dataset_to_every_output_and_removing_one_removes_i
 
 
 def test_a_raw_file_no_dataset_reads_is_counted_not_tabulated(tmp_path, spec_copy):
-    (spec_copy / "sdtm" / "ie.yaml").unlink()
+    for domain in ("qs", "rs", "sv"):
+        (spec_copy / "sdtm" / f"{domain}.yaml").unlink()
     result = run_export(RAW, tmp_path / "out", load_specs(spec_copy))
     manifest = json.loads((result.transfer / "manifest.json").read_text(encoding="utf-8"))
-    entry = manifest["inputs"]["eligibility.csv"]
+    entry = manifest["inputs"]["assessments.csv"]
     assert entry["tabulated"] == 0 and entry["not_tabulated"] == entry["valid"] and entry["balanced"]
     assert "no dataset in specs/sdtm" in entry["not_tabulated_because"]
 

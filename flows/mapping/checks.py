@@ -9,7 +9,7 @@ from typing import Any
 from flows.errors import SpecError
 from flows.mapping.derivations import RECORD_SOURCES
 from flows.mapping.plan import DERIVATION_SIGNATURES, parse_filter, plan_domains
-from flows.mapping.registry import AGGREGATES, SIGNATURES
+from flows.mapping.registry import AGGREGATES, SIGNATURES, table_rows
 from flows.mapping.steps import Condition, Step, StepError
 from flows.specs import DomainSpec, Specs
 
@@ -31,6 +31,15 @@ def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
             if bad or not how.get("name") or not how.get("value"):
                 raise SpecError(f"{where}.unpivot: needs columns (of the contract), name and value; unknown {bad}")
             fields = (fields - set(how["columns"])) | {how["name"], how["value"]}
+        if "group" in rec:
+            how = rec["group"]
+            cols = [*how.get("by", []), *how.get("min", []), *how.get("max", [])]
+            bad = [c for c in cols if c not in fields]
+            if bad or not how.get("by"):
+                raise SpecError(f"{where}.group: needs by (and min/max) columns of the contract; unknown {bad}")
+            fields = (
+                set(how["by"]) | {f"min_{c}" for c in how.get("min", [])} | {f"max_{c}" for c in how.get("max", [])}
+            )
         return fields
     if "study" in rec:
         try:
@@ -39,7 +48,18 @@ def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
             raise SpecError(f"{where}.study: '{rec['study']}' names no list in the study") from None
         if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
             raise SpecError(f"{where}.study: '{rec['study']}' is not a list of mappings")
-        return {k for r in rows for k in r}
+        fields = {k for r in rows for k in r}
+        if "explode" in rec:
+            how = rec["explode"]
+            if (
+                not isinstance(how, Mapping)
+                or how.get("field") not in fields
+                or not how.get("as")
+                or not how.get("order")
+            ):
+                raise SpecError(f"{where}.explode: needs field (a list field of the rows), as and order")
+            fields |= {how["as"], how["order"]}
+        return fields
     if rec["derivation"] not in RECORD_SOURCES:
         raise SpecError(f"{where}.derivation: unknown record source '{rec['derivation']}' ({sorted(RECORD_SOURCES)})")
     return set(RECORD_SOURCES[rec["derivation"]][2])
@@ -84,6 +104,8 @@ def _check_arg(kind: str, value: Any, spec: DomainSpec, fields: set[str], specs:
             raise SpecError(f"{where}: '{value}' names no variable of a dataset in specs/sdtm (DOMAIN.VARIABLE)")
     if kind == "study":
         _study(specs, str(value), where)
+    if kind == "domain" and value not in specs.sdtm:
+        raise SpecError(f"{where}: '{value}' names no dataset in specs/sdtm")
 
 
 def _check_specifics(step: Step, spec: DomainSpec, specs: Specs, where: str) -> None:
@@ -113,9 +135,16 @@ def _check_specifics(step: Step, spec: DomainSpec, specs: Specs, where: str) -> 
     if step.algorithm == "lookup":
         if ("column" in a) == ("variable" in a):
             raise SpecError(f"{where}: a lookup reads one column or one variable")
-        rows = specs.study.lookup(a["table"])
-        if not isinstance(rows, list) or not rows or a["key"] not in rows[0]:
-            raise SpecError(f"{where}.table: '{a['table']}' is not a list of mappings with key '{a['key']}'")
+        rows = table_rows(specs, a["table"])
+        if not rows or not all(isinstance(r, Mapping) and a["key"] in r for r in rows):
+            raise SpecError(f"{where}.table: '{a['table']}' is not a table of mappings with key '{a['key']}'")
+    if step.algorithm == "template":
+        import string
+
+        names = {f for _, f, _, _ in string.Formatter().parse(str(a["text"])) if f is not None}
+        missing = sorted(names - set(a.get("parts") or {}))
+        if missing:
+            raise SpecError(f"{where}.text: placeholders {missing} have no part")
     if step.algorithm == "usubjid":
         contract = specs.raw.get(spec.records.get("from", ""))
         if not contract or not contract.role("SUBJID"):
@@ -130,9 +159,26 @@ def _check_sponsor_codelist(cl: Mapping[str, Any], specs: Specs, where: str) -> 
     missing = sorted({"name", "label", "codes", "decodes"} - set(cl))
     if missing:
         raise SpecError(f"{where}: missing key(s) {missing}")
-    codes, decodes = _study(specs, cl["codes"], f"{where}.codes"), _study(specs, cl["decodes"], f"{where}.decodes")
-    if not isinstance(codes, list) or not isinstance(decodes, list) or len(codes) != len(decodes):
-        raise SpecError(f"{where}: codes and decodes must name two study.yaml lists of the same length")
+
+    def values(key: str) -> list:
+        paths = cl[key] if isinstance(cl[key], list) else [cl[key]]
+        found = [_study(specs, str(path), f"{where}.{key}") for path in paths]
+        if not all(isinstance(f, list) for f in found):
+            raise SpecError(f"{where}.{key}: must name study.yaml lists")
+        return [v for f in found for v in f]
+
+    if len(values("codes")) != len(values("decodes")):
+        raise SpecError(f"{where}: codes and decodes must name study.yaml lists of the same length")
+
+
+def _with_nested(steps: tuple[Step, ...]) -> list[Step]:
+    """The steps and the parts of any template among them."""
+    out = []
+    for step in steps:
+        out.append(step)
+        if step.algorithm == "template":
+            out += _with_nested(tuple((step.args.get("parts") or {}).values()))
+    return out
 
 
 def raw_source(step: Step, spec: DomainSpec) -> str | None:
@@ -167,7 +213,7 @@ def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
         for var in spec.variables:
             where = f"{spec.path}: variables.{var.name}.map"
             steps = plan.domains[domain].steps.get(var.name, ())
-            for step in steps:
+            for step in _with_nested(steps):
                 sig = DERIVATION_SIGNATURES[step.algorithm] if step.derivation else SIGNATURES[step.algorithm]
                 for arg, kind in sig.params.items():
                     if arg in step.args:

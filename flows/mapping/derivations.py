@@ -97,6 +97,55 @@ def rule_text(ctx: Context, rule: str) -> pd.Series:
     return pd.Series(rendered, index=ctx.records.index, dtype="str")
 
 
+def last_before_exposure(ctx: Context, test: str, date: str, reference: str) -> pd.Series:
+    """--LOBXFL: 'Y' on each subject's last non-null result of each test dated on or before the reference (first
+    exposure); compared on the date, so an assessment on the day of the first dose counts as before it (pre-dose).
+    Subjects never exposed get no flag."""
+    from flows.distinct import combined_codes
+
+    source, ref = ctx.ref(reference)
+    subject = ctx.variables["USUBJID"]
+    ref_date = subject.map(pd.Series(ref.to_numpy(), index=source.to_numpy())).astype("str").str.slice(0, 10)
+    dtc = ctx.variables[date].astype("str").str.slice(0, 10)
+    before = (dtc.notna() & ref_date.notna() & (dtc <= ref_date)).fillna(False).to_numpy(bool)
+    flag = pd.Series(pd.NA, index=subject.index, dtype="str")
+    if not before.any():
+        return flag
+    cand = pd.DataFrame({"u": subject[before], "t": ctx.variables[test][before], "d": dtc[before]})
+    cand["g"] = combined_codes(cand, ["u", "t"])[0]
+    last = cand.sort_values(["g", "d"], kind="stable").drop_duplicates("g", keep="last")
+    flag.loc[last.index] = "Y"
+    return flag
+
+
+def subject_elements(ctx: Context) -> pd.DataFrame:
+    """SE: each subject's elements in the order of its arm (ACTARMCD, else ARMCD, else the first arm), each
+    starting at the DM date study.yaml's `elements` names, ending where the next starts (the last at RFPENDTC);
+    the path stops at the first element that has not started."""
+    study = ctx.specs.study
+    elements = {e["etcd"]: e for e in study.data["elements"]}
+    arms = {a["armcd"]: a["elements"] for a in study.arms}
+    dm = pd.DataFrame({k: v.to_numpy() for k, v in ctx.datasets["DM"].items()})
+    arm = dm["ACTARMCD"].fillna(dm["ARMCD"]).fillna(study.arms[0]["armcd"])
+    rows = []
+    for order in range(max(len(v) for v in arms.values())):
+        etcd = arm.map({k: v[order] for k, v in arms.items() if order < len(v)})
+        start = pd.Series(pd.NA, index=dm.index, dtype="str")
+        for code in etcd.dropna().unique():
+            col = elements[code]["starts_at"].split(".", 1)[1]
+            start = start.mask(etcd == code, dm[col])
+        rows.append(pd.DataFrame({"USUBJID": dm["USUBJID"], "ETCD": etcd, "TAETORD": order + 1, "SESTDTC": start}))
+    se = pd.concat(rows, ignore_index=True)
+    started = se.sort_values(["USUBJID", "TAETORD"], kind="stable")
+    started = started[started.groupby("USUBJID")["SESTDTC"].transform(lambda s: s.notna().cummin()).astype(bool)]
+    nxt = started.groupby("USUBJID")["SESTDTC"].shift(-1)
+    end = started["USUBJID"].map(dm.set_index("USUBJID")["RFPENDTC"])
+    started = started.assign(SEENDTC=nxt.fillna(end).astype("str"))
+    started["ELEMENT"] = started["ETCD"].map({k: e["element"] for k, e in elements.items()})
+    started["EPOCH"] = started["ETCD"].map({k: e["epoch"] for k, e in elements.items()})
+    return started.astype({"TAETORD": "Int64", "SESTDTC": "str", "ETCD": "str"})
+
+
 DataFact = Callable[[Context], Any]
 DATA_FACTS: dict[str, DataFact] = {
     "treated_subjects": lambda ctx: int(ctx.datasets["DM"]["ACTARMCD"].notna().sum()),
@@ -155,6 +204,10 @@ VARIABLE_DERIVATIONS: dict[str, tuple[Callable[..., pd.Series], Signature]] = {
     "arm_by_dose": (arm_by_dose, Signature({"dose": "ref", "order": "ref", "tolerance": "study"})),
     "last_contact": (last_contact, Signature({"dates": "columns"}, optional=frozenset({"dates"}))),
     "rule_text": (rule_text, Signature({"rule": "column"})),
+    "last_before_exposure": (
+        last_before_exposure,
+        Signature({"test": "variable", "date": "variable", "reference": "ref"}),
+    ),
 }
 RECORD_FILTERS: dict[str, tuple[Callable[..., pd.Series], Signature]] = {
     "criterion_not_met": (criterion_not_met, Signature({"code": "column", "answer": "column"})),
@@ -165,6 +218,12 @@ RECORD_SOURCES: dict[str, tuple[Callable[..., pd.DataFrame], Signature, tuple[st
         trial_summary,
         Signature({}),
         ("TSSEQ", "TSPARMCD", "TSPARM", "TSVAL", "TSVALCD", "TSVCDREF", "TSVCDVER"),
+        ("DM.*",),
+    ),
+    "subject_elements": (
+        subject_elements,
+        Signature({}),
+        ("USUBJID", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC", "SEENDTC"),
         ("DM.*",),
     ),
 }

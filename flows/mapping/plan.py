@@ -39,8 +39,27 @@ def parse_filter(where: Any, at: str) -> Step:
     return Step("filter", {}, tuple(_condition(c, at) for c in items))
 
 
+def _signature(step: Step) -> Signature:
+    return DERIVATION_SIGNATURES[step.algorithm] if step.derivation else SIGNATURES[step.algorithm]
+
+
+def with_parts(step: Step, where: str) -> Step:
+    """A template step with its parts read into steps of their own."""
+    if step.algorithm != "template" or not step.args.get("parts"):
+        return step
+    parts = step.args["parts"]
+    if not isinstance(parts, Mapping):
+        raise StepError(f"{where}.template.parts: a mapping placeholder -> mapping step")
+    parsed = {
+        k: parse_step(v, SIGNATURES, DERIVATION_SIGNATURES, f"{where}.template.parts.{k}") for k, v in parts.items()
+    }
+    return Step(step.algorithm, {**step.args, "parts": parsed}, step.when, step.derivation)
+
+
 def _step_deps(domain: str, step: Step, sig: Signature) -> set[Node]:
     deps: set[Node] = set()
+    for part in (step.args.get("parts") or {}).values() if step.algorithm == "template" else ():
+        deps |= _step_deps(domain, part, _signature(part))
     refs = [str(step.args[a]) for a, kind in sig.params.items() if kind in ("ref", "source") and step.args.get(a)]
     refs = [r for r in refs if r.split(".", 1)[0].isupper()]  # a source may name a raw file instead
     refs += implicit_refs(step)
@@ -64,7 +83,7 @@ def plan_domain(spec: DomainSpec) -> DomainPlan:
     for var in spec.variables:
         where = f"{spec.path}: variables.{var.name}.map"
         try:
-            parsed = parse_map(var.map, SIGNATURES, DERIVATION_SIGNATURES, where)
+            parsed = tuple(with_parts(s, where) for s in parse_map(var.map, SIGNATURES, DERIVATION_SIGNATURES, where))
         except StepError as exc:
             raise SpecError(str(exc)) from None
         steps[var.name] = parsed
@@ -74,8 +93,7 @@ def plan_domain(spec: DomainSpec) -> DomainPlan:
                 raise SpecError(f"{where}: seq numbers the domain's sequence variable only (seq: {spec.seq})")
             node_deps |= {(spec.domain, k) for k in (*spec.keys, "USUBJID") if k != var.name}
         for s in parsed:
-            sig = DERIVATION_SIGNATURES[s.algorithm] if s.derivation else SIGNATURES[s.algorithm]
-            node_deps |= _step_deps(spec.domain, s, sig)
+            node_deps |= _step_deps(spec.domain, s, _signature(s))
         if (spec.domain, var.name) in node_deps:
             raise SpecError(f"{where}: reads itself")
         deps[var.name] = frozenset(node_deps)

@@ -37,7 +37,7 @@ def _per_subject_source(ctx: Context, dotted: str) -> tuple[pd.Series, pd.Series
 
 def _reference(ctx: Context, reference: str | None) -> pd.Series:
     source, ref = ctx.ref(reference or REFERENCE)
-    return ctx.variables["USUBJID"].map(pd.Series(ref.to_numpy(), index=source.to_numpy()))
+    return ctx.variables["USUBJID"].map(pd.Series(ref.to_numpy(), index=source.to_numpy())).astype("str")
 
 
 def _study_day(ctx: Context, date: str, reference: str | None = None) -> pd.Series:
@@ -49,13 +49,26 @@ def _study_day(ctx: Context, date: str, reference: str | None = None) -> pd.Seri
     return ctx.cache[key]
 
 
-def _epoch(ctx: Context, date: str, reference: str | None = None) -> pd.Series:
+def _epoch(ctx: Context, date: str, reference: str | None = None, elements: str | None = None) -> pd.Series:
+    if elements:  # the subject's own elements (SE), as SDTMIG asks
+        se = ctx.datasets[elements]
+        table = pd.DataFrame({k: se[k].to_numpy() for k in ("USUBJID", "SESTDTC", "EPOCH")})
+        return v.epoch_of_element(ctx.variables["USUBJID"], ctx.variables[date], table)
     return v.epoch_of_day(_study_day(ctx, date, reference), ctx.specs.study.visits)
 
 
+def table_rows(ctx_or_specs: Any, table: str) -> list[Mapping[str, Any]]:
+    """A study.yaml look-up table as rows: a list of mappings, or a mapping whose keys become the field `@key`."""
+    specs = getattr(ctx_or_specs, "specs", ctx_or_specs)
+    rows = specs.study.lookup(table)
+    if isinstance(rows, Mapping):
+        return [{"@key": k, **val} for k, val in rows.items() if isinstance(val, Mapping)]
+    return list(rows)
+
+
 def _lookup(ctx: Context, table: str, key: str, value: str, column: str | None = None, variable: str | None = None):
-    rows = ctx.specs.study.lookup(table)
     values = ctx.column(column) if column else ctx.variables[variable]
+    rows = table_rows(ctx, table)
     return v.lookup(values, {r[key]: _dig(r, value) for r in rows if _dig(r, value) is not None})
 
 
@@ -114,14 +127,26 @@ ALGORITHMS: dict[str, tuple[Signature, Callable[..., pd.Series] | None]] = {
         Signature({"date": "variable", "reference": "ref"}, "date", frozenset({"reference"})),
         _study_day,
     ),
-    "epoch": (Signature({"date": "variable", "reference": "ref"}, "date", frozenset({"reference"})), _epoch),
+    "epoch": (
+        Signature(
+            {"date": "variable", "reference": "ref", "elements": "domain"}, "date", frozenset({"reference", "elements"})
+        ),
+        _epoch,
+    ),
+    "number": (
+        Signature({"variable": "variable"}, "variable"),
+        lambda ctx, variable: v.to_number(ctx.variables[variable]),
+    ),
+    "template": (Signature({"text": "value", "parts": "steps"}, optional=frozenset({"parts"})), None),
 }
 SIGNATURES = {name: sig for name, (sig, _) in ALGORITHMS.items()}
-AGGREGATES = {"min", "max", "first", "last"}
+AGGREGATES = {"min", "max", "first", "last", "join"}
 
 
 def implicit_refs(step: Step) -> list[str]:
     """Other datasets' variables a step reads without naming them (the study-day reference)."""
+    if step.algorithm == "epoch" and step.args.get("elements"):
+        return [f"{step.args['elements']}.{v}" for v in ("SESTDTC", "EPOCH")]
     if step.algorithm in ("study_day", "epoch"):
         return [step.args.get("reference") or REFERENCE]
     return []

@@ -78,6 +78,10 @@ def per_subject(
     how: min, max, first or last (first/last by `order`, ties in record order); null for subjects without records.
     """
     frame = pd.DataFrame({"s": source.to_numpy(), "v": values.to_numpy()})
+    if how == "join":  # the distinct values, sorted, as one text
+        frame = frame.dropna(subset=["v"]).drop_duplicates()
+        summary = frame.sort_values("v").groupby("s")["v"].agg(", ".join)
+        return target.map(summary).astype("str")
     if how in ("first", "last"):
         frame["o"] = order.to_numpy() if order is not None else np.arange(len(frame))
         frame = frame.sort_values(["s", "o"], kind="stable", na_position="last")
@@ -113,3 +117,41 @@ def first_non_null(parts: Sequence[pd.Series]) -> pd.Series:
 def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     """SDTM --DY against a reference date (see flows.dates.study_day): no day 0, null when a date is partial."""
     return study_day(dtc, reference)
+
+
+def to_number(values: pd.Series) -> pd.Series:
+    """Numeric value of a text result (--STRESN from --STRESC); null where the text is not a number."""
+    return pd.to_numeric(values, errors="coerce").astype("Float64")
+
+
+def fill_template(text: str, parts: Mapping[str, pd.Series], index: pd.Index) -> pd.Series:
+    """Text from a template whose {name} placeholders take each record's value of a part; null if a part is."""
+    import string
+
+    out = pd.Series("", index=index, dtype="str")
+    for literal, field, _, _ in string.Formatter().parse(text):
+        out = out + literal
+        if field is not None:
+            out = out + parts[field].astype("str")
+    return out
+
+
+def epoch_of_element(subject: pd.Series, dtc: pd.Series, elements: pd.DataFrame) -> pd.Series:
+    """EPOCH of the subject's element (SE: USUBJID, SESTDTC, EPOCH) that started last on or before each date.
+
+    A date without a time is compared with the element's start date; null before the first element. Worked out
+    once per distinct subject and date."""
+    from flows.distinct import distinct_rows
+
+    frame = pd.DataFrame({"USUBJID": subject.to_numpy(), "d": dtc.astype("str").to_numpy()}, index=subject.index)
+    pairs = distinct_rows(frame, ["USUBJID", "d"])
+    u = pairs.rows.reset_index(drop=True).reset_index(names="pos")
+    cand = u.merge(elements.dropna(subset=["SESTDTC"]), on="USUBJID", how="inner")
+    dated = cand["d"].notna()
+    short = cand["d"].str.len() == 10
+    start = cand["SESTDTC"].where(~short, cand["SESTDTC"].str.slice(0, 10))
+    cand = cand[dated & (start <= cand["d"]).fillna(False)]
+    last = cand.assign(opens=start).sort_values(["pos", "opens"], kind="stable").drop_duplicates("pos", keep="last")
+    per_pair = pd.Series(pd.NA, index=u.index, dtype="str")
+    per_pair.loc[last["pos"].to_numpy()] = last["EPOCH"].to_numpy()
+    return pairs.expand(per_pair, subject.index).astype("str")
