@@ -38,7 +38,8 @@ def print_rejects(rejects, shown: int = SHOWN_REJECTS) -> None:
     cascade = rejects["rule"] == CASCADE
     causes_first = rejects.sort_values("rule", key=lambda s: s == CASCADE, kind="stable")
     for r in causes_first.head(shown).itertuples(index=False):
-        _err(shorten(f"  {r.file}:{r.line}: {r.column}={shorten(str(r.value), 60)!r}: {r.rule}: {r.message}"))
+        cell = f"{r.column}={shorten(str(r.value), 60)!r}: " if r.column else ""
+        _err(shorten(f"  {r.file}:{r.line}: {cell}{r.rule}: {r.message}"))
     if len(rejects) > shown:
         _err(f"  ... {len(rejects) - shown} more in rejects.csv")
     causes = rejects[~cascade].groupby(["file", "rule"], sort=False).size()
@@ -52,14 +53,22 @@ def print_rejects(rejects, shown: int = SHOWN_REJECTS) -> None:
             _err(f"  {file}: {n}")
 
 
-def _quiet_prefect_console(debug: bool) -> None:
-    """Prefect's own console log shows task tracebacks: keep them in the run's log on the server, off the terminal
-    (the run ends in its one line here all the same); --debug shows them."""
+class _NoTraceback(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _prefect_console(debug: bool, verbose: bool) -> None:
+    """Prefect's console log shows each failed task's traceback: they stay in the run's log on the server, and the
+    terminal gets the run's one line. --verbose shows Prefect's log lines without tracebacks, --debug all of it."""
     if debug:
         return
-    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
-        for handler in logging.getLogger(name).handlers:
-            if type(handler).__name__ in ("PrefectConsoleHandler", "StreamHandler"):
+    for handler in logging.getLogger().handlers:
+        if type(handler).__name__ == "PrefectConsoleHandler":
+            if verbose:
+                handler.addFilter(_NoTraceback())
+            else:
                 handler.setLevel(logging.CRITICAL + 1)
 
 
@@ -75,7 +84,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             from flows.flow import export_study, result_of
 
             setup_logging()
-            _quiet_prefect_console(args.debug)
+            _prefect_console(args.debug, args.verbose)
             params = (str(args.raw), str(args.out), args.strict, args.cutoff, str(args.specs), args.force)
             result = result_of(export_study(*params, return_state=True))
         else:
