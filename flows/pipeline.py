@@ -336,7 +336,7 @@ def _derive(run: Run) -> None:
     run.prepared = prepare(run.raw, run.validation, run.specs, run.cutoff)
     if run.prepared.created.date() > (now := today(run.specs)):
         where = future_date(run.validation.valid, run.specs, now) or f"data as of {run.prepared.created:%Y-%m-%d}"
-        raise PipelineError(f"{where}: a date after today ({now}) would date the transfer; nothing published")
+        raise PipelineError(f"{where}: a date after today ({now}) would date the transfer")
 
 
 def _write(run: Run) -> None:
@@ -367,7 +367,7 @@ def check_output(study_dir: Path) -> None:
     """Refuse, before any work, an output root or study folder that is a file, and a `latest` that is not a link."""
     for folder in (study_dir.parent, study_dir):
         if folder.exists() and not folder.is_dir():
-            raise PipelineError(f"{folder}: not a folder (--out must name a folder); nothing published")
+            raise PipelineError(f"{folder}: not a folder (--out must name a folder)")
     latest = study_dir / LATEST
     if latest.exists() and not latest.is_symlink():
         kind = "folder" if latest.is_dir() else "file"
