@@ -143,7 +143,9 @@ def test_cutoff_after_today(tmp_path, specs, monkeypatch):
     monkeypatch.setattr(pipeline, "today", lambda specs: date(2026, 11, 1))
     result = run_export(RAW, tmp_path / "out", specs, cutoff="2026-11-02")
     assert result.exit_code == 2
-    assert result.message == "--cutoff 2026-11-02 is after today (2026-11-01 at the study's sites): a cut cannot be ahead"
+    assert (
+        result.message == "--cutoff 2026-11-02 is after today (2026-11-01 at the study's sites): a cut cannot be ahead"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -151,7 +153,9 @@ def test_cutoff_before_any_data(tmp_path, specs):
     result = run_export(RAW, tmp_path / "out", specs, cutoff="2020-01-01")
     first = pd.read_csv(RAW / "enrollment.csv", dtype=str)["consent_date"].min()
     assert (result.exit_code, result.stage) == (2, "derive-sdtm")
-    assert result.message == f"--cutoff 2020-01-01 is before any data: the first consent_date in enrollment.csv is {first}"
+    assert (
+        result.message == f"--cutoff 2020-01-01 is before any data: the first consent_date in enrollment.csv is {first}"
+    )
     assert not (tmp_path / "out").exists()  # no empty study folder
 
 
@@ -194,7 +198,7 @@ def test_formulas_are_neutralised_and_long_values_cut_on_stderr(raw_copy, tmp_pa
     assert max(len(line) for line in proc.stderr.splitlines()) < 400
     rejects = pd.read_csv(out / STUDYID / "latest" / "rejects.csv", dtype=str, keep_default_na=False)
     values = set(rejects["value"])
-    assert {"'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(A1)", "'+cmd|' /C calc'!A0", "'-2-3"} <= values
+    assert {'\'=HYPERLINK("http://x","y")', "'@SUM(A1)", "'+cmd|' /C calc'!A0", "'-2-3"} <= values
     assert "Z" * 1_000_000 in values
     lot = rejects[rejects["column"] == "lot"]
     assert lot[["line", "rule"]].values.tolist() == [["7", "pattern"]]

@@ -73,7 +73,9 @@ def test_unbalanced_quote_reports_the_lines_it_swallowed(tmp_path, specs):
     from flows.validate import ragged_rejects
 
     message = ragged_rejects(raw)["message"].tolist()
-    assert message == ["expected 10 fields, got 2 (one record over lines 11-31: 21 physical lines; an unbalanced quote?)"]
+    assert message == [
+        "expected 10 fields, got 2 (one record over lines 11-31: 21 physical lines; an unbalanced quote?)"
+    ]
 
 
 def test_quoted_line_break_is_one_record_over_two_lines(tmp_path, specs):
