@@ -30,7 +30,7 @@ def test_wrong_flag_shows_the_subcommand_usage():
 
 
 def test_every_option_has_help():
-    top, subs = cli.parser()
+    _, subs = cli.parser()
     for name, sub in subs.items():
         for action in sub._actions:
             if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
