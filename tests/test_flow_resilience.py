@@ -137,3 +137,32 @@ def test_cli_through_prefect_one_line_no_traceback(harness, tmp_path, monkeypatc
     err = capfd.readouterr().err
     assert "Traceback" not in err
     assert err.splitlines()[-1] == f"error: write-transfer: No space left on device (ENOSPC): {out}/x"
+
+
+def test_sigterm_through_prefect_cleans_up_and_exits_143(harness, sample_export, tmp_path, monkeypatch, capfd):
+    """Prefect turns SIGTERM into its own TerminationSignal inside a run: the core's cleanup runs on the way out and
+    the command line still ends with 143."""
+    import shutil
+    import signal
+
+    from prefect.settings import PREFECT_API_URL
+
+    from flows import cli
+
+    _, transfer = sample_export
+    study = tmp_path / "CART-20250321"
+    study.mkdir()
+    shutil.copytree(transfer, study / transfer.name)
+    (study / "latest").symlink_to(transfer.name)
+    write = pipeline.write_outputs
+
+    def write_then_sigterm(prepared, specs, staging):
+        written = write(prepared, specs, staging)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return written
+
+    monkeypatch.setattr(pipeline, "write_outputs", write_then_sigterm)
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    assert cli.main(["export", "--raw", str(RAW), "--out", str(tmp_path), "--force"]) == 143
+    assert capfd.readouterr().err.splitlines()[-1] == "interrupted (SIGTERM): nothing published; cleaned up"
+    assert sorted(p.name for p in study.iterdir()) == sorted([transfer.name, "latest"])
