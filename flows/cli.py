@@ -79,11 +79,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     specs = load_specs(args.specs)
     with progress.reporting(progress.mode_for(sys.stderr, args.quiet, args.verbose)):
         if os.environ.get("PREFECT_API_URL"):
-            from prefect.logging.configuration import setup_logging
+            from flows.flow import export_study, result_of  # importing Prefect sets up its logging
 
-            from flows.flow import export_study, result_of
-
-            setup_logging()
             _prefect_console(args.debug, args.verbose)
             params = (str(args.raw), str(args.out), args.strict, args.cutoff, str(args.specs), args.force)
             result = result_of(export_study(*params, return_state=True))

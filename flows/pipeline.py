@@ -247,7 +247,7 @@ class Run:
     strict: bool = False
     cutoff: str | None = None
     force: bool = False
-    stage: str = "start"  # the step running, named in the one-line reason of a failure
+    stage: str = "starting"  # the step running, named in the one-line reason of a failure
     swept: list[str] = field(default_factory=list)
     fingerprint: str | None = None
     raw: dict[str, RawFile] | None = None

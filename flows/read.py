@@ -28,9 +28,9 @@ class RawFile:
     frame: pd.DataFrame
     sha256: str
     size: int
-    ragged: pd.DataFrame  # records with the wrong number of fields: line, end (last line), fields (become rejects)
+    ragged: pd.DataFrame  # records with the wrong number of fields: line, last (its last line), fields (rejects)
     lines: int = -1  # physical data lines: every line after the header that is not blank (-1: not counted)
-    spans: pd.DataFrame | None = None  # records over more than one line: line (first), end (last)
+    spans: pd.DataFrame | None = None  # records over more than one line: line (first), last
 
     @property
     def rows(self) -> int:
@@ -41,7 +41,7 @@ class RawFile:
         if self.spans is None or self.spans.empty:
             return len(starts)
         longer = self.spans[self.spans["line"].isin(starts)]
-        return len(starts) + int((longer["end"] - longer["line"]).sum())
+        return len(starts) + int((longer["last"] - longer["line"]).sum())
 
 
 def _undecodable(file: str, data: bytes) -> StructuralError:
@@ -62,7 +62,7 @@ def _line_numbers(scan: _Scan, records: int) -> pd.Index | None:
 @dataclass(frozen=True)
 class _Lines:
     """What the slow path finds: the first line of each good record, the records without the header's width
-    (line, end, fields), the records over several lines (line, end) and the physical data lines."""
+    (line, last, fields), the records over several lines (line, last) and the physical data lines."""
 
     good: pd.Index
     ragged: pd.DataFrame
@@ -89,8 +89,8 @@ def _scan_lines(data: bytes, width: int) -> _Lines:
         line = end
     return _Lines(
         pd.Index(good),
-        pd.DataFrame(ragged, columns=["line", "end", "fields"], dtype="int64"),
-        pd.DataFrame(spans, columns=["line", "end"], dtype="int64"),
+        pd.DataFrame(ragged, columns=["line", "last", "fields"], dtype="int64"),
+        pd.DataFrame(spans, columns=["line", "last"], dtype="int64"),
         data_lines,
     )
 
@@ -179,7 +179,7 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
         raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
     frame = table.to_pandas()
     lines = None if skipped else _line_numbers(scan, len(frame))
-    ragged = pd.DataFrame({k: pd.Series(dtype="int64") for k in ("line", "end", "fields")})
+    ragged = pd.DataFrame({k: pd.Series(dtype="int64") for k in ("line", "last", "fields")})
     spans, data_lines = None, len(frame)
     if lines is None:
         found = _scan_lines(_text(path), len(header))

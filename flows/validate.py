@@ -178,10 +178,10 @@ def row_rule_rejects(frame: pd.DataFrame, contract: RawContract, specs: Specs) -
 
 def _span(ragged: pd.DataFrame) -> pd.Series | str:
     """For a record over several lines (an unbalanced quote swallows every line up to the next quote): which."""
-    if "end" not in ragged:
+    if "last" not in ragged:
         return ""
-    n = ragged["end"] - ragged["line"] + 1
-    text = " (one record over lines " + ragged["line"].astype("str") + "-" + ragged["end"].astype("str")
+    n = ragged["last"] - ragged["line"] + 1
+    text = " (one record over lines " + ragged["line"].astype("str") + "-" + ragged["last"].astype("str")
     return (text + ": " + n.astype("str") + " physical lines; an unbalanced quote?)").where(n > 1, "")
 
 

@@ -67,7 +67,7 @@ def test_unbalanced_quote_reports_the_lines_it_swallowed(tmp_path, specs):
     (tmp_path / "dosing.csv").write_text("\n".join([header, *rows]) + "\n")
     raw = read_raw(tmp_path, specs.raw["dosing"])
     assert raw.lines == 30 and len(raw.frame) == 9 and raw.rows == 10
-    assert raw.ragged[["line", "end"]].values.tolist() == [[11, 31]]
+    assert raw.ragged[["line", "last"]].values.tolist() == [[11, 31]]
     assert raw.lines_of(raw.frame.index) + raw.lines_of(pd.Index([11])) == raw.lines
 
     from flows.validate import ragged_rejects
