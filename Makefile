@@ -9,7 +9,13 @@ export PREFECT_LOGGING_LEVEL ?= WARNING
 
 .PHONY: install run test lint format bench serve status sample clean
 
+# One line, before pip starts resolving, when the Python is missing or too old (pip would spin for minutes).
+PYCHECK := import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "error: Python 3.11+ needed, $(PYTHON) \
+is %d.%d (make PYTHON=python3.11 ...)" % v[:2])
+
 $(READY): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11+ needed (make PYTHON=...)" >&2; exit 1; }
+	@$(PYTHON) -c '$(PYCHECK)'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(READY)

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from flows.errors import PipelineError
+
 COLUMNS = [
     "code",
     "codelist_code",
@@ -25,6 +27,11 @@ def extract_ct(selection_path: Path) -> dict:
     source = (selection_path.parent / selection["source"]).resolve()
     if not source.exists():
         source = (Path.cwd() / selection["source"]).resolve()
+    if not source.is_file():
+        raise PipelineError(
+            f"{selection['source']}: the NCI EVS CT release is not there (ct-extract reads it from "
+            f"../shared, beside the repository; named in {selection_path})"
+        )
     ct = pd.read_csv(source, sep="\t", dtype=str, keep_default_na=False, names=COLUMNS, header=0)
     heads = ct[ct["codelist_code"] == ""].set_index("value")
     out: dict = {"release": selection["release"], "source": selection["source"], "codelists": {}}

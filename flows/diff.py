@@ -134,3 +134,11 @@ def write_changes(changes: dict[str, Any], folder: Path) -> None:
     (folder / "changes.json").write_text(json.dumps(changes, indent=1, default=str) + "\n", encoding="utf-8")
     text = render_markdown(changes) if changes.get("previous") else f"# Changes\n\n{changes['note']}\n"
     (folder / "changes.md").write_text(text, encoding="utf-8")
+
+
+def differs(changes: dict[str, Any]) -> bool:
+    """Whether a diff holds any change: a dataset, row or variable added, removed or changed."""
+    return any(
+        "dataset" in d or d["added"] or d["removed"] or d["changed"] or any(d["variables"].values())
+        for d in changes["domains"].values()
+    )

@@ -1,4 +1,11 @@
-"""The pipeline's own exceptions: each carries a one-line message meant for the person running it."""
+"""The pipeline's own exceptions, and the one line any other failure is reported as."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+MAX_SHOWN = 200  # characters of a value or message echoed on a terminal; the full text stays in rejects.csv
 
 
 class PipelineError(Exception):
@@ -17,3 +24,40 @@ class StructuralError(PipelineError):
 
 class OutputCheckError(PipelineError):
     """A derived dataset does not conform to its SDTM spec: a bug in the pipeline, never published."""
+
+
+class Interrupted(BaseException):  # like KeyboardInterrupt: not an error of the run
+    """SIGTERM or SIGINT during a run: raised in the main thread so that every cleanup on the way out runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.transfer: object = None  # set when the signal came only after the transfer was published
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # what a shell reports for a process ended by the signal: 130, 143
+
+
+def shorten(text: str, limit: int = MAX_SHOWN) -> str:
+    """One line of at most about `limit` characters: line breaks escaped, the middle of long text cut."""
+    flat = text.replace("\r", "\\r").replace("\n", "\\n")
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[: limit - 40]}...[{len(flat) - limit + 30} characters cut]...{flat[-10:]}"
+
+
+def _path(name: object) -> str:
+    return os.fsdecode(name) if isinstance(name, str | bytes | os.PathLike) else str(name)
+
+
+def describe(exc: BaseException) -> str:
+    """The cause of an unexpected failure in one line: an OSError as `what (ECODE): path`, anything else as a bug."""
+    if isinstance(exc, PipelineError):
+        return shorten(str(exc))
+    if isinstance(exc, OSError) and exc.errno is not None:
+        code = errno.errorcode.get(exc.errno, str(exc.errno))
+        where = " -> ".join(_path(p) for p in (exc.filename, exc.filename2) if p is not None)
+        return shorten(f"{exc.strerror or os.strerror(exc.errno)} ({code})" + (f": {where}" if where else ""))
+    text = next(iter(str(exc).strip().splitlines()), "")
+    return shorten(f"{type(exc).__name__}: {text}".rstrip(": ") + " (a bug: rerun with --debug for the traceback)")

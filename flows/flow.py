@@ -1,5 +1,6 @@
-"""The Prefect edge: `export_study` runs the pipeline's steps as tasks under the study's lock, publishes nothing
-when the inputs are unchanged, retries transient I/O errors, and reports through Prefect's logger and artifacts."""
+"""The Prefect edge: `export_study` walks the core's steps (pipeline.STEPS, through `pipeline.run_export`) each as a
+task, so the plain run and the flow cannot drift apart; transient I/O errors are retried, and the run reports
+through Prefect's logger (with the traceback of an unexpected failure) and artifacts."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
+from prefect.utilities.annotations import quote
 
 from flows import pipeline
-from flows.errors import PipelineError
-from flows.fingerprint import fingerprint, unchanged_since
-from flows.lock import LockedError, study_lock
-from flows.publish import discard, latest_transfer, publish, sweep_staging
+from flows.errors import PipelineError, describe, shorten
+from flows.lock import LockedError
+from flows.publish import latest_transfer
 from flows.report import run_report
 from flows.specs import SPECS_DIR, Specs, load_specs
 from flows.validate import Validation
@@ -41,34 +42,17 @@ def _transient(task, task_run, state) -> bool:
 IO = {"retries": 3, "retry_delay_seconds": RETRY_DELAYS, "retry_condition_fn": _transient, "cache_policy": NO_CACHE}
 
 
-@task(name="fingerprint-inputs", **IO)
-def fingerprint_task(raw_dir: Path, specs: Specs, cutoff: str | None) -> str:
-    return fingerprint(raw_dir, specs, cutoff)
+def _task(step: pipeline.Step):
+    """A step of the core's run as a Prefect task of the same name; I/O steps retry transient errors."""
+    options = IO if step.io else {"cache_policy": NO_CACHE}
+    return task(name=step.name, **options)(step.func)
 
 
-@task(name="read-raw-exports", **IO)
-def read_task(raw_dir: Path, specs: Specs) -> dict:
-    return pipeline.read_inputs(raw_dir, specs)
+TASKS = {step.name: _task(step) for step in pipeline.STEPS}
 
 
-@task(name="validate-raw", cache_policy=NO_CACHE)
-def validate_task(raw: dict, specs: Specs) -> Validation:
-    return pipeline.validate_raw(raw, specs)
-
-
-@task(name="derive-sdtm", cache_policy=NO_CACHE)
-def derive_task(raw: dict, validation: Validation, specs: Specs, cutoff: str | None) -> pipeline.Prepared:
-    return pipeline.prepare(raw, validation, specs, cutoff)
-
-
-@task(name="write-transfer", cache_policy=NO_CACHE)
-def write_task(prepared: pipeline.Prepared, specs: Specs, study_dir: Path, current: str) -> tuple[Path, str]:
-    return pipeline.stage_transfer(prepared, specs, study_dir, current)
-
-
-@task(name="publish-transfer", **{**IO, "retries": 2})
-def publish_task(staging: Path, study_dir: Path, stamp: str) -> Path:
-    return publish(staging, study_dir, stamp)
+def _as_task(step: pipeline.Step, run: pipeline.Run) -> pipeline.ExportResult | None:
+    return TASKS[step.name](quote(run))  # quoted: Prefect passes the run as it is, without looking inside
 
 
 def _report(studyid: str | None, outcome: str, **parts) -> None:
@@ -81,48 +65,42 @@ def _validation_table(validation: Validation, summary: str, studyid: str, files:
     create_table_artifact(key=f"validation-{studyid.lower()}", table=rows, description=summary)
 
 
-def _export(
-    raw_dir: Path, study_dir: Path, specs: Specs, strict: bool, cutoff: str | None, force: bool
-) -> pipeline.ExportResult:
-    """The run under the lock: skip if unchanged, else read, validate, derive, write, publish and report."""
+def _export(raw_dir: Path, out_dir: Path, specs: Specs, strict: bool, cutoff: str | None, force: bool) -> State:
+    """The core's run with each step as a task, then the run's report and validation table as artifacts."""
     logger, studyid = get_run_logger(), specs.study.studyid
     files = {name: c.file for name, c in specs.raw.items()}
-    if swept := sweep_staging(study_dir):
-        logger.warning("removed what an interrupted run left: %s", ", ".join(swept))
-    current = fingerprint_task(raw_dir, specs, cutoff)
-    if not force and (stamp := unchanged_since(study_dir, current)):
-        message = f"unchanged since {stamp}"
-        _report(studyid, f"Unchanged since {stamp}: {latest_transfer(study_dir)} was made from the same inputs")
-        return pipeline.ExportResult(pipeline.EXIT_CLEAN, message)
-    raw = read_task(raw_dir, specs)
-    validation = validate_task(raw, specs)
-    summary = pipeline.summary_line(validation)
-    logger.info("%s", summary)
-    _validation_table(validation, summary, studyid, files)
-    result = dict(counts=validation.counts, rejects=validation.rejects)
-    if strict and len(validation.rejects):
-        message = f"not published (--strict): {summary}"
-        _report(studyid, message, validation=validation, files=files, fingerprint=current)
-        return pipeline.ExportResult(pipeline.EXIT_REJECTS, message, None, **result)
-    prepared = derive_task(raw, validation, specs, cutoff)
-    staging, stamp = write_task(prepared, specs, study_dir, current)
-    try:
-        transfer = publish_task(staging, study_dir, stamp)
-    except BaseException:
-        discard(staging)
-        raise
-    manifest = json.loads((transfer / "manifest.json").read_text(encoding="utf-8"))
-    _report(
-        studyid,
-        f"Published {transfer.name}: {summary}",
-        validation=validation,
-        manifest=manifest,
-        transfer=transfer.resolve(),
-        fingerprint=current,
-        files=files,
-    )
-    code = pipeline.EXIT_REJECTS if len(validation.rejects) else pipeline.EXIT_CLEAN
-    return pipeline.ExportResult(code, f"published {transfer}: {summary}", transfer, **result)
+    result = pipeline.run_export(raw_dir, out_dir, specs, strict, cutoff, force, call=_as_task)
+    study_dir = out_dir / studyid
+    validation = result.validation
+    if validation is not None:
+        summary = pipeline.summary_line(validation)
+        logger.info("%s", summary)
+        _validation_table(validation, summary, studyid, files)
+    parts = dict(validation=validation, files=files, fingerprint=result.fingerprint)
+    if result.exit_code == LockedError.exit_code:
+        logger.warning("%s", result.message)
+        _report(studyid, f"Skipped: {result.message}")
+        return Completed(name="Skipped", message=result.message, data=result)
+    if result.exit_code == pipeline.EXIT_FAILED:
+        if result.error is not None:  # a bug or an environment problem: the traceback goes to the run's log
+            logger.error("export failed: %s", result.message, exc_info=result.error)
+        else:
+            logger.error("%s", result.message)
+        _report(studyid, f"Failed: {result.message}. The previous transfer and `latest` are unchanged.", **parts)
+        return Failed(message=result.message, data=result)
+    if result.transfer is not None:
+        manifest = json.loads((result.transfer / "manifest.json").read_text(encoding="utf-8"))
+        outcome = f"Published {result.transfer.name}: {pipeline.summary_line(validation)}"
+        _report(studyid, outcome, manifest=manifest, transfer=result.transfer.resolve(), **parts)
+    elif result.message.startswith("unchanged since "):
+        _report(
+            studyid,
+            f"Unchanged since {result.message.split()[-1]}: {latest_transfer(study_dir)} was made from the same inputs",
+        )
+    else:
+        _report(studyid, result.message, **parts)
+    logger.info("%s", result.message)
+    return Completed(message=result.message, data=result)
 
 
 def _run_name() -> str:
@@ -135,12 +113,6 @@ def _run_name() -> str:
         return f"export-{datetime.now(UTC):%Y%m%d-%H%M}"
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    text = text[0] if text else ""
-    return text if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {text}".rstrip(": ")
-
-
 @flow(name="export_study", flow_run_name=_run_name, log_prints=False)
 def export_study(
     raw_dir: str = "raw",
@@ -151,31 +123,25 @@ def export_study(
     force: bool = False,
 ) -> State:
     """Read, validate, derive, write and publish one SDTM transfer of the study, unless its inputs are unchanged."""
-    logger, studyid = get_run_logger(), None
+    logger = get_run_logger()
     try:
         specs = load_specs(Path(specs_dir))
-        studyid = specs.study.studyid
-        study_dir = Path(out_dir) / studyid
-        with study_lock(study_dir, studyid):
-            result = _export(Path(raw_dir), study_dir, specs, strict, cutoff, force)
-    except LockedError as exc:
-        logger.warning("%s", exc)
-        _report(studyid, f"Skipped: {exc}")
-        return Completed(name="Skipped", message=str(exc), data=pipeline.ExportResult(exc.exit_code, str(exc)))
+    except PipelineError as exc:
+        logger.error("%s", exc)
+        _report(None, f"Failed: {exc}. The previous transfer and `latest` are unchanged.")
+        return Failed(message=str(exc), data=pipeline.ExportResult(exc.exit_code, str(exc), stage="load-specs"))
     except Exception as exc:
-        reason = _one_line(exc)
-        if isinstance(exc, PipelineError):
-            logger.error("%s", reason)
-        else:  # a bug or an environment problem: keep the traceback in the run's log
-            logger.exception("export failed: %s", reason)
-        _report(studyid, f"Failed: {reason}. The previous transfer and `latest` are unchanged.")
-        return Failed(message=reason)
-    logger.info("%s", result.message)
-    return Completed(message=result.message, data=result)
+        reason = f"load-specs: {describe(exc)}"
+        logger.error("export failed: %s", reason, exc_info=exc)
+        _report(None, f"Failed: {reason}. The previous transfer and `latest` are unchanged.")
+        return Failed(message=reason, data=pipeline.ExportResult(pipeline.EXIT_FAILED, reason, stage="load-specs"))
+    return _export(Path(raw_dir), Path(out_dir), specs, strict, cutoff, force)
 
 
 def result_of(state: State) -> pipeline.ExportResult:
-    """The ExportResult of a finished export_study run (a failed run: exit code 2 and its reason)."""
-    if state.is_completed():
-        return state.result()
-    return pipeline.ExportResult(pipeline.EXIT_FAILED, state.message or f"export ended {state.name}")
+    """The ExportResult of a finished export_study run: the same exit codes as the plain run (a run that ended
+    otherwise, e.g. crashed in Prefect itself: exit code 2 and its reason)."""
+    data = state.result(raise_on_failure=False) if state.is_completed() or state.is_failed() else None
+    if isinstance(data, pipeline.ExportResult):
+        return data
+    return pipeline.ExportResult(pipeline.EXIT_FAILED, shorten(state.message or f"export ended {state.name}"))

@@ -77,11 +77,11 @@ def read_holder(lock: Path) -> tuple[Holder, bytes] | None:
 def _create(lock: Path, data: bytes) -> bool:
     """Create the lock file with its full content in one step; False when it already exists."""
     tmp = lock.with_name(f"{lock.name}.{os.getpid()}-{secrets.token_hex(4)}")
-    tmp.write_bytes(data)
     try:
+        tmp.write_bytes(data)  # on a full disk this fails after creating the file: removed below all the same
         os.link(tmp, lock)  # atomic and never overwrites: no reader ever sees a half-written lock
         return True
-    except FileExistsError:
+    except (FileExistsError, FileNotFoundError):  # taken, or the folder removed meanwhile by a run that ended
         return False
     finally:
         tmp.unlink(missing_ok=True)
@@ -104,9 +104,9 @@ def _break(lock: Path, seen: bytes) -> None:
 
 def acquire(study_dir: Path, studyid: str, max_age: timedelta = MAX_AGE) -> bytes:
     """Take the study's lock or raise LockedError; a stale lock is taken over. Returns what was written."""
-    study_dir.mkdir(parents=True, exist_ok=True)
     lock = study_dir / LOCK_NAME
     for _ in range(5):
+        study_dir.mkdir(parents=True, exist_ok=True)  # again each time: a run that published nothing removes it
         now = datetime.now(UTC)
         info = {"study": studyid, "pid": os.getpid(), "host": socket.gethostname(), "started": now.isoformat()}
         data = (json.dumps(info) + "\n").encode("utf-8")

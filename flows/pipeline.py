@@ -1,33 +1,48 @@
-"""The export as plain steps (read, validate, derive, write, publish) and `run_export`, which chains them.
+"""The export as one ordered list of steps (fingerprint, read, validate, derive, write, publish) and `run_export`,
+which walks them under the study's lock.
 
-Nothing here imports Prefect: flows/flow.py wraps these same steps as tasks.
+Nothing here imports Prefect: flows/flow.py walks the same STEPS through `run_export`, each step as a task.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from flows import __version__
+from flows import __version__, progress
 from flows.cutoff import apply_cutoff, data_as_of
 from flows.diff import diff_transfers, first_transfer, write_changes
-from flows.errors import PipelineError, StructuralError
+from flows.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, shorten
 from flows.fingerprint import fingerprint, unchanged_since
 from flows.lock import study_lock
 from flows.mapping.engine import derive_datasets
 from flows.package import write_sums, write_zip
-from flows.publish import discard, latest_transfer, new_staging, publish, sha256_file, sweep_staging, utc_stamp
+from flows.publish import (
+    LATEST,
+    discard,
+    latest_transfer,
+    new_staging,
+    publish,
+    sha256_file,
+    sweep_staging,
+    utc_stamp,
+)
 from flows.read import RawFile, read_raw
 from flows.sdtm_schema import TRACE
+from flows.signals import shielded
 from flows.specs import Specs
 from flows.validate import Validation, validate_raw
 from flows.writers import WRITERS
 from flows.writers.context import WriteContext
+from flows.writers.csv import write_table
 from flows.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
@@ -42,6 +57,10 @@ class ExportResult:
     transfer: Path | None = None
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     rejects: pd.DataFrame | None = None
+    stage: str | None = None  # the step the run ended in
+    error: BaseException | None = None  # an unexpected failure (its traceback is shown with --debug)
+    validation: Validation | None = None
+    fingerprint: str | None = None
 
 
 def read_inputs(raw_dir: Path, specs: Specs) -> dict[str, RawFile]:
@@ -139,18 +158,28 @@ def write_manifest(
     stamp: str,
     fingerprint: str | None = None,
 ) -> dict:
-    """manifest.json: inputs (sha256, rows read/valid/rejected/cut, balanced), outputs (rows, sha256), fingerprint."""
+    """manifest.json: inputs (sha256, rows read/valid/rejected/cut, physical lines, balanced), outputs (rows,
+    sha256), fingerprint. An input balances when its records are valid or rejected and every physical data line
+    lies in one of them: a quoting error that merges lines into one rejected record shows as `lines_rejected`."""
     validation, inputs = prepared.validation, {}
     traced = trace_table(prepared.datasets, specs).drop_duplicates(["file", "line"])["file"].value_counts()
+    rejected_lines = validation.rejects.groupby("file")["line"].unique()
     for name, f in prepared.raw.items():
         c = {**validation.counts[name], "cut": prepared.cut.get(name, 0), "tabulated": int(traced.get(f.file, 0))}
         c["not_tabulated"] = c["valid"] - c["cut"] - c["tabulated"]
+        bad = pd.Index(rejected_lines.get(f.file, []))
+        lines = f.lines if f.lines >= 0 else f.rows
+        valid_lines = f.lines_of(validation.valid[name].index)
         inputs[f.file] = {
             "sha256": f.sha256,
             "bytes": f.size,
             **c,
             "not_tabulated_because": _not_tabulated_because(name, specs) if c["not_tabulated"] else None,
-            "balanced": c["read"] == c["valid"] + c["rejected"] and c["not_tabulated"] >= 0,
+            "lines": lines,
+            "lines_rejected": f.lines_of(bad),
+            "balanced": c["read"] == c["valid"] + c["rejected"]
+            and c["not_tabulated"] >= 0
+            and lines == valid_lines + f.lines_of(bad),
         }
     for rel, entry in outputs.items():
         entry["sha256"] = sha256_file(staging / rel)
@@ -181,10 +210,11 @@ def stage_transfer(
     staging, stamp = new_staging(study_dir), utc_stamp()
     try:
         outputs = write_outputs(prepared, specs, staging)
-        prepared.validation.rejects.to_csv(staging / "rejects.csv", index=False, lineterminator="\n")
-        outputs["rejects.csv"] = {"rows": len(prepared.validation.rejects)}
+        rejects = prepared.validation.rejects
+        write_table(rejects, staging / "rejects.csv", text=[c for c in rejects.columns if c != "line"])
+        outputs["rejects.csv"] = {"rows": len(rejects)}
         trace = trace_table(prepared.datasets, specs)
-        trace.to_csv(staging / "trace.csv", index=False, lineterminator="\n")
+        write_table(trace, staging / "trace.csv", text=["domain", "USUBJID", "file"])
         outputs["trace.csv"] = {"rows": len(trace)}
         write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
         write_manifest(staging, prepared, outputs, specs, stamp, fingerprint)
@@ -204,29 +234,205 @@ def summary_line(validation: Validation) -> str:
     )
 
 
-def run_export(
-    raw_dir: Path, out_dir: Path, specs: Specs, strict: bool = False, cutoff: str | None = None, force: bool = False
-) -> ExportResult:
-    """The whole export without orchestration: exit code 0 clean (or unchanged), 1 with rejects, 2 nothing published,
-    3 another export of the study is running. Unchanged inputs publish nothing unless `force`."""
-    study_dir = out_dir / specs.study.studyid
-    try:
-        with study_lock(study_dir, specs.study.studyid):
-            sweep_staging(study_dir)
-            current = fingerprint(raw_dir, specs, cutoff)
-            if not force and (stamp := unchanged_since(study_dir, current)):
-                return ExportResult(EXIT_CLEAN, f"unchanged since {stamp}")
-            raw = read_inputs(raw_dir, specs)
-            validation = validate_raw(raw, specs)
-            summary = summary_line(validation)
-            if strict and len(validation.rejects):
-                return ExportResult(
-                    EXIT_REJECTS, f"not published (--strict): {summary}", None, validation.counts, validation.rejects
+# --- the run: one ordered list of steps, walked by the plain run and, each as a task, by the Prefect flow
+
+
+@dataclass
+class Run:
+    """One export: what it was asked for, and what its steps made so far (read by the next step and the report)."""
+
+    raw_dir: Path
+    study_dir: Path
+    specs: Specs
+    strict: bool = False
+    cutoff: str | None = None
+    force: bool = False
+    stage: str = "starting"  # the step running, named in the one-line reason of a failure
+    swept: list[str] = field(default_factory=list)
+    fingerprint: str | None = None
+    raw: dict[str, RawFile] | None = None
+    validation: Validation | None = None
+    summary: str = ""
+    prepared: Prepared | None = None
+    staging: Path | None = None
+    stamp: str | None = None
+    transfer: Path | None = None
+
+    def result(self, code: int, message: str, error: BaseException | None = None) -> ExportResult:
+        v = self.validation
+        counts, rejects = (v.counts, v.rejects) if v is not None else ({}, None)
+        return ExportResult(code, message, self.transfer, counts, rejects, self.stage, error, v, self.fingerprint)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the run: its name (the Prefect task's), what it does, and whether it is I/O worth a retry."""
+
+    name: str
+    func: Callable[[Run], ExportResult | None]  # None: go on; a result: the run ends here with it
+    io: bool = False
+
+
+def today(specs: Specs) -> date:
+    """The date at the study's sites now: no data date and no cut-off may lie after it."""
+    return datetime.now(ZoneInfo(specs.study.timezone)).date()
+
+
+def check_cutoff(cutoff: str | None, specs: Specs) -> None:
+    if cutoff and date.fromisoformat(cutoff) > (now := today(specs)):
+        raise PipelineError(f"--cutoff {cutoff} is after today ({now} at the study's sites): a cut cannot be ahead")
+
+
+def check_cutoff_has_data(valid: dict[str, pd.DataFrame], specs: Specs, cutoff: str | None) -> None:
+    """A cut before the first date of every subject-level file (before the first consent) leaves nothing to publish."""
+    if not cutoff:
+        return
+    for name, contract in specs.raw.items():
+        column = (contract.cut or {}).get("date")
+        if contract.parent is None and column and name in valid and valid[name][column].notna().any():
+            first = str(valid[name][column].str.slice(0, 10).min())
+            if first > cutoff:
+                raise PipelineError(
+                    f"--cutoff {cutoff} is before any data: the first {column} in {contract.file} is {first}"
                 )
-            prepared = prepare(raw, validation, specs, cutoff)
-            staging, stamp = stage_transfer(prepared, specs, study_dir, current)
-            transfer = publish(staging, study_dir, stamp)
+
+
+def future_date(valid: dict[str, pd.DataFrame], specs: Specs, after: date) -> str | None:
+    """`file:line: column='value'` of the first valid date after `after`, if any (it would date the transfer)."""
+    limit = after.isoformat()
+    for name, contract in specs.raw.items():
+        frame = valid.get(name)
+        for col in contract.columns:
+            if frame is None or col.type not in ("date", "datetime") or col.name not in frame:
+                continue
+            late = frame[col.name].str.slice(0, 10).gt(limit).fillna(False).astype(bool)
+            if late.any():
+                line = late.idxmax()
+                return f"{contract.file}:{line}: {col.name}={frame.at[line, col.name]!r}"
+    return None
+
+
+def _fingerprint(run: Run) -> ExportResult | None:
+    run.fingerprint = fingerprint(run.raw_dir, run.specs, run.cutoff)
+    if not run.force and (stamp := unchanged_since(run.study_dir, run.fingerprint)):
+        return run.result(EXIT_CLEAN, f"unchanged since {stamp}")
+    return None
+
+
+def _read(run: Run) -> None:
+    run.raw = read_inputs(run.raw_dir, run.specs)
+
+
+def _validate(run: Run) -> ExportResult | None:
+    run.validation = validate_raw(run.raw, run.specs)
+    run.summary = summary_line(run.validation)
+    if run.strict and len(run.validation.rejects):
+        return run.result(EXIT_REJECTS, f"not published (--strict): {run.summary}")
+    return None
+
+
+def _derive(run: Run) -> None:
+    check_cutoff_has_data(run.validation.valid, run.specs, run.cutoff)
+    run.prepared = prepare(run.raw, run.validation, run.specs, run.cutoff)
+    if run.prepared.created.date() > (now := today(run.specs)):
+        where = future_date(run.validation.valid, run.specs, now) or f"data as of {run.prepared.created:%Y-%m-%d}"
+        raise PipelineError(f"{where}: a date after today ({now}) would date the transfer")
+
+
+def _write(run: Run) -> None:
+    run.staging, run.stamp = stage_transfer(run.prepared, run.specs, run.study_dir, run.fingerprint)
+
+
+def _publish(run: Run) -> None:
+    with shielded():  # a signal now would split the rename from the switch of `latest`: it waits until both are done
+        run.transfer = publish(run.staging, run.study_dir, run.stamp)
+        run.staging = None
+
+
+STEPS: tuple[Step, ...] = (
+    Step("fingerprint-inputs", _fingerprint, io=True),
+    Step("read-raw-exports", _read, io=True),
+    Step("validate-raw", _validate),
+    Step("derive-sdtm", _derive),
+    Step("write-transfer", _write),
+    Step("publish-transfer", _publish, io=True),
+)
+
+
+def _direct(step: Step, run: Run) -> ExportResult | None:
+    return step.func(run)
+
+
+def check_output(study_dir: Path) -> None:
+    """Refuse, before any work, an output root or study folder that is a file, and a `latest` that is not a link."""
+    for folder in (study_dir.parent, study_dir):
+        if folder.exists() and not folder.is_dir():
+            raise PipelineError(f"{folder}: not a folder (--out must name a folder)")
+    latest = study_dir / LATEST
+    if latest.exists() and not latest.is_symlink():
+        kind = "folder" if latest.is_dir() else "file"
+        raise PipelineError(f"{latest}: a {kind}, not the link to the latest transfer; move it away")
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders a run would create to reach `folder`, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _walk(run: Run, call: Callable[[Step, Run], ExportResult | None]) -> ExportResult:
+    check_cutoff(run.cutoff, run.specs)
+    check_output(run.study_dir)
+    made = _missing_folders(run.study_dir)
+    try:
+        run.stage = "lock"
+        with study_lock(run.study_dir, run.specs.study.studyid):
+            run.swept = sweep_staging(run.study_dir)
+            try:
+                for index, step in enumerate(STEPS, 1):
+                    run.stage = step.name
+                    progress.stage(index, len(STEPS), step.name)
+                    if (ended := call(step, run)) is not None:
+                        return ended
+            finally:
+                if run.staging is not None:
+                    discard(run.staging)
+                    run.staging = None
+    finally:
+        if run.transfer is None:  # a run that published nothing leaves no empty folder behind
+            for folder in made:
+                with suppress(OSError):
+                    folder.rmdir()
+    code = EXIT_REJECTS if len(run.validation.rejects) else EXIT_CLEAN
+    return run.result(code, f"published {run.transfer}: {run.summary}")
+
+
+def run_export(
+    raw_dir: Path,
+    out_dir: Path,
+    specs: Specs,
+    strict: bool = False,
+    cutoff: str | None = None,
+    force: bool = False,
+    call: Callable[[Step, Run], ExportResult | None] = _direct,
+) -> ExportResult:
+    """The whole export: STEPS in order under the study's lock; `call` runs a step (the flow: as a Prefect task).
+
+    Exit code 0 clean (or unchanged), 1 with rejects, 2 nothing published, 3 another export of the study is running.
+    Every failure, expected or not, ends here as one line naming the step; nothing is published, and no staging
+    folder, lock or temporary file is left. Unchanged inputs publish nothing unless `force`. An interrupt
+    (Interrupted, KeyboardInterrupt) cleans up the same way and is raised on.
+    """
+    run = Run(Path(raw_dir), Path(out_dir) / specs.study.studyid, specs, strict, cutoff, force)
+    try:
+        return _walk(run, call)
+    except Interrupted as exc:
+        exc.transfer = run.transfer  # the signal came after publishing: it says so
+        raise
     except PipelineError as exc:
-        return ExportResult(exc.exit_code, str(exc))
-    code = EXIT_REJECTS if len(validation.rejects) else EXIT_CLEAN
-    return ExportResult(code, f"published {transfer}: {summary}", transfer, validation.counts, validation.rejects)
+        return run.result(exc.exit_code, shorten(str(exc), 4 * MAX_SHOWN))
+    except Exception as exc:  # a bug or the environment (disk full, read-only, ...): one line, the traceback kept
+        return run.result(EXIT_FAILED, f"{run.stage}: {describe(exc)}", exc)

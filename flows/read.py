@@ -28,11 +28,20 @@ class RawFile:
     frame: pd.DataFrame
     sha256: str
     size: int
-    ragged: pd.DataFrame  # rows with the wrong number of fields: line, fields (they become rejects)
+    ragged: pd.DataFrame  # records with the wrong number of fields: line, last (its last line), fields (rejects)
+    lines: int = -1  # physical data lines: every line after the header that is not blank (-1: not counted)
+    spans: pd.DataFrame | None = None  # records over more than one line: line (first), last
 
     @property
     def rows(self) -> int:
         return len(self.frame) + len(self.ragged)
+
+    def lines_of(self, starts: pd.Index | pd.Series) -> int:
+        """Physical lines taken by the records starting on `starts` (a quoted line break makes a record longer)."""
+        if self.spans is None or self.spans.empty:
+            return len(starts)
+        longer = self.spans[self.spans["line"].isin(starts)]
+        return len(starts) + int((longer["last"] - longer["line"]).sum())
 
 
 def _undecodable(file: str, data: bytes) -> StructuralError:
@@ -50,17 +59,40 @@ def _line_numbers(scan: _Scan, records: int) -> pd.Index | None:
     return pd.RangeIndex(2, records + 2) if lines == records + 1 else None
 
 
-def _scan_lines(data: bytes, width: int) -> tuple[pd.Index, pd.DataFrame]:
-    """Slow path, for files with quoted line breaks, blank lines or ragged rows: the line of each good record,
-    and the line and field count of each record without `width` fields."""
+@dataclass(frozen=True)
+class _Lines:
+    """What the slow path finds: the first line of each good record, the records without the header's width
+    (line, last, fields), the records over several lines (line, last) and the physical data lines."""
+
+    good: pd.Index
+    ragged: pd.DataFrame
+    spans: pd.DataFrame
+    data_lines: int
+
+
+def _scan_lines(data: bytes, width: int) -> _Lines:
+    """Slow path, for files with quoted line breaks, blank lines or ragged rows. An unbalanced quote makes one
+    record of every line up to the next quote: it is ragged, and its `end` says how far it reached."""
     reader = csv.reader(io.StringIO(data.decode("utf-8")))
     next(reader)
-    good, ragged, line = [], [], reader.line_num
+    good, ragged, spans, line, data_lines = [], [], [], reader.line_num, 0
     for record in reader:
+        first, end = line + 1, reader.line_num
         if record:
-            (good if len(record) == width else ragged).append((line + 1, len(record)))
-        line = reader.line_num
-    return pd.Index([g for g, _ in good]), pd.DataFrame(ragged, columns=["line", "fields"], dtype="int64")
+            data_lines += end - first + 1
+            if len(record) == width:
+                good.append(first)
+            else:
+                ragged.append((first, end, len(record)))
+            if end > first:
+                spans.append((first, end))
+        line = end
+    return _Lines(
+        pd.Index(good),
+        pd.DataFrame(ragged, columns=["line", "last", "fields"], dtype="int64"),
+        pd.DataFrame(spans, columns=["line", "last"], dtype="int64"),
+        data_lines,
+    )
 
 
 @dataclass(frozen=True)
@@ -147,9 +179,11 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
         raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
     frame = table.to_pandas()
     lines = None if skipped else _line_numbers(scan, len(frame))
-    ragged = pd.DataFrame({"line": pd.Series(dtype="int64"), "fields": pd.Series(dtype="int64")})
+    ragged = pd.DataFrame({k: pd.Series(dtype="int64") for k in ("line", "last", "fields")})
+    spans, data_lines = None, len(frame)
     if lines is None:
-        lines, ragged = _scan_lines(_text(path), len(header))
+        found = _scan_lines(_text(path), len(header))
+        lines, ragged, spans, data_lines = found.good, found.ragged, found.spans, found.data_lines
     if len(lines) != len(frame):
         raise StructuralError(f"{contract.file}: records could not be matched to lines (malformed quoting?)")
     if frame.empty and ragged.empty and not contract.allow_empty:
@@ -158,4 +192,4 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     frame.index.name = "line"
     frame = frame[contract.column_names]
     frame.insert(0, SOURCE, _constant(contract.file, len(frame)))
-    return RawFile(contract.name, contract.file, frame, scan.sha256, scan.size, ragged)
+    return RawFile(contract.name, contract.file, frame, scan.sha256, scan.size, ragged, data_lines, spans)

@@ -176,6 +176,15 @@ def row_rule_rejects(frame: pd.DataFrame, contract: RawContract, specs: Specs) -
     return out
 
 
+def _span(ragged: pd.DataFrame) -> pd.Series | str:
+    """For a record over several lines (an unbalanced quote swallows every line up to the next quote): which."""
+    if "last" not in ragged:
+        return ""
+    n = ragged["last"] - ragged["line"] + 1
+    text = " (one record over lines " + ragged["line"].astype("str") + "-" + ragged["last"].astype("str")
+    return (text + ": " + n.astype("str") + " physical lines; an unbalanced quote?)").where(n > 1, "")
+
+
 def ragged_rejects(raw: RawFile) -> pd.DataFrame:
     """Rows with the wrong number of fields: no cell of them can be trusted, so the whole row is rejected."""
     width = len(raw.frame.columns) - 1
@@ -186,7 +195,7 @@ def ragged_rejects(raw: RawFile) -> pd.DataFrame:
             "column": "",
             "value": "",
             "rule": "field_count",
-            "message": f"expected {width} fields, got " + raw.ragged["fields"].astype("str"),
+            "message": f"expected {width} fields, got " + raw.ragged["fields"].astype("str") + _span(raw.ragged),
         }
     )
 

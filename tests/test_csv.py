@@ -48,3 +48,30 @@ def test_same_bytes_as_pandas(tmp_path, name, rows):
     ours = tmp_path / "ours.csv"
     write_csv(frame, spec_of(frame), ours, CTX)
     assert ours.read_bytes() == frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def test_formulas_neutralised_numbers_kept(tmp_path):
+    """OWASP's advice for CSV injection: a text cell starting with = + - @ tab or CR gets a leading single quote; a
+    plain number such as -2.5 (text or numeric column) is left as it is."""
+    from flows.writers.csv import neutralise
+
+    text = pd.Series(["=1+2", "+cmd|'/C calc'!A0", "-2-3", "@SUM(A1)", "\tx", "\rx", "-2.5", "+1e3", "a=b", "", None])
+    text = text.astype("str")
+    assert neutralise(text).tolist()[:-1] == [
+        "'=1+2",
+        "'+cmd|'/C calc'!A0",
+        "'-2-3",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "-2.5",
+        "+1e3",
+        "a=b",
+        "",
+    ]
+    assert pd.isna(neutralise(text).iloc[-1])
+    text = text[~text.str.contains("\r").fillna(False).astype(bool)]  # a bare CR splits a row for pandas' reader
+    frame = pd.DataFrame({"USUBJID": text, "XXN": [-2.5] * len(text)})
+    write_csv(frame, spec_of(frame), tmp_path / "x.csv", CTX)
+    back = pd.read_csv(tmp_path / "x.csv", dtype={"USUBJID": str}, keep_default_na=False)
+    assert back["USUBJID"].iloc[0] == "'=1+2" and (back["XXN"] == -2.5).all()  # numbers stay numbers

@@ -81,3 +81,88 @@ def test_unchanged_then_locked(harness, tmp_path, specs):
     assert state.is_completed() and state.name == "Skipped"
     assert state.message.startswith(f"another export of {study} is running since ")
     assert result_of(state).exit_code == 3
+
+
+def _fault(kind: str, tmp_path, monkeypatch) -> tuple[str, dict]:
+    """An output root set up for one fault, and export keyword arguments."""
+    import errno
+
+    out = tmp_path / "out"
+    tmp_path.mkdir(exist_ok=True)
+    if kind == "out is a file":
+        out.write_text("x")
+    elif kind == "latest is a folder":
+        (out / "CART-20250321" / "latest").mkdir(parents=True)
+    elif kind == "disk full while writing":
+
+        def full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device", str(out / "x"))
+
+        monkeypatch.setattr(pipeline, "write_manifest", full)
+    elif kind == "a bug":
+
+        def bug(raw, specs):
+            raise TypeError("operation 'rsub' not supported for dtype 'str'")
+
+        monkeypatch.setattr(pipeline, "validate_raw", bug)
+    return str(out), {"cutoff": "2020-01-01"} if kind == "cut-off before any data" else {}
+
+
+FAULTS = ["out is a file", "latest is a folder", "disk full while writing", "a bug", "cut-off before any data"]
+
+
+@pytest.mark.parametrize("kind", FAULTS)
+def test_same_exit_code_and_line_with_and_without_prefect(harness, tmp_path, monkeypatch, specs, kind):
+    from flows.flow import export_study, result_of
+
+    out, kwargs = _fault(kind, tmp_path / "plain", monkeypatch)
+    plain = pipeline.run_export(RAW, out, specs, **kwargs)
+    out_flow, kwargs = _fault(kind, tmp_path / "flow", monkeypatch)
+    state = export_study(raw_dir=str(RAW), out_dir=out_flow, return_state=True, **kwargs)
+    flowed = result_of(state)
+    assert state.is_failed() and flowed.exit_code == plain.exit_code == 2
+    assert flowed.message == plain.message.replace(str(tmp_path / "plain"), str(tmp_path / "flow"))
+    assert state.message == flowed.message
+
+
+def test_cli_through_prefect_one_line_no_traceback(harness, tmp_path, monkeypatch, capfd):
+    """With PREFECT_API_URL set the export runs as the flow; a failing task's traceback stays in the run's log."""
+    from prefect.settings import PREFECT_API_URL
+
+    from flows import cli
+
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    out, _ = _fault("disk full while writing", tmp_path, monkeypatch)
+    assert cli.main(["export", "--raw", str(RAW), "--out", out]) == 2
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == f"error: write-transfer: No space left on device (ENOSPC): {out}/x"
+
+
+def test_sigterm_through_prefect_cleans_up_and_exits_143(harness, sample_export, tmp_path, monkeypatch, capfd):
+    """Prefect turns SIGTERM into its own TerminationSignal inside a run: the core's cleanup runs on the way out and
+    the command line still ends with 143."""
+    import shutil
+    import signal
+
+    from prefect.settings import PREFECT_API_URL
+
+    from flows import cli
+
+    _, transfer = sample_export
+    study = tmp_path / "CART-20250321"
+    study.mkdir()
+    shutil.copytree(transfer, study / transfer.name)
+    (study / "latest").symlink_to(transfer.name)
+    write = pipeline.write_outputs
+
+    def write_then_sigterm(prepared, specs, staging):
+        written = write(prepared, specs, staging)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return written
+
+    monkeypatch.setattr(pipeline, "write_outputs", write_then_sigterm)
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    assert cli.main(["export", "--raw", str(RAW), "--out", str(tmp_path), "--force"]) == 143
+    assert capfd.readouterr().err.splitlines()[-1] == "interrupted (SIGTERM): nothing published; cleaned up"
+    assert sorted(p.name for p in study.iterdir()) == sorted([transfer.name, "latest"])

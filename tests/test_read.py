@@ -56,3 +56,32 @@ def test_constant_column(n):
     column = pd.Series(_constant("dosing.csv", n))
     assert len(column) == n and (column == "dosing.csv").all()
     assert column.dtype == pd.Series(["text"]).dtype  # the same str dtype as every column read
+
+
+def test_unbalanced_quote_reports_the_lines_it_swallowed(tmp_path, specs):
+    """A quote that is never closed makes one record of every line up to the end: it is one field_count reject that
+    names its line range, and the physical lines are counted, so the manifest cannot claim a short file."""
+    header, *rows = (RAW / "dosing.csv").read_text().splitlines()
+    rows = (rows * 20)[:30]
+    rows[9] = rows[9].replace(",", ',"', 1)  # line 11: an opening quote, never closed
+    (tmp_path / "dosing.csv").write_text("\n".join([header, *rows]) + "\n")
+    raw = read_raw(tmp_path, specs.raw["dosing"])
+    assert raw.lines == 30 and len(raw.frame) == 9 and raw.rows == 10
+    assert raw.ragged[["line", "last"]].values.tolist() == [[11, 31]]
+    assert raw.lines_of(raw.frame.index) + raw.lines_of(pd.Index([11])) == raw.lines
+
+    from flows.validate import ragged_rejects
+
+    message = ragged_rejects(raw)["message"].tolist()
+    assert message == [
+        "expected 10 fields, got 2 (one record over lines 11-31: 21 physical lines; an unbalanced quote?)"
+    ]
+
+
+def test_quoted_line_break_is_one_record_over_two_lines(tmp_path, specs):
+    header, first, *rest = (RAW / "dosing.csv").read_text().splitlines()
+    broken = first.rsplit(",", 1)[0] + ',"S103\n25"'  # a lot with a line break inside quotes
+    (tmp_path / "dosing.csv").write_text("\n".join([header, broken, *rest[:3]]) + "\n")
+    raw = read_raw(tmp_path, specs.raw["dosing"])
+    assert list(raw.frame.index) == [2, 4, 5, 6] and raw.lines == 5 and raw.ragged.empty
+    assert raw.lines_of(raw.frame.index) == 5

@@ -101,7 +101,8 @@ def test_diff_against_previous_transfer(raw_copy, tmp_path):
     md = (second / "changes.md").read_text()
     assert "RACE: 'ASIAN' -> 'WHITE'" in md
     proc = run_cli("diff", str(first), str(second))
-    assert proc.returncode == 0 and proc.stdout == md
+    assert proc.returncode == 1 and proc.stdout == md  # 1: the transfers differ
+    assert run_cli("diff", str(second), str(second)).returncode == 0
     first_md = (first / "changes.md").read_text()
     assert "first transfer" in first_md
 

@@ -1,4 +1,5 @@
-"""CSV writer, XPT-style: upper-case names of at most 8 characters in spec order, UTF-8, ISO 8601 dates.
+"""CSV writer, XPT-style: upper-case names of at most 8 characters in spec order, UTF-8, ISO 8601 dates. Text a
+spreadsheet would execute as a formula is neutralised with a leading single quote (`neutralise`).
 
 The bytes are those of pandas' to_csv, put together a column at a time: text straight from Arrow (the csv module's
 minimal quoting, only where a value needs it), numbers as pandas formats them, in one call for all of them.
@@ -46,8 +47,8 @@ def _number_fields(frame: pd.DataFrame) -> list[pa.ChunkedArray]:
 
 
 def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    data = frame[spec.names]
     text = [v.name for v in spec.variables if v.type == "Char"]
+    data = frame[spec.names].assign(**{c: neutralise(frame[c]) for c in text})
     numbers = [v.name for v in spec.variables if v.type != "Char"]
     if not len(data) or END in data or not all(isinstance(data[c].array, pd.arrays.ArrowStringArray) for c in text):
         data.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
@@ -59,3 +60,24 @@ def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteConte
     rows = pc.binary_join_element_wise(*(fields[c] for c in spec.names), comma)
     header = ",".join(_field(c) for c in spec.names)
     path.write_bytes((header + "\n" + "\n".join(rows.to_pylist()) + "\n").encode("utf-8"))
+
+
+FORMULA = r"^[=+\-@\t\r]"  # what a spreadsheet program may run as a formula when it starts a cell (OWASP)
+NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"  # a plain number (-2.5, +1e3) runs nothing: left as it is
+
+
+def neutralise(col: pd.Series) -> pd.Series:
+    """Text cells a spreadsheet would execute, with a single quote put before them (OWASP's CSV injection advice):
+    `=HYPERLINK(...)` becomes `'=HYPERLINK(...)`. Text columns only, and a plain number such as -2.5 stays as it is."""
+    text = col.astype("str").where(col.notna(), None) if col.dtype == object else col
+    risky = (text.str.contains(FORMULA, regex=True) & ~text.str.contains(NUMBER, regex=True)).fillna(False)
+    risky = risky.astype(bool)
+    if not risky.any():
+        return col
+    return text.where(~risky, "'" + text)
+
+
+def write_table(frame: pd.DataFrame, path: Path, text: list[str]) -> None:
+    """A table a person opens in a spreadsheet (rejects, trace), with its `text` columns neutralised."""
+    safe = frame.assign(**{c: neutralise(frame[c]) for c in text if c in frame})
+    safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")

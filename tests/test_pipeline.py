@@ -1,0 +1,223 @@
+"""flows.pipeline's run: one boundary for every failure. Each fault ends in one line naming the step, the cause and
+the path, exit code 2, nothing published, and no staging folder, lock, temporary file or empty folder left.
+
+Faults a test machine cannot make for real (a full or read-only file system; chmod does not stop root) are a
+simulated OSError at the call where they would happen."""
+
+from __future__ import annotations
+
+import errno
+import os
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows import lock, pipeline
+from flows.pipeline import STEPS, run_export
+from tests.conftest import RAW, STUDYID, run_cli
+
+
+def leftovers(out: Path) -> list[str]:
+    """What a run may leave in the study folder beside transfers and `latest`: staging, locks, temporary files."""
+    study = out / STUDYID
+    return sorted(p.name for p in study.iterdir() if p.name.startswith(".")) if study.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, specs):
+    """An output root holding one transfer, and what `latest` points at."""
+    out = tmp_path_factory.mktemp("published")
+    result = run_export(RAW, out, specs)
+    assert result.exit_code == 0, result.message
+    return out, os.readlink(out / STUDYID / "latest")
+
+
+def unchanged(out: Path, target: str) -> None:
+    assert os.readlink(out / STUDYID / "latest") == target
+    assert leftovers(out) == []
+    assert sorted(p.name for p in (out / STUDYID).iterdir()) == sorted([target, "latest"])
+
+
+def test_steps_are_the_task_names_of_the_readme():
+    assert [s.name for s in STEPS] == [
+        "fingerprint-inputs",
+        "read-raw-exports",
+        "validate-raw",
+        "derive-sdtm",
+        "write-transfer",
+        "publish-transfer",
+    ]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert all(f"`{s.name}`" in readme for s in STEPS)
+
+
+def test_out_is_a_file(tmp_path, specs):
+    (tmp_path / "out").write_text("not a folder")
+    result = run_export(RAW, tmp_path / "out", specs)
+    assert (result.exit_code, result.message) == (2, f"{tmp_path / 'out'}: not a folder (--out must name a folder)")
+    assert (tmp_path / "out").read_text() == "not a folder"
+
+
+def test_latest_is_a_folder(tmp_path, specs):
+    (tmp_path / STUDYID / "latest").mkdir(parents=True)
+    result = run_export(RAW, tmp_path, specs)
+    latest = tmp_path / STUDYID / "latest"
+    assert result.exit_code == 2
+    assert result.message == f"{latest}: a folder, not the link to the latest transfer; move it away"
+    assert [p.name for p in (tmp_path / STUDYID).iterdir()] == ["latest"]  # no staging left behind
+
+
+@pytest.mark.parametrize(
+    ("target", "error", "stage", "cause"),
+    [
+        ("write_manifest", errno.ENOSPC, "write-transfer", "No space left on device (ENOSPC)"),
+        ("new_staging", errno.EROFS, "write-transfer", "Read-only file system (EROFS)"),
+        ("read_inputs", errno.EIO, "read-raw-exports", "Input/output error (EIO)"),
+        ("fingerprint", errno.EISDIR, "fingerprint-inputs", "Is a directory (EISDIR)"),
+        ("publish", errno.ENOSPC, "publish-transfer", "No space left on device (ENOSPC)"),
+    ],
+)
+def test_file_system_faults_end_in_one_line(published, specs, monkeypatch, target, error, stage, cause):
+    out, before = published
+    where = str(out / STUDYID / "x")
+
+    def fail(*args, **kwargs):
+        raise OSError(error, os.strerror(error), where)
+
+    monkeypatch.setattr(pipeline, target, fail)
+    result = run_export(RAW, out, specs, force=True)
+    assert (result.exit_code, result.message, result.stage) == (2, f"{stage}: {cause}: {where}", stage)
+    assert isinstance(result.error, OSError)  # kept for --debug
+    unchanged(out, before)
+
+
+def test_failed_link_switch_discards_the_staging_folder(published, specs, monkeypatch):
+    out, before = published
+    from flows import publish
+
+    def no_replace(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(src), None, str(dst))
+
+    monkeypatch.setattr(publish.os, "replace", no_replace)
+    result = run_export(RAW, out, specs, force=True)
+    assert result.exit_code == 2 and result.message.startswith("publish-transfer: No space left on device (ENOSPC): ")
+    assert " -> " in result.message and result.message.endswith("/latest")
+    unchanged(out, before)
+
+
+def test_a_bug_is_one_line_with_its_step(published, specs, monkeypatch):
+    out, before = published
+
+    def bug(raw, specs):
+        raise TypeError("operation 'rsub' not supported for dtype 'str'\nmore lines")
+
+    monkeypatch.setattr(pipeline, "validate_raw", bug)
+    result = run_export(RAW, out, specs, force=True)
+    assert result.exit_code == 2
+    assert result.message == (
+        "validate-raw: TypeError: operation 'rsub' not supported for dtype 'str' "
+        "(a bug: rerun with --debug for the traceback)"
+    )
+    unchanged(out, before)
+
+
+def test_full_disk_leaves_no_lock_temp_file(tmp_path, specs, monkeypatch):
+    """On a completely full disk the lock's temporary file is created empty, then the write fails."""
+    original = Path.write_bytes
+
+    def full(self, data):
+        if self.name.startswith(f"{lock.LOCK_NAME}."):
+            self.touch()
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return original(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    result = run_export(RAW, tmp_path / "out", specs)
+    assert result.exit_code == 2 and result.message.startswith("lock: No space left on device (ENOSPC): ")
+    assert not (tmp_path / "out").exists()  # nor the folders the run made
+
+
+def test_cutoff_after_today(tmp_path, specs, monkeypatch):
+    monkeypatch.setattr(pipeline, "today", lambda specs: date(2026, 11, 1))
+    result = run_export(RAW, tmp_path / "out", specs, cutoff="2026-11-02")
+    assert result.exit_code == 2
+    assert (
+        result.message == "--cutoff 2026-11-02 is after today (2026-11-01 at the study's sites): a cut cannot be ahead"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_cutoff_before_any_data(tmp_path, specs):
+    result = run_export(RAW, tmp_path / "out", specs, cutoff="2020-01-01")
+    first = pd.read_csv(RAW / "enrollment.csv", dtype=str)["consent_date"].min()
+    assert (result.exit_code, result.stage) == (2, "derive-sdtm")
+    assert (
+        result.message == f"--cutoff 2020-01-01 is before any data: the first consent_date in enrollment.csv is {first}"
+    )
+    assert not (tmp_path / "out").exists()  # no empty study folder
+
+
+def test_data_dated_after_today_is_not_published(tmp_path, specs, monkeypatch):
+    """A date in the future would date the transfer (XPT header, define.xml): the run names the first such cell."""
+    monkeypatch.setattr(pipeline, "today", lambda specs: date(2025, 9, 1))
+    result = run_export(RAW, tmp_path / "out", specs)
+    assert result.exit_code == 2 and result.stage == "derive-sdtm"
+    assert result.message.endswith("a date after today (2025-09-01) would date the transfer")
+    file, line, rest = result.message.split(":", 2)
+    column, value = rest.split(":")[0].strip().split("=")
+    raw = pd.read_csv(RAW / file, dtype=str)
+    assert raw.loc[int(line) - 2, column] == value.strip("'") and value.strip("'") > "2025-09-01"
+    assert not (tmp_path / "out").exists()
+
+
+def test_strict_run_leaves_no_empty_folder(raw_copy, tmp_path, specs):
+    enrol = pd.read_csv(raw_copy / "enrollment.csv", dtype=str, keep_default_na=False)
+    enrol.loc[0, "sex"] = "X"
+    enrol.to_csv(raw_copy / "enrollment.csv", index=False, lineterminator="\n")
+    result = run_export(raw_copy, tmp_path / "out", specs, strict=True)
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+
+
+def test_formulas_are_neutralised_and_long_values_cut_on_stderr(raw_copy, tmp_path):
+    """Spreadsheet formulas reach rejects.csv with a leading quote; a lot -2-3 fails the lot pattern; a 1 MB value
+    is cut on stderr and whole in rejects.csv."""
+    enrol = pd.read_csv(raw_copy / "enrollment.csv", dtype=str, keep_default_na=False)
+    enrol.loc[0, "race"] = '=HYPERLINK("http://x","y")'
+    enrol.loc[1, "race"] = "@SUM(A1)"
+    enrol.loc[2, "race"] = "+cmd|' /C calc'!A0"
+    enrol.loc[3, "race"] = "Z" * 1_000_000
+    enrol.to_csv(raw_copy / "enrollment.csv", index=False, lineterminator="\n")
+    dosing = pd.read_csv(raw_copy / "dosing.csv", dtype=str, keep_default_na=False)
+    dosing.loc[5, "lot"] = "-2-3"
+    dosing.to_csv(raw_copy / "dosing.csv", index=False, lineterminator="\n")
+    out = tmp_path / "out"
+    proc = run_cli("export", "--raw", str(raw_copy), "--out", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert max(len(line) for line in proc.stderr.splitlines()) < 400
+    rejects = pd.read_csv(out / STUDYID / "latest" / "rejects.csv", dtype=str, keep_default_na=False)
+    values = set(rejects["value"])
+    assert {'\'=HYPERLINK("http://x","y")', "'@SUM(A1)", "'+cmd|' /C calc'!A0", "'-2-3"} <= values
+    assert "Z" * 1_000_000 in values
+    lot = rejects[rejects["column"] == "lot"]
+    assert lot[["line", "rule"]].values.tolist() == [["7", "pattern"]]
+    ex = pd.read_csv(out / STUDYID / "latest" / "csv" / "ex.csv", dtype=str)
+    assert not ex["EXLOT"].str.startswith("-").any()
+
+
+def test_manifest_counts_the_lines_an_unbalanced_quote_swallowed(raw_copy, tmp_path, specs):
+    lines = (raw_copy / "enrollment.csv").read_text().split("\n")
+    lines[10] = lines[10].replace(",", ',"', 1)  # line 11 opens a quote that is never closed
+    (raw_copy / "enrollment.csv").write_text("\n".join(lines))
+    result = run_export(raw_copy, tmp_path, specs)
+    assert result.exit_code == 1
+    import json
+
+    manifest = json.loads((result.transfer / "manifest.json").read_text())
+    entry = manifest["inputs"]["enrollment.csv"]
+    physical = len(lines) - 2  # the header, and the empty string after the last line end
+    assert (entry["lines"], entry["read"], entry["valid"], entry["rejected"]) == (physical, 10, 9, 1)
+    assert entry["lines_rejected"] == physical - 9 and entry["balanced"] is True
+    reject = result.rejects[result.rejects["rule"] == "field_count"]
+    assert reject["message"].str.contains(f"over lines 11-{physical + 1}: {physical - 9} physical lines").all()
