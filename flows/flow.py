@@ -4,6 +4,8 @@ when the inputs are unchanged, retries transient I/O errors, and reports through
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +27,10 @@ from flows.specs import SPECS_DIR, Specs, load_specs
 from flows.validate import Validation
 
 RETRY_DELAYS = [1, 4, 16]  # seconds: a share that hiccups usually answers again within these
+# Tests only, inert unless set: while the file this names exists, a run holds the study lock in a task `test-hold`
+# (at most HOLD_MAX seconds) before it reads anything, so that a crash test can kill it mid-run. See README.
+HOLD_ENV = "S103_TEST_HOLD_FILE"
+HOLD_MAX = 600
 
 
 def _transient(task, task_run, state) -> bool:
@@ -69,6 +75,13 @@ def write_task(prepared: pipeline.Prepared, specs: Specs, study_dir: Path, curre
 @task(name="publish-transfer", **{**IO, "retries": 2})
 def publish_task(staging: Path, study_dir: Path, stamp: str) -> Path:
     return publish(staging, study_dir, stamp)
+
+
+@task(name="test-hold", cache_policy=NO_CACHE)
+def hold_task(path: Path) -> None:
+    deadline = time.monotonic() + HOLD_MAX
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _report(studyid: str | None, outcome: str, **parts) -> None:
@@ -126,13 +139,17 @@ def _export(
 
 
 def _run_name() -> str:
-    """export-<STUDYID>-<date and time in the study's time zone>, e.g. export-CART-20250321-20261126-0200."""
+    """export-<STUDYID>-<date>-<time><UTC offset>-<run id>, the moment in the study's time zone and the first six
+    characters of the run's id, so two runs of the same second differ: export-CART-20250321-20261126-020000+0800-3f2a1c.
+    """
+    run_id = str(flow_run.id or "")[:6] or "local"
     try:
         path = Path(flow_run.parameters.get("specs_dir") or SPECS_DIR) / "study.yaml"
         study = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return f"export-{study['studyid']}-{datetime.now(ZoneInfo(study['sites'][0]['timezone'])):%Y%m%d-%H%M}"
+        moment = datetime.now(ZoneInfo(study["sites"][0]["timezone"]))
+        return f"export-{study['studyid']}-{moment:%Y%m%d-%H%M%S%z}-{run_id}"
     except (OSError, LookupError, TypeError, ValueError, yaml.YAMLError):  # the run itself will say what is wrong
-        return f"export-{datetime.now(UTC):%Y%m%d-%H%M}"
+        return f"export-{datetime.now(UTC):%Y%m%d-%H%M%S%z}-{run_id}"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -157,6 +174,8 @@ def export_study(
         studyid = specs.study.studyid
         study_dir = Path(out_dir) / studyid
         with study_lock(study_dir, studyid):
+            if (hold := os.environ.get(HOLD_ENV)) and Path(hold).exists():
+                hold_task(Path(hold))
             result = _export(Path(raw_dir), study_dir, specs, strict, cutoff, force)
     except LockedError as exc:
         logger.warning("%s", exc)
