@@ -63,14 +63,25 @@ def deployment_spec(path: Path = PREFECT_YAML) -> dict[str, Any]:
     raise SpecError(f"{path}: no deployment with entrypoint {ENTRYPOINT}")
 
 
+def zone_slug(timezone: str) -> str:
+    """Asia/Shanghai -> asia-shanghai: how a schedule's slug names its time zone."""
+    return timezone.lower().replace("/", "-").replace("_", "-")
+
+
 def check_schedule(spec: dict[str, Any], specs: Specs, path: Path = PREFECT_YAML) -> None:
-    """Every schedule runs in the study's time zone (specs/study.yaml), never the machine's."""
+    """Every schedule runs in the study's time zone (specs/study.yaml), never the machine's, and the schedule's slug
+    and the deployment's description name it (the UI shows the cron without its zone)."""
+    zone, where = specs.study.timezone, f"{path}: deployments.{spec['name']}"
     for i, schedule in enumerate(spec.get("schedules") or []):
-        if schedule.get("timezone") != specs.study.timezone:
+        if schedule.get("timezone") != zone:
             raise SpecError(
-                f"{path}: deployments.{spec['name']}.schedules[{i}].timezone is {schedule.get('timezone')!r}, "
-                f"but the study's time zone is {specs.study.timezone!r} ({specs.study.path.name} sites[].timezone)"
+                f"{where}.schedules[{i}].timezone is {schedule.get('timezone')!r}, "
+                f"but the study's time zone is {zone!r} ({specs.study.path.name} sites[].timezone)"
             )
+        if not str(schedule.get("slug") or "").endswith(zone_slug(zone)):
+            raise SpecError(f"{where}.schedules[{i}].slug must end with the time zone: ...-{zone_slug(zone)}")
+    if spec.get("schedules") and zone not in str(spec.get("description") or ""):
+        raise SpecError(f"{where}.description must name the schedule's time zone {zone}")
 
 
 def prefect_env(home: Path | None = None, api_url: str | None = None) -> dict[str, str]:
@@ -89,6 +100,24 @@ def configured_api_url() -> str | None:
     from prefect.settings import get_current_settings
 
     return get_current_settings().api.url or None
+
+
+def database(env: dict[str, str], home: Path) -> str:
+    """Where a local server started with env keeps its data, for the start-up line (never a password):
+    PREFECT_API_DATABASE_CONNECTION_URL (or the profile's) when set, else SQLite in its home."""
+    from prefect.settings import get_current_settings
+    from sqlalchemy.engine import make_url
+
+    url = env.get("PREFECT_API_DATABASE_CONNECTION_URL") or env.get("PREFECT_SERVER_DATABASE_CONNECTION_URL")
+    if not url and (profile := get_current_settings().server.database.connection_url):
+        url = profile.get_secret_value()
+        url = None if url.startswith("sqlite") else url  # Prefect's default: SQLite in its own home, not ours
+    if not url:
+        return f"SQLite at {home / 'prefect.db'}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite at {parsed.database}"
+    return f"PostgreSQL at {parsed.host}:{parsed.port or 5432}/{parsed.database}"
 
 
 def default_port() -> int:
@@ -196,7 +225,7 @@ def to_deployment(spec: dict[str, Any]):
     from flows.flow import export_study
 
     schedules = [
-        Cron(s["cron"], timezone=s.get("timezone"), active=bool(s.get("active", True)))
+        Cron(s["cron"], timezone=s.get("timezone"), active=bool(s.get("active", True)), slug=s.get("slug"))
         for s in spec.get("schedules") or []
     ]
     limit = spec.get("concurrency_limit")
@@ -357,6 +386,7 @@ def main(port: int | None = None, runner_only: bool = False, home: Path = LOCAL_
             else:
                 home.mkdir(parents=True, exist_ok=True)
                 env = prefect_env(home, api_url)
+                print(f"database: {database(env, home)}", flush=True)
 
                 def server() -> subprocess.Popen:
                     process = start_server(env, port)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flows.lock import LOCK_NAME, read_holder
 from flows.publish import latest_transfer
-from flows.serve import configured_api_url, default_port, deployment_spec, local_api_url
+from flows.serve import CRASH_AUTOMATION, FLOW_NAME, configured_api_url, default_port, deployment_spec, local_api_url
 from flows.specs import load_specs
 
 
@@ -56,7 +56,7 @@ def server_lines(api_url: str, runs: int) -> list[str]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     spec = deployment_spec()
-    flow_name = "export_study"
+    flow_name = FLOW_NAME
     lines = [f"Prefect server: {api_url}"]
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
         if client.api_healthcheck() is not None:
@@ -76,6 +76,12 @@ def server_lines(api_url: str, runs: int) -> list[str]:
                 lines.append(f"  next run {_when(upcoming[0].expected_start_time)}")
         except ObjectNotFound:
             lines.append(f"deployment {flow_name}/{spec['name']}: not deployed (run `make serve`)")
+        crash = [a for a in client.read_automations_by_name(CRASH_AUTOMATION) if a.enabled]
+        lines.append(
+            f"crash detection: {crash[0].description}"
+            if crash
+            else "crash detection: off on this server, a run whose process dies stays Running (`make serve` sets it up)"
+        )
         recent = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=[StateType.SCHEDULED]))),
@@ -88,7 +94,7 @@ def server_lines(api_url: str, runs: int) -> list[str]:
         took = f"{r.total_run_time.total_seconds():.1f} s" if r.total_run_time else "-"
         state = r.state.name if r.state else "?"
         message = (r.state.message or "") if r.state else ""
-        lines.append(f"  {r.name:<34} {state:<10} {_when(r.start_time or r.expected_start_time)}  {took:>8}  {message}")
+        lines.append(f"  {r.name:<50} {state:<10} {_when(r.start_time or r.expected_start_time)}  {took:>8}  {message}")
     return lines
 
 

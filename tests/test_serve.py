@@ -1,15 +1,19 @@
 """Tests of flows/serve.py and prefect.yaml: the schedule is the study's, and, on a real Prefect server started by
 `python -m flows serve` in a temporary home, triggered runs publish once, rerun idempotently, never overlap, fail
-without touching `latest`, and Ctrl-C leaves no process behind."""
+without touching `latest`, and Ctrl-C leaves no process behind; a SIGKILL of the server, the runner, the supervisor
+or everything mid-run leaves no dead schedule and no orphan; the same export runs on a PostgreSQL-backed server."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,12 +29,16 @@ import yaml
 from flows.serve import (
     ENTRYPOINT,
     PREFECT_YAML,
+    _die_with_parent,
     answers,
     check_schedule,
+    crash_automation,
+    database,
     deployment_spec,
     free_port,
     local_api_url,
     port_free,
+    prefect_env,
 )
 from tests.conftest import RAW, ROOT, run_cli
 
@@ -62,12 +70,83 @@ def test_prefect_reads_our_prefect_yaml():
     assert [d.entrypoint for d in model.deployments] == [ENTRYPOINT]
 
 
-def test_a_schedule_in_another_time_zone_is_refused(specs):
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (
+            {"schedules": [{"cron": "0 2 * * *", "timezone": "UTC"}]},
+            r"schedules\[0\]\.timezone is 'UTC', but the study's",
+        ),
+        ({"schedules": [{"cron": "0 2 * * *", "timezone": "Asia/Shanghai"}]}, r"slug must end with .*asia-shanghai"),
+        ({"description": "Nightly SDTM transfer at 02:00"}, r"description must name .* Asia/Shanghai"),
+    ],
+    ids=["another zone", "no zone in the slug", "no zone in the description"],
+)
+def test_a_schedule_that_hides_or_changes_the_study_time_zone_is_refused(specs, change, error):
     from flows.errors import SpecError
 
-    spec = {**deployment_spec(), "schedules": [{"cron": "0 2 * * *", "timezone": "UTC"}]}
-    with pytest.raises(SpecError, match=r"schedules\[0\]\.timezone is 'UTC', but the study's time zone is"):
-        check_schedule(spec, specs)
+    with pytest.raises(SpecError, match=error):
+        check_schedule({**deployment_spec(), **change}, specs)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "SQLite at /h/prefect.db"),  # the default: the server's home
+        ({"PREFECT_API_DATABASE_CONNECTION_URL": "postgresql+asyncpg://u:pw@db:5433/p"}, "PostgreSQL at db:5433/p"),
+        ({"PREFECT_SERVER_DATABASE_CONNECTION_URL": "postgresql+asyncpg://db/p"}, "PostgreSQL at db:5432/p"),
+        ({"PREFECT_API_DATABASE_CONNECTION_URL": "sqlite+aiosqlite:////x/y.db"}, "SQLite at /x/y.db"),
+    ],
+)  # fmt: skip
+def test_the_database_line_names_the_server_database_without_its_password(env, expected):
+    assert database(env, Path("/h")) == expected
+
+
+def test_prefect_env_turns_heartbeats_on_and_keeps_leases_on_disk_for_a_local_server(monkeypatch):
+    monkeypatch.delenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", raising=False)
+    local, remote = prefect_env(Path("/h")), prefect_env(api_url="http://elsewhere/api")
+    assert local["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == remote["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+    assert local["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"].endswith(".filesystem")
+    assert "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE" not in remote  # another server is configured by its owner
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")  # the operator's choice wins
+    assert prefect_env()["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "60"
+
+
+def test_crash_automation_is_prefects_zombie_recipe_scoped_to_the_export_flow():
+    automation = crash_automation(30)
+    trigger = automation.trigger
+    assert trigger.posture == "Proactive" and trigger.within.total_seconds() == 90 and trigger.threshold == 1
+    assert trigger.after == {"prefect.flow-run.heartbeat", "prefect.flow-run.Pending"}
+    assert trigger.expect >= {"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Crashed"}
+    assert trigger.for_each == {"prefect.resource.id"}
+    assert dict(trigger.match_related.root) == {
+        "prefect.resource.role": "flow",
+        "prefect.resource.name": "export_study",
+    }
+    (action,) = automation.actions
+    assert action.type == "change-flow-run-state" and action.state == "CRASHED"
+
+
+def test_a_child_started_by_spawn_dies_with_its_parent(tmp_path):
+    """The parent-death signal: SIGKILL a middle process; its child, in a session of its own, gets SIGTERM."""
+    script = (
+        "import sys, time; from flows.serve import spawn; "
+        "child = spawn([sys.executable, '-c', 'import time; time.sleep(60)'], env={}); "
+        "print(child.pid, flush=True); time.sleep(60)"
+    )
+    middle = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    child = int(middle.stdout.readline())
+    try:
+        assert running(child) and os.getsid(child) == child  # its own session, as the runner's
+        middle.kill()
+        middle.wait()
+        deadline = time.monotonic() + 10
+        while running(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not running(child)
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 def test_a_taken_port_is_seen_and_nothing_answers_on_a_free_one():
@@ -148,8 +227,29 @@ def running(pid: int) -> bool:
         return False
 
 
+STARTED: list[subprocess.Popen] = []  # every `flows serve` of this module, stopped on an interrupted teardown
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sigterm_is_ctrl_c():
+    """A SIGTERM to pytest stops this module's servers as Ctrl-C does: through the fixtures' teardown."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for process in STARTED:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+
+
 def start_serve(home: Path, port: int, **extra: str) -> Served:
-    """`python -m flows serve` on port with the Prefect home `home` (log appended to home/serve.log)."""
+    """`python -m flows serve` on port with the Prefect home `home` (log appended to home/serve.log); it gets SIGTERM
+    if pytest dies."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(
         PREFECT_HOME=str(home),
@@ -167,7 +267,9 @@ def start_serve(home: Path, port: int, **extra: str) -> Served:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
+    STARTED.append(process)
     return Served(process, f"http://127.0.0.1:{port}/api", home, log, {})
 
 
@@ -216,6 +318,7 @@ def test_served_deployment_has_the_schedule_of_prefect_yaml(served, specs):
     (schedule,) = served.deployment["schedules"]
     assert schedule["active"] and schedule["schedule"]["cron"] == deployment_spec()["schedules"][0]["cron"]
     assert schedule["schedule"]["timezone"] == specs.study.timezone
+    assert schedule["slug"] == "daily-0200-asia-shanghai" and specs.study.timezone in served.deployment["description"]
     assert served.deployment["parameters"] == {"raw_dir": "raw", "out_dir": "output"}
     assert served.deployment["global_concurrency_limit"]["limit"] == 1
     assert "Prefect server ready in" in served.log.read_text()
@@ -233,7 +336,8 @@ def test_triggered_run_completes_publishes_and_reports(served, first_run, specs)
     run, out = first_run
     assert run["state_type"] == "COMPLETED", run["state"]["message"]
     study = specs.study.studyid
-    assert run["name"].startswith(f"export-{study}-")
+    # unique and readable: study, date, time with seconds and UTC offset (study time), the run id's first characters
+    assert re.fullmatch(rf"export-{study}-\d{{8}}-\d{{6}}\+0800-{run['id'][:6]}", run["name"]), run["name"]
     transfer = (out / study / "latest").resolve()
     assert run["state"]["message"].startswith(f"published {out / study / transfer.name}: ")
     assert json.loads((transfer / "manifest.json").read_text())["fingerprint"].startswith("sha256:")
@@ -290,6 +394,7 @@ def test_two_concurrent_triggers_publish_exactly_one_transfer(served, specs, tmp
     ids = [served.trigger(raw_dir=str(RAW), out_dir=str(out)) for _ in range(2)]
     runs = [served.wait(i) for i in ids]
     assert [r["state_type"] for r in runs] == ["COMPLETED", "COMPLETED"], [r["state"] for r in runs]
+    assert runs[0]["name"] != runs[1]["name"]  # the same second, told apart by the run id
     study_dir = out / specs.study.studyid
     transfers = [p for p in study_dir.iterdir() if not p.name.startswith(".") and p.name != "latest"]
     assert len(transfers) == 1 and (study_dir / "latest").resolve() == transfers[0]
@@ -435,7 +540,12 @@ def crash(kind: str, home: Path) -> Crash:
 def crashes(tmp_path_factory):
     """The four crash scenarios, run side by side (each mostly waits for the crash to be noticed)."""
     with ThreadPoolExecutor(len(KINDS)) as pool:
-        yield {kind: pool.submit(crash, kind, tmp_path_factory.mktemp(f"crash-{kind}")) for kind in KINDS}
+        try:
+            yield {kind: pool.submit(crash, kind, tmp_path_factory.mktemp(f"crash-{kind}")) for kind in KINDS}
+        finally:  # after an interrupt, stop the servers so that the scenarios fail fast and the pool can close
+            for process in STARTED:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
 
 
 @pytest.mark.server
@@ -450,6 +560,86 @@ def test_a_crash_leaves_no_dead_schedule(crashes, kind):
     # (the heartbeat automation) or, when its runner could still say so, Crashed or Cancelled by the runner
     expected = {"COMPLETED", "CRASHED"} if kind == "server" else {"CRASHED", "CANCELLED"}
     assert seen.killed["state_type"] in expected, context
+    assert "crash detection: a run of export_study silent for 90 s" in seen.status
     line = next(line for line in seen.status.splitlines() if seen.killed["name"] in line)
     assert seen.killed["state_name"] in line and "Running" not in line, seen.status
     assert seen.survivors == [], f"processes that outlived their SIGKILLed supervisor: {seen.survivors}"
+
+
+# --- PostgreSQL as the server's database ------------------------------------------------------------------------
+
+
+def postgres_bin() -> Path | None:
+    """The folder of Debian's PostgreSQL server binaries (the newest version), or of initdb on PATH."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    initdb = found[-1] if found else (Path(w) if (w := shutil.which("initdb")) else None)
+    return initdb.parent if initdb else None
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throwaway PostgreSQL cluster in a temporary folder on a free port (as the `postgres` user when run as root,
+    since initdb refuses root); its SQLAlchemy URL for Prefect, with a database `prefect`."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        reason = "PostgreSQL is not installed (Debian: apt-get install postgresql; .ci/run does it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    as_user: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="s103-pg-"))
+    if os.geteuid() == 0:
+        user = "postgres" if _user_exists("postgres") else "nobody"
+        shutil.chown(folder, user)
+        as_user = ["runuser", "-u", user, "--"]
+    data, port = folder / "data", free_port()
+
+    def pg(*cmd: str) -> None:
+        proc = subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"{cmd[0]}: {proc.stdout}{proc.stderr}"
+
+    try:
+        pg(str(bin_dir / "initdb"), "-D", str(data), "-U", "prefect", "--auth=trust", "-E", "UTF8", "--no-sync")
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
+        pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
+        pg(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "prefect", "prefect")
+        yield f"postgresql+asyncpg://prefect@127.0.0.1:{port}/prefect"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@pytest.mark.server
+def test_scheduled_export_on_a_postgres_backed_server(postgres_url, tmp_path, specs):
+    home, out = tmp_path / "home", tmp_path / "out"
+    home.mkdir()
+    served = start_serve(home, free_port(), PREFECT_API_DATABASE_CONNECTION_URL=postgres_url)
+    pids: set[int] = set()
+    try:
+        wait_deployed(served)
+        pids = family(served.process.pid)
+        runs = [served.trigger(raw_dir=str(RAW), out_dir=str(out)) for _ in range(2)]
+        finished = [served.wait(run) for run in runs]
+    finally:
+        stop_serve(served, pids)
+    assert [r["state_type"] for r in finished] == ["COMPLETED", "COMPLETED"], [r["state"] for r in finished]
+    messages = sorted(r["state"]["message"] for r in finished)
+    assert messages[0].startswith("published ") and messages[1].startswith("unchanged since ")
+    assert (out / specs.study.studyid / "latest" / "manifest.json").is_file()
+    assert "database: PostgreSQL at 127.0.0.1:" in served.log.read_text()
+    assert not list(home.glob("*.db")), "the server wrote a SQLite database instead"
+    psql = postgres_bin() / "psql"
+    count = subprocess.run([str(psql), postgres_url.replace("+asyncpg", ""), "-tAc", "select count(*) from flow_run"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert count.stdout.strip() == "2", count.stderr
