@@ -301,8 +301,10 @@ def stop_serve(served: Served, pids: set[int]) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """`python -m flows serve` on a free port with a temporary Prefect home, until the deployment is registered."""
+def served(tmp_path_factory, crashes):
+    """`python -m flows serve` on a free port with a temporary Prefect home, until the deployment is registered.
+
+    The crash scenarios start first: they mostly wait for a missed heartbeat, so these tests run meanwhile."""
     served = start_serve(tmp_path_factory.mktemp("prefect-home"), free_port())
     pids: set[int] = set()
     try:
