@@ -69,7 +69,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from flows.serve import main as serve
 
-    return serve(args.port, runner_only=args.runner_only, home=args.home)
+    return serve(args.port, runner_only=args.runner_only, home=args.home, host=args.host, runner=not args.no_runner)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -107,6 +107,8 @@ def parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="serve the scheduled export deployment of prefect.yaml (and a local server)")
     sv.add_argument("--port", type=int, help="port of the local server (default: PREFECT_SERVER_API_PORT, 4200)")
     sv.add_argument("--home", type=Path, default=LOCAL_HOME, help="home of a local server (default: .prefect)")
+    sv.add_argument("--host", default="127.0.0.1", help="address the local server listens on (default 127.0.0.1)")
+    sv.add_argument("--no-runner", action="store_true", help="only the server and crash detection, for a work pool")
     sv.add_argument("--runner-only", action="store_true", help=argparse.SUPPRESS)  # the runner child of `serve`
     sv.set_defaults(func=cmd_serve)
     df = sub.add_parser("diff", help="print what changed between two transfer folders")

@@ -157,9 +157,9 @@ def spawn(cmd: list[str], env: dict[str, str], log: IO | None = None) -> subproc
                             start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))  # fmt: skip
 
 
-def start_server(env: dict[str, str], port: int, log: IO | None = None) -> subprocess.Popen:
-    """`prefect server start` on HOST:port, in its own process group, database under env's PREFECT_HOME."""
-    return spawn([sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)], env, log)
+def start_server(env: dict[str, str], port: int, log: IO | None = None, host: str = HOST) -> subprocess.Popen:
+    """`prefect server start` on host:port, in its own process group, database under env's PREFECT_HOME."""
+    return spawn([sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)], env, log)
 
 
 def answers(api_url: str) -> bool:
@@ -362,8 +362,11 @@ class Supervisor:
             stop(child)
 
 
-def main(port: int | None = None, runner_only: bool = False, home: Path = LOCAL_HOME) -> int:
-    """Serve until Ctrl-C: a local server (database in `home`) if none is configured, and the runner; then stop both."""
+def main(
+    port: int | None = None, runner_only: bool = False, home: Path = LOCAL_HOME, host: str = HOST, runner: bool = True
+) -> int:
+    """Serve until Ctrl-C: a local server (database in `home`, listening on `host`) if none is configured, and the
+    runner (unless `runner` is False: a work pool's workers run the deployment); then stop both."""
     if runner_only:
         return serve_deployment()
     check_schedule(deployment_spec(), load_specs())  # fail here, not in the child
@@ -389,15 +392,25 @@ def main(port: int | None = None, runner_only: bool = False, home: Path = LOCAL_
                 print(f"database: {database(env, home)}", flush=True)
 
                 def server() -> subprocess.Popen:
-                    process = start_server(env, port)
+                    process = start_server(env, port, host=host)
                     seconds = wait_healthy(api_url, process=process)
-                    print(f"Prefect server ready in {seconds:.1f} s: UI at http://{HOST}:{port}", flush=True)
+                    shown = HOST if host in (HOST, "0.0.0.0") else host
+                    print(f"Prefect server ready in {seconds:.1f} s: UI at http://{shown}:{port}", flush=True)
                     return process
 
                 children.start("Prefect server", server)
-        children.start("runner", lambda: start_runner(env))
         name = deployment_spec()["name"]
-        print(f"serving {FLOW_NAME}/{name} on its schedule (prefect.yaml); Ctrl-C stops", flush=True)
+        if runner:
+            children.start("runner", lambda: start_runner(env))
+            print(f"serving {FLOW_NAME}/{name} on its schedule (prefect.yaml); Ctrl-C stops", flush=True)
+        else:  # the runner child would set crash detection up: do it here
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            with temporary_settings({PREFECT_API_URL: api_url}):
+                print(ensure_crash_automation(), flush=True)
+            if not children.children:  # a configured server: nothing to keep running here
+                return 0
+            print(f"no runner: workers of the work pool run {FLOW_NAME}/{name} (`prefect deploy`); Ctrl-C stops", flush=True)
         while True:
             children.watch()
             time.sleep(0.5)

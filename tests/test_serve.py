@@ -247,7 +247,7 @@ def sigterm_is_ctrl_c():
                 process.send_signal(signal.SIGINT)
 
 
-def start_serve(home: Path, port: int, **extra: str) -> Served:
+def start_serve(home: Path, port: int, *args: str, **extra: str) -> Served:
     """`python -m flows serve` on port with the Prefect home `home` (log appended to home/serve.log); it gets SIGTERM
     if pytest dies."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -262,7 +262,7 @@ def start_serve(home: Path, port: int, **extra: str) -> Served:
     log = home / "serve.log"
     with log.open("a") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flows", "serve", "--port", str(port), "--home", str(home)],
+            [sys.executable, "-m", "flows", "serve", "--port", str(port), "--home", str(home), *args],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -622,26 +622,62 @@ def _user_exists(name: str) -> bool:
     return True
 
 
+def prefect_cli_env(api: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_API_URL=api, PREFECT_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING")
+    return env
+
+
 @pytest.mark.server
-def test_scheduled_export_on_a_postgres_backed_server(postgres_url, tmp_path, specs):
+def test_a_work_pool_of_two_workers_on_a_postgres_backed_server(postgres_url, tmp_path, specs):
+    """`python -m flows serve --no-runner` on PostgreSQL, prefect.yaml's deployment for the process work pool, and
+    two workers sharing one output folder: two runs, one transfer (the deployment's limit holds across workers)."""
     home, out = tmp_path / "home", tmp_path / "out"
     home.mkdir()
-    served = start_serve(home, free_port(), PREFECT_API_DATABASE_CONNECTION_URL=postgres_url)
+    served = start_serve(home, free_port(), "--no-runner", PREFECT_API_DATABASE_CONNECTION_URL=postgres_url)
+    env, pool = prefect_cli_env(served.api, home), deployment_spec()["work_pool"]["name"]
+    workers: list[subprocess.Popen] = []
     pids: set[int] = set()
     try:
-        wait_deployed(served)
+        _wait_answering(served)
+        for cmd in (["work-pool", "create", pool, "--type", "process"], ["--no-prompt", "deploy", "--name", "nightly"]):
+            proc = subprocess.run(
+                [sys.executable, "-m", "prefect", *cmd], cwd=ROOT, env=env, capture_output=True, text=True
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        served.deployment = served.call("GET", "/deployments/name/export_study/nightly")
+        with (home / "workers.log").open("a") as log:
+            workers = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", f"worker-{i}"],
+                    cwd=tmp_path, env={**env, "PREFECT_WORKER_QUERY_SECONDS": "1"}, stdout=log,
+                    stderr=subprocess.STDOUT, preexec_fn=_die_with_parent(os.getpid()),
+                )
+                for i in range(2)
+            ]  # fmt: skip
         pids = family(served.process.pid)
         runs = [served.trigger(raw_dir=str(RAW), out_dir=str(out)) for _ in range(2)]
-        finished = [served.wait(run) for run in runs]
+        finished = [served.wait(run, timeout=180) for run in runs]
     finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGINT)
+        for worker in workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         stop_serve(served, pids)
     assert [r["state_type"] for r in finished] == ["COMPLETED", "COMPLETED"], [r["state"] for r in finished]
+    assert {r["work_pool_name"] for r in finished} == {pool}
     messages = sorted(r["state"]["message"] for r in finished)
-    assert messages[0].startswith("published ") and messages[1].startswith("unchanged since ")
+    assert messages[0].startswith("published ") and messages[1].startswith("unchanged since "), messages
     assert (out / specs.study.studyid / "latest" / "manifest.json").is_file()
-    assert "database: PostgreSQL at 127.0.0.1:" in served.log.read_text()
+    log = served.log.read_text()
+    assert "database: PostgreSQL at 127.0.0.1:" in log and "automation 'export_study: mark silent runs" in log
+    heartbeat = served.deployment["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]
+    assert heartbeat == "30"  # flow runs started by workers send heartbeats too
     assert not list(home.glob("*.db")), "the server wrote a SQLite database instead"
-    psql = postgres_bin() / "psql"
-    count = subprocess.run([str(psql), postgres_url.replace("+asyncpg", ""), "-tAc", "select count(*) from flow_run"],
-                           capture_output=True, text=True)  # fmt: skip
+    query = "select count(*) from flow_run where state_type = 'COMPLETED'"
+    url = postgres_url.replace("+asyncpg", "")
+    count = subprocess.run([str(postgres_bin() / "psql"), url, "-tAc", query], capture_output=True, text=True)
     assert count.stdout.strip() == "2", count.stderr
