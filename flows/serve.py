@@ -26,7 +26,7 @@ from typing import IO, Any
 import yaml
 
 from flows.errors import SpecError
-from flows.specs import Specs, load_specs
+from flows.specs import SPECS_DIR, Specs, load_specs
 
 PROJECT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT / "prefect.yaml"
@@ -82,6 +82,41 @@ def check_schedule(spec: dict[str, Any], specs: Specs, path: Path = PREFECT_YAML
             raise SpecError(f"{where}.schedules[{i}].slug must end with the time zone: ...-{zone_slug(zone)}")
     if spec.get("schedules") and zone not in str(spec.get("description") or ""):
         raise SpecError(f"{where}.description must name the schedule's time zone {zone}")
+
+
+def study_deployment(template: dict[str, Any], specs_dir: Path) -> dict[str, Any]:
+    """prefect.yaml's deployment for the study of specs_dir: for the repository's specs/ the deployment itself; for
+    another, `<name>-<studyid>` with the schedules in its own time zone, its specs and the `raw/` beside them."""
+    specs = load_specs(specs_dir)
+    if specs_dir.resolve() == SPECS_DIR.resolve():
+        check_schedule(template, specs)
+        return template
+    zone, studyid = specs.study.timezone, specs.study.studyid
+    schedules = []
+    for s in template.get("schedules") or []:
+        slug = str(s.get("slug") or "").removesuffix(zone_slug(str(s.get("timezone")))) + zone_slug(zone)
+        schedules.append({**s, "timezone": zone, "slug": slug})
+    old_zone = next((s.get("timezone") for s in template.get("schedules") or []), None)
+    description = str(template.get("description") or "")
+    spec = {
+        **template,
+        "name": f"{template['name']}-{studyid.lower()}",
+        "description": f"{studyid}: {description.replace(old_zone, zone) if old_zone else description}",
+        "schedules": schedules,
+        "parameters": {
+            **(template.get("parameters") or {}),
+            "raw_dir": str((specs_dir.parent / "raw").resolve()),
+            "specs_dir": str(specs_dir.resolve()),
+        },
+    }
+    check_schedule(spec, specs)
+    return spec
+
+
+def study_deployments(specs_dirs: list[Path] | None = None) -> list[dict[str, Any]]:
+    """One deployment per study (spec folder; default: the repository's specs/), each with its own limit of 1."""
+    template = deployment_spec()
+    return [study_deployment(template, Path(d)) for d in specs_dirs or [SPECS_DIR]]
 
 
 def prefect_env(home: Path | None = None, api_url: str | None = None) -> dict[str, str]:
@@ -193,9 +228,10 @@ def wait_healthy(api_url: str, timeout: float = 180.0, process: subprocess.Popen
     raise RuntimeError(f"no answer from {api_url}/health within {timeout:.0f} s")
 
 
-def start_runner(env: dict[str, str], log: IO | None = None) -> subprocess.Popen:
-    """`python -m flows serve --runner-only` (serve_deployment) in its own process group."""
-    return spawn([sys.executable, "-m", "flows", "serve", "--runner-only"], env, log)
+def start_runner(env: dict[str, str], log: IO | None = None, specs_dirs: list[Path] | None = None) -> subprocess.Popen:
+    """`python -m flows serve --runner-only [--specs DIR ...]` (serve_deployments) in its own process group."""
+    studies = [arg for d in specs_dirs or [] for arg in ("--specs", str(d))]
+    return spawn([sys.executable, "-m", "flows", "serve", "--runner-only", *studies], env, log)
 
 
 def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -300,8 +336,8 @@ def _kill_own_group() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def serve_deployment() -> int:
-    """The runner: create or update the deployment on the configured server and run its flow runs until stopped.
+def serve_deployments(specs_dirs: list[Path] | None = None) -> int:
+    """The runner: create or update the deployments on the configured server and run their flow runs until stopped.
 
     SIGTERM (also the parent-death signal) gives Prefect's graceful stop STOP_GRACE seconds, then kills the group.
     """
@@ -315,11 +351,11 @@ def serve_deployment() -> int:
             threading.Timer(STOP_GRACE, _kill_own_group).start()
             super().handle_sigterm(*args, **kwargs)
 
-    spec = deployment_spec()
-    check_schedule(spec, load_specs())
+    specs = study_deployments(specs_dirs)
     print(ensure_crash_automation(), flush=True)
     runner = PromptRunner(pause_on_shutdown=True)
-    runner.add_deployment(to_deployment(spec))
+    for spec in specs:
+        runner.add_deployment(to_deployment(spec))
     with suppress(KeyboardInterrupt, TerminationSignal):
         asyncio.run(runner.start())
     return 0
@@ -363,13 +399,19 @@ class Supervisor:
 
 
 def main(
-    port: int | None = None, runner_only: bool = False, home: Path = LOCAL_HOME, host: str = HOST, runner: bool = True
+    port: int | None = None,
+    runner_only: bool = False,
+    home: Path = LOCAL_HOME,
+    host: str = HOST,
+    runner: bool = True,
+    specs_dirs: list[Path] | None = None,
 ) -> int:
     """Serve until Ctrl-C: a local server (database in `home`, listening on `host`) if none is configured, and the
-    runner (unless `runner` is False: a work pool's workers run the deployment); then stop both."""
+    runner of one deployment per study (spec folder; unless `runner` is False: a work pool's workers run the
+    deployment); then stop both."""
     if runner_only:
-        return serve_deployment()
-    check_schedule(deployment_spec(), load_specs())  # fail here, not in the child
+        return serve_deployments(specs_dirs)
+    names = [d["name"] for d in study_deployments(specs_dirs)]  # fail here, not in the child
     for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (a background job)
         signal.signal(sig, _raise_interrupt)
     children = Supervisor()
@@ -399,10 +441,10 @@ def main(
                     return process
 
                 children.start("Prefect server", server)
-        name = deployment_spec()["name"]
+        name = ", ".join(f"{FLOW_NAME}/{n}" for n in names)
         if runner:
-            children.start("runner", lambda: start_runner(env))
-            print(f"serving {FLOW_NAME}/{name} on its schedule (prefect.yaml); Ctrl-C stops", flush=True)
+            children.start("runner", lambda: start_runner(env, specs_dirs=specs_dirs))
+            print(f"serving {name} on its schedule (prefect.yaml); Ctrl-C stops", flush=True)
         else:  # the runner child would set crash detection up: do it here
             from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -410,7 +452,7 @@ def main(
                 print(ensure_crash_automation(), flush=True)
             if not children.children:  # a configured server: nothing to keep running here
                 return 0
-            print(f"no runner: workers of the work pool run {FLOW_NAME}/{name} (`prefect deploy`); Ctrl-C stops", flush=True)
+            print(f"no runner: workers of the work pool run {name} (`prefect deploy`); Ctrl-C stops", flush=True)
         while True:
             children.watch()
             time.sleep(0.5)

@@ -39,8 +39,12 @@ from flows.serve import (
     local_api_url,
     port_free,
     prefect_env,
+    study_deployments,
 )
+from flows.specs import SPECS_DIR
 from tests.conftest import RAW, ROOT, run_cli
+
+SECOND = ROOT / "tests" / "studies" / "PBO-2201" / "specs"  # the second study (America/New_York), raw/ beside it
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
@@ -87,6 +91,24 @@ def test_a_schedule_that_hides_or_changes_the_study_time_zone_is_refused(specs, 
 
     with pytest.raises(SpecError, match=error):
         check_schedule({**deployment_spec(), **change}, specs)
+
+
+def test_one_deployment_per_study_from_its_own_specs(specs):
+    first, second = study_deployments([SPECS_DIR, SECOND])
+    assert first == deployment_spec()  # the repository's study: prefect.yaml's deployment as it is
+    assert second["name"] == "nightly-pbo-2201"
+    (schedule,) = second["schedules"]
+    assert (schedule["cron"], schedule["timezone"]) == (first["schedules"][0]["cron"], "America/New_York")  # sites[0]
+    assert schedule["slug"] == "daily-0200-america-new-york"
+    assert second["description"].startswith("PBO-2201: ") and "America/New_York" in second["description"]
+    assert "Asia/Shanghai" not in second["description"]
+    assert second["parameters"] == {
+        "raw_dir": str(SECOND.parent / "raw"),
+        "out_dir": "output",
+        "specs_dir": str(SECOND),
+    }
+    assert second["concurrency_limit"] == first["concurrency_limit"]  # one run at a time per study
+    assert study_deployments() == [first]
 
 
 @pytest.mark.parametrize(
@@ -305,7 +327,9 @@ def served(tmp_path_factory, crashes):
     """`python -m flows serve` on a free port with a temporary Prefect home, until the deployment is registered.
 
     The crash scenarios start first: they mostly wait for a missed heartbeat, so these tests run meanwhile."""
-    served = start_serve(tmp_path_factory.mktemp("prefect-home"), free_port())
+    served = start_serve(
+        tmp_path_factory.mktemp("prefect-home"), free_port(), "--specs", "specs", "--specs", str(SECOND)
+    )
     pids: set[int] = set()
     try:
         wait_deployed(served)
@@ -436,6 +460,22 @@ def test_prefect_deploy_works_against_the_running_server(served, specs):
         deployed["work_pool_name"] == pool and deployed["schedules"][0]["schedule"]["timezone"] == specs.study.timezone
     )
     assert deployed["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}]
+
+
+@pytest.mark.server
+def test_the_second_study_has_its_own_deployment_schedule_and_transfer(served, tmp_path):
+    second = served.call("GET", "/deployments/name/export_study/nightly-pbo-2201")
+    assert second["schedules"][0]["schedule"]["timezone"] == "America/New_York"
+    body = {"parameters": {"out_dir": str(tmp_path)}, "idempotency_key": str(uuid.uuid4())}
+    run = served.wait(served.call("POST", f"/deployments/{second['id']}/create_flow_run", body)["id"])
+    assert run["state_type"] == "COMPLETED" and run["state"]["message"].startswith("published "), run["state"]
+    assert re.fullmatch(rf"export-PBO-2201-\d{{8}}-\d{{6}}[+-]\d{{4}}-{run['id'][:6]}", run["name"]), run["name"]
+    assert (tmp_path / "PBO-2201" / "latest" / "manifest.json").is_file()
+    env = {"PREFECT_API_URL": served.api, "PREFECT_HOME": str(served.home), "PREFECT_LOGGING_LEVEL": "WARNING"}
+    status = run_cli("status", "--out", str(tmp_path), "--specs", "specs", "--specs", str(SECOND), env=env).stdout
+    assert "deployment export_study/nightly: 0 2 * * * Asia/Shanghai" in status
+    assert "deployment export_study/nightly-pbo-2201: 0 2 * * * America/New_York" in status
+    assert f"latest transfer: {tmp_path / 'PBO-2201'}" in status and run["name"] in status
 
 
 @pytest.mark.server
