@@ -323,10 +323,14 @@ def stop_serve(served: Served, pids: set[int]) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, crashes):
-    """`python -m flows serve` on a free port with a temporary Prefect home, until the deployment is registered.
+def served(tmp_path_factory, request):
+    """`python -m flows serve` for two studies on a free port with a temporary Prefect home, until the deployments
+    are registered.
 
-    The crash scenarios start first: they mostly wait for a missed heartbeat, so these tests run meanwhile."""
+    The crash scenarios, when selected, start first: they mostly wait for a missed heartbeat, so these tests run
+    meanwhile."""
+    if any(item.name.startswith("test_a_crash_leaves") for item in request.session.items):
+        request.getfixturevalue("crashes")
     served = start_serve(
         tmp_path_factory.mktemp("prefect-home"), free_port(), "--specs", "specs", "--specs", str(SECOND)
     )
