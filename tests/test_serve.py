@@ -496,7 +496,7 @@ def test_ctrl_c_stops_runner_then_server_and_leaves_no_process(served):
 # --- crashes: nothing a killed process leaves behind blocks the schedule ----------------------------------------
 
 RECOVERY_BOUND = 240  # seconds from a kill until the next triggered run has completed (measured: 30 to 130 s)
-KINDS = ("server", "runner", "power", "supervisor")
+KINDS = ("server", "runner", "power")
 
 
 @dataclass
@@ -506,7 +506,7 @@ class Crash:
     killed: dict
     next_run: dict
     recovery: float
-    survivors: list[int]  # processes of the killed stack still alive 15 s after the kill (supervisor scenario)
+    survivors: list[int]  # processes still alive 15 s after a SIGKILL of `make serve` alone, a run in progress
     status: str  # `python -m flows status` after recovery
     log: str
 
@@ -535,9 +535,27 @@ def _wait_answering(served: Served, timeout: float = 180) -> None:
         time.sleep(0.5)
 
 
+def _kill_supervisor_mid_run(served: Served, hold: Path, out: Path) -> list[int]:
+    """SIGKILL `make serve` alone while a run is held: the processes of its stack still alive 15 s later."""
+    hold.touch()
+    try:
+        _wait_task_running(served, served.trigger(raw_dir=str(RAW), out_dir=str(out)), "test-hold")
+        pids = family(served.process.pid) - {served.process.pid}
+        assert len(pids) >= 3, pids  # the server, the runner and its flow run
+        served.process.kill()
+        served.process.wait()
+        deadline = time.monotonic() + 15
+        while (survivors := sorted(p for p in pids if running(p))) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return survivors
+    finally:
+        hold.unlink()
+
+
 def crash(kind: str, home: Path) -> Crash:
     """Serve, hold a run mid-way (the test hook), SIGKILL part of the stack, restart what a person would restart,
-    then trigger the next run and wait for it; stop everything at the end."""
+    trigger the next run and wait for it; at the end SIGKILL `make serve` alone with a run held (nothing it
+    started may survive it)."""
     port, hold, out = free_port(), home / "hold", home / "out"
     hold.touch()
     served = wait_deployed(start_serve(home, port, S103_TEST_HOLD_FILE=str(hold)))
@@ -549,7 +567,6 @@ def crash(kind: str, home: Path) -> Crash:
         server = next(p for p in pids if _role(p, "prefect server start"))
         runner = next(p for p in pids if _role(p, "--runner-only"))
         killed_at = time.monotonic()
-        survivors: list[int] = []
         if kind == "server":  # the supervisor restarts it
             os.killpg(server, signal.SIGKILL)
         elif kind == "runner":  # the runner and the flow run it started; the supervisor restarts the runner
@@ -558,18 +575,9 @@ def crash(kind: str, home: Path) -> Crash:
             for pid in pids:
                 with suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        elif kind == "supervisor":  # `make serve` alone: its children must follow it, then `make serve` again
-            os.kill(served.process.pid, signal.SIGKILL)
-            deadline = time.monotonic() + 15
-            while (survivors := [p for p in pids if running(p)]) and time.monotonic() < deadline:
-                time.sleep(0.2)
-        hold.unlink()
-        if kind in ("power", "supervisor"):
             served.process.wait()
-            for pid in survivors:  # so that the rest of the scenario can run; the test fails on them
-                os.kill(pid, signal.SIGKILL)
-            restarted = start_serve(home, port)
-            served.process = restarted.process
+            served.process = start_serve(home, port, S103_TEST_HOLD_FILE=str(hold)).process
+        hold.unlink()
         _wait_answering(served)
         second = served.wait(served.trigger(raw_dir=str(RAW), out_dir=str(out)), timeout=RECOVERY_BOUND + 60)
         recovery = time.monotonic() - killed_at
@@ -577,6 +585,7 @@ def crash(kind: str, home: Path) -> Crash:
         env = {"PREFECT_API_URL": served.api, "PREFECT_HOME": str(home), "PREFECT_LOGGING_LEVEL": "WARNING"}
         status = run_cli("status", "--out", str(out), env=env).stdout
         pids |= family(served.process.pid)
+        survivors = _kill_supervisor_mid_run(served, hold, out)
     finally:
         stop_serve(served, pids)
     return Crash(killed, second, recovery, survivors, status, served.log.read_text())
@@ -584,7 +593,7 @@ def crash(kind: str, home: Path) -> Crash:
 
 @pytest.fixture(scope="module")
 def crashes(tmp_path_factory):
-    """The four crash scenarios, run side by side (each mostly waits for the crash to be noticed)."""
+    """The crash scenarios, run side by side (each mostly waits for the crash to be noticed)."""
     with ThreadPoolExecutor(len(KINDS)) as pool:
         try:
             yield {kind: pool.submit(crash, kind, tmp_path_factory.mktemp(f"crash-{kind}")) for kind in KINDS}
