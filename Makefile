@@ -44,11 +44,12 @@ clean:
 
 # A local Prefect server (database in .prefect/, http://127.0.0.1:4200) unless PREFECT_API_URL (or the active
 # Prefect profile) names one, and a runner serving prefect.yaml's nightly deployment. Ctrl-C stops both.
+# SPECS="specs tests/studies/PBO-2201/specs" serves (and shows) one deployment per study.
 serve: $(READY) ## serve the scheduled export (prefect.yaml); UI at http://127.0.0.1:4200
-	$(PY) -m flows serve
+	$(PY) -m flows serve $(foreach s,$(SPECS),--specs $(s))
 
 status: $(READY) ## the latest transfer and the last runs
-	$(PY) -m flows status
+	$(PY) -m flows status $(foreach s,$(SPECS),--specs $(s))
 
 # Export cost at 1k, 10k and 100k subjects (core and Prefect flow) against a pyarrow floor measured in the same run;
 # medians of 3 fresh processes each, stage timings at 100k, the cold CLI run on raw/. Data are kept in bench/data/.

@@ -511,6 +511,10 @@ def report(results: dict, sizes: list[int], modes: list[str], cold: dict | None,
     return "\n".join(lines)
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt  # so that SIGTERM, like Ctrl-C, kills the run in progress and removes the scratch folder
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
@@ -533,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         child(args.child, args.raw, args.out)
         return 0
 
+    signal.signal(signal.SIGTERM, _interrupted)
     begin = time.perf_counter()
     args.data.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="runs-", dir=args.data))
@@ -552,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
         cold = None if args.no_cold or args.code else cold_cli(COLD_RUNS, scratch)
+    except KeyboardInterrupt:  # `measure` and subprocess.run have killed the run in progress (and its test server)
+        print("interrupted: nothing written", file=sys.stderr)
+        return 130
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     label = args.label or (f"code in {args.code}" if args.code else "this checkout")

@@ -118,13 +118,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from flows.status import main as status
 
-    return status(args.out, args.runs)
+    return status(args.out, args.runs, args.specs)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from flows.serve import main as serve
 
-    return serve(args.port, runner_only=args.runner_only, home=args.home)
+    return serve(
+        args.port, args.runner_only, args.home, host=args.host, runner=not args.no_runner, specs_dirs=args.specs
+    )
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -183,9 +185,15 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     st = add("status", "show the latest transfer and the last runs on the Prefect server", cmd_status)
     st.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     st.add_argument("--runs", type=int, default=10, help="how many recent runs to list (default 10)")
+    st.add_argument("--specs", type=Path, action="append", help="a study's specs folder; repeat for several "
+                    "(default: the repository's specs/)")  # fmt: skip
     sv = add("serve", "serve the scheduled export deployment of prefect.yaml (and a local server)", cmd_serve)
     sv.add_argument("--port", type=int, help="port of the local server (default: PREFECT_SERVER_API_PORT, 4200)")
     sv.add_argument("--home", type=Path, default=LOCAL_HOME, help="home of a local server (default: .prefect)")
+    sv.add_argument("--specs", type=Path, action="append", help="a study's specs folder, its raw/ beside it; repeat "
+                    "for one deployment per study (default: the repository's specs/)")  # fmt: skip
+    sv.add_argument("--host", default="127.0.0.1", help="address the local server listens on (default 127.0.0.1)")
+    sv.add_argument("--no-runner", action="store_true", help="only the server and crash detection, for a work pool")
     sv.add_argument("--runner-only", action="store_true", help=argparse.SUPPRESS)  # the runner child of `serve`
     df = add("diff", "print what changed between two transfers (exit 1 when they differ)", cmd_diff)
     df.add_argument("old", type=Path, help="the earlier transfer folder")

@@ -5,6 +5,8 @@ through Prefect's logger (with the traceback of an unexpected failure) and artif
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +28,10 @@ from flows.specs import SPECS_DIR, Specs, load_specs
 from flows.validate import Validation
 
 RETRY_DELAYS = [1, 4, 16]  # seconds: a share that hiccups usually answers again within these
+# Tests only, inert unless set: while the file this names exists, a run holds the study lock in a task `test-hold`
+# (at most HOLD_MAX seconds) before it reads anything, so that a crash test can kill it mid-run. See README.
+HOLD_ENV = "S103_TEST_HOLD_FILE"
+HOLD_MAX = 600
 
 
 def _transient(task, task_run, state) -> bool:
@@ -52,7 +58,16 @@ TASKS = {step.name: _task(step) for step in pipeline.STEPS}
 
 
 def _as_task(step: pipeline.Step, run: pipeline.Run) -> pipeline.ExportResult | None:
+    if step is pipeline.STEPS[0] and (hold := os.environ.get(HOLD_ENV)) and Path(hold).exists():
+        hold_task(Path(hold))  # tests only: the run holds the study lock here, before it reads anything
     return TASKS[step.name](quote(run))  # quoted: Prefect passes the run as it is, without looking inside
+
+
+@task(name="test-hold", cache_policy=NO_CACHE)
+def hold_task(path: Path) -> None:
+    deadline = time.monotonic() + HOLD_MAX
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _report(studyid: str | None, outcome: str, **parts) -> None:
@@ -104,13 +119,17 @@ def _export(raw_dir: Path, out_dir: Path, specs: Specs, strict: bool, cutoff: st
 
 
 def _run_name() -> str:
-    """export-<STUDYID>-<date and time in the study's time zone>, e.g. export-CART-20250321-20261126-0200."""
+    """export-<STUDYID>-<date>-<time><UTC offset>-<run id>, the moment in the study's time zone and the first six
+    characters of the run's id, so two runs of the same second differ: export-CART-20250321-20261126-020000+0800-3f2a1c.
+    """
+    run_id = str(flow_run.id or "")[:6] or "local"
     try:
         path = Path(flow_run.parameters.get("specs_dir") or SPECS_DIR) / "study.yaml"
         study = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return f"export-{study['studyid']}-{datetime.now(ZoneInfo(study['sites'][0]['timezone'])):%Y%m%d-%H%M}"
+        moment = datetime.now(ZoneInfo(study["sites"][0]["timezone"]))
+        return f"export-{study['studyid']}-{moment:%Y%m%d-%H%M%S%z}-{run_id}"
     except (OSError, LookupError, TypeError, ValueError, yaml.YAMLError):  # the run itself will say what is wrong
-        return f"export-{datetime.now(UTC):%Y%m%d-%H%M}"
+        return f"export-{datetime.now(UTC):%Y%m%d-%H%M%S%z}-{run_id}"
 
 
 @flow(name="export_study", flow_run_name=_run_name, log_prints=False)

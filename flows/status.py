@@ -1,4 +1,4 @@
-"""`make status`: the latest transfer of the study, an export in progress, and the last runs on the Prefect server."""
+"""`make status`: the latest transfer of each study, an export in progress, and the last runs on the Prefect server."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 from flows.lock import LOCK_NAME, read_holder
 from flows.publish import latest_transfer
-from flows.serve import configured_api_url, default_port, deployment_spec, local_api_url
-from flows.specs import load_specs
+from flows.serve import CRASH_AUTOMATION, FLOW_NAME, configured_api_url, default_port, local_api_url, study_deployments
+from flows.specs import SPECS_DIR, load_specs
 
 
 def transfer_lines(study_dir: Path) -> list[str]:
@@ -38,8 +38,9 @@ def _when(moment: datetime | None) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%SZ}" if moment else "-"
 
 
-def server_lines(api_url: str, runs: int) -> list[str]:
-    """The deployment's schedule and next run, and the last runs of the export flow, from the Prefect API."""
+def server_lines(api_url: str, runs: int, specs_dirs: list[Path] | None = None) -> list[str]:
+    """Each study's deployment with its schedule and next run, whether crash detection is on, and the last runs of
+    the export flow, from the Prefect API."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         DeploymentFilter,
@@ -55,14 +56,17 @@ def server_lines(api_url: str, runs: int) -> list[str]:
     from prefect.exceptions import ObjectNotFound
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    spec = deployment_spec()
-    flow_name = "export_study"
+    flow_name = FLOW_NAME
     lines = [f"Prefect server: {api_url}"]
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
         if client.api_healthcheck() is not None:
             return [*lines, "  not reachable (start one with `make serve`)"]
-        try:
-            dep = client.read_deployment_by_name(f"{flow_name}/{spec['name']}")
+        for spec in study_deployments(specs_dirs):
+            try:
+                dep = client.read_deployment_by_name(f"{flow_name}/{spec['name']}")
+            except ObjectNotFound:
+                lines.append(f"deployment {flow_name}/{spec['name']}: not deployed (run `make serve`)")
+                continue
             scheds = [f"{s.schedule.cron} {s.schedule.timezone} ({'active' if s.active else 'paused'})"
                       for s in dep.schedules if hasattr(s.schedule, "cron")]  # fmt: skip
             lines.append(f"deployment {flow_name}/{dep.name}: {', '.join(scheds) or 'no schedule'}")
@@ -74,8 +78,12 @@ def server_lines(api_url: str, runs: int) -> list[str]:
             )  # fmt: skip
             if upcoming:
                 lines.append(f"  next run {_when(upcoming[0].expected_start_time)}")
-        except ObjectNotFound:
-            lines.append(f"deployment {flow_name}/{spec['name']}: not deployed (run `make serve`)")
+        crash = [a for a in client.read_automations_by_name(CRASH_AUTOMATION) if a.enabled]
+        lines.append(
+            f"crash detection: {crash[0].description}"
+            if crash
+            else "crash detection: off on this server, a run whose process dies stays Running (`make serve` sets it up)"
+        )
         recent = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=[StateType.SCHEDULED]))),
@@ -88,15 +96,16 @@ def server_lines(api_url: str, runs: int) -> list[str]:
         took = f"{r.total_run_time.total_seconds():.1f} s" if r.total_run_time else "-"
         state = r.state.name if r.state else "?"
         message = (r.state.message or "") if r.state else ""
-        lines.append(f"  {r.name:<34} {state:<10} {_when(r.start_time or r.expected_start_time)}  {took:>8}  {message}")
+        lines.append(f"  {r.name:<50} {state:<10} {_when(r.start_time or r.expected_start_time)}  {took:>8}  {message}")
     return lines
 
 
-def main(out_dir: Path, runs: int = 10) -> int:
-    specs = load_specs()
-    print(specs.study.studyid)
-    for line in transfer_lines(out_dir / specs.study.studyid):
-        print(line)
-    for line in server_lines(configured_api_url() or local_api_url(default_port()), runs):
+def main(out_dir: Path, runs: int = 10, specs_dirs: list[Path] | None = None) -> int:
+    for specs_dir in specs_dirs or [SPECS_DIR]:
+        studyid = load_specs(specs_dir).study.studyid
+        print(studyid)
+        for line in transfer_lines(out_dir / studyid):
+            print(line)
+    for line in server_lines(configured_api_url() or local_api_url(default_port()), runs, specs_dirs):
         print(line)
     return 0
