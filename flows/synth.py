@@ -815,6 +815,8 @@ def _adverse_events(
     has = rng.random(risk.shape) < risk
     labels = [e.special for e in events]
     for label, need in NEEDS.items():  # conditional on the other event: keep the overall share at `risk`
+        if label not in labels or need not in labels:
+            continue
         k, j = labels.index(label), labels.index(need)
         has[:, k] = (rng.random(len(dosed)) * risk[:, j] < risk[:, k]) & has[:, j]
     s_idx, kind = np.nonzero(has)
