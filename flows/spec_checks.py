@@ -11,10 +11,12 @@ if TYPE_CHECKING:
     from flows.specs import Specs
 
 RULE_CHECKS = {"age_range", "class_in", "score_threshold", "washout"}
+CONDITIONAL_RULES = {"required_if", "blank_if", "blank_unless", "any_of_if"}  # need `when` or `when_in`
 ROW_RULES = {
     "required_if",
     "blank_if",
     "blank_unless",
+    "any_of_if",
     "not_before",
     "same_within",
     "product_matches",
@@ -157,9 +159,7 @@ def check_raw(specs: Specs) -> None:
             for key in ("range_from", "tolerance_from"):
                 if key in rule:
                     _fact(specs, rule[key], f"{rw}.{key}")
-            if rule["rule"] in ("required_if", "blank_if", "blank_unless") and not (
-                rule.get("when") or rule.get("when_in")
-            ):
+            if rule["rule"] in CONDITIONAL_RULES and not (rule.get("when") or rule.get("when_in")):
                 raise SpecError(f"{rw}: needs a condition: 'when' or 'when_in'")
             for ref, values in rule.get("when_in", {}).items():
                 if isinstance(values, str):

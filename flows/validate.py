@@ -120,7 +120,7 @@ def _targets(rule: Mapping) -> list[str]:
 def _rule_columns(rule: Mapping) -> list[str]:
     """The columns a row rule reads."""
     kind, col = rule["rule"], rule["column"]
-    if kind in ("required_if", "blank_if", "blank_unless"):
+    if kind in ("required_if", "blank_if", "blank_unless", "any_of_if"):
         return list(dict.fromkeys([*rule.get("when", {}), *rule.get("when_in", {}), *_targets(rule)]))
     if kind == "same_within":
         return [rule["by"], col]
@@ -150,6 +150,11 @@ def _row_rule_checks(frame: pd.DataFrame, contract: RawContract, specs: Specs, r
             verb = "is required" if kind == "required_if" else "must be blank"
             hits.append((bad, target, kind, f"{verb} {condition}"))
         return hits
+    if kind == "any_of_if":
+        applies, condition = _condition(frame, contract, specs, rule)
+        targets, value = _targets(rule), str(rule["value"])
+        bad = applies & ~(frame[targets] == value).fillna(False).any(axis=1)
+        return [(bad, "+".join(targets), kind, f"one of {', '.join(targets)} must be {value} when {condition}")]
     if kind == "same_within":
         by = rule["by"]
         seen = frame[[by, col]].dropna()
