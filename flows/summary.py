@@ -594,7 +594,7 @@ def summary_html(datasets: Mapping[str, pd.DataFrame], rejects: pd.DataFrame, sp
     reject_section = _section("Rejected raw rows by rule", *reject_parts)
 
     events, safety_section = None, ""
-    if "AE" in datasets:
+    if "AE" in datasets and "safety" in study.data:
         supp = datasets.get("SUPPAE", pd.DataFrame(columns=["USUBJID", "QNAM", "QVAL", "IDVAR", "IDVARVAL"]))
         events = safety.markers(datasets["AE"], supp, study)
         safety_section = safety_html(datasets, supp, study)

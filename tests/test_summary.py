@@ -475,3 +475,11 @@ def test_safety_section_row_order_does_not_change_the_output(tmp_path, datasets,
     shuffled = {k: v.sample(frac=1, random_state=5) for k, v in full.items()}
     a = write(tmp_path, full, make_rejects(), specs, name="a.html")
     assert a == write(tmp_path, shuffled, make_rejects(), specs, name="b.html")
+
+
+def test_ae_without_a_safety_section_in_the_study(tmp_path, datasets, specs):
+    """A study whose specs state no safety rules gets no safety review, and no crash."""
+    data = {k: v for k, v in specs.study.data.items() if k != "safety"}
+    bare = dataclasses.replace(specs, study=Study(data, specs.study.path))
+    html = write(tmp_path, with_safety(datasets, specs), make_rejects(), bare)
+    assert "Safety review" not in html and embedded_png(html).startswith(PNG_SIGNATURE)
