@@ -895,7 +895,7 @@ def _adverse_events(
     }
     for k, name in enumerate(CRITERIA_COLUMNS):
         columns[name] = _blank(~serious, _text(criteria[:, k].astype(np.int32), yes_no))
-    columns["relationship"] = _text(rel_term, related_terms + unrelated_terms)
+    columns["causality"] = _text(rel_term, related_terms + unrelated_terms)
     columns["action_taken"] = _text(action, ACTIONS)
     columns["outcome"] = _text(outcome, OUTCOMES)
     return columns

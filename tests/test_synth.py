@@ -339,7 +339,7 @@ def dlt_subjects(frames: dict[str, pd.DataFrame]) -> dict[str, set[str]]:
     grade = ae["astct_grade"].where(ae["astct_grade"] != "", ae["ctcae_grade"]).astype(int)
     lasted = (pd.to_datetime(ae["end_date"].replace("", None)) - pd.to_datetime(ae["start_date"])).dt.days
     dlt = ae["day"].between(rule["window"]["from_day"], rule["window"]["to_day"]) & (grade >= rule["min_grade"])
-    dlt &= ae["relationship"].isin(SAFETY["relationship"]["related"])
+    dlt &= ae["causality"].isin(SAFETY["relationship"]["related"])
     for exception in rule["exceptions"]:
         hit = ae["meddra_pt"].isin(exception["terms"])
         if "grades" in exception:
@@ -403,7 +403,7 @@ def test_adverse_event_coding_and_terms(sample):
     assert (ae.loc[~serious, CRITERIA_COLUMNS] == "").all().all()
     assert ae.loc[serious, CRITERIA_COLUMNS].isin(["N", "Y"]).all().all()
     assert (ae.loc[serious, CRITERIA_COLUMNS] == "Y").any(axis=1).all()  # a serious event says why
-    assert ae["relationship"].isin(SAFETY["relationship"]["terms"]).all()
+    assert ae["causality"].isin(SAFETY["relationship"]["terms"]).all()
     for column, codelist in (("action_taken", "ACN"), ("outcome", "OUT"), ("serious", "NY")):
         assert ae[column].isin({t["value"] for t in CT[codelist]["terms"]}).all(), column
 

@@ -145,7 +145,7 @@ CRS_ICANS = "meddra_pt is one of Cytokine release syndrome, Immune effector cell
         ("0005", 0, "serious", "Y", "required_if", "is required when serious is Y"),  # criteria missing
         ("0005", 1, "serious", "N", "blank_if", "must be blank when serious is N"),  # criteria of a non-serious event
         ("0005", 1, "hospitalization", "N", "any_of_if", "must be Y when serious is Y"),  # serious, but no criterion
-        ("0001", 0, "relationship", "MAYBE", "study:safety.relationship.terms", "must be one of"),
+        ("0001", 0, "causality", "MAYBE", "study:safety.relationship.terms", "must be one of"),
         ("0001", 0, "outcome", "RESOLVED", "codelist:OUT", "not a term of codelist OUT"),
         ("0001", 0, "action_taken", "NONE", "codelist:ACN", "not a term of codelist ACN"),
     ],
