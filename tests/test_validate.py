@@ -179,3 +179,16 @@ def test_one_soc_per_preferred_term(raw_copy, specs):
     assert set(hit["line"]) == same_pt and line in same_pt and len(same_pt) > 1
     assert hit["message"].str.contains("differs between rows with the same meddra_pt").all()
     assert hit["column"].eq("meddra_soc").all()
+
+
+def test_adverse_event_parent_rules(raw_copy, specs):
+    """AE against the subject's enrollment row: not before consent; a fatal event ends on the death date."""
+    early = edit(raw_copy, "adverse_events.csv", "0001", "start_date", "2025-01-01")
+    ae = pd.read_csv(raw_copy / "adverse_events.csv", dtype=str, keep_default_na=False)
+    (fatal,) = ae.index[ae["ctcae_grade"] == "5"]
+    subject = ae.loc[fatal, "subject"]
+    nth = list(ae.index[ae["subject"] == subject]).index(fatal)
+    moved = edit(raw_copy, "adverse_events.csv", subject, "end_date", "2026-01-08", nth)
+    v = validated(raw_copy, specs)
+    got = set(v.rejects[["line", "rule"]].itertuples(index=False, name=None))
+    assert got == {(early, "ae_before_consent"), (moved, "fatal_ae_death_date")}
