@@ -11,7 +11,18 @@ if TYPE_CHECKING:
     from flows.specs import Specs
 
 RULE_CHECKS = {"age_range", "class_in", "score_threshold", "washout"}
-ROW_RULES = {"required_if", "blank_if", "not_before", "product_matches", "instrument_result", "age_in_range"}
+CONDITIONAL_RULES = {"required_if", "blank_if", "blank_unless", "any_of_if"}  # need `when` or `when_in`
+ROW_RULES = {
+    "required_if",
+    "blank_if",
+    "blank_unless",
+    "any_of_if",
+    "not_before",
+    "same_within",
+    "product_matches",
+    "instrument_result",
+    "age_in_range",
+}
 PARENT_RULES = {"parent_equals", "not_before_parent", "equals_parent", "dose_of_arm"}
 ROLES = {"SITEID", "SUBJID"}  # the SDTM identifiers a raw column becomes
 
@@ -138,7 +149,9 @@ def check_raw(specs: Specs) -> None:
             rw = f"{where}: row_rules[{i}]"
             if rule.get("rule") not in ROW_RULES:
                 raise SpecError(f"{rw}: unknown rule '{rule.get('rule')}'")
-            refs = [rule.get("column"), rule.get("other"), *rule.get("factors", []), *rule.get("when", {})]
+            column = rule.get("column")
+            refs = [*([column] if isinstance(column, str) else column or []), rule.get("other"), rule.get("by")]
+            refs += [*rule.get("factors", []), *rule.get("when", {}), *rule.get("when_in", {})]
             refs += [rule.get("at"), rule.get("instrument_column"), rule.get("item_column")]
             for ref in filter(None, refs):
                 if ref not in names:
@@ -146,6 +159,14 @@ def check_raw(specs: Specs) -> None:
             for key in ("range_from", "tolerance_from"):
                 if key in rule:
                     _fact(specs, rule[key], f"{rw}.{key}")
+            if rule["rule"] in CONDITIONAL_RULES and not (rule.get("when") or rule.get("when_in")):
+                raise SpecError(f"{rw}: needs a condition: 'when' or 'when_in'")
+            for ref, values in rule.get("when_in", {}).items():
+                if isinstance(values, str):
+                    try:
+                        specs.study.allowed(values)
+                    except KeyError:
+                        raise SpecError(f"{rw}: when_in.{ref}: '{values}' names no fact in the study") from None
         _check_roles(contract, specs)
         _check_parent_rules(contract, specs)
 

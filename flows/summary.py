@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flows import safety
 from flows.mapping.derivations import arm_of_dose
 from flows.specs import Specs, Study
 
@@ -27,6 +28,10 @@ MARKERS = ("o", "s", "^", "D", "v", "p", "h", "*", "<", ">")
 SCREEN_FAILURE = "SCREEN FAILURE"  # the CT term (ARMNULRS C49628) that SDTMIG gives screen failures
 OTHER = "_other"  # infusions whose dose matches no study arm
 NO_DATE = np.datetime64("NaT", "D")
+# Safety markers on a subject's line: special-interest events (CRS, ICANS, ... in the study's order), then DLTs.
+EVENT_STYLES = (("P", (0.90, 0.38, 0.0, 1.0)), ("*", (0.37, 0.24, 0.60, 1.0)), ("h", (0.0, 0.55, 0.55, 1.0)))
+DLT_STYLE = ("o", (0.85, 0.0, 0.0, 1.0))
+EVENT_OFFSET = 0.3  # rows below the subject's line, so an event next to the infusion leaves the infusion visible
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -221,11 +226,44 @@ def _panel(ax, rows: pd.DataFrame, ex: pd.DataFrame, styles: Mapping, treated_pa
     ax.set_axisbelow(True)
 
 
-def escalation_png(dm: pd.DataFrame, ex: pd.DataFrame, specs: Specs, cutoff: str | None = None) -> bytes:
+def _event_markers(ax, rows: pd.DataFrame, events: pd.DataFrame, styles: Mapping, size: float) -> None:
+    """Safety events at their start date on their subject's line: one marker style per kind, DLTs as red rings."""
+    from matplotlib.dates import date2num
+
+    row_of = pd.Series(np.arange(len(rows), dtype=float), index=rows["USUBJID"].to_numpy())
+    at = events.assign(row=events["USUBJID"].map(row_of), day=plot_days(events["AESTDTC"]))
+    at = at[at["row"].notna() & ~np.isnat(at["day"].to_numpy())]
+    for kind, (marker, colour) in styles.items():
+        hit = at[at["kind"] == kind]
+        if not len(hit):
+            continue
+        x, y = date2num(hit["day"].to_numpy()), hit["row"].to_numpy(dtype=float) + EVENT_OFFSET
+        if kind == "DLT":
+            ax.scatter(x, y, marker=marker, s=size * 3.0, facecolors="none", edgecolors=[colour], linewidths=1.3,
+                       zorder=6)  # fmt: skip
+        else:
+            ax.scatter(x, y, marker=marker, s=size * 1.2, color=colour, edgecolors="black", linewidths=0.4, zorder=5)
+
+
+def event_styles(study: Study) -> dict[str, tuple[str, tuple[float, float, float, float]]]:
+    """Marker and colour per safety-event kind: the study's special-interest labels in order, then DLT."""
+    labels = list(study.data.get("safety", {}).get("special_interest", {}))
+    styles = {label: EVENT_STYLES[i % len(EVENT_STYLES)] for i, label in enumerate(labels)}
+    return {**styles, "DLT": DLT_STYLE}
+
+
+def escalation_png(
+    dm: pd.DataFrame,
+    ex: pd.DataFrame,
+    specs: Specs,
+    cutoff: str | None = None,
+    events: pd.DataFrame | None = None,
+) -> bytes:
     """PNG of the dose escalation: one row per subject on a date axis, infusions marked by dose level.
 
     Top panel: subjects assigned to a dose level, ordered by first infusion then consent, a line from consent to
-    RFPENDTC, each infusion (EX) coloured and shaped by the arm its dose matches, deaths as black crosses.
+    RFPENDTC, each infusion (EX) coloured and shaped by the arm its dose matches, deaths as black crosses, and
+    with `events` (safety.markers) special-interest AEs (CRS, ICANS) and DLTs at their start date.
     Bottom panel: screen failures (DM.ARMNRS), marked at consent. An optional data cut is a dashed vertical line.
     """
     import matplotlib
@@ -271,6 +309,9 @@ def escalation_png(dm: pd.DataFrame, ex: pd.DataFrame, specs: Specs, cutoff: str
         top.tick_params(labelbottom=False)
         _panel(top, on_study, doses, styles, treated_panel=True)
         _panel(bottom, screen_failed, doses.iloc[0:0], styles, treated_panel=False)
+        kinds = event_styles(study)
+        if events is not None and len(events):
+            _event_markers(top, on_study, events, kinds, 36 if len(on_study) <= LABELLED_ROWS else 6)
         untreated = int(np.isnat(on_study["first"].to_numpy()).sum())
         title = f"Assigned to a dose level (n={len(on_study)}), by first infusion"
         if untreated:
@@ -283,6 +324,8 @@ def escalation_png(dm: pd.DataFrame, ex: pd.DataFrame, specs: Specs, cutoff: str
         fig.suptitle(f"{study.studyid}: dose escalation", fontsize=12, x=0.01, y=0.985, ha="left", va="top")
         columns = [subjects[c].to_numpy() for c in ("consent", "stop", "death")]
         dates = np.concatenate([*columns, plot_days(ex["EXSTDTC"])])
+        if events is not None and len(events):
+            dates = np.concatenate([dates, plot_days(events["AESTDTC"])])
         dates = dates[~np.isnat(dates)]
         cut = plot_days(pd.Series([cutoff], dtype="str"))[0] if cutoff else NO_DATE
         if not np.isnat(cut):
@@ -320,6 +363,15 @@ def escalation_png(dm: pd.DataFrame, ex: pd.DataFrame, specs: Specs, cutoff: str
             ),
             Line2D([], [], linestyle="", marker="X", markersize=8, color="black", label="death (DTHDTC)"),
         ]
+        present = set(events["kind"]) if events is not None else set()
+        for kind, (marker, colour) in kinds.items():
+            if kind in present:
+                dlt = kind == "DLT"
+                handles.append(
+                    Line2D([], [], linestyle="", marker=marker, markersize=9 if dlt else 8,
+                           markerfacecolor="none" if dlt else colour, markeredgecolor=colour if dlt else "black",
+                           label="dose-limiting toxicity (SUPPAE DLTFL), at onset" if dlt else f"{kind} (AE), at onset")
+                )  # fmt: skip
         if not np.isnat(cut):
             handles.append(Line2D([], [], color="0.2", linestyle="--", label=f"data cut {cutoff}"))
         fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False, fontsize=8)
@@ -383,6 +435,65 @@ def _section(title: str, *parts: str) -> str:
 
 def _note(text: str) -> str:
     return f'<p class="note">{escape(text)}</p>'
+
+
+def _by_level_table(frame: pd.DataFrame, table_id: str, first: str) -> str:
+    columns = [c for c in frame.columns if c != "row"]
+    return html_table(frame, {"row": first, **{c: c for c in columns}}, table_id, numeric=columns)
+
+
+def safety_html(datasets: Mapping[str, pd.DataFrame], supp: pd.DataFrame, study: Study) -> str:
+    """The safety review by dose level (DM.ACTARMCD): demographics, disposition, exposure, AEs and DLTs."""
+    dm, ae = datasets["DM"], datasets["AE"]
+    ex = datasets.get("EX", pd.DataFrame(columns=["USUBJID", "EXDOSE"]))
+    facts = study.data["safety"]
+    grading = facts["grading"]
+    weight = safety.baseline_weight(datasets.get("VS"))
+    demo_note = "Treated subjects by the dose level received (DM.ACTARMCD). Age is DM.AGE at informed consent."
+    if weight is None:
+        demo_note += " Weight is left out: no SDTM dataset of this transfer holds it (no VS baseline WEIGHT)."
+    dlt = safety.dlt_table(dm, ae, supp, study)
+    rule = facts["escalation"]
+    return _section(
+        "Safety review by dose level",
+        _note(
+            f"AEs coded with {facts['dictionary']['name']} {facts['dictionary']['version']}; graded with "
+            f"{grading['default']['scale']} ({grading['special']['scale']} for "
+            + ", ".join(facts["special_interest"])
+            + "). AETOXGR is the grade; subjects are counted once per row, at their worst grade. "
+            f"Source of these definitions: {facts.get('source', 'study.yaml')}."
+        ),
+        "<h3>Demographics</h3>",
+        _by_level_table(safety.demographics(dm, study, datasets.get("VS")), "safety-demographics", ""),
+        _note(demo_note),
+        "<h3>Disposition</h3>",
+        _by_level_table(safety.disposition(dm, study), "safety-disposition", ""),
+        _note("Follow-up runs from the first infusion (RFXSTDTC) to the end of participation (RFPENDTC)."),
+        "<h3>Exposure</h3>",
+        _by_level_table(safety.exposure(dm, ex, study), "safety-exposure", ""),
+        _note("Dose received is EX.EXDOSE per infusion. Total cells are not in EX: left out."),
+        "<h3>Adverse events</h3>",
+        _by_level_table(safety.ae_overview(dm, ae, study), "safety-ae", "Subjects with"),
+        "<h3>Dose-limiting toxicities and the escalation rule</h3>",
+        html_table(
+            dlt,
+            {
+                "level": "Dose level",
+                "treated": "Treated",
+                "evaluable": "DLT-evaluable",
+                "in_window": "Still in the DLT window",
+                "dlt": "Subjects with a DLT",
+                "decision": "Rule decides",
+            },
+            "safety-dlt",
+            numeric=("treated", "evaluable", "in_window", "dlt"),
+        ),
+        _note(f"DLT (SUPPAE QNAM {safety.DLT_QNAM}): {facts['dlt']['text']}"),
+        _note(
+            f"Escalation rule ({rule['design']}): {rule['text']} Evaluable: a DLT, or followed through the last "
+            "day of the DLT window. At the highest level, ESCALATE means the level is tolerated."
+        ),
+    )
 
 
 def summary_html(datasets: Mapping[str, pd.DataFrame], rejects: pd.DataFrame, specs: Specs, cutoff: str | None) -> str:
@@ -482,7 +593,12 @@ def summary_html(datasets: Mapping[str, pd.DataFrame], rejects: pd.DataFrame, sp
         reject_parts = [_note("No raw rows rejected.")]
     reject_section = _section("Rejected raw rows by rule", *reject_parts)
 
-    png = base64.b64encode(escalation_png(dm, ex, specs, cutoff)).decode("ascii")
+    events, safety_section = None, ""
+    if "AE" in datasets and "safety" in study.data:
+        supp = datasets.get("SUPPAE", pd.DataFrame(columns=["USUBJID", "QNAM", "QVAL", "IDVAR", "IDVARVAL"]))
+        events = safety.markers(datasets["AE"], supp, study)
+        safety_section = safety_html(datasets, supp, study)
+    png = base64.b64encode(escalation_png(dm, ex, specs, cutoff, events)).decode("ascii")
     plot_section = _section(
         "Dose escalation",
         f'<img alt="{escape(study.studyid)} dose escalation: subjects by date, infusions by dose level" '
@@ -501,7 +617,7 @@ def summary_html(datasets: Mapping[str, pd.DataFrame], rejects: pd.DataFrame, sp
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n{header}\n"
-        + "\n".join([domains, arm_section, crit_section, reject_section, plot_section])
+        + "\n".join(p for p in [domains, arm_section, crit_section, reject_section, safety_section, plot_section] if p)
         + "\n</body>\n</html>\n"
     )
 

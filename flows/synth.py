@@ -1,4 +1,4 @@
-"""Seeded generator of realistic sample raw EDC exports (enrollment, dosing, assessments, eligibility).
+"""Seeded generator of realistic sample raw EDC exports (enrollment, dosing, assessments, eligibility, AEs).
 Study facts come from the parsed study spec; only generator knobs (shares, spacing, distributions) live here."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 STUDY_SPEC = REPO / "specs" / "study.yaml"
 RAW_SPECS = REPO / "specs" / "raw"
-FILES = ("enrollment", "dosing", "assessments", "eligibility")
+FILES = ("enrollment", "dosing", "assessments", "eligibility", "adverse_events")
 
 # Composition: SAMPLE_SCREENED screened subjects yield the planned enrollment; shares scale with N.
 SAMPLE_SCREENED = 34
@@ -63,6 +63,7 @@ COMPLETED, DEATH, WITHDRAWN, SCREEN_FAILURE = 1, 2, 3, 4
 TOTAL_ITEM, CLASS_ITEM = "TOTAL", "CLASS"  # raw item codes when the assessments contract does not name them
 NOT_MET_WHEN = {"INCLUSION": "N", "EXCLUSION": "Y"}  # IECAT convention when the spec does not say
 DOSED, UNDOSED, FAILED = 0, 1, 2
+AE_STREAM = 11  # adverse events draw from their own stream: the other files keep their bytes for a seed
 _DEFAULT_STR = pd.array([], dtype=str).dtype  # pandas >= 3: the pyarrow-backed `str` dtype
 STRINGS = _DEFAULT_STR if isinstance(_DEFAULT_STR, pd.StringDtype) else pd.StringDtype("pyarrow")
 
@@ -691,6 +692,215 @@ def _enrollment(
     }
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Adverse events: CAR-T toxicities after the infusion, dose-dependent, from their own random stream
+
+
+@dataclass(frozen=True)
+class _Event:
+    """One kind of adverse event; probabilities go linearly from the lowest dose level to the highest."""
+
+    terms: tuple[str, ...]  # verbatim terms as investigators write them; the first is the MedDRA PT
+    soc: str
+    risk: tuple[float, float]  # chance a subject has it, lowest and highest level
+    onset: tuple[int, int]  # study days (day 1 = infusion)
+    days: tuple[tuple[int, int], tuple[int, int]]  # end - start in days, lowest and highest level
+    grades: tuple[tuple[float, ...], tuple[float, ...]]  # chances of grades 1-4, lowest and highest level
+    related: float  # chance the investigator calls it related to S103
+    early: bool = False  # onset skewed to the start of its window
+    special: str | None = None  # label in study safety.special_interest (ASTCT-graded, PT from the spec)
+    lab: bool = False  # a laboratory abnormality: rarely serious
+
+
+EVENTS = (
+    _Event(("Cytokine release syndrome", "CRS", "Cytokine release syndrome (CRS)", "Fever due to CRS"),
+           "Immune system disorders", (0.45, 0.85), (1, 14), ((1, 6), (2, 8)),
+           ((0.76, 0.22, 0.02, 0.0), (0.55, 0.32, 0.10, 0.03)), 1.0, True, "CRS"),
+    _Event(("Immune effector cell-associated neurotoxicity syndrome", "ICANS", "Neurotoxicity (ICANS)"),
+           "Nervous system disorders", (0.03, 0.18), (3, 12), ((1, 4), (1, 7)),
+           ((0.85, 0.15, 0.0, 0.0), (0.45, 0.3, 0.2, 0.05)), 1.0, True, "ICANS"),
+    _Event(("Neutrophil count decreased", "Neutropenia", "Decreased neutrophils"),
+           "Investigations", (0.55, 0.75), (1, 10), ((5, 21), (7, 42)),
+           ((0.25, 0.35, 0.3, 0.1), (0.1, 0.25, 0.4, 0.25)), 0.8, True, lab=True),
+    _Event(("Lymphocyte count decreased", "Lymphopenia", "Lymphocytes decreased"),
+           "Investigations", (0.8, 0.85), (1, 5), ((7, 30), (10, 45)),
+           ((0.05, 0.15, 0.4, 0.4), (0.05, 0.1, 0.4, 0.45)), 0.7, True, lab=True),
+    _Event(("Platelet count decreased", "Thrombocytopenia", "Low platelets"),
+           "Investigations", (0.2, 0.35), (3, 14), ((5, 18), (5, 40)),
+           ((0.5, 0.3, 0.15, 0.05), (0.35, 0.3, 0.23, 0.12)), 0.8, True, lab=True),
+    _Event(("Anaemia", "Anemia", "Anaemia NOS"),
+           "Blood and lymphatic system disorders", (0.25, 0.35), (3, 21), ((7, 18), (7, 35)),
+           ((0.5, 0.4, 0.1, 0.0), (0.4, 0.4, 0.2, 0.0)), 0.6, lab=True),
+    _Event(("Infusion related reaction", "Infusion reaction", "Chills during infusion"),
+           "Injury, poisoning and procedural complications", (0.08, 0.12), (1, 1), ((0, 1), (0, 1)),
+           ((0.7, 0.3, 0.0, 0.0), (0.6, 0.4, 0.0, 0.0)), 1.0),
+    _Event(("Hypogammaglobulinaemia", "Hypogammaglobulinemia", "Low IgG"),
+           "Immune system disorders", (0.3, 0.45), (28, 120), ((60, 300), (90, 360)),
+           ((0.3, 0.7, 0.0, 0.0), (0.25, 0.75, 0.0, 0.0)), 0.9),
+    _Event(("Upper respiratory tract infection", "URTI", "Upper respiratory infection"),
+           "Infections and infestations", (0.2, 0.25), (15, 300), ((5, 14), (5, 14)),
+           ((0.7, 0.3, 0.0, 0.0), (0.65, 0.35, 0.0, 0.0)), 0.3),
+    _Event(("Pneumonia", "Community acquired pneumonia", "Chest infection (pneumonia)"),
+           "Infections and infestations", (0.03, 0.08), (20, 250), ((7, 21), (7, 21)),
+           ((0.0, 0.5, 0.45, 0.05), (0.0, 0.45, 0.45, 0.1)), 0.5),
+    _Event(("COVID-19", "Covid infection", "SARS-CoV-2 infection"),
+           "Infections and infestations", (0.08, 0.1), (15, 330), ((5, 14), (5, 14)),
+           ((0.6, 0.35, 0.05, 0.0), (0.6, 0.35, 0.05, 0.0)), 0.1),
+    _Event(("Herpes zoster", "Shingles"),
+           "Infections and infestations", (0.03, 0.06), (30, 300), ((10, 28), (10, 28)),
+           ((0.2, 0.8, 0.0, 0.0), (0.2, 0.8, 0.0, 0.0)), 0.4),
+    _Event(("Headache", "Head ache"),
+           "Nervous system disorders", (0.15, 0.2), (1, 20), ((0, 3), (0, 3)),
+           ((0.8, 0.2, 0.0, 0.0), (0.8, 0.2, 0.0, 0.0)), 0.4),
+    _Event(("Fatigue", "Tiredness"),
+           "General disorders and administration site conditions", (0.2, 0.3), (1, 30), ((3, 21), (3, 21)),
+           ((0.7, 0.3, 0.0, 0.0), (0.65, 0.35, 0.0, 0.0)), 0.5),
+    _Event(("Myasthenia gravis", "Worsening of myasthenia gravis", "MG exacerbation"),
+           "Nervous system disorders", (0.08, 0.05), (1, 300), ((7, 30), (7, 30)),
+           ((0.2, 0.6, 0.2, 0.0), (0.2, 0.6, 0.2, 0.0)), 0.05),
+)  # fmt: skip
+FATAL = _Event(("Sepsis", "Septicaemia"), "Infections and infestations", (0, 0), (0, 0),
+               ((3, 10), (3, 10)), ((0, 0, 0, 0), (0, 0, 0, 0)), 0.5)  # fmt: skip  # the subject who dies
+NEEDS = {"ICANS": "CRS"}  # ICANS only in a subject who had CRS
+SERIOUS_SHARE = (0.0, 0.2, 0.85, 1.0, 1.0)  # chance an event of grade 1..5 is serious
+LAB_SERIOUS_FACTOR = 0.1  # ... times this for a laboratory abnormality (not grade 5)
+SEQUELAE_SHARE = 0.05  # resolved grade >= 3 events that leave sequelae
+RECOVERING_SHARE = 0.4  # events ongoing at the last contact that are improving
+INTERRUPTED_SHARE = 0.3  # infusion reactions for which the infusion was interrupted
+# Action taken (CT codelist ACN), outcome (OUT), seriousness criteria columns in contract order.
+ACTIONS = ("NOT APPLICABLE", "DOSE NOT CHANGED", "DRUG INTERRUPTED")
+OUTCOMES = ("RECOVERED/RESOLVED", "RECOVERED/RESOLVED WITH SEQUELAE", "RECOVERING/RESOLVING",
+            "NOT RECOVERED/NOT RESOLVED", "FATAL")  # fmt: skip
+CRITERIA_COLUMNS = ("results_in_death", "life_threatening", "hospitalization", "disability", "congenital_anomaly",
+                    "medically_important")  # fmt: skip
+
+
+def _safety(study: Mapping[str, Any]) -> tuple[dict[str, str], list[str], list[str]]:
+    """(special-interest label -> PT, related AEREL terms, unrelated terms) from the study's safety section."""
+    try:
+        safety = study["safety"]
+        terms, related = list(safety["relationship"]["terms"]), list(safety["relationship"]["related"])
+        return dict(safety["special_interest"]), related, [t for t in terms if t not in related]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"study spec: missing or malformed safety entry ({exc!r}); see specs/study.yaml") from exc
+
+
+def _between(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray, skew: np.ndarray | None = None) -> np.ndarray:
+    """Whole numbers uniform in [lo, hi] (skewed towards lo where skew holds)."""
+    u = rng.random(len(lo))
+    if skew is not None:
+        u = np.where(skew, u * u, u)
+    return lo + np.floor(u * (hi - lo + 1)).astype(np.int64)
+
+
+def _adverse_events(
+    rng: np.random.Generator, design: _Design, study: Mapping[str, Any], subj: _Subjects, ids: pa.Array, as_of: int
+) -> dict[str, pa.Array]:
+    """Events after each infusion, censored at the subject's last contact (end of study, death or the data cut).
+
+    Risk, grades and durations grow with the dose level; the subject who dies gets a fatal event ending that day.
+    """
+    special, related_terms, unrelated_terms = _safety(study)
+    dosed = np.flatnonzero(subj.kind == DOSED)
+    events = EVENTS
+    n_arms = len(design.armcd)
+    level = subj.arm[dosed] / max(n_arms - 1, 1)  # 0 at the lowest level, 1 at the highest
+
+    def lerp(pair: Sequence) -> np.ndarray:  # (subjects, kinds[, ...]) from (lowest, highest) per kind
+        lo, hi = (np.array([p[k] for p in pair], float) for k in (0, 1))
+        shape = (len(level),) + (1,) * lo.ndim
+        return lo + (hi - lo) * level.reshape(shape)
+
+    risk = lerp([e.risk for e in events])
+    has = rng.random(risk.shape) < risk
+    labels = [e.special for e in events]
+    for label, need in NEEDS.items():  # conditional on the other event: keep the overall share at `risk`
+        if label not in labels or need not in labels:
+            continue
+        k, j = labels.index(label), labels.index(need)
+        has[:, k] = (rng.random(len(dosed)) * risk[:, j] < risk[:, k]) & has[:, j]
+    s_idx, kind = np.nonzero(has)
+    subject = dosed[s_idx]
+    inf = subj.dates[subject, design.infusion]
+    onset_lo, onset_hi = (np.array([e.onset[k] for e in events])[kind] for k in (0, 1))
+    start = inf + _between(rng, onset_lo, onset_hi, np.array([e.early for e in events])[kind]) - 1
+    days = lerp([e.days for e in events])[s_idx, kind]
+    length = _between(rng, np.rint(days[:, 0]).astype(np.int64), np.rint(days[:, 1]).astype(np.int64))
+    chances = lerp([e.grades for e in events])[s_idx, kind]
+    grade = 1 + (rng.random(len(kind))[:, None] > np.cumsum(chances, axis=1) / chances.sum(1, keepdims=True)).sum(1)
+    related = rng.random(len(kind)) < np.array([e.related for e in events])[kind]
+
+    dead = np.flatnonzero(subj.death >= 0)
+    fatal_start = subj.death[dead] - rng.integers(FATAL.days[0][0], FATAL.days[0][1] + 1, len(dead))
+    fatal_start = np.maximum(fatal_start, subj.dates[dead, design.infusion] + 1)
+    subject = np.concatenate([subject, dead])
+    kind = np.concatenate([kind, np.full(len(dead), len(events))])
+    start = np.concatenate([start, fatal_start])
+    length = np.concatenate([length, subj.death[dead] - fatal_start])
+    grade = np.concatenate([grade, np.full(len(dead), 5)])
+    related = np.concatenate([related, rng.random(len(dead)) < FATAL.related])
+
+    last = np.where(subj.eos >= 0, np.minimum(subj.eos, as_of), as_of)[subject]
+    keep = start <= last
+    subject, kind, start, length, grade, related = (a[keep] for a in (subject, kind, start, length, grade, related))
+    last, n = last[keep], int(keep.sum())
+    end = start + length
+    ongoing = (end > last) & (grade < 5)
+    recovering = rng.random(n) < RECOVERING_SHARE
+    sequelae = (grade >= 3) & (rng.random(n) < SEQUELAE_SHARE)
+    outcome = np.where(ongoing, np.where(recovering, 2, 3), np.where(sequelae, 1, 0))
+    outcome[grade == 5] = 4
+    lab = np.array([e.lab for e in (*events, FATAL)])[kind]
+    serious = rng.random(n) < np.array(SERIOUS_SHARE)[grade - 1] * np.where(lab & (grade < 5), LAB_SERIOUS_FACTOR, 1)
+    criteria = np.zeros((n, len(CRITERIA_COLUMNS)), bool)
+    criteria[:, 0] = grade == 5
+    criteria[:, 1] = grade == 4
+    criteria[:, 2] = serious & (rng.random(n) < 0.9)
+    criteria[:, 5] = serious & ~criteria[:, :5].any(1)
+    infusion_reaction = np.array([e.onset == (1, 1) for e in events] + [False])[kind]
+    action = np.where(infusion_reaction, np.where(rng.random(n) < INTERRUPTED_SHARE, 2, 1), 0)
+    rel_term = np.where(
+        related,
+        rng.integers(0, len(related_terms), n),
+        len(related_terms) + rng.integers(0, max(len(unrelated_terms), 1), n),
+    )
+    variant = np.floor(rng.random(n) * np.array([len(e.terms) for e in (*events, FATAL)])[kind]).astype(np.int64)
+
+    order = np.lexsort((kind, start, subject))
+    subject, kind, start, end, grade, outcome = (a[order] for a in (subject, kind, start, end, grade, outcome))
+    serious, criteria, action, rel_term, variant = (a[order] for a in (serious, criteria, action, rel_term, variant))
+    ongoing = ongoing[order]
+    heads = np.concatenate([[True], subject[1:] != subject[:-1]]) if n else np.zeros(0, bool)
+    first = np.maximum.accumulate(np.where(heads, np.arange(n), 0)) if n else np.zeros(0, np.int64)
+    number = np.arange(n) - first + 1
+
+    kinds = (*events, FATAL)
+    pts = [special[e.special] if e.special else e.terms[0] for e in kinds]
+    verbatim = [t for e in kinds for t in e.terms]
+    offsets = np.cumsum([0] + [len(e.terms) for e in kinds])[:-1]
+    astct = np.array([e.special is not None for e in kinds])[kind]
+    yes_no = ["N", "Y"]
+    columns = {
+        "site": _constant(design.site, n),
+        "subject": ids.take(pa.array(subject.astype(np.int32))),
+        "ae_number": pa.array(number).cast(pa.string()),
+        "verbatim_term": _text(offsets[kind] + variant, verbatim),
+        "meddra_pt": _text(kind, pts),
+        "meddra_soc": _text(kind, [e.soc for e in kinds]),
+        "start_date": _dates(start),
+        "end_date": _blank(ongoing, _dates(end)),
+        "ctcae_grade": pa.array(grade).cast(pa.string()),
+        "astct_grade": _blank(~astct, pa.array(grade).cast(pa.string())),
+        "serious": _text(serious.astype(np.int32), yes_no),
+    }
+    for k, name in enumerate(CRITERIA_COLUMNS):
+        columns[name] = _blank(~serious, _text(criteria[:, k].astype(np.int32), yes_no))
+    columns["causality"] = _text(rel_term, related_terms + unrelated_terms)
+    columns["action_taken"] = _text(action, ACTIONS)
+    columns["outcome"] = _text(outcome, OUTCOMES)
+    return columns
+
+
 def _contract(raw_specs: Path, name: str) -> dict[str, Any]:
     return yaml.safe_load((raw_specs / f"{name}.yaml").read_text(encoding="utf-8"))
 
@@ -717,7 +927,7 @@ def synthesize(
     as_of: str = "2026-10-31",
     raw_specs: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Return {'enrollment': df, 'dosing': df, 'assessments': df, 'eligibility': df}.
+    """Return {'enrollment': df, 'dosing': df, 'assessments': df, 'eligibility': df, 'adverse_events': df}.
 
     All columns are str (pandas string dtype, empty string for blank). `subjects` is the number screened;
     `raw_specs` is the folder of the raw file contracts (default specs/raw).
@@ -740,6 +950,7 @@ def synthesize(
         "dosing": _dosing(rng, design, subj, ids, weight),
         "assessments": _assessments(design, subj, ids, scores, mgfa, _result_items(contracts["assessments"])),
         "eligibility": _eligibility(design, subj, ids, fails),
+        "adverse_events": _adverse_events(np.random.default_rng([seed, AE_STREAM]), design, study, subj, ids, cut),
     }
     return {name: _frame(name, columns[name], [c["name"] for c in contracts[name]["columns"]]) for name in FILES}
 

@@ -88,14 +88,42 @@ def _instrument_table(specs: Specs, rule: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["_inst", "_item", "lo", "hi"])
 
 
+def _condition(frame: pd.DataFrame, contract: RawContract, specs: Specs, rule: Mapping) -> tuple[pd.Series, str]:
+    """Rows where a rule's condition holds, and the condition in words.
+
+    `when: {column: value}` compares with the value (a key of the column's `values_from` resolves to its value);
+    `when_in: {column: [values]}` tests membership, the list given or named as a study fact (e.g. `arms.armcd`).
+    Several entries must all hold.
+    """
+    applies = pd.Series(True, index=frame.index)
+    words = []
+    for column, value in rule.get("when", {}).items():
+        target = _resolve(contract, specs, column, str(value))
+        applies &= (frame[column] == target).fillna(False).astype(bool)
+        words.append(f"{column} is {target}")
+    for column, values in rule.get("when_in", {}).items():
+        allowed = specs.study.allowed(values) if isinstance(values, str) else [str(v) for v in values]
+        applies &= frame[column].isin(allowed).fillna(False).astype(bool)
+        words.append(f"{column} is one of {', '.join(allowed)}")
+    return applies, " and ".join(words)
+
+
 RuleHit = tuple[pd.Series, str, str, "str | pd.Series"]  # mask, column, rule, message
+
+
+def _targets(rule: Mapping) -> list[str]:
+    """The column(s) a rule checks: `column` is one name or a list."""
+    col = rule["column"]
+    return [col] if isinstance(col, str) else list(col)
 
 
 def _rule_columns(rule: Mapping) -> list[str]:
     """The columns a row rule reads."""
     kind, col = rule["rule"], rule["column"]
-    if kind in ("required_if", "blank_if"):
-        return [*rule["when"], col]
+    if kind in ("required_if", "blank_if", "blank_unless", "any_of_if"):
+        return list(dict.fromkeys([*rule.get("when", {}), *rule.get("when_in", {}), *_targets(rule)]))
+    if kind == "same_within":
+        return [rule["by"], col]
     if kind == "not_before":
         return [col, rule["other"]]
     if kind == "product_matches":
@@ -110,13 +138,30 @@ def _rule_columns(rule: Mapping) -> list[str]:
 def _row_rule_checks(frame: pd.DataFrame, contract: RawContract, specs: Specs, rule: Mapping) -> list[RuleHit]:
     """(mask, column, rule, message) of one row rule on `frame`, which needs only the columns the rule reads."""
     kind, col = rule["rule"], rule["column"]
-    if kind in ("required_if", "blank_if"):
-        ((when_col, when_val),) = rule["when"].items()
-        target = _resolve(contract, specs, when_col, when_val)
-        applies = frame[when_col] == target
-        bad = applies & (frame[col].isna() if kind == "required_if" else frame[col].notna())
-        verb = "is required" if kind == "required_if" else "must be blank"
-        return [(bad, col, kind, f"{verb} when {when_col} is {target}")]
+    if kind in ("required_if", "blank_if", "blank_unless"):
+        applies, condition = _condition(frame, contract, specs, rule)
+        if kind == "blank_unless":
+            applies, condition = ~applies, "unless " + condition
+        else:
+            condition = "when " + condition
+        hits = []
+        for target in _targets(rule):
+            bad = applies & (frame[target].isna() if kind == "required_if" else frame[target].notna())
+            verb = "is required" if kind == "required_if" else "must be blank"
+            hits.append((bad, target, kind, f"{verb} {condition}"))
+        return hits
+    if kind == "any_of_if":
+        applies, condition = _condition(frame, contract, specs, rule)
+        targets, value = _targets(rule), str(rule["value"])
+        bad = applies & ~(frame[targets] == value).fillna(False).any(axis=1)
+        return [(bad, "+".join(targets), kind, f"one of {', '.join(targets)} must be {value} when {condition}")]
+    if kind == "same_within":
+        by = rule["by"]
+        seen = frame[[by, col]].dropna()
+        ambiguous = seen[by][seen[by].duplicated(keep=False)]
+        bad = frame[by].isin(ambiguous) & frame[col].notna()
+        message = f"differs between rows with the same {by} (" + frame[by].astype("str") + ")"
+        return [(bad, col, kind, message)]
     if kind == "not_before":
         other = rule["other"]
         a, b = frame[col].str.slice(0, 19), frame[rule["other"]].str.slice(0, 19)

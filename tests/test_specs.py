@@ -93,3 +93,25 @@ def test_broken_spec_stops_cli_with_one_line(tmp_path):
     assert proc.stderr.count("\n") == 1 and "unknown codelist 'GENDER'" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "when_in: {meddra_pt: safety.special_interest}}",
+            "when_in: {meddra_pt: safety.special_interests}}",
+            "row_rules[2]: when_in.meddra_pt: 'safety.special_interests' names no fact in the study",
+        ),
+        ("when_in: {meddra_pt: safety", "when_in: {meddra_term: safety", "row_rules[2]: unknown column 'meddra_term'"),
+        ("{rule: same_within, column: meddra_soc, by: meddra_pt}", "{rule: same_within, column: meddra_soc, by: pt}",
+         "row_rules[1]: unknown column 'pt'"),
+        ("{rule: blank_unless, column: astct_grade, when_in: {meddra_pt: safety.special_interest}}",
+         "{rule: blank_unless, column: astct_grade}", "row_rules[3]: needs a condition: 'when' or 'when_in'"),
+        ("{rule: blank_unless,", "{rule: blank_when_not,", "row_rules[3]: unknown rule 'blank_when_not'"),
+    ],
+)  # fmt: skip
+def test_broken_row_rule_names_file_and_rule(tmp_path, old, new, expected):
+    with pytest.raises(SpecError) as err:
+        load_specs(broken(tmp_path, "raw/adverse_events.yaml", old, new))
+    assert f"adverse_events.yaml: {expected}" in str(err.value)

@@ -61,6 +61,9 @@ def make_dm(specs: Specs) -> pd.DataFrame:
         ARM=dm["ARMCD"].map(names),
         ACTARM=dm["ACTARMCD"].map(names),
         DTHFL=np.where(dm["DTHDTC"].notna(), "Y", None),
+        AGE=[40, 50, 60, 30, 45, 35, 70],
+        AGEU="YEARS",
+        SEX=["F", "M", "F", "M", "F", "F", "M"],
     )
 
 
@@ -95,6 +98,47 @@ def make_ie(dm: pd.DataFrame, specs: Specs) -> pd.DataFrame:
         IETEST=ie["IETESTCD"].map(lambda c: crit[c]["test"]),
         IECAT=ie["IETESTCD"].map(lambda c: crit[c]["category"]),
     )
+
+
+def make_ae(dm: pd.DataFrame, specs: Specs) -> pd.DataFrame:
+    """AEs of the treated subjects of make_dm; grades, seriousness and relationship chosen to be counted by hand."""
+    crs, icans = specs.study.data["safety"]["special_interest"].values()
+    rel, unrel = "RELATED", "NOT RELATED"
+    rows = [
+        # SUBJID AESEQ AEDECOD                     AETOXGR AESER AEREL AESTDTC
+        ("0001", 1, crs, "2", "N", rel, "2025-06-11"),  # level 1
+        ("0001", 2, "Neutrophil count decreased", "4", "Y", rel, "2025-06-12"),  # DLT
+        ("0004", 1, crs, "3", "Y", rel, "2025-07-02"),  # level 1, DLT
+        ("0004", 2, icans, "1", "N", rel, "2025-07-05"),
+        ("0004", 3, "Sepsis", "5", "Y", unrel, "2025-09-10"),  # fatal, not related
+        ("0005", 1, "Headache", "1", "N", unrel, "2025-08-03"),  # level 2: flagged N in SUPPAE
+        ("0006", 1, crs, "1", "N", rel, "2025-08-06"),  # planned level 2, dosed at level 1
+        ("0006", 2, crs, "2", "N", rel, "2025-08-20"),  # a second CRS: worst grade 2
+        ("0099", 1, crs, "4", "Y", rel, "2025-08-20"),  # not in DM as treated: never counted
+    ]
+    ae = pd.DataFrame(rows, columns=["SUBJID", "AESEQ", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AESTDTC"])
+    return ae.assign(
+        STUDYID=specs.study.studyid,
+        DOMAIN="AE",
+        USUBJID=specs.study.studyid + "-01-" + ae["SUBJID"],
+        AETERM=ae["AEDECOD"],
+        AEBODSYS="Some SOC",
+        AEENDTC=None,
+        AEOUT=np.where(ae["AETOXGR"] == "5", "FATAL", "RECOVERED/RESOLVED"),
+    ).drop(columns="SUBJID")
+
+
+def make_suppae(specs: Specs) -> pd.DataFrame:
+    """DLT flags: 0001 seq 2 and 0004 seq 1 are DLTs, 0005 seq 1 explicitly not; plus a grading-scale row."""
+    rows = [("0001", "2", "DLTFL", "Y"), ("0004", "1", "DLTFL", "Y"), ("0005", "1", "DLTFL", "N")]
+    rows += [("0005", "1", "AETOXSC", "CTCAE v5.0"), ("0001", "1", "AETOXSC", "Y")]  # not a DLT flag
+    supp = pd.DataFrame(rows, columns=["SUBJID", "IDVARVAL", "QNAM", "QVAL"])
+    return supp.assign(
+        STUDYID=specs.study.studyid,
+        RDOMAIN="AE",
+        USUBJID=specs.study.studyid + "-01-" + supp["SUBJID"],
+        IDVAR="AESEQ",
+    ).drop(columns="SUBJID")
 
 
 def make_rejects() -> pd.DataFrame:
@@ -381,3 +425,61 @@ def test_sample_summary_matches_datasets(tmp_path, specs):
     assert int(total["Treated"]) == dm["ACTARMCD"].notna().sum()
     assert int(got["domains"].set_index("Domain").loc["EX", "Records"]) == len(datasets["EX"])
     assert write(tmp_path, datasets, validation.rejects, specs, name="again.html") == html
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Safety review (only when AE is among the datasets)
+
+
+def with_safety(datasets, specs) -> dict[str, pd.DataFrame]:
+    return {**datasets, "AE": make_ae(datasets["DM"], specs), "SUPPAE": make_suppae(specs)}
+
+
+def test_safety_section_only_with_ae(tmp_path, datasets, specs):
+    html = write(tmp_path, datasets, make_rejects(), specs)
+    assert "Safety review" not in html and "safety-dlt" not in tables(html)
+    html = write(tmp_path, with_safety(datasets, specs), make_rejects(), specs, name="safety.html")
+    got = tables(html)
+    assert {"safety-demographics", "safety-disposition", "safety-exposure", "safety-ae", "safety-dlt"} <= set(got)
+    assert "Weight is left out" in html and specs.study.data["safety"]["dlt"]["text"] in html
+
+
+def test_safety_dlt_table_matches_suppae(tmp_path, datasets, specs):
+    full = with_safety(datasets, specs)
+    got = tables(write(tmp_path, full, make_rejects(), specs))["safety-dlt"].set_index("Dose level")
+    supp, dm = full["SUPPAE"], full["DM"]
+    flagged = supp[(supp["QNAM"] == "DLTFL") & (supp["QVAL"] == "Y")].merge(
+        full["AE"].assign(IDVARVAL=full["AE"]["AESEQ"].astype(str)), on=["USUBJID", "IDVARVAL"]
+    )
+    per_level = flagged["USUBJID"].map(dm.set_index("USUBJID")["ACTARMCD"]).value_counts()
+    for arm in specs.study.arms:
+        code = arm["armcd"]
+        assert int(got.loc[code, "Subjects with a DLT"]) == per_level.get(code, 0)
+        assert int(got.loc[code, "Treated"]) == (dm["ACTARMCD"] == code).sum()
+    assert got.loc[specs.study.arms[0]["armcd"], "Rule decides"] == "STOP: MTD EXCEEDED"
+
+
+def test_safety_markers_change_the_picture_deterministically(specs, datasets):
+    from flows import safety
+
+    full = with_safety(datasets, specs)
+    events = safety.markers(full["AE"], full["SUPPAE"], specs.study)
+    plain = summary.escalation_png(full["DM"], full["EX"], specs)
+    marked = summary.escalation_png(full["DM"], full["EX"], specs, events=events)
+    assert marked != plain and marked.startswith(PNG_SIGNATURE)
+    assert marked == summary.escalation_png(full["DM"], full["EX"], specs, events=events.iloc[::-1])
+
+
+def test_safety_section_row_order_does_not_change_the_output(tmp_path, datasets, specs):
+    full = with_safety(datasets, specs)
+    shuffled = {k: v.sample(frac=1, random_state=5) for k, v in full.items()}
+    a = write(tmp_path, full, make_rejects(), specs, name="a.html")
+    assert a == write(tmp_path, shuffled, make_rejects(), specs, name="b.html")
+
+
+def test_ae_without_a_safety_section_in_the_study(tmp_path, datasets, specs):
+    """A study whose specs state no safety rules gets no safety review, and no crash."""
+    data = {k: v for k, v in specs.study.data.items() if k != "safety"}
+    bare = dataclasses.replace(specs, study=Study(data, specs.study.path))
+    html = write(tmp_path, with_safety(datasets, specs), make_rejects(), bare)
+    assert "Safety review" not in html and embedded_png(html).startswith(PNG_SIGNATURE)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from flows import synth
 from flows.synth import FILES, synthesize, write_raw
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
@@ -121,6 +122,7 @@ def assert_no_date_after(frames: dict[str, pd.DataFrame], as_of: str) -> None:
         "dosing": ["start", "end"],
         "assessments": ["date"],
         "eligibility": ["date"],
+        "adverse_events": ["start_date", "end_date"],
     }
     for name, cols in dated.items():
         for col in cols:
@@ -277,7 +279,8 @@ def test_written_csv_format(tmp_path, sample):
     assert counts == {name: len(df) for name, df in sample.items()}
     for name in FILES:
         raw = (tmp_path / f"{name}.csv").read_bytes()
-        assert b"\r" not in raw and b'"' not in raw and raw.endswith(b"\n")
+        assert b"\r" not in raw and raw.endswith(b"\n")
+        assert (b'"' in raw) == sample[name].apply(lambda c: c.str.contains(",")).any().any()  # quoted if needed
         back = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
         pd.testing.assert_frame_equal(back.astype(object), sample[name].astype(object))
 
@@ -309,3 +312,120 @@ def test_bad_input_is_named():
         synthesize(STUDY, 0, 1)
     with pytest.raises(ValueError, match="data cut"):
         synthesize(STUDY, 10, 1, "2025-05-10")  # ten days after the study start: no room for an infusion
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Adverse events
+
+SAFETY = STUDY["safety"]
+SPECIAL = SAFETY["special_interest"]  # {"CRS": PT, "ICANS": PT}
+CRITERIA_COLUMNS = ["results_in_death", "life_threatening", "hospitalization", "disability", "congenital_anomaly",
+                    "medically_important"]  # fmt: skip
+ONGOING = {"NOT RECOVERED/NOT RESOLVED", "RECOVERING/RESOLVING"}
+ROOT = SPECS.parent
+
+
+def with_infusion(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """AE rows with the subject's level, infusion date, end of study, death date and study day of onset."""
+    ae = frames["adverse_events"].merge(frames["dosing"][["subject", "planned_level", "start"]], on="subject")
+    ae = ae.merge(frames["enrollment"][["subject", "eos_date", "death_date", "consent_date"]], on="subject")
+    day = (pd.to_datetime(ae["start_date"]) - pd.to_datetime(ae["start"].str[:10])).dt.days + 1
+    return ae.assign(infusion=ae["start"].str[:10], day=day)
+
+
+def dlt_subjects(frames: dict[str, pd.DataFrame]) -> dict[str, set[str]]:
+    """Level -> subjects with a DLT, by the study's definition, computed here from the raw rows."""
+    ae, rule = with_infusion(frames), SAFETY["dlt"]
+    grade = ae["astct_grade"].where(ae["astct_grade"] != "", ae["ctcae_grade"]).astype(int)
+    lasted = (pd.to_datetime(ae["end_date"].replace("", None)) - pd.to_datetime(ae["start_date"])).dt.days
+    dlt = ae["day"].between(rule["window"]["from_day"], rule["window"]["to_day"]) & (grade >= rule["min_grade"])
+    dlt &= ae["causality"].isin(SAFETY["relationship"]["related"])
+    for exception in rule["exceptions"]:
+        hit = ae["meddra_pt"].isin(exception["terms"])
+        if "grades" in exception:
+            hit &= grade.isin(exception["grades"])
+        if "resolved_within_days" in exception:
+            hit &= lasted.notna() & (lasted <= exception["resolved_within_days"])
+        dlt &= ~hit
+    return ae[dlt].groupby("planned_level")["subject"].agg(set).to_dict()
+
+
+def test_sample_is_what_the_generator_writes(tmp_path):
+    """raw/ is `make sample`: regenerating it gives the committed bytes of every file."""
+    write_raw(synthesize(STUDY, 34, SEED, AS_OF), tmp_path)
+    for name in FILES:
+        assert (tmp_path / f"{name}.csv").read_bytes() == (ROOT / "raw" / f"{name}.csv").read_bytes(), name
+
+
+def test_adverse_events_do_not_move_the_other_files(monkeypatch):
+    """AEs draw from their own random stream: other events leave the other files' values unchanged."""
+    before = synthesize(STUDY, 60, 5, AS_OF)
+    monkeypatch.setattr(synth, "EVENTS", synth.EVENTS[::-1][:4])
+    after = synthesize(STUDY, 60, 5, AS_OF)
+    assert not before["adverse_events"].equals(after["adverse_events"])
+    for name in FILES[:-1]:
+        pd.testing.assert_frame_equal(before[name], after[name])
+
+
+def test_adverse_events_follow_the_subjects_timeline(sample):
+    ae = with_infusion(sample)
+    assert set(sample["adverse_events"]["subject"]) <= set(sample["dosing"]["subject"])  # only after an infusion
+    assert (ae["start_date"] >= ae["infusion"]).all() and (ae["start_date"] >= ae["consent_date"]).all()
+    ended = ae["end_date"] != ""
+    assert (ae.loc[ended, "end_date"] >= ae.loc[ended, "start_date"]).all()
+    last = ae["eos_date"].where(ae["eos_date"] != "", AS_OF)
+    assert (ae["start_date"] <= last).all() and (ae.loc[ended, "end_date"] <= last[ended]).all()
+    assert ae.loc[~ended, "outcome"].isin(ONGOING).all() and not ae.loc[ended, "outcome"].isin(ONGOING).any()
+    numbers = ae.sort_values(["subject", "start_date"], kind="stable").groupby("subject")["ae_number"]
+    assert all(list(n) == [str(i) for i in range(1, len(n) + 1)] for _, n in numbers)  # 1..k in onset order
+
+
+def test_fatal_event_ends_on_the_death_date(sample):
+    ae = with_infusion(sample)
+    fatal = ae[ae["ctcae_grade"] == "5"]
+    dead = sample["enrollment"].query("death_date != ''")
+    assert list(fatal["subject"]) == list(dead["subject"])  # one fatal event, for the subject who died
+    assert (fatal["end_date"] == fatal["death_date"]).all() and (fatal["outcome"] == "FATAL").all()
+    assert (fatal[["serious", "results_in_death"]] == "Y").all().all()
+    assert (ae.loc[ae["outcome"] == "FATAL", "ctcae_grade"] == "5").all()
+    after = ae[(ae["death_date"] != "") & (ae["start_date"] > ae["death_date"])]
+    assert after.empty
+
+
+def test_adverse_event_coding_and_terms(sample):
+    ae = sample["adverse_events"]
+    assert ae.groupby("meddra_pt")["meddra_soc"].nunique().eq(1).all()  # one SOC per PT
+    special = ae["meddra_pt"].isin(SPECIAL.values())
+    assert (ae.loc[special, "astct_grade"] == ae.loc[special, "ctcae_grade"]).all()
+    assert (ae.loc[~special, "astct_grade"] == "").all()
+    assert ae["ctcae_grade"].astype(int).between(1, 5).all()
+    serious = ae["serious"] == "Y"
+    assert (ae.loc[~serious, CRITERIA_COLUMNS] == "").all().all()
+    assert ae.loc[serious, CRITERIA_COLUMNS].isin(["N", "Y"]).all().all()
+    assert (ae.loc[serious, CRITERIA_COLUMNS] == "Y").any(axis=1).all()  # a serious event says why
+    assert ae["causality"].isin(SAFETY["relationship"]["terms"]).all()
+    for column, codelist in (("action_taken", "ACN"), ("outcome", "OUT"), ("serious", "NY")):
+        assert ae[column].isin({t["value"] for t in CT[codelist]["terms"]}).all(), column
+
+
+def test_crs_mostly_low_grade_early_and_dose_dependent():
+    frames = synthesize(STUDY, 20_000, 3, AS_OF)
+    ae = with_infusion(frames)
+    crs = ae[ae["meddra_pt"] == SPECIAL["CRS"]]
+    assert crs["day"].between(1, 14).all() and crs["day"].le(7).mean() > 0.6  # most within the first week
+    assert crs["astct_grade"].isin(["1", "2"]).mean() > 0.8
+    treated = frames["dosing"]["planned_level"].value_counts()
+    share = crs.groupby("planned_level")["subject"].nunique() / treated
+    severe = ae[ae["ctcae_grade"].astype(int) >= 3].groupby("planned_level")["subject"].nunique() / treated
+    icans = ae[ae["meddra_pt"] == SPECIAL["ICANS"]]
+    assert share.loc[ARMS].is_monotonic_increasing and severe.loc[ARMS].is_monotonic_increasing
+    assert 0 < len(icans["subject"].unique()) < len(crs["subject"].unique()) / 3  # occasional, and only with CRS
+    assert set(icans["subject"]) <= set(crs["subject"])
+    dlt = {level: len(s) / treated[level] for level, s in dlt_subjects(frames).items()}
+    assert dlt[ARMS[-1]] > 3 * dlt.get(ARMS[0], 0.0)
+
+
+def test_sample_dlts_at_the_higher_levels(sample):
+    """In the sample: none at the first level, one each at the two middle levels, two at the highest."""
+    got = {level: len(subjects) for level, subjects in dlt_subjects(sample).items()}
+    assert got == {ARMS[1]: 1, ARMS[2]: 1, ARMS[3]: 2}

@@ -130,3 +130,65 @@ def test_ragged_row_is_rejected_with_its_line(raw_copy, specs):
     assert v.counts["enrollment"] == {"read": 35, "valid": 34, "rejected": 1}
     enrol = v.valid["enrollment"]
     assert enrol.loc[enrol["subject"] == "0005"].index.tolist() == [8]  # header 1, 0001-0003, ragged, 0004, blank
+
+
+CRS_ICANS = "meddra_pt is one of Cytokine release syndrome, Immune effector cell-associated neurotoxicity syndrome"
+
+
+@pytest.mark.parametrize(
+    ("subject", "nth", "column", "value", "rule", "message"),
+    [
+        ("0001", 0, "end_date", "2025-06-01", "not_before", "must not be before start_date"),
+        ("0001", 0, "ctcae_grade", "6", "range", "must be between 1 and 5"),
+        ("0001", 0, "astct_grade", "2", "blank_unless", "must be blank unless " + CRS_ICANS),  # not CRS/ICANS
+        ("0005", 0, "astct_grade", "", "required_if", "is required when " + CRS_ICANS),  # CRS without its grade
+        ("0005", 0, "serious", "Y", "required_if", "is required when serious is Y"),  # criteria missing
+        ("0005", 1, "serious", "N", "blank_if", "must be blank when serious is N"),  # criteria of a non-serious event
+        ("0005", 1, "hospitalization", "N", "any_of_if", "must be Y when serious is Y"),  # serious, but no criterion
+        ("0001", 0, "causality", "MAYBE", "study:safety.relationship.terms", "must be one of"),
+        ("0001", 0, "outcome", "RESOLVED", "codelist:OUT", "not a term of codelist OUT"),
+        ("0001", 0, "action_taken", "NONE", "codelist:ACN", "not a term of codelist ACN"),
+    ],
+)
+def test_adverse_event_rules(raw_copy, specs, subject, nth, column, value, rule, message):
+    line = edit(raw_copy, "adverse_events.csv", subject, column, value, nth)
+    v = validated(raw_copy, specs)
+    hit = v.rejects[(v.rejects["file"] == "adverse_events.csv") & (v.rejects["line"] == line)]
+    assert rule in set(hit["rule"]), v.rejects.to_string()
+    assert message in " ".join(hit["message"])
+    assert set(v.rejects["line"]) == {line} and line not in v.valid["adverse_events"].index  # nothing else
+
+
+def test_seriousness_criteria_each_named(raw_copy, specs):
+    """A list-form required_if rejects each missing criterion on its own column."""
+    line = edit(raw_copy, "adverse_events.csv", "0005", "serious", "Y")
+    v = validated(raw_copy, specs)
+    criteria = ["results_in_death", "life_threatening", "hospitalization", "disability", "congenital_anomaly"]
+    criteria.append("medically_important")
+    assert sorted(v.rejects.loc[v.rejects["rule"] == "required_if", "column"]) == sorted(criteria)
+    assert set(v.rejects["line"]) == {line}
+
+
+def test_one_soc_per_preferred_term(raw_copy, specs):
+    """A PT coded to two SOCs rejects every row of that PT: which coding is right cannot be known."""
+    line = edit(raw_copy, "adverse_events.csv", "0001", "meddra_soc", "Blood and lymphatic system disorders")
+    ae = pd.read_csv(raw_copy / "adverse_events.csv", dtype=str, keep_default_na=False)
+    same_pt = set(ae.index[ae["meddra_pt"] == ae.loc[line - 2, "meddra_pt"]] + 2)
+    v = validated(raw_copy, specs)
+    hit = v.rejects[v.rejects["rule"] == "same_within"]
+    assert set(hit["line"]) == same_pt and line in same_pt and len(same_pt) > 1
+    assert hit["message"].str.contains("differs between rows with the same meddra_pt").all()
+    assert hit["column"].eq("meddra_soc").all()
+
+
+def test_adverse_event_parent_rules(raw_copy, specs):
+    """AE against the subject's enrollment row: not before consent; a fatal event ends on the death date."""
+    early = edit(raw_copy, "adverse_events.csv", "0001", "start_date", "2025-01-01")
+    ae = pd.read_csv(raw_copy / "adverse_events.csv", dtype=str, keep_default_na=False)
+    (fatal,) = ae.index[ae["ctcae_grade"] == "5"]
+    subject = ae.loc[fatal, "subject"]
+    nth = list(ae.index[ae["subject"] == subject]).index(fatal)
+    moved = edit(raw_copy, "adverse_events.csv", subject, "end_date", "2026-01-08", nth)
+    v = validated(raw_copy, specs)
+    got = set(v.rejects[["line", "rule"]].itertuples(index=False, name=None))
+    assert got == {(early, "ae_before_consent"), (moved, "fatal_ae_death_date")}
