@@ -317,7 +317,7 @@ def parent_rule_rejects(
     for rule in contract.parent_rules:
         kind, name = rule["rule"], rule.get("name", rule["rule"])
         col = rule.get("column") or contract.role("SUBJID")
-        theirs = key.map(indexed[rule["parent_column"]]).astype("str")
+        theirs = key.map(indexed[rule["parent_column"]]).astype("str")  # null where the parent's cell is blank
         applies = _isin(key, indexed.index.to_series())
         for pcol, pval in (rule.get("when_parent") or {}).items():
             applies &= (key.map(indexed[pcol]) == _parent_value(parent_contract, specs, pcol, pval)).fillna(False)
@@ -343,7 +343,7 @@ def parent_rule_rejects(
             default = f"not within {tol:.0%} of the dose of arm " + theirs.astype("str") + ": " + target.astype("str")
             theirs, template = target.astype("str"), template.replace("{tolerance}", f"{tol:.0%}")
         if template:  # one message per distinct parent value, not per row
-            texts = theirs.astype("str")
+            texts = theirs.astype("str").fillna("(blank)")
             message = texts.map({v: template.format(parent=v) for v in texts.dropna().unique()})
         else:
             message = default
