@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from numbers import Integral
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,7 @@ class CodeList:
     decoded: bool  # CodeListItem with Decode, else EnumeratedItem
     used_by: tuple[str, ...]
     data_type: str = "text"
+    external: tuple[str, str] | None = None  # (dictionary, version) of an ExternalCodeList, e.g. MedDRA
 
 
 @dataclass(frozen=True)
@@ -255,12 +257,23 @@ class _Registry:
             )
         )
 
+    def external_codelist(self, spec: Mapping[str, Any], user: str) -> str:
+        """A variable coded with an external dictionary (spec key dictionary: name, version_from in study.yaml)."""
+        version = str(self.specs.study.lookup(spec["version_from"]))
+        key = ("external", spec["name"], version)
+        oid = f"CL.{spec['name'].upper()}"
+        entry = self.codelists.setdefault(key, {"oid": oid, "users": []})
+        entry["users"].append(user)
+        return entry["oid"]
+
     def built_codelists(self) -> tuple[CodeList, ...]:
         out = []
         for (kind, name, values), e in self.codelists.items():
             users = tuple(e["users"])
             if kind == "sponsor":
                 out.append(_sponsor_codelist(self.specs, e["spec"], e["oid"], users))
+            elif kind == "external":
+                out.append(CodeList(e["oid"], f"{name} {values}", None, (), False, users, external=(name, values)))
             else:
                 out.append(_ct_codelist(self.specs, self.specs.codelists[name], values, e["oid"], users))
         return tuple(sorted(out, key=lambda c: c.oid))
@@ -351,6 +364,8 @@ def _value_list(
     entries = {e["parmcd"]: e for e in specs.study.data.get("trial_summary", [])} if from_ts else {}
     name_col = by[:-2] if by.endswith("CD") and by[:-2] in frame else None  # TSPARMCD -> TSPARM
     parent_origin = _origin(var, specs)
+    supp = (specs.sdtm[domain].records or {}).get("supplemental") or {}
+    qualifiers = {q["qnam"]: q for q in supp.get("qualifiers", [])}
     refs, items, wheres = [], [], []
     for order, key in enumerate(sorted(frame[by].dropna().astype(str).unique()), start=1):
         rows = frame[frame[by] == key]
@@ -364,8 +379,15 @@ def _value_list(
             fact = entry["from"].removeprefix("data.")
             text = f"Determined at export from the data of the transfer (fact '{fact}'), not taken from the protocol"
             origin, method = Origin("Derived", "Sponsor"), reg.method(text, f"MT.{user}", user)
+        if key in qualifiers:  # a SUPP-- qualifier: its own origin and method
+            q = qualifiers[key]
+            origin = Origin(q["qorig"], "Sponsor")
+            if q.get("method"):
+                method = reg.method(str(q["method"]).strip(), f"MT.{user}", user)
+            label = str(q["qlabel"])
         codelist = reg.ct_codelist(entry["codelist"], None, user) if entry.get("codelist") else None
-        label = str(rows[name_col].dropna().iloc[0]) if name_col and rows[name_col].notna().any() else key
+        if key not in qualifiers:
+            label = str(rows[name_col].dropna().iloc[0]) if name_col and rows[name_col].notna().any() else key
         items.append(Item(oid, key, label[:40], data_type, length, length, None, origin, codelist))
         where = WhereClause(f"WC.{domain}.{by}.{key}", f"IT.{domain}.{by}", (key,))
         wheres.append(where)
@@ -392,6 +414,8 @@ def _dataset(
             codelist = reg.ct_codelist(var.codelist, var.values, user)
         elif var.sponsor_codelist:
             codelist = reg.sponsor_codelist(var.sponsor_codelist, user)
+        elif var.dictionary:
+            codelist = reg.external_codelist(var.dictionary, user)
         if var.name in (spec.value_lists or {}):
             vl, vl_items, vl_wheres = _value_list(domain, var, spec.value_lists[var.name], frame, specs, reg)
             value_list = vl.oid
@@ -630,6 +654,8 @@ def define_xml(meta: Define, created: str) -> ET.Element:
             "def:StandardOID": std_ct.oid if cl.code else None,
         }
         el = _add(mdv, "CodeList", attrs)
+        if cl.external:
+            _add(el, "ExternalCodeList", {"Dictionary": cl.external[0], "Version": cl.external[1]})
         for order, term in enumerate(cl.terms, start=1):
             if cl.decoded:
                 t = _add(el, "CodeListItem", {"CodedValue": term.value, "OrderNumber": order})

@@ -105,6 +105,7 @@ class Variable:
     method: str | None = None
     map: Any = None  # how the variable is derived: one mapping step or a list (first non-null wins)
     sponsor_codelist: Mapping[str, Any] | None = None  # {name, codes, decodes}: study.yaml paths of the terms
+    dictionary: Mapping[str, Any] | None = None  # {name, version_from}: an external dictionary (MedDRA)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,13 @@ RAW_READERS = {"assign", "assign_ct", "dtc"}  # algorithms that carry a collecte
 def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
     """The fields a domain's records have (raw columns, study-list fields, a named source's fields)."""
     rec, where = spec.records, f"{spec.path}: records"
-    if not isinstance(rec, Mapping) or len({"from", "study", "derivation"} & set(rec)) != 1:
-        raise SpecError(f"{where}: name one of from (a raw file), study (a study.yaml list) or derivation")
+    kinds = {"from", "study", "derivation", "supplemental"}
+    if not isinstance(rec, Mapping) or len(kinds & set(rec)) != 1:
+        raise SpecError(
+            f"{where}: name one of from (a raw file), study (a study.yaml list), derivation or supplemental"
+        )
+    if "supplemental" in rec:
+        return _check_supplemental(rec["supplemental"], specs, f"{where}.supplemental")
     if "from" in rec:
         if rec["from"] not in specs.raw:
             raise SpecError(f"{where}.from: no contract for raw file '{rec['from']}' in specs/raw")
@@ -65,6 +70,36 @@ def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
     return set(RECORD_SOURCES[rec["derivation"]][2])
 
 
+def _check_supplemental(how: Any, specs: Specs, where: str) -> set[str]:
+    """SUPP-- records: a parent dataset, its identifying variable and qualifiers each with a mapping on it."""
+    from flows.mapping.engine import SUPP_FIELDS
+    from flows.mapping.plan import qualifier_steps
+
+    if not isinstance(how, Mapping) or how.get("parent") not in specs.sdtm:
+        raise SpecError(f"{where}.parent: names no dataset in specs/sdtm")
+    parent = specs.sdtm[how["parent"]]
+    if how.get("idvar") not in parent.names:
+        raise SpecError(f"{where}.idvar: '{how.get('idvar')}' is not a variable of {parent.domain}")
+    fields = record_fields(parent, specs)
+    for i, q in enumerate(how.get("qualifiers") or []):
+        qw = f"{where}.qualifiers[{i}]"
+        missing = sorted({"qnam", "qlabel", "qorig", "map"} - set(q))
+        if missing:
+            raise SpecError(f"{qw}: missing key(s) {missing}")
+        if len(q["qnam"]) > 8 or not q["qnam"].isupper() or len(q["qlabel"]) > 40:
+            raise SpecError(f"{qw}: QNAM upper case and at most 8 characters, QLABEL at most 40")
+        for step in _with_nested(qualifier_steps(q, f"{qw}.map")):
+            sig = DERIVATION_SIGNATURES[step.algorithm] if step.derivation else SIGNATURES[step.algorithm]
+            for arg, kind in sig.params.items():
+                if arg in step.args:
+                    _check_arg(kind, step.args[arg], parent, fields, specs, f"{qw}.map.{step.algorithm}.{arg}")
+            for c in step.when:
+                _check_condition(c, parent, fields, specs, f"{qw}.map.when")
+    if not how.get("qualifiers"):
+        raise SpecError(f"{where}.qualifiers: at least one")
+    return set(SUPP_FIELDS)
+
+
 def _check_condition(c: Condition, spec: DomainSpec, fields: set[str], specs: Specs, where: str) -> None:
     if c.kind == "column" and c.name not in fields:
         raise SpecError(f"{where}: unknown column '{c.name}' (not in the records of {spec.domain})")
@@ -72,6 +107,8 @@ def _check_condition(c: Condition, spec: DomainSpec, fields: set[str], specs: Sp
         raise SpecError(f"{where}: unknown variable '{c.name}'")
     if c.equals_from:
         _study(specs, c.equals_from, where)
+    if c.in_from:
+        _study(specs, c.in_from, where)
 
 
 def _study(specs: Specs, path: str, where: str) -> Any:

@@ -146,6 +146,32 @@ def subject_elements(ctx: Context) -> pd.DataFrame:
     return started.astype({"TAETORD": "Int64", "SESTDTC": "str", "ETCD": "str"})
 
 
+def dlt_flag(
+    ctx: Context, rule: str, day: str, grade: str, relation: str, term: str, began: str, ended: str
+) -> pd.Series:
+    """'Y' for a dose-limiting toxicity by the study's rule (study.yaml `rule`: window of study days, minimum grade,
+    related only, exceptions by term, grade and days to resolution), 'N' for every other event."""
+    r = ctx.specs.study.lookup(rule)
+    v = {"day": ctx.variables[day], "grade": ctx.variables[grade], "term": ctx.variables[term]}
+    day_n = v["day"].astype("Float64")
+    grade_n = pd.to_numeric(v["grade"], errors="coerce").astype("Float64")
+    related = ctx.variables[relation].isin(ctx.specs.study.lookup(r["related_from"]))
+    window = r["window"]
+    hit = (day_n >= window["from_day"]) & (day_n <= window["to_day"]) & (grade_n >= r["min_grade"])
+    if r.get("related_only", True):
+        hit &= related
+    days = (parse_date(ctx.variables[ended]) - parse_date(ctx.variables[began])).dt.days
+    for exc in r.get("exceptions", []):
+        match = v["term"].isin(exc["terms"])
+        if "grades" in exc:
+            match &= grade_n.isin(exc["grades"])
+        if "resolved_within_days" in exc:
+            match &= (days <= exc["resolved_within_days"]).fillna(False)
+        hit &= ~match.fillna(False)
+    flag = pd.Series("N", index=day_n.index, dtype="str")
+    return flag.mask(hit.fillna(False), "Y")
+
+
 DataFact = Callable[[Context], Any]
 DATA_FACTS: dict[str, DataFact] = {
     "treated_subjects": lambda ctx: int(ctx.datasets["DM"]["ACTARMCD"].notna().sum()),
@@ -204,6 +230,20 @@ VARIABLE_DERIVATIONS: dict[str, tuple[Callable[..., pd.Series], Signature]] = {
     "arm_by_dose": (arm_by_dose, Signature({"dose": "ref", "order": "ref", "tolerance": "study"})),
     "last_contact": (last_contact, Signature({"dates": "columns"}, optional=frozenset({"dates"}))),
     "rule_text": (rule_text, Signature({"rule": "column"})),
+    "dlt_flag": (
+        dlt_flag,
+        Signature(
+            {
+                "rule": "study",
+                "day": "variable",
+                "grade": "variable",
+                "relation": "variable",
+                "term": "variable",
+                "began": "variable",
+                "ended": "variable",
+            }
+        ),
+    ),
     "last_before_exposure": (
         last_before_exposure,
         Signature({"test": "variable", "date": "variable", "reference": "ref"}),

@@ -53,6 +53,42 @@ def _explode(rows: list[Mapping[str, Any]], how: Mapping[str, Any]) -> pd.DataFr
     return pd.DataFrame(out)
 
 
+SUPP_FIELDS = ("USUBJID", "RDOMAIN", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL")
+
+
+def supplemental_records(how: Mapping[str, Any], parent: Context) -> pd.DataFrame:
+    """SUPP-- records: per parent record and qualifier, the qualifier's value worked out on the parent's variables
+    (one record where it is not null), identified by the parent's `idvar` (e.g. AESEQ) and its raw source."""
+    from flows.mapping.plan import qualifier_steps
+
+    v = parent.variables
+    ids = v[how["idvar"]].astype("Int64").astype("str")
+    parts = []
+    for q in how["qualifiers"]:
+        steps = qualifier_steps(q, f"records.supplemental.qualifiers.{q['qnam']}")
+        values = [run_step(step, parent) for step in steps]
+        value = (first_non_null(values) if len(values) > 1 else values[0]).astype("str")
+        keep = value.notna().to_numpy(bool)
+        frame = pd.DataFrame(
+            {
+                "USUBJID": v["USUBJID"].to_numpy()[keep],
+                "RDOMAIN": parent.domain,
+                "IDVAR": how["idvar"],
+                "IDVARVAL": ids.to_numpy()[keep],
+                "QNAM": q["qnam"],
+                "QLABEL": q["qlabel"],
+                "QVAL": value.to_numpy()[keep],
+                "QORIG": q["qorig"],
+                "QEVAL": q.get("qeval"),
+            }
+        )
+        if "_line" in parent.records:
+            frame[SOURCE] = parent.records[SOURCE].to_numpy()[keep]
+            frame["_line"] = parent.records["_line"].to_numpy()[keep]
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True).astype({f: "str" for f in SUPP_FIELDS})
+
+
 def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
     """The records of a domain: valid rows of its raw file (unpivoted or grouped, then filtered), a study.yaml
     list (exploded), or a named record source. Raw records keep their file (`_file`) and line (`_line`)."""
@@ -154,7 +190,11 @@ def derive_datasets(
             if node == RECORDS:
                 raw = spec.records.get("from")
                 ctx = Context(domain, pd.DataFrame(), specs, specs.raw.get(raw), valid, datasets, facts or {})
-                ctx.records = build_records(spec, ctx)
+                if "supplemental" in spec.records:
+                    how = spec.records["supplemental"]
+                    ctx.records = supplemental_records(how, contexts[how["parent"]])
+                else:
+                    ctx.records = build_records(spec, ctx)
                 contexts[domain] = ctx
             else:
                 _evaluate(plan, contexts[domain], node)

@@ -31,6 +31,16 @@ class Plan:
     order: list[Node]  # every domain's records and variables, each after what it reads
 
 
+def qualifier_steps(qualifier: Mapping[str, Any], where: str) -> tuple[Step, ...]:
+    """The steps of one supplemental qualifier's `map` (worked out in the parent dataset's records)."""
+    try:
+        return tuple(
+            with_parts(s, where) for s in parse_map(qualifier.get("map"), SIGNATURES, DERIVATION_SIGNATURES, where)
+        )
+    except StepError as exc:
+        raise SpecError(str(exc)) from None
+
+
 def parse_filter(where: Any, at: str) -> Step:
     """A record filter: conditions ({column: x, equals: y}, or a list of them) or {derivation: name, <inputs>}."""
     if isinstance(where, Mapping) and "derivation" in where:
@@ -102,7 +112,11 @@ def plan_domain(spec: DomainSpec) -> DomainPlan:
 
 def record_deps(spec: DomainSpec, specs: Specs) -> set[Node]:
     """What building a domain's records reads: a named record source's declared datasets (DOMAIN.* or DOMAIN.VAR)."""
-    name = (spec.records or {}).get("derivation")
+    rec = spec.records or {}
+    if "supplemental" in rec:  # qualifiers are worked out on the parent's finished variables
+        parent = rec["supplemental"].get("parent")
+        return {(parent, n) for n in specs.sdtm[parent].names} if parent in specs.sdtm else set()
+    name = rec.get("derivation")
     if not name or name not in RECORD_SOURCES:
         return set()
     deps: set[Node] = set()

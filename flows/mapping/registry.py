@@ -161,6 +161,9 @@ def holds(ctx: Context, when: tuple[Condition, ...]) -> pd.Series:
             test = values.notna() if c.present else values.isna()
         elif c.isin is not None:
             test = values.isin(list(c.isin))
+        elif c.in_from is not None:
+            allowed = ctx.specs.study.lookup(c.in_from)
+            test = values.isin(list(allowed.values()) if isinstance(allowed, Mapping) else list(allowed))
         else:
             target = ctx.specs.study.lookup(c.equals_from) if c.equals_from else c.equals
             test = values == target

@@ -23,6 +23,7 @@ class Condition:
     equals_from: str | None = None  # study.yaml path of the value compared with
     isin: tuple[Any, ...] | None = None
     present: bool | None = None
+    in_from: str | None = None  # study.yaml path of a list (or a mapping's values) the value must be in
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,9 @@ def _condition(raw: Any, where: str) -> Condition:
     kinds = [k for k in ("column", "variable") if k in raw]
     if len(kinds) != 1:
         raise StepError(f"{where}: a condition names one column or one variable")
-    tests = [k for k in ("equals", "equals_from", "in", "present") if k in raw]
-    if len(tests) != 1 or set(raw) - {"column", "variable", "equals", "equals_from", "in", "present"}:
-        raise StepError(f"{where}: a condition has exactly one of equals, equals_from, in, present")
+    tests = [k for k in ("equals", "equals_from", "in", "in_from", "present") if k in raw]
+    if len(tests) != 1 or set(raw) - {"column", "variable", "equals", "equals_from", "in", "in_from", "present"}:
+        raise StepError(f"{where}: a condition has exactly one of equals, equals_from, in, in_from, present")
     return Condition(
         kinds[0],
         str(raw[kinds[0]]),
@@ -64,6 +65,7 @@ def _condition(raw: Any, where: str) -> Condition:
         equals_from=raw.get("equals_from"),
         isin=tuple(raw["in"]) if "in" in raw else None,
         present=raw.get("present"),
+        in_from=raw.get("in_from"),
     )
 
 
