@@ -137,7 +137,8 @@ def subject_elements(ctx: Context) -> pd.DataFrame:
         rows.append(pd.DataFrame({"USUBJID": dm["USUBJID"], "ETCD": etcd, "TAETORD": order + 1, "SESTDTC": start}))
     se = pd.concat(rows, ignore_index=True)
     started = se.sort_values(["USUBJID", "TAETORD"], kind="stable")
-    started = started[started.groupby("USUBJID")["SESTDTC"].transform(lambda s: s.notna().cummin()).astype(bool)]
+    began = started["SESTDTC"].notna().astype("int8")
+    started = started[began.groupby(started["USUBJID"].to_numpy()).cummin().astype(bool).to_numpy()]
     nxt = started.groupby("USUBJID")["SESTDTC"].shift(-1)
     end = started["USUBJID"].map(dm.set_index("USUBJID")["RFPENDTC"])
     started = started.assign(SEENDTC=nxt.fillna(end).astype("str"))

@@ -10,7 +10,7 @@ import pandas as pd
 
 from flows.distinct import rows_where
 from flows.errors import OutputCheckError
-from flows.keys import sort_by_keys
+from flows.keys import seq_in_key_order, sort_by_keys
 from flows.mapping.context import Context
 from flows.mapping.derivations import RECORD_FILTERS, RECORD_SOURCES, VARIABLE_DERIVATIONS
 from flows.mapping.plan import RECORDS, Plan, plan_domains
@@ -140,9 +140,7 @@ def seq_numbers(ctx: Context, spec: DomainSpec) -> pd.Series:
     """--SEQ: 1..n within USUBJID in the order of the domain keys (ties in record order), records left in place."""
     keys = [k for k in spec.keys if k != spec.seq and k in ctx.variables]
     frame = pd.DataFrame({k: ctx.variables[k] for k in dict.fromkeys([*keys, "USUBJID"])}, index=ctx.records.index)
-    ordered = frame.sort_values(keys, kind="stable", na_position="first")
-    numbers = ordered.groupby("USUBJID", sort=False).cumcount().add(1).astype("Int64")
-    return numbers.reindex(ctx.records.index)
+    return seq_in_key_order(frame, keys)
 
 
 def _evaluate(plan: Plan, ctx: Context, var: str) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from flows.dates import study_day
+from flows.distinct import per_value
 
 
 def assign(values: pd.Series) -> pd.Series:
@@ -54,10 +55,10 @@ def iso8601(date: pd.Series, time: pd.Series | None = None) -> pd.Series:
 
 def lookup(values: pd.Series, table: Mapping[Any, Any]) -> pd.Series:
     """Each value replaced by its entry in `table` (a look-up in study.yaml); null where the table has none."""
-    mapped = values.map(dict(table))
-    if all(isinstance(v, str) for v in table.values()):
-        return mapped.astype("str")
-    return mapped
+    table = dict(table)
+    text = all(isinstance(v, str) for v in table.values())
+    mapped = per_value(lambda s: s.map(table).astype("str") if text else s.map(table))(values)
+    return mapped.astype("str") if text else mapped
 
 
 def copy_of(values: pd.Series) -> pd.Series:
@@ -115,13 +116,18 @@ def first_non_null(parts: Sequence[pd.Series]) -> pd.Series:
 
 
 def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
-    """SDTM --DY against a reference date (see flows.dates.study_day): no day 0, null when a date is partial."""
-    return study_day(dtc, reference)
+    """SDTM --DY against a reference date (see flows.dates.study_day): no day 0, null when a date is partial.
+    Worked out once per distinct pair of dates."""
+    from flows.distinct import distinct_rows
+
+    frame = pd.DataFrame({"d": dtc.astype("str").to_numpy(), "r": reference.astype("str").to_numpy()}, index=dtc.index)
+    pairs = distinct_rows(frame, ["d", "r"])
+    return pairs.expand(study_day(pairs.rows["d"], pairs.rows["r"]).reset_index(drop=True), dtc.index).astype("Int64")
 
 
 def to_number(values: pd.Series) -> pd.Series:
     """Numeric value of a text result (--STRESN from --STRESC); null where the text is not a number."""
-    return pd.to_numeric(values, errors="coerce").astype("Float64")
+    return per_value(lambda s: pd.to_numeric(s, errors="coerce").astype("Float64"))(values)
 
 
 def fill_template(text: str, parts: Mapping[str, pd.Series], index: pd.Index) -> pd.Series:
