@@ -26,6 +26,7 @@ LABELLED_ROWS = 60  # above this many subjects in a panel, y tick labels would o
 PANEL_LEFT, PANEL_WIDTH = 0.085, 0.895  # figure fractions; the left margin fits SITEID-SUBJID tick labels
 MARKERS = ("o", "s", "^", "D", "v", "p", "h", "*", "<", ">")
 SCREEN_FAILURE = "SCREEN FAILURE"  # the CT term (ARMNULRS C49628) that SDTMIG gives screen failures
+END_OF_STUDY = "DISPOSITION EVENT"  # the DSCAT term (C74590) of a subject's end-of-study record in DS
 OTHER = "_other"  # infusions whose dose matches no study arm
 NO_DATE = np.datetime64("NaT", "D")
 # Safety markers on a subject's line: special-interest events (CRS, ICANS, ... in the study's order), then DLTs.
@@ -47,8 +48,9 @@ def domain_counts(datasets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["domain", "records", "subjects"]).astype({"subjects": "Int64"})
 
 
-def arm_counts(dm: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Subjects per planned arm (screened, assigned, treated by actual arm, not treated), then null-arm reasons.
+def arm_counts(dm: pd.DataFrame, study: Study, ds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Subjects per planned arm (screened, assigned, treated by actual arm, not treated and, of them, not yet
+    treated: no end-of-study record in `ds`), then null-arm reasons.
 
     Arms come in the study's escalation order; an ARMCD present in DM but not in the study follows them, and every
     subject without a planned arm is counted once under its ARMNRS, so the rows add up to DM.
@@ -56,6 +58,8 @@ def arm_counts(dm: pd.DataFrame, study: Study) -> pd.DataFrame:
     not_treated = study.data["arm_null_reasons"]["not_treated"]
     names = {a["armcd"]: a["arm"] for a in study.arms}
     armcd, actual, nrs = dm["ARMCD"], dm["ACTARMCD"], dm["ARMNRS"]
+    ended = set(ds.loc[ds["DSCAT"] == END_OF_STUDY, "USUBJID"]) if ds is not None and len(ds) else set()
+    pending = (nrs == not_treated).fillna(False).astype(bool) & ~dm["USUBJID"].isin(ended)
     extra = sorted(set(armcd.dropna()) - set(names))
     rows = []
     for code in [*names, *extra]:
@@ -68,12 +72,14 @@ def arm_counts(dm: pd.DataFrame, study: Study) -> pd.DataFrame:
                 "assigned": int(planned.sum()),
                 "treated": int((actual == code).sum()),
                 "not_treated": int((planned & (nrs == not_treated)).sum()),
+                "not_yet": int((planned & pending).sum()),
             }
         )
     no_arm = armcd.isna()
     reasons = nrs[no_arm].fillna("(ARMNRS missing)")
     for reason, n in sorted(reasons.value_counts().items()):
-        rows.append({"ARMCD": "", "ARM": reason, "screened": int(n), "assigned": 0, "treated": 0, "not_treated": 0})
+        counts = {"screened": int(n), "assigned": 0, "treated": 0, "not_treated": 0, "not_yet": 0}
+        rows.append({"ARMCD": "", "ARM": reason, **counts})
     rows.append(
         {
             "ARMCD": "Total",
@@ -82,9 +88,10 @@ def arm_counts(dm: pd.DataFrame, study: Study) -> pd.DataFrame:
             "assigned": int(armcd.notna().sum()),
             "treated": int(actual.notna().sum()),
             "not_treated": int((armcd.notna() & (nrs == not_treated)).sum()),
+            "not_yet": int((armcd.notna() & pending).sum()),
         }
     )
-    return pd.DataFrame(rows, columns=["ARMCD", "ARM", "screened", "assigned", "treated", "not_treated"])
+    return pd.DataFrame(rows, columns=["ARMCD", "ARM", "screened", "assigned", "treated", "not_treated", "not_yet"])
 
 
 def criterion_counts(ie: pd.DataFrame, dm: pd.DataFrame, study: Study) -> pd.DataFrame:
@@ -524,8 +531,19 @@ def summary_html(datasets: Mapping[str, pd.DataFrame], rejects: pd.DataFrame, sp
         ),
     )
 
-    arms = arm_counts(dm, study)
+    ds = datasets.get("DS")
+    arms = arm_counts(dm, study, ds)
     mismatch = int((dm["ACTARMCD"].notna() & (dm["ACTARMCD"] != dm["ARMCD"])).sum())
+    pending = "Not yet treated at the cut" if cutoff else "Not yet treated"
+    arm_headers = {
+        "ARMCD": "ARMCD",
+        "ARM": "ARM",
+        "screened": "Screened",
+        "assigned": "Assigned",
+        "treated": "Treated",
+        "not_treated": "Not treated",
+        **({"not_yet": pending} if ds is not None else {}),
+    }
     arm_notes = [
         _note(
             "Screened and Assigned count DM.ARMCD; Treated counts DM.ACTARMCD (the arm of the dose received); "
@@ -533,22 +551,22 @@ def summary_html(datasets: Mapping[str, pd.DataFrame], rejects: pd.DataFrame, sp
             "planned arm are listed under their DM.ARMNRS."
         )
     ]
+    if ds is not None:
+        arm_notes.append(
+            _note(
+                f"{pending}: of those not treated, the subjects without an end-of-study record in DS "
+                f"(DSCAT = {END_OF_STUDY}); the others left the study untreated."
+            )
+        )
     if mismatch:
         arm_notes.append(_note(f"{mismatch} subject(s) treated at a dose level other than the planned one."))
     arm_section = _section(
         "Subjects per arm",
         html_table(
             arms,
-            {
-                "ARMCD": "ARMCD",
-                "ARM": "ARM",
-                "screened": "Screened",
-                "assigned": "Assigned",
-                "treated": "Treated",
-                "not_treated": "Not treated",
-            },
+            arm_headers,
             "arms",
-            numeric=("screened", "assigned", "treated", "not_treated"),
+            numeric=("screened", "assigned", "treated", "not_treated", "not_yet"),
             total=True,
         ),
         *arm_notes,

@@ -64,6 +64,7 @@ TOTAL_ITEM, CLASS_ITEM = "TOTAL", "CLASS"  # raw item codes when the assessments
 NOT_MET_WHEN = {"INCLUSION": "N", "EXCLUSION": "Y"}  # IECAT convention when the spec does not say
 DOSED, UNDOSED, FAILED = 0, 1, 2
 AE_STREAM = 11  # adverse events draw from their own stream: the other files keep their bytes for a seed
+ASSIGN_STREAM = 12  # so do assignment dates: the other columns keep their values for a seed
 _DEFAULT_STR = pd.array([], dtype=str).dtype  # pandas >= 3: the pyarrow-backed `str` dtype
 STRINGS = _DEFAULT_STR if isinstance(_DEFAULT_STR, pd.StringDtype) else pd.StringDtype("pyarrow")
 
@@ -692,6 +693,15 @@ def _enrollment(
     }
 
 
+def _assignment(rng: np.random.Generator, design: _Design, subj: _Subjects) -> pa.Array:
+    """Date of assignment to the dose level: from the screening visit (at least a day after consent) to the last
+    visit before the infusion, never after a withdrawal; blank for screen failures."""
+    last_pre = int(np.flatnonzero(design.day < design.day[design.infusion])[-1])
+    lo, hi = np.maximum(subj.dates[:, 0], subj.consent + 1), subj.dates[:, last_pre]
+    hi = np.where(subj.eos >= 0, np.minimum(hi, subj.eos), hi)
+    return _blank(subj.kind == FAILED, _dates(_between(rng, lo, np.maximum(lo, hi))))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Adverse events: CAR-T toxicities after the infusion, dose-dependent, from their own random stream
 
@@ -942,6 +952,7 @@ def synthesize(
     fails = _failures(rng, design, subj.kind)
     weight = np.rint(np.clip(rng.normal(WEIGHT_MEAN, WEIGHT_SD, subjects), *WEIGHT_RANGE) * 10).astype(np.int64)
     enrollment = _enrollment(rng, design, subj, ids, fails, weight)
+    enrollment["assign_date"] = _assignment(np.random.default_rng([seed, ASSIGN_STREAM]), design, subj)
     scores = _scores(rng, design, subj, fails)
     mgfa = _mgfa(rng, design, fails)
     contracts = {name: _contract(raw_specs or RAW_SPECS, name) for name in FILES}

@@ -122,7 +122,10 @@ def test_structural_error_keeps_previous_transfer(raw_copy, tmp_path):
     ("content", "message"),
     [
         (b"", "enrollment.csv: empty file (no header line)"),
-        (b"HEADER\n01,0001,\xff\xfe,,,,,,,,,,,\n", "enrollment.csv: line 2: undecodable text (byte 0xff is not UTF-8)"),
+        (
+            b"HEADER\n01,0001,\xff\xfe,,,,,,,,,,,,\n",
+            "enrollment.csv: line 2: undecodable text (byte 0xff is not UTF-8)",
+        ),
     ],
 )
 def test_unreadable_file_is_structural(raw_copy, tmp_path, content, message):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -46,7 +48,10 @@ def test_dates_are_iso_8601(sdtm):
             assert ok.all(), f"{domain}.{col}: {values[~ok].tolist()[:3]}"
 
 
-@pytest.mark.parametrize(("domain", "seq"), [("EX", "EXSEQ"), ("IE", "IESEQ")])
+@pytest.mark.parametrize(
+    ("domain", "seq"),
+    [("EX", "EXSEQ"), ("IE", "IESEQ"), ("QS", "QSSEQ"), ("RS", "RSSEQ"), ("DS", "DSSEQ"), ("SE", "SESEQ")],
+)
 def test_seq_unique_within_subject_from_one(sdtm, domain, seq):
     frame = sdtm[domain]
     assert not frame.duplicated(["USUBJID", seq]).any()
@@ -55,7 +60,19 @@ def test_seq_unique_within_subject_from_one(sdtm, domain, seq):
 
 
 @pytest.mark.parametrize(
-    ("domain", "dy", "dtc"), [("EX", "EXSTDY", "EXSTDTC"), ("EX", "EXENDY", "EXENDTC"), ("IE", "IEDY", "IEDTC")]
+    ("domain", "dy", "dtc"),
+    [
+        ("EX", "EXSTDY", "EXSTDTC"),
+        ("EX", "EXENDY", "EXENDTC"),
+        ("IE", "IEDY", "IEDTC"),
+        ("QS", "QSDY", "QSDTC"),
+        ("RS", "RSDY", "RSDTC"),
+        ("DS", "DSSTDY", "DSSTDTC"),
+        ("SV", "SVSTDY", "SVSTDTC"),
+        ("SV", "SVENDY", "SVENDTC"),
+        ("SE", "SESTDY", "SESTDTC"),
+        ("SE", "SEENDY", "SEENDTC"),
+    ],
 )
 def test_study_day_never_zero_and_consistent(sdtm, domain, dy, dtc):
     frame = sdtm[domain]
@@ -67,8 +84,11 @@ def test_study_day_never_zero_and_consistent(sdtm, domain, dy, dtc):
 
 def test_subjects_of_every_domain_are_in_dm(sdtm):
     subjects = set(sdtm["DM"]["USUBJID"])
-    for domain in ("EX", "IE"):
+    for domain in ("EX", "IE", "QS", "RS", "DS", "SV", "SE"):
         assert set(sdtm[domain]["USUBJID"]) <= subjects, domain
+    assert (
+        set(sdtm["SE"]["USUBJID"]) == set(sdtm["DS"]["USUBJID"]) == subjects
+    )  # every subject has a path and a consent
     treated = set(sdtm["DM"].loc[sdtm["DM"]["ACTARMCD"].notna(), "USUBJID"])
     assert set(sdtm["EX"]["USUBJID"]) == treated  # exposure exactly for the treated
 
@@ -117,3 +137,81 @@ def test_ts_has_the_parameters_a_reviewer_expects(sdtm):
     coded = ts["TSVALCD"].notna()
     assert (ts.loc[coded, "TSVCDREF"] == "CDISC CT").all() and ts.loc[coded, "TSVCDVER"].notna().all()
     assert (ts["TSVAL"].notna() | ts.get("TSVALNF", pd.Series(index=ts.index)).notna()).all()
+
+
+def test_se_elements_are_contiguous(sdtm):
+    """SDTMIG 3.4 5.3: each element ends where the next starts; the first starts at consent, the last ends at the end
+    of participation; the elements follow the arm's order (TA) and each start is on or before its end."""
+    se, dm = sdtm["SE"].sort_values(["USUBJID", "TAETORD"]), sdtm["DM"].set_index("USUBJID")
+    nxt = se.groupby("USUBJID")["SESTDTC"].shift(-1)
+    assert (se["SEENDTC"] == nxt).where(nxt.notna(), True).all()
+    assert (se["SESTDTC"] <= se["SEENDTC"]).all() and not se.duplicated(["USUBJID", "TAETORD"]).any()
+    first, last = se.groupby("USUBJID").first(), se.groupby("USUBJID").last()
+    assert (first["SESTDTC"] == dm.loc[first.index, "RFICDTC"]).all()
+    assert (last["SEENDTC"] == dm.loc[last.index, "RFPENDTC"]).all()
+    ta = sdtm["TA"].set_index(["ETCD"])["TAETORD"]
+    assert (se["TAETORD"] == se["ETCD"].map(ta.groupby(level=0).first())).all()
+    treated = dm.index[dm["ACTARMCD"].notna()]
+    assert (se.groupby("USUBJID").size().loc[dm.index.difference(treated)] == 1).all()  # SCRN only when untreated
+
+
+@pytest.mark.parametrize(("domain", "dtc"), [("EX", "EXSTDTC"), ("IE", "IEDTC"), ("QS", "QSDTC"), ("RS", "RSDTC"),
+                                             ("DS", "DSSTDTC")])  # fmt: skip
+def test_epoch_is_an_se_element_containing_the_date(sdtm, domain, dtc):
+    """EPOCH of every record is the epoch of one of the subject's SE elements whose start and end (as dates) contain
+    the record's date: on a day two elements share (the infusion day), either of them."""
+    frame = sdtm[domain].reset_index(names="row")
+    se = sdtm["SE"][["USUBJID", "SESTDTC", "SEENDTC", "EPOCH"]].rename(columns={"EPOCH": "SEEPOCH"})
+    cand = frame[["row", "USUBJID", dtc, "EPOCH"]].merge(se, on="USUBJID")
+    d = cand[dtc].str.slice(0, 10)
+    inside = (cand["SESTDTC"].str.slice(0, 10) <= d) & (d <= cand["SEENDTC"].str.slice(0, 10))
+    hit = cand[inside & (cand["EPOCH"] == cand["SEEPOCH"])]
+    missing = frame[~frame["row"].isin(hit["row"])]
+    assert missing.empty, missing[["USUBJID", dtc, "EPOCH"]].head(3).to_dict("records")
+
+
+def test_qslobxfl_at_most_one_per_subject_and_test_before_exposure(sdtm):
+    qs, dm = sdtm["QS"], sdtm["DM"].set_index("USUBJID")
+    flagged = qs[qs["QSLOBXFL"].notna()]
+    assert (flagged["QSLOBXFL"] == "Y").all()
+    assert not flagged.duplicated(["USUBJID", "QSCAT", "QSTESTCD"]).any()
+    assert (flagged["QSDTC"] <= flagged["USUBJID"].map(dm["RFXSTDTC"]).str.slice(0, 10)).all()
+    treated = set(dm.index[dm["RFXSTDTC"].notna()])
+    assert set(flagged["USUBJID"]) == treated  # every treated subject has a baseline, no one else
+    assert flagged.groupby("USUBJID").size().eq(qs["QSTESTCD"].nunique()).all()  # one per test each
+
+
+def test_sv_one_record_per_subject_visit(sdtm):
+    sv = sdtm["SV"]
+    assert not sv.duplicated(["USUBJID", "VISITNUM"]).any() and sv["VISITNUM"].notna().all()
+    assert (sv["SVSTDTC"] <= sv["SVENDTC"]).all()
+    for domain in ("QS", "RS"):  # every visit with findings is a subject visit
+        visits = set(sdtm[domain][["USUBJID", "VISITNUM"]].itertuples(index=False, name=None))
+        assert visits <= set(sv[["USUBJID", "VISITNUM"]].itertuples(index=False, name=None)), domain
+
+
+def test_ds_consent_assignment_and_one_end_of_study(sdtm):
+    ds, dm = sdtm["DS"], sdtm["DM"].set_index("USUBJID")
+    consent = ds[ds["DSDECOD"] == "INFORMED CONSENT OBTAINED"].set_index("USUBJID")
+    assert consent.index.is_unique and set(consent.index) == set(dm.index)
+    assert (consent["DSSTDTC"] == dm.loc[consent.index, "RFICDTC"]).all()
+    assigned = ds[ds["DSDECOD"] == "ENTERED INTO TRIAL"].set_index("USUBJID")
+    assert assigned.index.is_unique and set(assigned.index) == set(dm.index[dm["ARMCD"].notna()])
+    assert (assigned["DSSTDTC"] > dm.loc[assigned.index, "RFICDTC"]).all()
+    start = dm.loc[assigned.index, "RFXSTDTC"].str.slice(0, 10)
+    assert (assigned["DSSTDTC"] < start).where(start.notna(), True).all()  # assigned before the infusion
+    assert (ds.loc[ds["DSDECOD"].isin(["INFORMED CONSENT OBTAINED", "ENTERED INTO TRIAL"]), "DSCAT"]
+            == "PROTOCOL MILESTONE").all()  # fmt: skip
+    ends = ds[ds["DSCAT"] == "DISPOSITION EVENT"]
+    assert ends["USUBJID"].is_unique
+    sf = dm.index[dm["ARMNRS"] == "SCREEN FAILURE"]
+    assert set(ends.loc[ends["DSDECOD"] == "SCREEN FAILURE", "USUBJID"]) == set(sf)
+    died = ends[ends["DSDECOD"] == "DEATH"].set_index("USUBJID")
+    assert (died["DSSTDTC"] == dm.loc[died.index, "DTHDTC"]).all() and len(died) == (dm["DTHFL"] == "Y").sum()
+
+
+def test_every_assessment_row_is_tabulated(sample_export):
+    _, transfer = sample_export
+    manifest = json.loads((transfer / "manifest.json").read_text(encoding="utf-8"))
+    assessments = manifest["inputs"]["assessments.csv"]
+    assert assessments["not_tabulated"] == 0 and assessments["tabulated"] == assessments["read"] > 0

@@ -231,6 +231,22 @@ def test_arm_counts_match_dm(tmp_path, datasets, specs):
     assert [int(total[c]) for c in ("Screened", "Assigned", "Treated", "Not treated")] == [7, 5, 4, 1]
 
 
+def test_assigned_not_treated_without_end_of_study_is_not_yet_treated_at_the_cut(tmp_path, datasets, specs):
+    """0003 is assigned, not treated: with no end-of-study record in DS it is pending at the cut; with one, not."""
+    dm = datasets["DM"]
+    nt = dm.loc[dm["SUBJID"] == "0003", "USUBJID"].iloc[0]
+    milestones = pd.DataFrame({"USUBJID": [nt, nt], "DSCAT": ["PROTOCOL MILESTONE"] * 2})
+    ended = pd.concat([milestones, pd.DataFrame({"USUBJID": [nt], "DSCAT": ["DISPOSITION EVENT"]})])
+    for ds, pending in ((milestones, 1), (ended, 0)):
+        arms = tables(write(tmp_path, {**datasets, "DS": ds}, make_rejects(), specs))["arms"].set_index("ARMCD")
+        assert int(arms.loc["Total", "Not treated"]) == 1
+        assert int(arms.loc["Total", "Not yet treated at the cut"]) == pending
+        assert int(arms.loc[specs.study.arms[0]["armcd"], "Not yet treated at the cut"]) == pending
+    html = write(tmp_path, {**datasets, "DS": milestones}, make_rejects(), specs, cutoff=None)
+    assert "Not yet treated</th>" in html and "at the cut" not in html
+    assert "Not yet treated" not in write(tmp_path, datasets, make_rejects(), specs)  # no DS: cannot tell
+
+
 def test_arm_rows_follow_the_study_spec(tmp_path, datasets, specs):
     """Arm codes and labels come from specs: renaming an arm there renames its row."""
     data = dict(specs.study.data)

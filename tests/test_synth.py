@@ -429,3 +429,30 @@ def test_sample_dlts_at_the_higher_levels(sample):
     """In the sample: none at the first level, one each at the two middle levels, two at the highest."""
     got = {level: len(subjects) for level, subjects in dlt_subjects(sample).items()}
     assert got == {ARMS[1]: 1, ARMS[2]: 1, ARMS[3]: 2}
+
+
+@pytest.mark.parametrize(("subjects", "seed"), [(34, SEED), (300, 7)])
+def test_assignment_between_consent_and_infusion(subjects, seed):
+    frames = synthesize(STUDY, subjects, seed, AS_OF)
+    en = frames["enrollment"].set_index("subject")
+    failed = en["screening_outcome"] == STUDY["screening_outcomes"]["failed"]
+    assert (en.loc[failed, "assign_date"] == "").all() and (en.loc[~failed, "assign_date"] != "").all()
+    assigned = en[~failed]
+    assert (assigned["assign_date"] > assigned["consent_date"]).all()
+    first = frames["dosing"].groupby("subject")["start"].min().str.slice(0, 10)
+    assert (assigned.loc[first.index, "assign_date"] < first).all()
+    undosed = assigned.drop(first.index)
+    assert len(undosed) and (undosed["assign_date"] <= undosed["eos_date"]).all()  # not after the withdrawal
+
+
+def test_assignment_dates_do_not_move_the_other_columns(monkeypatch):
+    """Assignment dates draw from their own random stream: the other columns keep their values for a seed."""
+    before = synthesize(STUDY, 60, 5, AS_OF)
+    monkeypatch.setattr(synth, "ASSIGN_STREAM", synth.ASSIGN_STREAM + 100)
+    after = synthesize(STUDY, 60, 5, AS_OF)
+    assert not before["enrollment"]["assign_date"].equals(after["enrollment"]["assign_date"])
+    pd.testing.assert_frame_equal(
+        before["enrollment"].drop(columns="assign_date"), after["enrollment"].drop(columns="assign_date")
+    )
+    for name in FILES[1:]:
+        pd.testing.assert_frame_equal(before[name], after[name])

@@ -122,11 +122,11 @@ def test_dosing_for_screen_failure(raw_copy, specs):
 
 def test_ragged_row_is_rejected_with_its_line(raw_copy, specs):
     lines = (raw_copy / "enrollment.csv").read_text().splitlines(keepends=True)
-    lines.insert(3, "01,0077,XX\n")  # line 4: three fields instead of fourteen
+    lines.insert(3, "01,0077,XX\n")  # line 4: three fields instead of fifteen
     lines.insert(5, "\n")  # a blank line is not a record, but it moves the lines after it
     (raw_copy / "enrollment.csv").write_text("".join(lines))
     v = validated(raw_copy, specs)
-    assert v.rejects[["line", "rule", "message"]].values.tolist()[0] == [4, "field_count", "expected 14 fields, got 3"]
+    assert v.rejects[["line", "rule", "message"]].values.tolist()[0] == [4, "field_count", "expected 15 fields, got 3"]
     assert v.counts["enrollment"] == {"read": 35, "valid": 34, "rejected": 1}
     enrol = v.valid["enrollment"]
     assert enrol.loc[enrol["subject"] == "0005"].index.tolist() == [8]  # header 1, 0001-0003, ragged, 0004, blank
