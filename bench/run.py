@@ -119,6 +119,7 @@ def instrument_core() -> StageClock:
         ("apply_cutoff", "data cut"),
         ("derive_datasets", "datasets"),
         ("data_as_of", "data as of"),
+        ("evaluate_eligibility", "eligibility rules on the data"),
         ("stage_transfer", "write"),
         ("write_outputs", "datasets and documents"),
         ("xpt_lengths", "xpt lengths"),

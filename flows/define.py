@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from flows.errors import OutputCheckError
+from flows.mapping.derivations import DATA_FACT_METHODS
 from flows.sdtm_schema import TRACE
 from flows.specs import Codelist, DomainSpec, Specs, Variable
 
@@ -377,7 +378,7 @@ def _value_list(
         origin, method = parent_origin, None
         if str(entry.get("from", "")).startswith("data."):
             fact = entry["from"].removeprefix("data.")
-            text = f"Determined at export from the data of the transfer (fact '{fact}'), not taken from the protocol"
+            text = DATA_FACT_METHODS.get(fact) or f"Determined at export from the data of the transfer (fact '{fact}')"
             origin, method = Origin("Derived", "Sponsor"), reg.method(text, f"MT.{user}", user)
         if key in qualifiers:  # a SUPP-- qualifier: its own origin and method
             q = qualifiers[key]
@@ -386,9 +387,10 @@ def _value_list(
                 method = reg.method(str(q["method"]).strip(), f"MT.{user}", user)
             label = str(q["qlabel"])
         codelist = reg.ct_codelist(entry["codelist"], None, user) if entry.get("codelist") else None
+        comment = reg.comment(entry["comment"], f"COM.{user}", user) if entry.get("comment") else None
         if key not in qualifiers:
             label = str(rows[name_col].dropna().iloc[0]) if name_col and rows[name_col].notna().any() else key
-        items.append(Item(oid, key, label[:40], data_type, length, length, None, origin, codelist))
+        items.append(Item(oid, key, label[:40], data_type, length, length, None, origin, codelist, comment))
         where = WhereClause(f"WC.{domain}.{by}.{key}", f"IT.{domain}.{by}", (key,))
         wheres.append(where)
         refs.append(ItemRef(oid, order, var.core == "Req", method=method, where=where.oid))

@@ -20,6 +20,7 @@ import pandas as pd
 from flows import __version__, progress
 from flows.cutoff import apply_cutoff, data_as_of
 from flows.diff import diff_transfers, first_transfer, write_changes
+from flows.eligibility import Eligibility, evaluate_eligibility
 from flows.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, shorten
 from flows.fingerprint import fingerprint, unchanged_since
 from flows.lock import study_lock
@@ -107,16 +108,20 @@ class Prepared:
     cut: dict[str, int]
     cutoff: str | None
     created: datetime
+    eligibility: Eligibility = field(default_factory=Eligibility)  # the rules on the data against the checklist
 
 
 def prepare(raw: dict[str, RawFile], validation: Validation, specs: Specs, cutoff: str | None = None) -> Prepared:
-    """Apply the data cut to the valid rows and derive the datasets from what remains."""
+    """Apply the data cut to the valid rows, check the eligibility rules on what remains and derive the datasets
+    from it (the check first: its temporaries are gone before the datasets take their memory)."""
     valid, cut = validation.valid, dict.fromkeys(validation.valid, 0)
     if cutoff:
         valid, cut = apply_cutoff(valid, specs, cutoff)
-    facts = {"cutoff": cutoff} if cutoff else {}
+    created = data_as_of(valid, specs, cutoff)
+    eligibility = evaluate_eligibility(valid, specs)
+    facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
     datasets = derive_datasets(valid, specs, facts)
-    return Prepared(raw, validation, datasets, cut, cutoff, data_as_of(valid, specs, cutoff))
+    return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility)
 
 
 def write_outputs(prepared: Prepared, specs: Specs, staging: Path) -> dict[str, dict]:
@@ -139,7 +144,9 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path) -> dict[str, 
     shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")
     write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml")
     write_define_html(plain, specs, lengths, staging / "define.html")
-    write_summary(plain, prepared.validation.rejects, specs, prepared.cutoff, staging / "summary.html")
+    write_summary(
+        plain, prepared.validation.rejects, specs, prepared.cutoff, staging / "summary.html", prepared.eligibility
+    )
     return outputs
 
 
@@ -158,7 +165,8 @@ def write_manifest(
     stamp: str,
     fingerprint: str | None = None,
 ) -> dict:
-    """manifest.json: inputs (sha256, rows read/valid/rejected/cut, physical lines, balanced), outputs (rows,
+    """manifest.json: inputs (sha256, rows read/valid/rejected/cut, physical lines, balanced), rejects, the
+    eligibility rules checked on the data and their disagreements with the checklist (warnings), outputs (rows,
     sha256), fingerprint. An input balances when its records are valid or rejected and every physical data line
     lies in one of them: a quoting error that merges lines into one rejected record shows as `lines_rejected`."""
     validation, inputs = prepared.validation, {}
@@ -194,6 +202,8 @@ def write_manifest(
         "data_as_of": prepared.created.isoformat(timespec="seconds"),
         "inputs": inputs,
         "rejects": {"records": len(validation.rejects), "by_rule": {k: int(v) for k, v in by_rule.items()}},
+        "eligibility_checks": prepared.eligibility.checks,
+        "eligibility_warnings": prepared.eligibility.manifest(),
         "outputs": dict(sorted(outputs.items())),
         "balanced": all(i["balanced"] for i in inputs.values()),
         "fingerprint": fingerprint,

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from flows.errors import SpecError
 from flows.specs import CORES, ORIGINS, RAW_TYPES
 
 if TYPE_CHECKING:
-    from flows.specs import Specs
+    from flows.specs import RawContract, Specs
 
-RULE_CHECKS = {"age_range", "class_in", "score_threshold", "washout"}
+# Each eligibility rule `check` (study.yaml criteria.list[].rule) and its parameters: name -> (required, kind).
+# A key outside these, or one without a value, is what an unquoted comma in a YAML flow mapping leaves behind.
+RULE_PARAMETERS: dict[str, dict[str, tuple[bool, str]]] = {
+    "age_range": {"age": (True, "age")},
+    "class_in": {"instrument": (True, "instrument"), "visit": (True, "visit"), "classes": (True, "classes")},
+    "score_threshold": {
+        "visits": (True, "visits"),
+        "any_of": (True, "thresholds"),
+        "ocular_share_below": (False, "share"),
+    },
+    "washout": {"event": (True, "text"), "window": (True, "duration"), "before": (True, "visit")},
+}
+RULE_CHECKS = set(RULE_PARAMETERS)
+TS_KEYS = {"parmcd", "from", "value", "codelist", "format", "ref", "comment"}  # comment: define.xml, e.g. a source
 CONDITIONAL_RULES = {"required_if", "blank_if", "blank_unless", "any_of_if"}  # need `when` or `when_in`
 ROW_RULES = {
     "required_if",
@@ -24,7 +39,28 @@ ROW_RULES = {
     "age_in_range",
 }
 PARENT_RULES = {"parent_equals", "not_before_parent", "equals_parent", "dose_of_arm"}
-ROLES = {"SITEID", "SUBJID"}  # the SDTM identifiers a raw column becomes
+# What a raw column is to a derivation or check that finds it by role, not by name (RawColumn.role):
+ROLES = {
+    "SITEID",  # the site number (SDTM SITEID)
+    "SUBJID",  # the subject number within the site (SDTM SUBJID)
+    "BIRTH_DATE",  # date of birth, possibly partial (age_range rules)
+    "CONSENT_DATE",  # date informed consent was signed: RFICDTC (age_range rules `at: RFICDTC`)
+    "VISIT",  # visit name of study.yaml's schedule (class_in and score_threshold rules)
+    "INSTRUMENT",  # instrument name of study.yaml's instruments
+    "ITEM",  # item code of the instrument (or its total or class row)
+    "ITEM_RESULT",  # item score, total or class
+    "CRITERION",  # criterion code of the investigator's eligibility checklist
+    "ANSWER",  # the checklist's answer (NY): Y when the criterion's statement holds
+}
+# The roles each evaluated rule check reads, all from one raw contract (washout: no raw file has the data).
+RULE_ROLES = {
+    "age_range": ("BIRTH_DATE",),  # plus the role its `at` names (AT_ROLES)
+    "class_in": ("VISIT", "INSTRUMENT", "ITEM_RESULT"),
+    "score_threshold": ("VISIT", "INSTRUMENT", "ITEM", "ITEM_RESULT"),
+}
+AT_ROLES = {"RFICDTC": "CONSENT_DATE"}  # SDTM reference dates an age_range rule may count years to
+CHECKLIST_ROLES = ("CRITERION", "ANSWER")
+DURATION = re.compile(r"^P(\d+[YMWD])+$")
 
 
 def _codelist(specs: Specs, name: str, where: str) -> None:
@@ -40,6 +76,8 @@ def _in_codelist(specs: Specs, name: str, values: list[str], where: str) -> None
 
 
 def check_study(specs: Specs) -> None:
+    from flows.mapping.derivations import DATA_FACTS
+
     study, where = specs.study, str(specs.study.path)
     for key in (
         "studyid",
@@ -89,20 +127,16 @@ def check_study(specs: Specs) -> None:
         if len(c["code"]) > 8 or len(c["test"]) > 200:
             raise SpecError(f"{cw}: IETESTCD over 8 or IETEST over 200 characters")
         _in_codelist(specs, "IECAT", [c["category"]], f"{cw}.category")
-        rule = c.get("rule")
-        if rule:
-            if rule.get("check") not in RULE_CHECKS:
-                raise SpecError(f"{cw}.rule.check: unknown check '{rule.get('check')}'")
-            instruments = [rule["instrument"]] if "instrument" in rule else []
-            instruments += [a["instrument"] for a in rule.get("any_of", [])]
-            for name in instruments:
-                if name not in study.data.get("instruments", {}):
-                    raise SpecError(f"{cw}.rule: unknown instrument '{name}'")
-            for visit in rule.get("visits", []) + ([rule["visit"]] if "visit" in rule else []):
-                if visit not in visit_names:
-                    raise SpecError(f"{cw}.rule: unknown visit '{visit}'")
+        verbatim = c["text"].removesuffix(";")  # the registry's words, without the list's separator
+        if c["source"] == "registry" and len(verbatim) <= 200 and c["test"] != verbatim:
+            raise SpecError(f"{cw}.test: the registry's text fits in 200 characters: IETEST must be the text itself")
+        if "rule" in c:
+            check_rule(c["rule"], specs, f"{cw}.rule", visit_names)
     for i, ts in enumerate(study.data["trial_summary"]):
         tw = f"{where}: trial_summary[{i}]"
+        unknown = sorted(set(ts) - TS_KEYS)
+        if unknown:
+            raise SpecError(f"{tw}: unknown key(s) {unknown} (one of {sorted(TS_KEYS)})")
         _in_codelist(specs, "TSPARMCD", [ts["parmcd"]], f"{tw}.parmcd")
         if "from" in ts and not ts["from"].startswith("data."):
             try:
@@ -111,8 +145,80 @@ def check_study(specs: Specs) -> None:
                 raise SpecError(f"{tw}.from: '{ts['from']}' names no fact in the study") from None
             if "codelist" in ts:
                 _in_codelist(specs, ts["codelist"], [str(v) for v in _as_list(value)], f"{tw}.codelist")
+        elif "from" in ts and ts["from"].removeprefix("data.") not in DATA_FACTS:
+            raise SpecError(f"{tw}.from: unknown data fact '{ts['from']}' (one of {sorted(DATA_FACTS)})")
         elif "from" not in ts and "value" not in ts:
             raise SpecError(f"{tw}: needs 'from' or 'value'")
+
+
+def check_rule(rule: Any, specs: Specs, where: str, visits: set[str]) -> None:
+    """A criterion's rule is exactly what its check declares: known parameters, each with a value of its kind,
+    and a raw contract with the roles the check reads."""
+    if not isinstance(rule, Mapping) or rule.get("check") not in RULE_PARAMETERS:
+        check = rule.get("check") if isinstance(rule, Mapping) else rule
+        raise SpecError(f"{where}.check: unknown check '{check}' (one of {sorted(RULE_PARAMETERS)})")
+    params = RULE_PARAMETERS[rule["check"]]
+    for key, value in rule.items():
+        if key == "check":
+            continue
+        if key not in params:
+            raise SpecError(
+                f"{where}: '{key}' is not a parameter of {rule['check']} ({', '.join(params)})"
+                + (": an unquoted comma in a value? quote it or give a list" if value is None else "")
+            )
+        _rule_value(params[key][1], value, specs, f"{where}.{key}", visits)
+    missing = [k for k, (required, _) in params.items() if required and k not in rule]
+    if missing:
+        raise SpecError(f"{where}: {rule['check']} needs {', '.join(missing)}")
+    roles = list(RULE_ROLES.get(rule["check"], ()))
+    if rule["check"] == "age_range":
+        roles.append(AT_ROLES[rule["age"]["at"]])
+    if roles:
+        _contract_with(specs, (*roles, "SUBJID"), where)
+        checklist = _contract_with(specs, (*CHECKLIST_ROLES, "SUBJID"), where)
+        answer = checklist.column(checklist.role("ANSWER"))
+        if answer.codelist != "NY":
+            raise SpecError(f"{checklist.path}: columns.{answer.name}: the checklist ANSWER needs codelist: NY (Y/N)")
+
+
+def _contract_with(specs: Specs, roles: tuple[str, ...], where: str) -> RawContract:
+    """The first raw contract with a column of every role (the one flows/eligibility.py will read)."""
+    found = next((c for c in specs.raw.values() if all(c.role(r) for r in roles)), None)
+    if found is None:
+        raise SpecError(f"{where}: evaluated on the data, it needs a raw contract with columns of roles {list(roles)}")
+    return found
+
+
+def _rule_value(kind: str, value: Any, specs: Specs, where: str, visits: set[str]) -> None:
+    """One rule parameter against its kind; raise SpecError naming it when the value is not of that kind."""
+    instruments = specs.study.data.get("instruments", {})
+    if kind == "age":
+        ok = isinstance(value, Mapping) and set(value) == {"min", "max", "unit", "at"} and value["at"] in AT_ROLES
+        ok = ok and all(isinstance(value[k], int) for k in ("min", "max")) and value["min"] <= value["max"]
+        expected = f"{{min, max, unit, at}} with whole years and at one of {sorted(AT_ROLES)}"
+    elif kind == "instrument":
+        ok, expected = value in instruments, f"an instrument of study.yaml ({', '.join(instruments)})"
+    elif kind in ("visit", "visits"):
+        names = value if kind == "visits" and isinstance(value, list) else [value]
+        ok, expected = bool(names) and all(v in visits for v in names), f"visit(s) of the schedule {sorted(visits)}"
+    elif kind == "classes":
+        known = [c for i in instruments.values() for c in i.get("classes", [])]
+        ok = isinstance(value, list) and bool(value) and all(v in known for v in value)
+        expected = f"a list of classes of the instrument ({', '.join(known)})"
+    elif kind == "thresholds":
+        ok = isinstance(value, list) and bool(value)
+        ok = ok and all(isinstance(t, Mapping) and set(t) == {"instrument", "min"} for t in value)
+        ok = ok and all(t["instrument"] in instruments and isinstance(t["min"], int | float) for t in value)
+        expected = "a list of {instrument, min} with instruments of study.yaml"
+    elif kind == "share":
+        ok, expected = isinstance(value, int | float) and 0 < value <= 1, "a share between 0 and 1"
+    elif kind == "duration":
+        ok, expected = isinstance(value, str) and bool(DURATION.match(value)), "an ISO 8601 duration (P4W, P6M)"
+    else:  # text: one name, or a list of names
+        names = value if isinstance(value, list) else [value]
+        ok, expected = bool(names) and all(isinstance(n, str) and n.strip() for n in names), "a name or a list"
+    if not ok:
+        raise SpecError(f"{where}: {value!r} is not {expected}")
 
 
 def _as_list(value: object) -> list:

@@ -315,7 +315,7 @@ def check_specs(specs: Specs) -> Specs:
     from flows.mapping.checks import check_mappings
     from flows.spec_checks import check_raw, check_sdtm, check_study
 
+    check_raw(specs)  # first: the study's criteria rules look for contracts' column roles
     check_study(specs)
-    check_raw(specs)
     check_sdtm(specs)
     return dataclasses.replace(specs, sdtm=check_mappings(specs))

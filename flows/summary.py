@@ -18,6 +18,7 @@ import pandas as pd
 from flows import safety
 from flows.mapping.derivations import arm_of_dose
 from flows.specs import Specs, Study
+from flows.summary_eligibility import Eligibility, eligibility_section
 
 # Fixed drawing parameters: the PNG must be byte-identical for identical inputs.
 FIGSIZE = (11.0, 8.0)
@@ -503,7 +504,13 @@ def safety_html(datasets: Mapping[str, pd.DataFrame], supp: pd.DataFrame, study:
     )
 
 
-def summary_html(datasets: Mapping[str, pd.DataFrame], rejects: pd.DataFrame, specs: Specs, cutoff: str | None) -> str:
+def summary_html(
+    datasets: Mapping[str, pd.DataFrame],
+    rejects: pd.DataFrame,
+    specs: Specs,
+    cutoff: str | None,
+    eligibility: Eligibility | None = None,
+) -> str:
     """The whole summary page as one self-contained HTML string."""
     study = specs.study
     empty = pd.DataFrame(columns=["USUBJID"])
@@ -636,12 +643,18 @@ def summary_html(datasets: Mapping[str, pd.DataFrame], rejects: pd.DataFrame, sp
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n{header}\n"
         + "\n".join(p for p in [domains, arm_section, crit_section, reject_section, safety_section, plot_section] if p)
+        + eligibility_section(eligibility)
         + "\n</body>\n</html>\n"
     )
 
 
 def write_summary(
-    datasets: Mapping[str, pd.DataFrame], rejects: pd.DataFrame, specs: Specs, cutoff: str | None, path: Path
+    datasets: Mapping[str, pd.DataFrame],
+    rejects: pd.DataFrame,
+    specs: Specs,
+    cutoff: str | None,
+    path: Path,
+    eligibility: Eligibility | None = None,
 ) -> None:
     """Write summary.html (self-contained: inline style, PNG as a data URI) to path."""
-    path.write_bytes(summary_html(datasets, rejects, specs, cutoff).encode("utf-8"))
+    path.write_bytes(summary_html(datasets, rejects, specs, cutoff, eligibility).encode("utf-8"))

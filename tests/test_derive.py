@@ -105,6 +105,51 @@ def test_ts(sdtm):
     ts = sdtm["TS"].set_index("TSPARMCD")
     assert ts.loc["AGEMIN", "TSVAL"] == "P18Y" and ts.loc["AGEMAX", "TSVAL"] == "P80Y"
     assert ts.loc["TPHASE", "TSVALCD"] == "C15600" and ts.loc["TPHASE", "TSVCDVER"] == "2025-03-28"
-    assert ts.loc["PLANSUB", "TSVAL"] == "24" and ts.loc["ACTSUB", "TSVAL"] == "24"
+    # ACTSUB counts enrolled subjects (CT C98703): 25 assigned to an arm, of whom 24 treated (0010 never dosed)
+    assert ts.loc["PLANSUB", "TSVAL"] == "24" and ts.loc["ACTSUB", "TSVAL"] == "25"
     assert ts.loc["REGID", "TSVAL"] == "NCT06958939"
-    assert "DCUTDTC" not in ts.index  # no data cut asked
+    assert ts.loc["DCUTDTC", "TSVAL"] == "2026-10-26"  # no cut asked: the latest date of the sample's data
+
+
+@pytest.mark.parametrize(
+    ("parmcd", "tsval", "tsvalcd", "ref"),
+    [
+        ("TINDTP", "TREATMENT", "C49656", "CDISC CT"),  # registry: primary purpose TREATMENT
+        ("SEXPOP", "BOTH", "C49636", "CDISC CT"),  # registry: ALL
+        ("INTMODEL", "SEQUENTIAL", "C142568", "CDISC CT"),
+        ("INTTYPE", "BIOLOGIC", "C307", "CDISC CT"),
+        ("PCLAS", "Genetically Modified Autologous T Cell Immunotherapy", None, None),  # assumption: no code claimed
+        ("DCUTDTC", "2026-10-26", None, "ISO 8601"),
+    ],
+)
+def test_ts_parameters_with_their_codes(sdtm, parmcd, tsval, tsvalcd, ref):
+    row = sdtm["TS"].set_index("TSPARMCD").loc[parmcd]
+    assert row["TSVAL"] == tsval
+    assert row["TSVCDREF"] == ref if ref else pd.isna(row["TSVCDREF"])
+    assert row["TSVALCD"] == tsvalcd if tsvalcd else pd.isna(row["TSVALCD"])
+
+
+def test_ts_objective_stop_rule_and_trial_types(sdtm):
+    ts = sdtm["TS"]
+    values = ts.groupby("TSPARMCD")["TSVAL"].apply(list).to_dict()
+    assert values["TTYPE"] == ["SAFETY", "TOLERABILITY", "DOSE FINDING", "EFFICACY"]  # the title: Safety and Efficacy
+    assert values["OBJPRIM"][0].startswith("To evaluate the safety and efficacy of S103")
+    assert "dose-limiting toxicity" in values["STOPRULE"][0]
+    assert (ts["TSVAL"].str.len() <= 200).all()
+
+
+def test_ti_rules_keep_their_lists(sdtm):
+    tirl = sdtm["TI"].set_index("IETESTCD")["TIRL"]
+    assert (
+        tirl["EXCL07"] == "check=washout; event=tocilizumab | eculizumab | efgartigimod; window=P3M; before=SCREENING"
+    )
+    assert "event=intravenous immunoglobulin | plasma exchange | immunotherapy;" in tirl["EXCL08"]
+    assert not tirl.dropna().str.contains("=None").any()
+
+
+def test_ti_ietest_is_the_registry_text_where_it_fits(sdtm, specs):
+    ti = sdtm["TI"].set_index("IETESTCD")
+    assert ti.loc["EXCL07", "IETEST"] == (
+        "Treatment with tocilizumab, eculizumab, or efgartigimod within 3 months prior to screening"
+    )
+    assert ti.loc["INCL05", "IETEST"].startswith("Refractory MG per investigator")  # 859 characters: shortened

@@ -19,6 +19,8 @@ ALLOWED = {
     ("serve.py", "start"): "the `prefect server start` command",
     ("spec_checks.py", "visit"): "study.yaml's own keys: visits.schedule[].visit and a criterion rule's visit",
     ("spec_checks.py", "instrument"): "study.yaml's own key: a criterion rule's instrument",
+    ("eligibility.py", "visit"): "study.yaml's own key: a criterion rule's visit",
+    ("eligibility.py", "instrument"): "study.yaml's own key: a criterion rule's (or threshold's) instrument",
 }
 
 

@@ -69,7 +69,7 @@ def test_trial_summary(transfer):
     values = ts.groupby("TSPARMCD")["TSVAL"].apply(list).to_dict()
     assert values["FCNTRY"] == ["USA", "DEU"] and values["RANDOM"] == ["Y"] and values["TCNTRL"] == ["PLACEBO"]
     assert values["TBLIND"] == ["DOUBLE BLIND"] and values["INTMODEL"] == ["PARALLEL"]
-    assert values["ACTSUB"] == ["4"] and values["TRT"] == ["XYZ-101"] and values["NARMS"] == ["2"]
+    assert values["ACTSUB"] == ["5"] and values["TRT"] == ["XYZ-101"] and values["NARMS"] == ["2"]  # 5 randomized
     assert "TRT" in values and "INDIC" not in values  # only what its study.yaml lists
 
 

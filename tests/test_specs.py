@@ -67,7 +67,7 @@ def broken(tmp_path: Path, rel: str, old: str, new: str) -> Path:
             "study.yaml",
             "rule: {check: class_in, instrument: MGFA, visit: SCREENING",
             "rule: {check: class_in, instrument: MGFB, visit: SCREENING",
-            "study.yaml: criteria.INCL02.rule: unknown instrument 'MGFB'",
+            "study.yaml: criteria.INCL02.rule.instrument: 'MGFB' is not an instrument of study.yaml (MG-ADL, QMG",
         ),
         ("sdtm/ti.yaml", "label: Trial Inclusion/Exclusion Criteria\n", "", "ti.yaml: missing required key 'label'"),
         (
@@ -115,3 +115,73 @@ def test_broken_row_rule_names_file_and_rule(tmp_path, old, new, expected):
     with pytest.raises(SpecError) as err:
         load_specs(broken(tmp_path, "raw/adverse_events.yaml", old, new))
     assert f"adverse_events.yaml: {expected}" in str(err.value)
+
+
+EXCL07 = "event: [tocilizumab, eculizumab, efgartigimod], window: P3M"
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new", "expected"),
+    [
+        (  # the EXCL07 of issue 10: unquoted commas in a flow mapping make keys without values
+            "study.yaml",
+            EXCL07,
+            "event: tocilizumab, eculizumab or efgartigimod, window: P3M",
+            "criteria.EXCL07.rule: 'eculizumab or efgartigimod' is not a parameter of washout (event, window, before):"
+            " an unquoted comma in a value? quote it or give a list",
+        ),
+        (
+            "study.yaml",
+            EXCL07,
+            "event: [], window: P3M",
+            "study.yaml: criteria.EXCL07.rule.event: [] is not a name or a list",
+        ),
+        ("study.yaml", EXCL07, "window: P3M", "study.yaml: criteria.EXCL07.rule: washout needs event"),
+        ("study.yaml", EXCL07, "event: rituximab, window: 3 months", "EXCL07.rule.window: '3 months' is not an ISO"),
+        (
+            "study.yaml",
+            "check: class_in, instrument: MGFA, visit: BASELINE",
+            "check: class_in, instrument: MGFA, visit: BASELINE, window: P1W",
+            "EXCL11.rule: 'window' is not a parameter of class_in",
+        ),
+        ("study.yaml", "classes: [IVb, V]", "classes: [IVb, VI]", "EXCL11.rule.classes: ['IVb', 'VI'] is not a list"),
+        ("study.yaml", "visits: [SCREENING, BASELINE]", "visits: [SCREENING, DAY 0]", "INCL06.rule.visits:"),
+        ("study.yaml", "{instrument: QMG, min: 11}", "{instrument: QMG, max: 11}", "INCL06.rule.any_of: [{"),
+        ("study.yaml", "ocular_share_below: 0.5", "ocular_share_below: 50", "INCL06.rule.ocular_share_below: 50"),
+        ("study.yaml", "check: age_range, age: *age", "check: age_range, age: 18", "INCL01.rule.age: 18 is not"),
+        ("study.yaml", "check: age_range", "check: age_between", "INCL01.rule.check: unknown check 'age_between'"),
+        (  # a registry criterion whose text fits in IETEST must be IETEST
+            "study.yaml",
+            "test: Unresected thymoma",
+            "test: Thymoma not resected",
+            "criteria.EXCL10.test: the registry's text fits in 200 characters: IETEST must be the text itself",
+        ),
+        (  # the evaluator finds the date of birth by role
+            "raw/enrollment.yaml",
+            "role: BIRTH_DATE, ",
+            "",
+            "study.yaml: criteria.INCL01.rule: evaluated on the data, it needs a raw contract with columns of roles"
+            " ['BIRTH_DATE', 'CONSENT_DATE', 'SUBJID']",
+        ),
+        ("raw/eligibility.yaml", "role: ANSWER, ", "", "INCL01.rule: evaluated on the data, it needs a raw contract"),
+        (
+            "raw/eligibility.yaml",
+            "codelist: NY, values: [N, Y],",
+            "values: [N, Y],",
+            "eligibility.yaml: columns.met: the checklist ANSWER needs codelist: NY (Y/N)",
+        ),
+        (
+            "raw/assessments.yaml",
+            "role: VISIT,",
+            "role: VISITS,",
+            "assessments.yaml: columns.visit.role: 'VISITS' is not one of",
+        ),
+        ("study.yaml", "from: data.enrolled_subjects}", "from: data.treated}", "unknown data fact 'data.treated'"),
+        ("study.yaml", "{parmcd: ADDON, value: N,", "{parmcd: ADDON, valeu: N,", "unknown key(s) ['valeu']"),
+    ],
+)
+def test_broken_rule_or_trial_summary_names_file_and_key(tmp_path, rel, old, new, expected):
+    root = broken(tmp_path, rel, old, new)
+    with pytest.raises(SpecError) as err:
+        load_specs(root)
+    assert expected in str(err.value) and "\n" not in str(err.value)

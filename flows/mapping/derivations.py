@@ -174,9 +174,21 @@ def dlt_flag(
 
 
 DataFact = Callable[[Context], Any]
+# What TS states about this transfer's data (study.yaml trial_summary `from: data.<fact>`), from SDTM datasets and
+# the run's facts only; DATA_FACT_METHODS says how, in define.xml.
 DATA_FACTS: dict[str, DataFact] = {
-    "treated_subjects": lambda ctx: int(ctx.datasets["DM"]["ACTARMCD"].notna().sum()),
-    "cutoff": lambda ctx: ctx.facts.get("cutoff"),
+    "enrolled_subjects": lambda ctx: int(ctx.datasets["DM"]["ARMCD"].notna().sum()),
+    "cutoff": lambda ctx: ctx.facts.get("cutoff") or ctx.facts.get("data_as_of"),
+}
+DATA_FACT_METHODS: dict[str, str] = {
+    "enrolled_subjects": (
+        "Number of subjects in DM with ARMCD populated: every subject assigned to an arm, treated or not, as the CT "
+        "definition of ACTSUB (C98703) counts them: actual number of subjects enrolled; screen failures have no arm"
+    ),
+    "cutoff": (
+        "The data cut date of the export, or without a cut the date the data are as of: the latest date in the "
+        "valid raw data (manifest.json data_as_of)"
+    ),
 }
 
 
