@@ -29,7 +29,7 @@ class RawFile:
     sha256: str
     size: int
     ragged: pd.DataFrame  # records with the wrong number of fields: line, last (its last line), fields (rejects),
-    # records (the record's fields, then those of each further physical line it swallowed, parsed alone)
+    # records (the record's fields, then, for a record over several lines, those of each of its lines alone)
     lines: int = -1  # physical data lines: every line after the header that is not blank (-1: not counted)
     spans: pd.DataFrame | None = None  # records over more than one line: line (first), last
     header: tuple[str, ...] = ()  # the columns in the file's order: where a ragged record's fields are
@@ -82,9 +82,12 @@ def _ragged_frame(rows: list[tuple[int, int, int]], records: list[list[list[str]
 
 
 def _swallowed(physical: list[str], first: int, end: int) -> list[list[str]]:
-    """The fields of each physical line after the first of a record over lines first-end, each parsed on its own:
-    what the rows an unbalanced quote swallowed would have said (e.g. which subject they were)."""
-    return [next(csv.reader([physical[n - 1].rstrip("\r")]), []) for n in range(first + 1, end + 1)]
+    """What the lines of a record over lines first-end would have said on their own (e.g. which subject they were):
+    the first line with its quote characters taken as text (its unbalanced quote started the record), then each
+    further physical line parsed alone."""
+    loose = next(csv.reader([physical[first - 1].rstrip("\r")], quoting=csv.QUOTE_NONE), [])
+    rest = [next(csv.reader([physical[n - 1].rstrip("\r")]), []) for n in range(first + 1, end + 1)]
+    return [[f.strip('"') for f in loose], *rest]
 
 
 def _scan_lines(data: bytes, width: int) -> _Lines:
