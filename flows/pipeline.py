@@ -13,7 +13,6 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -40,7 +39,7 @@ from flows.read import RawFile, read_raw
 from flows.sdtm_schema import TRACE
 from flows.signals import shielded
 from flows.specs import Specs
-from flows.validate import Validation, validate_raw
+from flows.validate import Validation, site_today, validate_raw
 from flows.writers import WRITERS
 from flows.writers.context import WriteContext
 from flows.writers.csv import write_table
@@ -267,6 +266,7 @@ class Run:
     staging: Path | None = None
     stamp: str | None = None
     transfer: Path | None = None
+    today: date = date.min  # the run's date at the study's sites, set when the run starts
 
     def result(self, code: int, message: str, error: BaseException | None = None) -> ExportResult:
         v = self.validation
@@ -285,11 +285,11 @@ class Step:
 
 def today(specs: Specs) -> date:
     """The date at the study's sites now: no data date and no cut-off may lie after it."""
-    return datetime.now(ZoneInfo(specs.study.timezone)).date()
+    return site_today(specs)
 
 
-def check_cutoff(cutoff: str | None, specs: Specs) -> None:
-    if cutoff and date.fromisoformat(cutoff) > (now := today(specs)):
+def check_cutoff(cutoff: str | None, specs: Specs, now: date) -> None:
+    if cutoff and date.fromisoformat(cutoff) > now:
         raise PipelineError(f"--cutoff {cutoff} is after today ({now} at the study's sites): a cut cannot be ahead")
 
 
@@ -334,7 +334,7 @@ def _read(run: Run) -> None:
 
 
 def _validate(run: Run) -> ExportResult | None:
-    run.validation = validate_raw(run.raw, run.specs)
+    run.validation = validate_raw(run.raw, run.specs, run.today)
     run.summary = summary_line(run.validation)
     if run.strict and len(run.validation.rejects):
         return run.result(EXIT_REJECTS, f"not published (--strict): {run.summary}")
@@ -344,9 +344,9 @@ def _validate(run: Run) -> ExportResult | None:
 def _derive(run: Run) -> None:
     check_cutoff_has_data(run.validation.valid, run.specs, run.cutoff)
     run.prepared = prepare(run.raw, run.validation, run.specs, run.cutoff)
-    if run.prepared.created.date() > (now := today(run.specs)):
-        where = future_date(run.validation.valid, run.specs, now) or f"data as of {run.prepared.created:%Y-%m-%d}"
-        raise PipelineError(f"{where}: a date after today ({now}) would date the transfer")
+    if run.prepared.created.date() > run.today:  # validation rejects every later date: a bug if one got through
+        where = future_date(run.validation.valid, run.specs, run.today) or f"data as of {run.prepared.created:%Y-%m-%d}"
+        raise PipelineError(f"{where}: a date after today ({run.today}) would date the transfer")
 
 
 def _write(run: Run) -> None:
@@ -394,7 +394,8 @@ def _missing_folders(folder: Path) -> list[Path]:
 
 
 def _walk(run: Run, call: Callable[[Step, Run], ExportResult | None]) -> ExportResult:
-    check_cutoff(run.cutoff, run.specs)
+    run.today = today(run.specs)  # one date for the whole run: validation and the checks agree across midnight
+    check_cutoff(run.cutoff, run.specs, run.today)
     check_output(run.study_dir)
     made = _missing_folders(run.study_dir)
     try:

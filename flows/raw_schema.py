@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 import pandera.pandas as pa
@@ -40,18 +41,49 @@ def _in_range(lo: float | None, hi: float | None):
     return check
 
 
-def _column_checks(col: RawColumn, specs: Specs) -> list[tuple[str, str, object]]:
+DATE_TYPES = ("date", "partial_date", "datetime")
+
+
+def _not_before(kind: str, earliest: str):
+    """A value of the date kind whose latest possible day is on or after `earliest` (a partial date is a range)."""
+    return lambda s: ~((s.str.slice(0, 10) + "~") < earliest).fillna(False).astype(bool) | ~is_valid(s, kind)
+
+
+def _not_after(kind: str, latest: str):
+    """A value of the date kind whose earliest possible day is on or before `latest`."""
+    return lambda s: ~(s.str.slice(0, 10) > latest).fillna(False).astype(bool) | ~is_valid(s, kind)
+
+
+def earliest_date(col: RawColumn, specs: Specs) -> str | None:
+    """The lower bound of a date column: its own `earliest`, else the study's `plausible_dates.earliest`."""
+    return col.earliest or (specs.study.data.get("plausible_dates") or {}).get("earliest")
+
+
+def _date_checks(col: RawColumn, specs: Specs, today: date | None) -> list[tuple[str, str, object]]:
+    """Plausible dates: not before the column's or the study's earliest date, not after the run's date."""
+    checks: list[tuple[str, str, object]] = []
+    if earliest := earliest_date(col, specs):
+        source = "its contract's earliest" if col.earliest else "study plausible_dates.earliest"
+        checks.append(("date_too_early", f"must not be before {earliest} ({source})", _not_before(col.type, earliest)))
+    if today is not None:
+        msg = f"must not be after today ({today.isoformat()} at the study's sites)"
+        checks.append(("date_in_future", msg, _not_after(col.type, today.isoformat())))
+    return checks
+
+
+def _column_checks(col: RawColumn, specs: Specs, today: date | None = None) -> list[tuple[str, str, object]]:
     """(rule, message, vectorised check) for one column, in the order they are reported."""
     checks: list[tuple[str, str, object]] = []
     if col.type == "integer":
         checks.append(("type:integer", "must be a whole number", _matches(INTEGER)))
     elif col.type == "float":
         checks.append(("type:number", "must be a decimal number", _matches(NUMBER)))
-    elif col.type in ("date", "partial_date", "datetime"):
+    elif col.type in DATE_TYPES:
         shape = {"date": "YYYY-MM-DD", "partial_date": "YYYY, YYYY-MM or YYYY-MM-DD", "datetime": "YYYY-MM-DDThh:mm"}
         checks.append(
             (f"type:{col.type}", f"must be a valid ISO 8601 {shape[col.type]}", lambda s, k=col.type: is_valid(s, k))
         )
+        checks += _date_checks(col, specs, today)
     if col.min is not None or col.max is not None:
         checks.append(("range", f"must be between {col.min} and {col.max}", _in_range(col.min, col.max)))
     if col.pattern:
@@ -72,15 +104,16 @@ def _column_checks(col: RawColumn, specs: Specs) -> list[tuple[str, str, object]
     return checks
 
 
-def raw_schema(contract: RawContract, specs: Specs) -> RawSchema:
-    """Build the lazy-validation schema of one raw file: nullability, types, ranges, patterns, terms.
+def raw_schema(contract: RawContract, specs: Specs, today: date | None = None) -> RawSchema:
+    """Build the lazy-validation schema of one raw file: nullability, types, plausible dates (none after `today`,
+    the run's date at the study's sites), ranges, patterns, terms.
 
     Every check is element-wise, so each runs once per distinct value of its column.
     """
     columns, rules = {}, {}
     for col in contract.columns:
         checks = []
-        for rule, message, fn in _column_checks(col, specs):
+        for rule, message, fn in _column_checks(col, specs, today):
             checks.append(pa.Check(per_value(fn), error=message, name=rule))
             rules[(col.name, message)] = rule
         columns[col.name] = pa.Column(nullable=not col.required, checks=checks, required=True)

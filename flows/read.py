@@ -28,9 +28,11 @@ class RawFile:
     frame: pd.DataFrame
     sha256: str
     size: int
-    ragged: pd.DataFrame  # records with the wrong number of fields: line, last (its last line), fields (rejects)
+    ragged: pd.DataFrame  # records with the wrong number of fields: line, last (its last line), fields (rejects),
+    # records (the record's fields, then, for a record over several lines, those of each of its lines alone)
     lines: int = -1  # physical data lines: every line after the header that is not blank (-1: not counted)
     spans: pd.DataFrame | None = None  # records over more than one line: line (first), last
+    header: tuple[str, ...] = ()  # the columns in the file's order: where a ragged record's fields are
 
     @property
     def rows(self) -> int:
@@ -70,12 +72,32 @@ class _Lines:
     data_lines: int
 
 
+RAGGED_COLUMNS = ("line", "last", "fields")
+
+
+def _ragged_frame(rows: list[tuple[int, int, int]], records: list[list[list[str]]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(RAGGED_COLUMNS), dtype="int64")
+    frame["records"] = pd.Series(records, dtype="object")
+    return frame
+
+
+def _swallowed(physical: list[str], first: int, end: int) -> list[list[str]]:
+    """What the lines of a record over lines first-end would have said on their own (e.g. which subject they were):
+    the first line with its quote characters taken as text (its unbalanced quote started the record), then each
+    further physical line parsed alone."""
+    loose = next(csv.reader([physical[first - 1].rstrip("\r")], quoting=csv.QUOTE_NONE), [])
+    rest = [next(csv.reader([physical[n - 1].rstrip("\r")]), []) for n in range(first + 1, end + 1)]
+    return [[f.strip('"') for f in loose], *rest]
+
+
 def _scan_lines(data: bytes, width: int) -> _Lines:
     """Slow path, for files with quoted line breaks, blank lines or ragged rows. An unbalanced quote makes one
     record of every line up to the next quote: it is ragged, and its `end` says how far it reached."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8")))
+    text = data.decode("utf-8")
+    reader = csv.reader(io.StringIO(text))
     next(reader)
-    good, ragged, spans, line, data_lines = [], [], [], reader.line_num, 0
+    good, ragged, records, spans, line, data_lines = [], [], [], [], reader.line_num, 0
+    physical: list[str] | None = None
     for record in reader:
         first, end = line + 1, reader.line_num
         if record:
@@ -84,12 +106,15 @@ def _scan_lines(data: bytes, width: int) -> _Lines:
                 good.append(first)
             else:
                 ragged.append((first, end, len(record)))
+                if end > first and physical is None:
+                    physical = text.split("\n")
+                records.append([record, *(_swallowed(physical, first, end) if end > first else [])])
             if end > first:
                 spans.append((first, end))
         line = end
     return _Lines(
         pd.Index(good),
-        pd.DataFrame(ragged, columns=["line", "last", "fields"], dtype="int64"),
+        _ragged_frame(ragged, records),
         pd.DataFrame(spans, columns=["line", "last"], dtype="int64"),
         data_lines,
     )
@@ -179,7 +204,7 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
         raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
     frame = table.to_pandas()
     lines = None if skipped else _line_numbers(scan, len(frame))
-    ragged = pd.DataFrame({k: pd.Series(dtype="int64") for k in ("line", "last", "fields")})
+    ragged = _ragged_frame([], [])
     spans, data_lines = None, len(frame)
     if lines is None:
         found = _scan_lines(_text(path), len(header))
@@ -192,4 +217,6 @@ def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
     frame.index.name = "line"
     frame = frame[contract.column_names]
     frame.insert(0, SOURCE, _constant(contract.file, len(frame)))
-    return RawFile(contract.name, contract.file, frame, scan.sha256, scan.size, ragged, data_lines, spans)
+    return RawFile(
+        contract.name, contract.file, frame, scan.sha256, scan.size, ragged, data_lines, spans, tuple(header)
+    )

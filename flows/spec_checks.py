@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from flows.errors import SpecError
@@ -75,10 +76,22 @@ def _in_codelist(specs: Specs, name: str, values: list[str], where: str) -> None
         raise SpecError(f"{where}: {bad} not in codelist {name} (CT {specs.ct_release})")
 
 
+def _iso_date(value: object, where: str) -> None:
+    """A bound must be a date YYYY-MM-DD (quoted in YAML, so it stays text)."""
+    try:
+        ok = isinstance(value, str) and len(value) == 10 and bool(date.fromisoformat(value))
+    except ValueError:
+        ok = False
+    if not ok:
+        raise SpecError(f"{where}: '{value}' is not a date YYYY-MM-DD (quote it)")
+
+
 def check_study(specs: Specs) -> None:
     from flows.mapping.derivations import DATA_FACTS
 
     study, where = specs.study, str(specs.study.path)
+    if "plausible_dates" in study.data:
+        _iso_date((study.data["plausible_dates"] or {}).get("earliest"), f"{where}: plausible_dates.earliest")
     for key in (
         "studyid",
         "title",
@@ -238,6 +251,10 @@ def check_raw(specs: Specs) -> None:
             cw = f"{where}: columns.{col.name}"
             if col.type not in RAW_TYPES:
                 raise SpecError(f"{cw}.type: '{col.type}' is not one of {sorted(RAW_TYPES)}")
+            if col.earliest is not None:
+                if col.type not in ("date", "partial_date", "datetime"):
+                    raise SpecError(f"{cw}.earliest: only a date column has an earliest date")
+                _iso_date(col.earliest, f"{cw}.earliest")
             if col.codelist:
                 _in_codelist(specs, col.codelist, list(col.values or ()), f"{cw}.values")
             if col.values_from:

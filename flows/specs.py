@@ -56,6 +56,7 @@ class RawColumn:
     max: float | None = None
     pii: bool = False
     role: str | None = None  # the identifier a derivation needs the column as: SITEID, SUBJID
+    earliest: str | None = None  # a date column's own lower bound (e.g. birth), instead of the study's
 
 
 @dataclass(frozen=True)

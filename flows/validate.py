@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -41,9 +43,14 @@ def reject(frame: pd.DataFrame, mask: pd.Series, column: str, rule: str, message
     )
 
 
-def schema_rejects(frame: pd.DataFrame, contract: RawContract, specs: Specs) -> pd.DataFrame:
-    """Every failing cell of the generated pandera schema, validated lazily."""
-    built = raw_schema(contract, specs)
+def site_today(specs: Specs) -> date:
+    """The date at the study's sites now: no data date and no cut-off may lie after it."""
+    return datetime.now(ZoneInfo(specs.study.timezone)).date()
+
+
+def schema_rejects(frame: pd.DataFrame, contract: RawContract, specs: Specs, today: date | None = None) -> pd.DataFrame:
+    """Every failing cell of the generated pandera schema (no date after `today`), validated lazily."""
+    built = raw_schema(contract, specs, today)
     try:
         built.schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -165,7 +172,7 @@ def _row_rule_checks(frame: pd.DataFrame, contract: RawContract, specs: Specs, r
     if kind == "not_before":
         other = rule["other"]
         a, b = frame[col].str.slice(0, 19), frame[rule["other"]].str.slice(0, 19)
-        bad = a.notna() & b.notna() & (a < b)
+        bad = a.notna() & b.notna() & ((a + "~") < b)  # a partial date is a range: only its end must be before
         return [(bad, col, kind, f"must not be before {other}")]
     if kind == "product_matches":
         tol = float(specs.study.lookup(rule["tolerance_from"]))
@@ -267,24 +274,60 @@ def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
     return values.isin(allowed)
 
 
+def ragged_subjects(raw: RawFile, contract: RawContract) -> pd.Series:
+    """Line of the ragged record each subject key was read from (index: the key): the columns of role SITEID and
+    SUBJID taken by their position in the header, from every record (or swallowed line) that has them."""
+    cols = contract.subject_columns
+    if raw.ragged.empty or not cols or not raw.header:
+        return pd.Series(dtype="int64", index=pd.Index([], dtype="str"))
+    at = [raw.header.index(c) for c in cols]
+    keys, lines = [], []
+    for line, records in zip(raw.ragged["line"], raw.ragged["records"], strict=True):
+        for fields in records:
+            if len(fields) > max(at) and all(fields[i] for i in at):
+                keys.append("-".join(fields[i] for i in at))
+                lines.append(int(line))
+    return pd.Series(lines, index=pd.Index(keys, dtype="str"), dtype="int64")
+
+
+def rejected_because(rejects: list[pd.DataFrame]) -> pd.Series:
+    """The rules each rejected line broke (index: line), e.g. `field_count` or `range, codelist:SEX`."""
+    if not rejects:
+        return pd.Series(dtype="str")
+    found = pd.concat(rejects, ignore_index=True)[["line", "rule"]].drop_duplicates().sort_values(["line", "rule"])
+    return found.groupby("line")["rule"].agg(", ".join)
+
+
 def child_rejects(
     child: pd.DataFrame,
     contract: RawContract,
     parent: pd.DataFrame,
     parent_contract: RawContract,
     parent_bad: pd.Series,
+    reasons: pd.Series | None = None,
+    ragged: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Rows of a child file whose subject is unknown to, or rejected in, the parent file."""
+    """Rows of a child file whose subject is unknown to, or rejected in, the parent file.
+
+    `reasons` names the rules each rejected parent line broke; `ragged` the subjects of the parent's ragged records
+    (see ragged_subjects): a row with the wrong number of fields is still a row of that subject.
+    """
     parent_file = parent_contract.file
     subjects = distinct_rows(child, contract.subject_columns)  # each subject once, however many rows it has
     key = subject_key(subjects.rows, contract)
     parent_key = subject_key(parent, parent_contract)
     bad_lines = pd.Series(parent.index[parent_bad], index=parent_key[parent_bad])
+    if ragged is not None and len(ragged):
+        ragged = ragged[~ragged.index.isin(parent_key.dropna())]  # a row read whole speaks for its subject
+        bad_lines = pd.concat([bad_lines, ragged])
+        parent_key = pd.concat([parent_key, ragged.index.to_series().astype(parent_key.dtype)])
     bad_lines = bad_lines[~bad_lines.index.duplicated()]
     known = subjects.expand(_isin(key, parent_key), child.index)
     rejected = key.map(bad_lines)
     parent_rejected = subjects.expand(rejected.notna(), child.index)
-    message = f"subject's {parent_file} line " + rejected.astype("Int64").astype("str") + " was rejected"
+    why = rejected.map(reasons) if reasons is not None and len(reasons) else pd.Series(pd.NA, index=rejected.index)
+    why = (" (" + why.astype("str") + ")").fillna("")
+    message = f"subject's {parent_file} line " + rejected.astype("Int64").astype("str") + " was rejected" + why
     subject_col = contract.role("SUBJID")
     return pd.concat(
         [
@@ -327,7 +370,7 @@ def parent_rule_rejects(
             bad = applies & theirs.notna() & (theirs != target)
             default = f"subject's {rule['parent_column']} is " + theirs.astype("str") + f", expected {target}"
         elif kind == "not_before_parent":
-            bad = applies & (child[col].str.slice(0, 10) < theirs.str.slice(0, 10))
+            bad = applies & ((child[col].str.slice(0, 10) + "~") < theirs.str.slice(0, 10))  # partial: a range
             default = f"before the subject's {rule['parent_column']} " + theirs.astype("str")
         elif kind == "equals_parent":
             bad = applies & (child[col] != theirs)
@@ -374,23 +417,27 @@ def parents_first(specs: Specs) -> list[str]:
     return order
 
 
-def validate_raw(raw: Mapping[str, RawFile], specs: Specs) -> Validation:
-    """Collect every failure of every file, then keep the rows with none (and whose subject is kept)."""
+def validate_raw(raw: Mapping[str, RawFile], specs: Specs, today: date | None = None) -> Validation:
+    """Collect every failure of every file, then keep the rows with none (and whose subject is kept).
+
+    `today` is the run's date at the study's sites (by default now): a date after it is rejected.
+    """
+    today = today or site_today(specs)
     order = parents_first(specs)
     found: dict[str, list[pd.DataFrame]] = {}
     bad_lines: dict[str, pd.Index] = {}
     for name in order:
         with shared_codes():  # a file's checks read its columns many times: each is encoded once
             contract, frame = specs.raw[name], raw[name].frame
-            parts = [ragged_rejects(raw[name]), schema_rejects(frame, contract, specs), key_rejects(frame, contract)]
-            parts += row_rule_rejects(frame, contract, specs)
+            parts = [ragged_rejects(raw[name]), schema_rejects(frame, contract, specs, today)]
+            parts += [key_rejects(frame, contract), *row_rule_rejects(frame, contract, specs)]
             if contract.parent is not None:
                 parent, parent_contract = raw[contract.parent].frame, specs.raw[contract.parent]
-                parent_bad = parent.index.isin(bad_lines[contract.parent])
-                parts.append(
-                    child_rejects(frame, contract, parent, parent_contract, pd.Series(parent_bad, parent.index))
-                )
-                ok_parent = rows_where(parent, ~parent_bad)
+                parent_bad = pd.Series(parent.index.isin(bad_lines[contract.parent]), parent.index)
+                reasons = rejected_because(found[contract.parent])
+                ragged = ragged_subjects(raw[contract.parent], parent_contract)
+                parts.append(child_rejects(frame, contract, parent, parent_contract, parent_bad, reasons, ragged))
+                ok_parent = rows_where(parent, ~parent_bad.to_numpy())
                 parts += parent_rule_rejects(frame, contract, ok_parent, parent_contract, specs)
             found[name] = [p for p in parts if not p.empty]
             bad_lines[name] = pd.Index(pd.concat(found[name])["line"].unique()) if found[name] else pd.Index([])

@@ -110,7 +110,7 @@ def test_failed_link_switch_discards_the_staging_folder(published, specs, monkey
 def test_a_bug_is_one_line_with_its_step(published, specs, monkeypatch):
     out, before = published
 
-    def bug(raw, specs):
+    def bug(raw, specs, today=None):
         raise TypeError("operation 'rsub' not supported for dtype 'str'\nmore lines")
 
     monkeypatch.setattr(pipeline, "validate_raw", bug)
@@ -159,17 +159,21 @@ def test_cutoff_before_any_data(tmp_path, specs):
     assert not (tmp_path / "out").exists()  # no empty study folder
 
 
-def test_data_dated_after_today_is_not_published(tmp_path, specs, monkeypatch):
-    """A date in the future would date the transfer (XPT header, define.xml): the run names the first such cell."""
+def test_data_dated_after_today_is_a_reject_not_a_failed_run(tmp_path, specs, monkeypatch):
+    """A date in the future is a row-level reject (exit 1), not a stopped run; the transfer is dated by the valid rows
+    only, so never after today (XPT header, define.xml, manifest's data_as_of)."""
     monkeypatch.setattr(pipeline, "today", lambda specs: date(2025, 9, 1))
     result = run_export(RAW, tmp_path / "out", specs)
-    assert result.exit_code == 2 and result.stage == "derive-sdtm"
-    assert result.message.endswith("a date after today (2025-09-01) would date the transfer")
-    file, line, rest = result.message.split(":", 2)
-    column, value = rest.split(":")[0].strip().split("=")
-    raw = pd.read_csv(RAW / file, dtype=str)
-    assert raw.loc[int(line) - 2, column] == value.strip("'") and value.strip("'") > "2025-09-01"
-    assert not (tmp_path / "out").exists()
+    assert result.exit_code == 1, result.message
+    future = result.rejects[result.rejects["rule"] == "date_in_future"]
+    assert len(future) and future["message"].eq("must not be after today (2025-09-01 at the study's sites)").all()
+    assert (future["value"].str.slice(0, 10) > "2025-09-01").all()
+    for file, line, column, value in future[["file", "line", "column", "value"]].itertuples(index=False):
+        assert pd.read_csv(RAW / file, dtype=str).loc[line - 2, column] == value
+    import json
+
+    manifest = json.loads((result.transfer / "manifest.json").read_text())
+    assert manifest["data_as_of"][:10] <= "2025-09-01"
 
 
 def test_strict_run_leaves_no_empty_folder(raw_copy, tmp_path, specs):

@@ -68,6 +68,9 @@ def test_unbalanced_quote_reports_the_lines_it_swallowed(tmp_path, specs):
     raw = read_raw(tmp_path, specs.raw["dosing"])
     assert raw.lines == 30 and len(raw.frame) == 9 and raw.rows == 10
     assert raw.ragged[["line", "last"]].values.tolist() == [[11, 31]]
+    (records,) = raw.ragged["records"]  # the record's fields, then those of each of its lines, parsed alone
+    assert len(records) == 22 and records[1:] == [row.replace('"', "").split(",") for row in rows[9:]]
+    assert raw.header == tuple(header.split(","))
     assert raw.lines_of(raw.frame.index) + raw.lines_of(pd.Index([11])) == raw.lines
 
     from flows.validate import ragged_rejects

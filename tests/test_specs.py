@@ -71,6 +71,24 @@ def broken(tmp_path: Path, rel: str, old: str, new: str) -> Path:
         ),
         ("sdtm/ti.yaml", "label: Trial Inclusion/Exclusion Criteria\n", "", "ti.yaml: missing required key 'label'"),
         (
+            "study.yaml",
+            'plausible_dates: {earliest: "2025-01-01"',
+            'plausible_dates: {earliest: "2025-13-01"',
+            "study.yaml: plausible_dates.earliest: '2025-13-01' is not a date YYYY-MM-DD",
+        ),
+        (
+            "raw/enrollment.yaml",
+            'earliest: "1900-01-01"',
+            "earliest: 1900-01-01",  # unquoted: YAML makes it a date, not the text the checks compare
+            "enrollment.yaml: columns.birth_date.earliest: '1900-01-01' is not a date YYYY-MM-DD (quote it)",
+        ),
+        (
+            "raw/enrollment.yaml",
+            "{name: sex, type: string,",
+            '{name: sex, type: string, earliest: "1900-01-01",',
+            "enrollment.yaml: columns.sex.earliest: only a date column has an earliest date",
+        ),
+        (
             "sdtm/dm.yaml",
             "label: Subject Reference Start Date/Time,",
             "label: Subject Reference Start Date/Time of the First Exposure,",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from flows.pipeline import read_inputs, validate_raw
+from tests.conftest import RAW as RAW_DIR
 
 
 def edit(raw: Path, file: str, subject: str, column: str, value: str, nth: int = 0) -> int:
@@ -19,8 +21,11 @@ def edit(raw: Path, file: str, subject: str, column: str, value: str, nth: int =
     return int(idx) + 2
 
 
-def validated(raw: Path, specs):
-    return validate_raw(read_inputs(raw, specs), specs)
+TODAY = date(2026, 11, 1)  # the run's date at the sites, fixed: after every date of the sample
+
+
+def validated(raw: Path, specs, today: date = TODAY):
+    return validate_raw(read_inputs(raw, specs), specs, today)
 
 
 def test_sample_is_clean(specs):
@@ -98,7 +103,7 @@ def test_rejected_enrollment_takes_its_subjects_rows(raw_copy, specs):
         lines = set(raw.index[raw["subject"] == "0001"] + 2)
         got = v.rejects[v.rejects["file"] == f"{name}.csv"]
         assert set(got["line"]) == lines and set(got["rule"]) == {"parent_rejected"}
-        assert got["message"].str.contains(f"enrollment.csv line {line} was rejected").all()
+        assert got["message"].eq(f"subject's enrollment.csv line {line} was rejected (age_in_range)").all()
         assert not lines & set(v.valid[name].index)
     assert sum(c["rejected"] for c in v.counts.values()) == len(v.rejects.drop_duplicates(["file", "line"]))
 
@@ -192,3 +197,90 @@ def test_adverse_event_parent_rules(raw_copy, specs):
     v = validated(raw_copy, specs)
     got = set(v.rejects[["line", "rule"]].itertuples(index=False, name=None))
     assert got == {(early, "ae_before_consent"), (moved, "fatal_ae_death_date")}
+
+
+FUTURE = "must not be after today (2026-11-01 at the study's sites)"
+STUDY_EARLIEST = "must not be before 2025-01-01 (study plausible_dates.earliest)"
+
+
+@pytest.mark.parametrize(
+    ("file", "subject", "column", "value", "rule", "message"),
+    [
+        ("assessments.csv", "0001", "date", "1800-01-01", "date_too_early", STUDY_EARLIEST),
+        ("assessments.csv", "0001", "date", "2099-12-31", "date_in_future", FUTURE),
+        ("assessments.csv", "0001", "date", "2026-11-02", "date_in_future", FUTURE),  # the day after the run's date
+        ("eligibility.csv", "0001", "date", "2099-01-15", "date_in_future", FUTURE),
+        ("enrollment.csv", "0001", "eos_date", "2099-06-30", "date_in_future", FUTURE),
+        ("enrollment.csv", "0001", "death_date", "2024", "date_too_early", STUDY_EARLIEST),  # all of 2024: before
+        ("dosing.csv", "0001", "start", "2099-01-01T09:00", "date_in_future", FUTURE),
+        ("adverse_events.csv", "0001", "start_date", "2024-12-31", "date_too_early", STUDY_EARLIEST),
+        ("enrollment.csv", "0001", "birth_date", "1899-12", "date_too_early", "must not be before 1900-01-01 (its "),
+        ("assessments.csv", "0001", "date", "2025-01-02", "assessment_before_consent", "assessment before informed"),
+        ("eligibility.csv", "0001", "date", "2025-01-02", "eligibility_before_consent", "eligibility assessed before"),
+    ],
+)
+def test_implausible_dates_are_row_rejects_with_their_rule(
+    raw_copy, specs, file, subject, column, value, rule, message
+):
+    """Dates before the study could start, after the run's date or before consent passed (issue 12): each is now
+    a reject of its own line, with its rule."""
+    line = edit(raw_copy, file, subject, column, value)
+    v = validated(raw_copy, specs)
+    own = v.rejects[(v.rejects["file"] == file) & (v.rejects["line"] == line) & (v.rejects["rule"] == rule)]
+    assert own[["column", "value"]].values.tolist() == [[column, value]], v.rejects.to_string()
+    assert own["message"].iloc[0].startswith(message)
+    roots = v.rejects[v.rejects["rule"] != "parent_rejected"]
+    assert set(roots["file"] + ":" + roots["line"].astype(str)) == {f"{file}:{line}"}  # nothing else
+
+
+@pytest.mark.parametrize("value", ["1900", "1900-01", "1939-08-01", "2026-11"])
+def test_plausible_dates_at_the_bounds_pass(raw_copy, specs, value):
+    """A partial date is a range: it is implausible only when all of it is (1900 for birth; 2026-11 is this month)."""
+    column = "birth_date" if value < "2000" else "death_date"
+    edit(raw_copy, "enrollment.csv", "0003", column, value)  # 0003: a screen failure (no age rule)
+    v = validated(raw_copy, specs)
+    assert v.rejects.empty, v.rejects.to_string()
+
+
+def test_dependents_of_a_ragged_enrollment_row_name_it(raw_copy, specs):
+    """A ragged enrollment row still says whose it is: its subject's rows are `parent_rejected` naming its line and
+    reason, not `unknown_subject: no row in enrollment.csv` (issue 12)."""
+    lines = (raw_copy / "enrollment.csv").read_text().splitlines(keepends=True)
+    lines[1] = lines[1].rstrip("\n") + ",extra\n"  # line 2 (subject 0001): one field too many
+    (raw_copy / "enrollment.csv").write_text("".join(lines))
+    v = validated(raw_copy, specs)
+    assert "unknown_subject" not in set(v.rejects["rule"])
+    cascade = v.rejects[v.rejects["rule"] == "parent_rejected"]
+    assert len(cascade) and cascade["message"].eq("subject's enrollment.csv line 2 was rejected (field_count)").all()
+    for name in ("dosing", "assessments", "eligibility"):
+        raw = pd.read_csv(raw_copy / f"{name}.csv", dtype=str, keep_default_na=False)
+        assert set(cascade.loc[cascade["file"] == f"{name}.csv", "line"]) == set(
+            raw.index[raw["subject"] == "0001"] + 2
+        )
+
+
+def test_rows_an_unbalanced_quote_swallowed_are_not_unknown_subjects(raw_copy, specs):
+    """The subjects on the lines an unbalanced quote swallowed are known: their rows cascade from that record."""
+    lines = (raw_copy / "enrollment.csv").read_text().split("\n")
+    lines[10] = lines[10].replace(",", ',"', 1)  # line 11 opens a quote that is never closed
+    (raw_copy / "enrollment.csv").write_text("\n".join(lines))
+    v = validated(raw_copy, specs)
+    enrol = pd.read_csv(RAW_DIR / "enrollment.csv", dtype=str, keep_default_na=False)
+    swallowed = set(enrol["subject"].iloc[9:])  # lines 11 to the end
+    cascade = v.rejects[v.rejects["rule"] == "parent_rejected"]
+    assert cascade["message"].eq("subject's enrollment.csv line 11 was rejected (field_count)").all()
+    for name in ("dosing", "assessments", "eligibility"):
+        raw = pd.read_csv(raw_copy / f"{name}.csv", dtype=str, keep_default_na=False)
+        assert set(cascade.loc[cascade["file"] == f"{name}.csv", "line"]) >= set(
+            raw.index[raw["subject"].isin(swallowed)] + 2
+        )
+    assert "unknown_subject" not in set(v.rejects["rule"])  # nor the subject of line 11, whose quote it was
+
+
+def test_a_ragged_row_does_not_shadow_its_subjects_valid_row(raw_copy, specs):
+    """A ragged record that repeats a subject of a valid row leaves that subject's rows alone."""
+    lines = (raw_copy / "enrollment.csv").read_text().splitlines(keepends=True)
+    lines.append(lines[1].rstrip("\n") + ",extra\n")  # a second, ragged row of subject 0001
+    (raw_copy / "enrollment.csv").write_text("".join(lines))
+    v = validated(raw_copy, specs)
+    assert v.rejects[["line", "rule"]].values.tolist() == [[len(lines), "field_count"]]
