@@ -355,11 +355,16 @@ def parent_rule_rejects(
     if child.empty or parent.empty or not contract.parent_rules:  # no valid parent row: all rejected already
         return []
     indexed = parent.assign(_key=subject_key(parent, parent_contract)).drop_duplicates("_key").set_index("_key")
-    key = subject_key(child, contract)
     out = []
     for rule in contract.parent_rules:
         kind, name = rule["rule"], rule.get("name", rule["rule"])
         col = rule.get("column") or contract.role("SUBJID")
+        # A rule reads only its row and its subject's parent row: evaluated once per distinct combination.
+        distinct = distinct_rows(
+            child, list(dict.fromkeys([*contract.subject_columns, col, *(rule.get("when") or {})]))
+        )
+        rows = distinct.rows
+        key = subject_key(rows, contract)
         theirs = key.map(indexed[rule["parent_column"]]).astype("str")  # null where the parent's cell is blank
         applies = _isin(key, indexed.index.to_series())
         for pcol, pval in (rule.get("when_parent") or {}).items():
@@ -370,18 +375,18 @@ def parent_rule_rejects(
             bad = applies & theirs.notna() & (theirs != target)
             default = f"subject's {rule['parent_column']} is " + theirs.astype("str") + f", expected {target}"
         elif kind == "not_before_parent":
-            bad = applies & ((child[col].str.slice(0, 10) + "~") < theirs.str.slice(0, 10))  # partial: a range
+            bad = applies & ((rows[col].str.slice(0, 10) + "~") < theirs.str.slice(0, 10))  # partial: a range
             default = f"before the subject's {rule['parent_column']} " + theirs.astype("str")
         elif kind == "equals_parent":
-            bad = applies & (child[col] != theirs)
+            bad = applies & (rows[col] != theirs)
             for ccol, cval in (rule.get("when") or {}).items():
-                bad &= child[ccol] == _resolve(contract, specs, ccol, str(cval))
+                bad &= rows[ccol] == _resolve(contract, specs, ccol, str(cval))
             default = f"differs from the subject's {rule['parent_column']} " + theirs.astype("str")
         else:  # dose_of_arm: the dose of the subject's arm (its parent_column) within a relative tolerance
             tol = float(specs.study.lookup(rule["tolerance_from"]))
             doses = {a["armcd"]: float(a["dose"]) for a in specs.study.arms if "dose" in a}
             target = theirs.map(doses).astype("Float64")
-            dose = pd.to_numeric(child[col], errors="coerce").astype("Float64")
+            dose = pd.to_numeric(rows[col], errors="coerce").astype("Float64")
             bad = applies & ((dose - target).abs() > tol * target)
             default = f"not within {tol:.0%} of the dose of arm " + theirs.astype("str") + ": " + target.astype("str")
             theirs, template = target.astype("str"), template.replace("{tolerance}", f"{tol:.0%}")
@@ -390,7 +395,10 @@ def parent_rule_rejects(
             message = texts.map({v: template.format(parent=v) for v in texts.dropna().unique()})
         else:
             message = default
-        out.append(reject(child, bad.fillna(False), col, name, message))
+        hit = distinct.expand(bad.fillna(False).to_numpy(bool), child.index)
+        if isinstance(message, pd.Series):
+            message = distinct.expand(message.reset_index(drop=True), child.index) if hit.any() else ""
+        out.append(reject(child, hit, col, name, message))
     return out
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.distinct import distinct_rows
+from flows.distinct import distinct_rows, per_value
 from flows.specs import DomainSpec
 from flows.writers.context import WriteContext
 
@@ -70,8 +70,12 @@ def neutralise(col: pd.Series) -> pd.Series:
     """Text cells a spreadsheet would execute, with a single quote put before them (OWASP's CSV injection advice):
     `=HYPERLINK(...)` becomes `'=HYPERLINK(...)`. Text columns only, and a plain number such as -2.5 stays as it is."""
     text = col.astype("str").where(col.notna(), None) if col.dtype == object else col
-    risky = (text.str.contains(FORMULA, regex=True) & ~text.str.contains(NUMBER, regex=True)).fillna(False)
-    risky = risky.astype(bool)
+
+    def check(values: pd.Series) -> pd.Series:  # once per distinct value
+        hit = values.str.contains(FORMULA, regex=True) & ~values.str.contains(NUMBER, regex=True)
+        return hit.fillna(False).astype(bool)
+
+    risky = per_value(check)(text).astype(bool)
     if not risky.any():
         return col
     return text.where(~risky, "'" + text)
