@@ -8,8 +8,8 @@ from typing import Any
 
 from flows.errors import SpecError
 from flows.mapping.derivations import RECORD_SOURCES
-from flows.mapping.plan import DERIVATION_SIGNATURES, parse_filter, plan_domains
-from flows.mapping.registry import AGGREGATES, SIGNATURES, table_rows
+from flows.mapping.plan import parse_filter, plan_domains, signature_of
+from flows.mapping.registry import AGGREGATES, table_rows
 from flows.mapping.steps import Condition, Step, StepError
 from flows.specs import DomainSpec, Specs
 
@@ -88,13 +88,7 @@ def _check_supplemental(how: Any, specs: Specs, where: str) -> set[str]:
             raise SpecError(f"{qw}: missing key(s) {missing}")
         if len(q["qnam"]) > 8 or not q["qnam"].isupper() or len(q["qlabel"]) > 40:
             raise SpecError(f"{qw}: QNAM upper case and at most 8 characters, QLABEL at most 40")
-        for step in _with_nested(qualifier_steps(q, f"{qw}.map")):
-            sig = DERIVATION_SIGNATURES[step.algorithm] if step.derivation else SIGNATURES[step.algorithm]
-            for arg, kind in sig.params.items():
-                if arg in step.args:
-                    _check_arg(kind, step.args[arg], parent, fields, specs, f"{qw}.map.{step.algorithm}.{arg}")
-            for c in step.when:
-                _check_condition(c, parent, fields, specs, f"{qw}.map.when")
+        _check_steps(qualifier_steps(q, f"{qw}.map"), parent, fields, specs, f"{qw}.map")
     if not how.get("qualifiers"):
         raise SpecError(f"{where}.qualifiers: at least one")
     return set(SUPP_FIELDS)
@@ -208,6 +202,17 @@ def _check_sponsor_codelist(cl: Mapping[str, Any], specs: Specs, where: str) -> 
         raise SpecError(f"{where}: codes and decodes must name study.yaml lists of the same length")
 
 
+def _check_steps(steps: tuple[Step, ...], spec: DomainSpec, fields: set[str], specs: Specs, where: str) -> None:
+    """Every step (and template part) against the domain it runs in: its arguments, conditions and specifics."""
+    for step in _with_nested(steps):
+        for arg, kind in signature_of(step).params.items():
+            if arg in step.args:
+                _check_arg(kind, step.args[arg], spec, fields, specs, f"{where}.{step.algorithm}.{arg}")
+        for c in step.when:
+            _check_condition(c, spec, fields, specs, f"{where}.when")
+        _check_specifics(step, spec, specs, f"{where}.{step.algorithm}")
+
+
 def _with_nested(steps: tuple[Step, ...]) -> list[Step]:
     """The steps and the parts of any template among them."""
     out = []
@@ -250,14 +255,7 @@ def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
         for var in spec.variables:
             where = f"{spec.path}: variables.{var.name}.map"
             steps = plan.domains[domain].steps.get(var.name, ())
-            for step in _with_nested(steps):
-                sig = DERIVATION_SIGNATURES[step.algorithm] if step.derivation else SIGNATURES[step.algorithm]
-                for arg, kind in sig.params.items():
-                    if arg in step.args:
-                        _check_arg(kind, step.args[arg], spec, fields, specs, f"{where}.{step.algorithm}.{arg}")
-                for c in step.when:
-                    _check_condition(c, spec, fields, specs, f"{where}.when")
-                _check_specifics(step, spec, specs, f"{where}.{step.algorithm}")
+            _check_steps(steps, spec, fields, specs, where)
             if var.sponsor_codelist is not None:
                 _check_sponsor_codelist(
                     var.sponsor_codelist, specs, f"{spec.path}: variables.{var.name}.sponsor_codelist"

@@ -49,7 +49,7 @@ def parse_filter(where: Any, at: str) -> Step:
     return Step("filter", {}, tuple(_condition(c, at) for c in items))
 
 
-def _signature(step: Step) -> Signature:
+def signature_of(step: Step) -> Signature:
     return DERIVATION_SIGNATURES[step.algorithm] if step.derivation else SIGNATURES[step.algorithm]
 
 
@@ -69,7 +69,7 @@ def with_parts(step: Step, where: str) -> Step:
 def _step_deps(domain: str, step: Step, sig: Signature) -> set[Node]:
     deps: set[Node] = set()
     for part in (step.args.get("parts") or {}).values() if step.algorithm == "template" else ():
-        deps |= _step_deps(domain, part, _signature(part))
+        deps |= _step_deps(domain, part, signature_of(part))
     refs = [str(step.args[a]) for a, kind in sig.params.items() if kind in ("ref", "source") and step.args.get(a)]
     refs = [r for r in refs if r.split(".", 1)[0].isupper()]  # a source may name a raw file instead
     refs += implicit_refs(step)
@@ -103,7 +103,7 @@ def plan_domain(spec: DomainSpec) -> DomainPlan:
                 raise SpecError(f"{where}: seq numbers the domain's sequence variable only (seq: {spec.seq})")
             node_deps |= {(spec.domain, k) for k in (*spec.keys, "USUBJID") if k != var.name}
         for s in parsed:
-            node_deps |= _step_deps(spec.domain, s, _signature(s))
+            node_deps |= _step_deps(spec.domain, s, signature_of(s))
         if (spec.domain, var.name) in node_deps:
             raise SpecError(f"{where}: reads itself")
         deps[var.name] = frozenset(node_deps)
