@@ -217,3 +217,14 @@ def test_epoch_of_named_subjects_records(sdtm):
     assert records(sdtm["EX"], "0001", ["EXSTDTC", "EPOCH"]) == [("2025-06-17T11:42", "TREATMENT")]
     assert {e for (e,) in records(sdtm["QS"], "0010", ["EPOCH"])} == {"SCREENING"}  # never left screening
     assert records(sdtm["RS"], "0003", ["EPOCH"]) == [("SCREENING",)]
+
+
+def test_consented_but_not_yet_assigned_at_a_cut_is_not_assigned(specs):
+    """A cut on 2026-01-01: 0032 (consent 2025-12-19, assigned to DL4 on 2026-01-13) is in the trial, not assigned."""
+    raw = read_inputs(RAW, specs)
+    cut = prepare(raw, validate_raw(raw, specs), specs, cutoff="2026-01-01").datasets
+    assert records(cut["DM"], "0032", ["ARMCD", "ARM", "ACTARMCD", "ARMNRS"]) == [(None, None, None, "NOT ASSIGNED")]
+    assert records(cut["DS"], "0032", ["DSDECOD", "DSSTDTC"]) == [("INFORMED CONSENT OBTAINED", "2025-12-19")]
+    assert records(cut["SE"], "0032", ["ETCD", "SESTDTC"]) == [("SCRN", "2025-12-19")]
+    whole = prepare(raw, validate_raw(raw, specs), specs).datasets["DM"].set_index("USUBJID").loc[usubjid("0032")]
+    assert (whole["ARMCD"], pd.isna(whole["ARMNRS"])) == ("DL4", True)
