@@ -1,16 +1,20 @@
 """What a transfer was made from, as one hash: raw file bytes, every file under specs/, pipeline version and cutoff.
 
-A run whose fingerprint equals the one in the latest transfer's manifest.json has nothing new to publish.
+A run whose fingerprint equals the one in the latest transfer's manifest.json has nothing new to publish, unless
+that transfer rejected dates as in the future and the date at the sites has moved on since (they may be valid now).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flows import __version__
 from flows.publish import latest_transfer
+from flows.raw_schema import FUTURE_DATE
 from flows.specs import Specs
 
 KEY = "fingerprint"
@@ -46,8 +50,8 @@ def fingerprint(raw_dir: Path, specs: Specs, cutoff: str | None = None, version:
     return f"sha256:{digest.hexdigest()}"
 
 
-def published_fingerprint(study_dir: Path) -> tuple[str, str] | None:
-    """(transfer stamp, fingerprint) of the transfer `latest` points at, or None (no transfer, or none recorded)."""
+def _latest_manifest(study_dir: Path) -> tuple[str, dict] | None:
+    """(transfer stamp, manifest) of the transfer `latest` points at, or None (no transfer, or none readable)."""
     transfer = latest_transfer(study_dir)
     if transfer is None:
         return None
@@ -55,12 +59,33 @@ def published_fingerprint(study_dir: Path) -> tuple[str, str] | None:
         manifest = json.loads((transfer / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not manifest.get(KEY):
+    return (str(manifest.get("transfer") or transfer.name), manifest) if isinstance(manifest, dict) else None
+
+
+def published_fingerprint(study_dir: Path) -> tuple[str, str] | None:
+    """(transfer stamp, fingerprint) of the transfer `latest` points at, or None (no transfer, or none recorded)."""
+    latest = _latest_manifest(study_dir)
+    if latest is None or not latest[1].get(KEY):
         return None
-    return str(manifest.get("transfer") or transfer.name), manifest[KEY]
+    return latest[0], latest[1][KEY]
 
 
-def unchanged_since(study_dir: Path, current: str) -> str | None:
-    """The stamp of the latest transfer when it was made from exactly these inputs, else None."""
-    published = published_fingerprint(study_dir)
-    return published[0] if published and published[1] == current else None
+def _judged_on(manifest: dict, zone: str) -> date | None:
+    """The date at the sites when the transfer was validated (its run_at), or None when not recorded."""
+    try:
+        return datetime.fromisoformat(manifest["run_at"]).astimezone(ZoneInfo(zone)).date()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def unchanged_since(study_dir: Path, current: str, today: date | None = None, zone: str = "UTC") -> str | None:
+    """The stamp of the latest transfer when it was made from exactly these inputs, else None. With `today` (the
+    date at the sites, in `zone`), a transfer that rejected future dates on another day is not the same result."""
+    latest = _latest_manifest(study_dir)
+    if latest is None or latest[1].get(KEY) != current:
+        return None
+    stamp, manifest = latest
+    future = (manifest.get("rejects") or {}).get("by_rule", {}).get(FUTURE_DATE, 0)
+    if today is not None and future and _judged_on(manifest, zone) != today:
+        return None
+    return stamp

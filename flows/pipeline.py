@@ -324,7 +324,8 @@ def future_date(valid: dict[str, pd.DataFrame], specs: Specs, after: date) -> st
 
 def _fingerprint(run: Run) -> ExportResult | None:
     run.fingerprint = fingerprint(run.raw_dir, run.specs, run.cutoff)
-    if not run.force and (stamp := unchanged_since(run.study_dir, run.fingerprint)):
+    zone = run.specs.study.timezone
+    if not run.force and (stamp := unchanged_since(run.study_dir, run.fingerprint, run.today, zone)):
         return run.result(EXIT_CLEAN, f"unchanged since {stamp}")
     return None
 

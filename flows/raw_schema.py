@@ -54,6 +54,9 @@ def _not_after(kind: str, latest: str):
     return lambda s: ~(s.str.slice(0, 10) > latest).fillna(False).astype(bool) | ~is_valid(s, kind)
 
 
+FUTURE_DATE = "date_in_future"  # the one rule whose verdict depends on the run's date, not only on the inputs
+
+
 def earliest_date(col: RawColumn, specs: Specs) -> str | None:
     """The lower bound of a date column: its own `earliest`, else the study's `plausible_dates.earliest`."""
     return col.earliest or (specs.study.data.get("plausible_dates") or {}).get("earliest")
@@ -67,7 +70,7 @@ def _date_checks(col: RawColumn, specs: Specs, today: date | None) -> list[tuple
         checks.append(("date_too_early", f"must not be before {earliest} ({source})", _not_before(col.type, earliest)))
     if today is not None:
         msg = f"must not be after today ({today.isoformat()} at the study's sites)"
-        checks.append(("date_in_future", msg, _not_after(col.type, today.isoformat())))
+        checks.append((FUTURE_DATE, msg, _not_after(col.type, today.isoformat())))
     return checks
 
 

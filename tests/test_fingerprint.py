@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,28 @@ def test_transfer_without_fingerprint_is_never_unchanged(tmp_path):
     (study / "latest").symlink_to("20250101T000000Z")  # a transfer made before fingerprints existed
     assert published_fingerprint(study) is None and unchanged_since(study, "sha256:x") is None
     assert unchanged_since(tmp_path / "none", "sha256:x") is None  # no transfer at all
+
+
+def test_future_date_rejects_are_judged_again_on_a_later_day(tmp_path):
+    """Rejected as in the future on 2026-03-01 (Xi'an): the same inputs are the same transfer that day, not the
+    next; a transfer without such rejects stays unchanged whatever the day."""
+    study = tmp_path / "STUDY"
+    (study / "20260301T020000Z").mkdir(parents=True)
+    (study / "latest").symlink_to("20260301T020000Z")
+
+    def manifest(future: int) -> None:
+        data = {
+            "transfer": "20260301T020000Z",
+            "run_at": "2026-03-01T02:00:00+00:00",
+            KEY: "sha256:x",
+            "rejects": {"records": future, "by_rule": {"date_in_future": future} if future else {}},
+        }
+        (study / "20260301T020000Z" / "manifest.json").write_text(json.dumps(data))
+
+    same_day, next_day = date(2026, 3, 1), date(2026, 3, 2)
+    manifest(future=1)
+    assert unchanged_since(study, "sha256:x", same_day, "Asia/Shanghai") == "20260301T020000Z"
+    assert unchanged_since(study, "sha256:x", next_day, "Asia/Shanghai") is None
+    assert unchanged_since(study, "sha256:x", same_day, "America/Los_Angeles") is None  # 2026-02-28 there
+    manifest(future=0)
+    assert unchanged_since(study, "sha256:x", next_day, "Asia/Shanghai") == "20260301T020000Z"
