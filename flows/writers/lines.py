@@ -1,0 +1,79 @@
+"""Text files of one line per row (CSV, Dataset-JSON rows), written a block of rows at a time from Arrow.
+
+Each column is rendered once per distinct value (`column_tokens`); a block of rows then takes its tokens by code,
+joins them in C and goes to the file straight from Arrow's buffer, so no Python string per row is ever made and
+the memory held is one block's, not the file's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flows.distinct import distinct_rows
+
+BLOCK = 1 << 18  # rows joined at a time: a few tens of MB of text
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A column as text: the token of each distinct value, and for each row the position of its token."""
+
+    values: pa.Array  # large_string, no nulls
+    codes: np.ndarray
+
+
+def _bit_keys(col: pd.Series) -> pd.Series | None:
+    """A numeric column's values as int64 bit patterns (null where missing): equal keys, equal values, -0.0 and 0.0
+    kept apart (which pandas' factorize would merge). None for a column of any other kind."""
+    if not (pd.api.types.is_float_dtype(col) or pd.api.types.is_integer_dtype(col)):
+        return None
+    dtype = np.float64 if pd.api.types.is_float_dtype(col) else np.int64
+    mask = col.isna().to_numpy()
+    bits = col.to_numpy(dtype=dtype, na_value=0).view(np.int64)
+    return pd.Series(pd.arrays.IntegerArray(bits, mask))
+
+
+def column_tokens(col: pd.Series, render: Callable[[pd.Series], Sequence[str] | pa.Array]) -> Tokens:
+    """`render` (values in, one token each out, element-wise) run on the column's distinct values only."""
+    keys = _bit_keys(col)
+    if keys is None and not isinstance(col.array, pd.arrays.ArrowExtensionArray):  # Python objects: 1 == True ...
+        return Tokens(_as_tokens(render(col)), np.arange(len(col)))
+    keys = col.reset_index(drop=True) if keys is None else keys  # Arrow text: its own values are the keys
+    distinct = distinct_rows(keys.to_frame("k"), ["k"])
+    values = col.iloc[distinct.rows.index.to_numpy()]  # the keys' labels are row positions
+    return Tokens(_as_tokens(render(values)), distinct.codes)
+
+
+def _as_tokens(tokens: Sequence[str] | pa.Array) -> pa.Array:
+    tokens = tokens if isinstance(tokens, pa.Array) else pa.array(list(tokens), pa.large_string())
+    return tokens.cast(pa.large_string())
+
+
+def _body(joined: pa.Array) -> memoryview:
+    """The characters of a large_string array end to end, without a copy."""
+    offsets = np.frombuffer(joined.buffers()[1], np.int64, count=len(joined) + 1, offset=8 * joined.offset)
+    return memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]] if len(joined) else memoryview(b"")
+
+
+def write_rows(
+    fh: BinaryIO, columns: Sequence[Tokens], rows: int, sep: str, before: str = "", after: str = "", trim: int = 0
+) -> None:
+    """Each row as `before` + its tokens joined by `sep` + `after`, all rows end to end, the last `trim` bytes of
+    the whole dropped (a separator after the last row)."""
+    text = {s: pa.scalar(s, pa.large_string()) for s in (sep, before, after, "")}
+    tables = [c.values for c in columns]  # `before` and `after` go into the first and last tokens: no second join
+    tables[0] = pc.binary_join_element_wise(text[before], tables[0], text[""])
+    tables[-1] = pc.binary_join_element_wise(tables[-1], text[after], text[""])
+    for start in range(0, rows, BLOCK):
+        stop = min(start + BLOCK, rows)
+        parts = [t.take(pa.array(c.codes[start:stop])) for t, c in zip(tables, columns, strict=True)]
+        joined = pc.binary_join_element_wise(*parts, text[sep]) if len(parts) > 1 else parts[0]
+        body = _body(joined)
+        fh.write(body[: len(body) - trim] if stop == rows else body)
