@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 from flows.distinct import per_value
 from flows.specs import DomainSpec
 from flows.writers.context import WriteContext
-from flows.writers.lines import column_tokens, write_rows
+from flows.writers.lines import RowTokens, Tokens, column_tokens, write_rows
 
 NEEDS_QUOTES = '[,"\\n]'  # what makes the csv module quote a field (delimiter, quote character, line end)
 END = "_end"  # a last, empty column: pandas writes a lone empty field as "", never so beside another field
@@ -31,12 +32,19 @@ def _field(value: str | None) -> str:
     return out.getvalue()[:-2]
 
 
-def _text_tokens(values: pd.Series) -> pa.Array:
-    """Distinct text values, neutralised, as the csv module writes them in a row of several fields."""
-    text = pc.fill_null(pa.array(neutralise(values).array), "")
+def _quoted(text: pa.Array) -> pa.Array:
+    """Text values (no nulls) as the csv module writes them in a row of several fields."""
     if not pc.any(pc.match_substring_regex(text, NEEDS_QUOTES)).as_py():
         return text
     return pa.array([_field(v) for v in text.to_pylist()], pa.large_string())
+
+
+def _text_tokens(values: pd.Series) -> pa.Array:
+    return _quoted(pc.fill_null(pa.array(neutralise(values).array), ""))
+
+
+def _plain_text_tokens(values: pd.Series) -> pa.Array:
+    return _quoted(pc.fill_null(pa.array(values.array), ""))
 
 
 def _number_tokens(values: pd.Series) -> list[str]:
@@ -45,17 +53,37 @@ def _number_tokens(values: pd.Series) -> list[str]:
     return [line[:-1] for line in lines.split("\n")[:-1]]  # each without the comma before the empty END field
 
 
-def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    text = {v.name for v in spec.variables if v.type == "Char"}
-    data = frame[spec.names]
-    if not len(data) or END in data or not all(isinstance(data[c].array, pd.arrays.ArrowStringArray) for c in text):
-        data = data.assign(**{c: neutralise(frame[c]) for c in text})
-        data.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+def _integers(block: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.cast(block, pa.large_string()), "")  # str(int), as pandas writes an integer
+
+
+def _tokens(col: pd.Series, neutralised: bool) -> Tokens | RowTokens | None:
+    """How the column's fields are made, or None for a column of another kind (left to pandas)."""
+    if isinstance(col.array, pd.arrays.ArrowStringArray):
+        return column_tokens(col, _text_tokens if neutralised else _plain_text_tokens)
+    if pd.api.types.is_integer_dtype(col):
+        return RowTokens(pa.chunked_array([pa.array(col, type=pa.int64(), from_pandas=True)]), _integers)
+    if pd.api.types.is_float_dtype(col):
+        return column_tokens(col, _number_tokens)
+    return None
+
+
+def write_frame(frame: pd.DataFrame, path: Path, text: Collection[str]) -> None:
+    """frame.to_csv(path, index=False) with the `text` columns neutralised, in the same bytes, built from the
+    columns' distinct values rather than row by row where every column is Arrow text or a number."""
+    fast = len(frame) and frame.shape[1] > 1 and END not in frame  # pandas quotes a lone empty field: "" alone
+    tokens = [_tokens(frame[c], c in text) for c in frame] if fast else [None]
+    if any(t is None for t in tokens):
+        safe = frame.assign(**{c: neutralise(frame[c]) for c in text if c in frame})
+        safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
         return
-    tokens = [column_tokens(data[c], _text_tokens if c in text else _number_tokens) for c in spec.names]
     with path.open("wb") as fh:
-        fh.write((",".join(_field(c) for c in spec.names) + "\n").encode("utf-8"))
-        write_rows(fh, tokens, len(data), ",", after="\n")
+        fh.write((",".join(_field(str(c)) for c in frame) + "\n").encode("utf-8"))
+        write_rows(fh, tokens, len(frame), ",", after="\n")
+
+
+def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
+    write_frame(frame[spec.names], path, [v.name for v in spec.variables if v.type == "Char"])
 
 
 FORMULA = r"^[=+\-@\t\r]"  # what a spreadsheet program may run as a formula when it starts a cell (OWASP)
@@ -79,5 +107,4 @@ def neutralise(col: pd.Series) -> pd.Series:
 
 def write_table(frame: pd.DataFrame, path: Path, text: list[str]) -> None:
     """A table a person opens in a spreadsheet (rejects, trace), with its `text` columns neutralised."""
-    safe = frame.assign(**{c: neutralise(frame[c]) for c in text if c in frame})
-    safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    write_frame(frame, path, text)

@@ -28,6 +28,20 @@ class Tokens:
     values: pa.Array  # large_string, no nulls
     codes: np.ndarray
 
+    def block(self, start: int, stop: int) -> pa.Array:
+        return self.values.take(pa.array(self.codes[start:stop]))
+
+
+@dataclass(frozen=True)
+class RowTokens:
+    """A column rendered a block of rows at a time, for values that seldom repeat (line numbers, sequences)."""
+
+    column: pa.ChunkedArray
+    render: Callable[[pa.Array], pa.Array]  # element-wise, large_string out, no nulls
+
+    def block(self, start: int, stop: int) -> pa.Array:
+        return self.render(self.column.slice(start, stop - start).combine_chunks()).cast(pa.large_string())
+
 
 def _bit_keys(col: pd.Series) -> pd.Series | None:
     """A numeric column's values as int64 bit patterns (null where missing): equal keys, equal values, -0.0 and 0.0
@@ -63,17 +77,24 @@ def _body(joined: pa.Array) -> memoryview:
 
 
 def write_rows(
-    fh: BinaryIO, columns: Sequence[Tokens], rows: int, sep: str, before: str = "", after: str = "", trim: int = 0
+    fh: BinaryIO,
+    columns: Sequence[Tokens | RowTokens],
+    rows: int,
+    sep: str,
+    before: str = "",
+    after: str = "",
+    trim: int = 0,
 ) -> None:
     """Each row as `before` + its tokens joined by `sep` + `after`, all rows end to end, the last `trim` bytes of
     the whole dropped (a separator after the last row)."""
     text = {s: pa.scalar(s, pa.large_string()) for s in (sep, before, after, "")}
-    tables = [c.values for c in columns]  # `before` and `after` go into the first and last tokens: no second join
-    tables[0] = pc.binary_join_element_wise(text[before], tables[0], text[""])
-    tables[-1] = pc.binary_join_element_wise(tables[-1], text[after], text[""])
     for start in range(0, rows, BLOCK):
         stop = min(start + BLOCK, rows)
-        parts = [t.take(pa.array(c.codes[start:stop])) for t, c in zip(tables, columns, strict=True)]
+        parts = [c.block(start, stop) for c in columns]
+        if before:  # joined to the first column alone: cheaper than a second pass over whole rows
+            parts[0] = pc.binary_join_element_wise(text[before], parts[0], text[""])
+        if after:
+            parts[-1] = pc.binary_join_element_wise(parts[-1], text[after], text[""])
         joined = pc.binary_join_element_wise(*parts, text[sep]) if len(parts) > 1 else parts[0]
         body = _body(joined)
         fh.write(body[: len(body) - trim] if stop == rows else body)
