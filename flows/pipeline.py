@@ -43,6 +43,7 @@ from flows.validate import Validation, site_today, validate_raw
 from flows.writers import WRITERS
 from flows.writers.context import WriteContext
 from flows.writers.csv import write_table
+from flows.writers.lines import shared_distinct
 from flows.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
@@ -131,13 +132,15 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
-    for folder, ext, writer in WRITERS.values():
+    for folder, _, _ in WRITERS.values():
         (staging / folder).mkdir(exist_ok=True)
-        for domain, frame in plain.items():
-            path = staging / folder / f"{domain.lower()}.{ext}"
-            writer(frame, specs.sdtm[domain], path, ctx)
-            done(path)
-            outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
+    for domain, frame in plain.items():
+        with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
+            for folder, ext, writer in WRITERS.values():
+                path = staging / folder / f"{domain.lower()}.{ext}"
+                writer(frame, specs.sdtm[domain], path, ctx)
+                done(path)
+                outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.define import write_define
     from flows.define_html import write_define_html
     from flows.summary import write_summary

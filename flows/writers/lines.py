@@ -2,12 +2,16 @@
 
 Each column is rendered once per distinct value (`column_tokens`); a block of rows then takes its tokens by code,
 joins them in C and goes to the file straight from Arrow's buffer, so no Python string per row is ever made and
-the memory held is one block's, not the file's.
+the memory held is one block's, not the file's. Adjacent columns with few combinations of values are joined once
+per combination (`_grouped`), so a block joins a few wide tokens rather than many narrow ones, and inside
+`shared_distinct` the writers of one dataset share each column's distinct values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -19,6 +23,20 @@ import pyarrow.compute as pc
 from flows.distinct import distinct_rows
 
 BLOCK = 1 << 18  # rows joined at a time: a few tens of MB of text
+GROUP = 1 << 16  # largest number of value combinations of adjacent columns whose tokens are joined beforehand
+
+_SHARED: ContextVar[dict | None] = ContextVar("flows.writers.lines shared distinct values", default=None)
+
+
+@contextmanager
+def shared_distinct() -> Iterator[None]:
+    """Inside the block a column's distinct values are worked out once, however many writers read it. Columns are
+    known by name, length and type: the block must hold the writing of one frame only."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 @dataclass(frozen=True)
@@ -59,19 +77,53 @@ def column_tokens(col: pd.Series, render: Callable[[pd.Series], Sequence[str] | 
     keys = _bit_keys(col)
     if keys is None and not isinstance(col.array, pd.arrays.ArrowExtensionArray):  # Python objects: 1 == True ...
         return Tokens(_as_tokens(render(col)), np.arange(len(col)))
-    keys = col.reset_index(drop=True) if keys is None else keys  # Arrow text: its own values are the keys
-    distinct = distinct_rows(keys.to_frame("k"), ["k"])
+    shared, key = _SHARED.get(), (col.name, len(col), str(col.dtype))
+    distinct = shared.get(key) if shared is not None else None
+    if distinct is None:
+        keys = col.reset_index(drop=True) if keys is None else keys  # Arrow text: its own values are the keys
+        distinct = distinct_rows(keys.to_frame("k"), ["k"])
+        if shared is not None:
+            shared[key] = distinct
     values = col.iloc[distinct.rows.index.to_numpy()]  # the keys' labels are row positions
     return Tokens(_as_tokens(render(values)), distinct.codes)
 
 
+def _pair(a: Tokens, b: Tokens, sep: pa.Scalar) -> Tokens:
+    """Two adjacent columns as one: a token per combination of their values (present or not), joined by `sep`."""
+    na, nb = len(a.values), len(b.values)
+    left = a.values.take(pa.array(np.repeat(np.arange(na), nb)))
+    right = b.values.take(pa.array(np.tile(np.arange(nb), na)))
+    codes = a.codes.astype(_code_type(na * nb))
+    codes *= nb
+    codes += b.codes
+    return Tokens(pc.binary_join_element_wise(left, right, sep), codes)
+
+
+def _code_type(space: int) -> type:
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if space <= np.iinfo(t).max)
+
+
+def _grouped(columns: Sequence[Tokens | RowTokens], sep: pa.Scalar) -> list[Tokens | RowTokens]:
+    out: list[Tokens | RowTokens] = []
+    for column in columns:
+        last = out[-1] if out else None
+        if isinstance(column, Tokens) and isinstance(last, Tokens) and len(last.values) * len(column.values) <= GROUP:
+            out[-1] = _pair(last, column, sep)
+        else:
+            out.append(column)
+    return out
+
+
 def _as_tokens(tokens: Sequence[str] | pa.Array) -> pa.Array:
-    tokens = tokens if isinstance(tokens, pa.Array) else pa.array(list(tokens), pa.large_string())
-    return tokens.cast(pa.large_string())
+    """Text as large_string, bytes as large_binary: the types a block's tokens are joined in."""
+    if not isinstance(tokens, pa.Array):
+        return pa.array(list(tokens), pa.large_string())
+    binary = pa.types.is_binary(tokens.type) or pa.types.is_large_binary(tokens.type)
+    return tokens.cast(pa.large_binary() if binary else pa.large_string())
 
 
 def _body(joined: pa.Array) -> memoryview:
-    """The characters of a large_string array end to end, without a copy."""
+    """The bytes of a large_string or large_binary array end to end, without a copy."""
     offsets = np.frombuffer(joined.buffers()[1], np.int64, count=len(joined) + 1, offset=8 * joined.offset)
     return memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]] if len(joined) else memoryview(b"")
 
@@ -86,8 +138,11 @@ def write_rows(
     trim: int = 0,
 ) -> None:
     """Each row as `before` + its tokens joined by `sep` + `after`, all rows end to end, the last `trim` bytes of
-    the whole dropped (a separator after the last row)."""
-    text = {s: pa.scalar(s, pa.large_string()) for s in (sep, before, after, "")}
+    the whole dropped (a separator after the last row). Tokens are all text (large_string) or all bytes
+    (large_binary)."""
+    kind = next((c.values.type for c in columns if isinstance(c, Tokens)), pa.large_string())
+    text = {s: pa.scalar(s.encode("utf-8"), kind) for s in (sep, before, after, "")}
+    columns = _grouped(columns, text[sep])
     for start in range(0, rows, BLOCK):
         stop = min(start + BLOCK, rows)
         parts = [c.block(start, stop) for c in columns]
