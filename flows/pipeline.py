@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from flows import __version__, progress
@@ -96,6 +97,22 @@ def trace_table(datasets: dict[str, pd.DataFrame], specs: Specs) -> pd.DataFrame
             )
         )
     return pd.concat(parts, ignore_index=True).astype({"seq": "Int64"})
+
+
+def traced_lines(trace: pd.DataFrame) -> dict[str, int]:
+    """Distinct source lines per raw file in a trace table: a bitmap over each file's line numbers, not a hash of
+    millions of (file, line) pairs."""
+    codes, files = pd.factorize(trace["file"])
+    lines, out = trace["line"].to_numpy(), {}
+    for i, name in enumerate(files):
+        these = lines[codes == i]
+        if these.min() < 0:  # never a line number: counted the slow way
+            out[name] = len(np.unique(these))
+            continue
+        present = np.zeros(int(these.max()) + 1, bool)
+        present[these] = True
+        out[name] = int(np.count_nonzero(present))
+    return out
 
 
 @dataclass(frozen=True)
@@ -182,7 +199,7 @@ def write_manifest(
     The hashes come from `packer` and the trace is `trace` when given (worked out once for the whole transfer)."""
     validation, inputs = prepared.validation, {}
     trace = trace_table(prepared.datasets, specs) if trace is None else trace
-    traced = trace.drop_duplicates(["file", "line"])["file"].value_counts()
+    traced = traced_lines(trace)
     rejected_lines = validation.rejects.groupby("file")["line"].unique()
     for name, f in prepared.raw.items():
         c = {**validation.counts[name], "cut": prepared.cut.get(name, 0), "tabulated": int(traced.get(f.file, 0))}

@@ -165,4 +165,4 @@ def write_xpt(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteConte
     if problems:
         raise OutputCheckError("cannot write SAS XPORT v5: " + "; ".join(problems))
     with path.open("wb") as fh:
-        write_xport(fh, frame, spec, xpt_lengths(frame, spec), ctx.created)
+        write_xport(fh, frame, spec, ctx.lengths.get(spec.domain) or xpt_lengths(frame, spec), ctx.created)
