@@ -175,7 +175,7 @@ def ae_overview(dm: pd.DataFrame, ae: pd.DataFrame, study: Study) -> pd.DataFram
         for g in range(1, 6):
             flags[f"{label} worst grade {g}"] = pd.Series(worst.index[worst == g])
     frame = pd.DataFrame(
-        {name: subjects["USUBJID"].isin(set(ids)).to_numpy() for name, ids in flags.items()},
+        {name: subjects["USUBJID"].isin(ids).to_numpy() for name, ids in flags.items()},  # Arrow's isin, no set
         index=subjects["USUBJID"],
     )
     frame["Deaths (DM.DTHFL)"] = subjects["died"].to_numpy()
@@ -190,9 +190,12 @@ def dlt_events(ae: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
     """AE records flagged as DLT in SUPPAE (QNAM DLTFL = Y, IDVAR AESEQ)."""
     flag = supp[(supp["QNAM"] == DLT_QNAM) & (supp["QVAL"] == "Y") & (supp["IDVAR"] == "AESEQ")]
     keys = set(zip(flag["USUBJID"].astype("str"), flag["IDVARVAL"].astype("str").str.strip(), strict=True))
-    seq = pd.to_numeric(ae["AESEQ"]).astype("Int64").astype("str")
-    hit = [(u, s) in keys for u, s in zip(ae["USUBJID"].astype("str"), seq, strict=True)]
-    return ae[np.array(hit, dtype=bool)]
+    subject = ae["USUBJID"].astype("str")
+    candidate = subject.isin(flag["USUBJID"].astype("str")).to_numpy()  # the pairs are looked up for these only
+    seq = pd.to_numeric(ae["AESEQ"][candidate]).astype("Int64").astype("str")
+    hit = np.zeros(len(ae), dtype=bool)
+    hit[candidate] = [(u, s) in keys for u, s in zip(subject[candidate], seq, strict=True)]
+    return ae[hit]
 
 
 def decide(evaluable: int, with_dlt: int, pending: int, rule: Mapping[str, Any]) -> str:
