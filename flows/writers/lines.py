@@ -1,4 +1,4 @@
-"""Text files of one line per row (CSV, Dataset-JSON rows), written a block of rows at a time from Arrow.
+"""Files of one record per row (CSV lines, Dataset-JSON rows, XPT records), written from Arrow a block at a time.
 
 Each column is rendered once per distinct value (`column_tokens`); a block of rows then takes its tokens by code,
 joins them in C and goes to the file straight from Arrow's buffer, so no Python string per row is ever made and
