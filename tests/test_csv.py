@@ -12,6 +12,7 @@ import pytest
 from flows.specs import DomainSpec, Variable
 from flows.writers.context import WriteContext
 from flows.writers.csv import write_csv
+from tests.conftest import in_chunks
 
 CTX = WriteContext("X", datetime(2026, 10, 31), {})
 
@@ -39,6 +40,7 @@ FRAMES = {
     ),
     "object text (not Arrow)": pd.DataFrame({"A": TEXT.astype(object), "N": np.arange(8.0)}),
     "one text column with an empty value": pd.DataFrame({"A": TEXT}),
+    "text in several Arrow chunks": pd.DataFrame({"A": in_chunks(TEXT), "B": in_chunks(TEXT), "N": np.arange(8.0)}),
     "integers rendered per row": pd.DataFrame(
         {"L": np.arange(8) * 10**11, "S": pd.array([None, 1, -2, 3, None, 5, 6, 7], dtype="Int64"), "A": TEXT}
     ),

@@ -72,7 +72,7 @@ def _bit_keys(col: pd.Series) -> pd.Series | None:
     return pd.Series(pd.arrays.IntegerArray(bits, mask))
 
 
-def column_tokens(col: pd.Series, render: Callable[[pd.Series], Sequence[str] | pa.Array]) -> Tokens:
+def column_tokens(col: pd.Series, render: Callable[[pd.Series], Sequence[str] | pa.Array | pa.ChunkedArray]) -> Tokens:
     """`render` (values in, one token each out, element-wise) run on the column's distinct values only."""
     keys = _bit_keys(col)
     if keys is None and not isinstance(col.array, pd.arrays.ArrowExtensionArray):  # Python objects: 1 == True ...
@@ -114,8 +114,10 @@ def _grouped(columns: Sequence[Tokens | RowTokens], sep: pa.Scalar) -> list[Toke
     return out
 
 
-def _as_tokens(tokens: Sequence[str] | pa.Array) -> pa.Array:
+def _as_tokens(tokens: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
     """Text as large_string, bytes as large_binary: the types a block's tokens are joined in."""
+    if isinstance(tokens, pa.ChunkedArray):  # what pa.array gives for pandas data held in several chunks
+        tokens = tokens.combine_chunks()
     if not isinstance(tokens, pa.Array):
         return pa.array(list(tokens), pa.large_string())
     binary = pa.types.is_binary(tokens.type) or pa.types.is_large_binary(tokens.type)
