@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from flows import __version__, progress
@@ -24,7 +25,7 @@ from flows.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError,
 from flows.fingerprint import fingerprint, unchanged_since
 from flows.lock import study_lock
 from flows.mapping.engine import derive_datasets
-from flows.package import write_sums, write_zip
+from flows.package import Packer, write_sums, write_zip
 from flows.publish import (
     LATEST,
     discard,
@@ -43,6 +44,7 @@ from flows.validate import Validation, site_today, validate_raw
 from flows.writers import WRITERS
 from flows.writers.context import WriteContext
 from flows.writers.csv import write_table
+from flows.writers.lines import shared_distinct
 from flows.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
@@ -97,6 +99,22 @@ def trace_table(datasets: dict[str, pd.DataFrame], specs: Specs) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True).astype({"seq": "Int64"})
 
 
+def traced_lines(trace: pd.DataFrame) -> dict[str, int]:
+    """Distinct source lines per raw file in a trace table: a bitmap over each file's line numbers, not a hash of
+    millions of (file, line) pairs."""
+    codes, files = pd.factorize(trace["file"])
+    lines, out = trace["line"].to_numpy(), {}
+    for i, name in enumerate(files):
+        these = lines[codes == i]
+        if these.min() < 0:  # never a line number: counted the slow way
+            out[name] = len(np.unique(these))
+            continue
+        present = np.zeros(int(these.max()) + 1, bool)
+        present[these] = True
+        out[name] = int(np.count_nonzero(present))
+    return out
+
+
 @dataclass(frozen=True)
 class Prepared:
     """Everything a transfer is written from: the inputs, their validation, the cut and the datasets."""
@@ -123,29 +141,37 @@ def prepare(raw: dict[str, RawFile], validation: Validation, specs: Specs, cutof
     return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility)
 
 
-def write_outputs(prepared: Prepared, specs: Specs, staging: Path) -> dict[str, dict]:
-    """Write every dataset in every format into the staging folder; return rows per file."""
+def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer | None = None) -> dict[str, dict]:
+    """Write every dataset in every format into the staging folder, each file handed to `packer` once written;
+    return rows per file."""
+    done = packer.add if packer else lambda path: None
     plain = {d: f.drop(columns=TRACE, errors="ignore") for d, f in prepared.datasets.items()}
     lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
-    for folder, ext, writer in WRITERS.values():
+    for folder, _, _ in WRITERS.values():
         (staging / folder).mkdir(exist_ok=True)
-        for domain, frame in plain.items():
-            path = staging / folder / f"{domain.lower()}.{ext}"
-            writer(frame, specs.sdtm[domain], path, ctx)
-            outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
+    for domain, frame in plain.items():
+        with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
+            for folder, ext, writer in WRITERS.values():
+                path = staging / folder / f"{domain.lower()}.{ext}"
+                writer(frame, specs.sdtm[domain], path, ctx)
+                done(path)
+                outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.define import write_define
     from flows.define_html import write_define_html
     from flows.summary import write_summary
 
     (staging / "documents").mkdir()
-    shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")
+    done(Path(shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")))
     write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml")
+    done(staging / "define.xml")
     write_define_html(plain, specs, lengths, staging / "define.html")
+    done(staging / "define.html")
     write_summary(
         plain, prepared.validation.rejects, specs, prepared.cutoff, staging / "summary.html", prepared.eligibility
     )
+    done(staging / "summary.html")
     return outputs
 
 
@@ -163,13 +189,17 @@ def write_manifest(
     specs: Specs,
     stamp: str,
     fingerprint: str | None = None,
+    packer: Packer | None = None,
+    trace: pd.DataFrame | None = None,
 ) -> dict:
     """manifest.json: inputs (sha256, rows read/valid/rejected/cut, physical lines, balanced), rejects, the
     eligibility rules checked on the data and their disagreements with the checklist (warnings), outputs (rows,
     sha256), fingerprint. An input balances when its records are valid or rejected and every physical data line
-    lies in one of them: a quoting error that merges lines into one rejected record shows as `lines_rejected`."""
+    lies in one of them: a quoting error that merges lines into one rejected record shows as `lines_rejected`.
+    The hashes come from `packer` and the trace is `trace` when given (worked out once for the whole transfer)."""
     validation, inputs = prepared.validation, {}
-    traced = trace_table(prepared.datasets, specs).drop_duplicates(["file", "line"])["file"].value_counts()
+    trace = trace_table(prepared.datasets, specs) if trace is None else trace
+    traced = traced_lines(trace)
     rejected_lines = validation.rejects.groupby("file")["line"].unique()
     for name, f in prepared.raw.items():
         c = {**validation.counts[name], "cut": prepared.cut.get(name, 0), "tabulated": int(traced.get(f.file, 0))}
@@ -189,7 +219,7 @@ def write_manifest(
             and lines == valid_lines + f.lines_of(bad),
         }
     for rel, entry in outputs.items():
-        entry["sha256"] = sha256_file(staging / rel)
+        entry["sha256"] = packer.digest(rel).sha256 if packer else sha256_file(staging / rel)
     by_rule = validation.rejects["rule"].value_counts().sort_index()
     manifest = {
         "study": specs.study.studyid,
@@ -218,17 +248,20 @@ def stage_transfer(
     previous = latest_transfer(study_dir)
     staging, stamp = new_staging(study_dir), utc_stamp()
     try:
-        outputs = write_outputs(prepared, specs, staging)
-        rejects = prepared.validation.rejects
-        write_table(rejects, staging / "rejects.csv", text=[c for c in rejects.columns if c != "line"])
-        outputs["rejects.csv"] = {"rows": len(rejects)}
-        trace = trace_table(prepared.datasets, specs)
-        write_table(trace, staging / "trace.csv", text=["domain", "USUBJID", "file"])
-        outputs["trace.csv"] = {"rows": len(trace)}
-        write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
-        write_manifest(staging, prepared, outputs, specs, stamp, fingerprint)
-        write_sums(staging)
-        write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created)
+        with Packer(staging, spill_dir=study_dir) as packer:
+            outputs = write_outputs(prepared, specs, staging, packer)
+            rejects = prepared.validation.rejects
+            write_table(rejects, staging / "rejects.csv", text=[c for c in rejects.columns if c != "line"])
+            outputs["rejects.csv"] = {"rows": len(rejects)}
+            trace = trace_table(prepared.datasets, specs)
+            write_table(trace, staging / "trace.csv", text=["domain", "USUBJID", "file"])
+            outputs["trace.csv"] = {"rows": len(trace)}
+            packer.add(staging / "trace.csv")
+            write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
+            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer=packer, trace=trace)
+            del trace
+            write_sums(staging, packer)
+            write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created, packer)
     except BaseException:
         discard(staging)
         raise

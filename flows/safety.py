@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from flows.dates import parse_date
 from flows.specs import Study
@@ -152,6 +154,12 @@ def _grade(ae: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(ae["AETOXGR"], errors="coerce")
 
 
+def _isin(values: pd.Series, ids: pd.Series) -> np.ndarray:
+    """values.isin(ids) for text, in Arrow (pandas makes a Python list of the ids first)."""
+    text = pa.chunked_array([pa.array(values.astype("str").array)])
+    return pc.is_in(text, value_set=pa.array(ids.astype("str").array)).to_numpy().astype(bool)
+
+
 def ae_overview(dm: pd.DataFrame, ae: pd.DataFrame, study: Study) -> pd.DataFrame:
     """Treated subjects with: any AE, grade >= 3, serious, related, fatal; CRS and ICANS by worst grade; deaths."""
     safety = study.data["safety"]
@@ -175,7 +183,7 @@ def ae_overview(dm: pd.DataFrame, ae: pd.DataFrame, study: Study) -> pd.DataFram
         for g in range(1, 6):
             flags[f"{label} worst grade {g}"] = pd.Series(worst.index[worst == g])
     frame = pd.DataFrame(
-        {name: subjects["USUBJID"].isin(set(ids)).to_numpy() for name, ids in flags.items()},
+        {name: _isin(subjects["USUBJID"], ids) for name, ids in flags.items()},
         index=subjects["USUBJID"],
     )
     frame["Deaths (DM.DTHFL)"] = subjects["died"].to_numpy()
@@ -190,9 +198,12 @@ def dlt_events(ae: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
     """AE records flagged as DLT in SUPPAE (QNAM DLTFL = Y, IDVAR AESEQ)."""
     flag = supp[(supp["QNAM"] == DLT_QNAM) & (supp["QVAL"] == "Y") & (supp["IDVAR"] == "AESEQ")]
     keys = set(zip(flag["USUBJID"].astype("str"), flag["IDVARVAL"].astype("str").str.strip(), strict=True))
-    seq = pd.to_numeric(ae["AESEQ"]).astype("Int64").astype("str")
-    hit = [(u, s) in keys for u, s in zip(ae["USUBJID"].astype("str"), seq, strict=True)]
-    return ae[np.array(hit, dtype=bool)]
+    subject = ae["USUBJID"].astype("str")
+    candidate = subject.isin(flag["USUBJID"].astype("str")).to_numpy()  # the pairs are looked up for these only
+    seq = pd.to_numeric(ae["AESEQ"][candidate]).astype("Int64").astype("str")
+    hit = np.zeros(len(ae), dtype=bool)
+    hit[candidate] = [(u, s) in keys for u, s in zip(subject[candidate], seq, strict=True)]
+    return ae[hit]
 
 
 def decide(evaluable: int, with_dlt: int, pending: int, rule: Mapping[str, Any]) -> str:

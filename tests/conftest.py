@@ -46,3 +46,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     return subprocess.run(
         [sys.executable, "-m", "flows", *args], capture_output=True, text=True, cwd=ROOT, env={**base, **(env or {})}
     )
+
+
+def in_chunks(col):
+    """An Arrow-backed text column held in several chunks, as pandas keeps columns built from concatenated parts."""
+    import pandas as pd
+    import pyarrow as pa
+
+    data = pa.chunked_array(pa.array(col.array)).combine_chunks()
+    half = len(data) // 2
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([data[:half], data[half:]])), index=col.index)

@@ -12,6 +12,7 @@ import pytest
 from flows.specs import DomainSpec, Variable
 from flows.writers.context import WriteContext
 from flows.writers.csv import write_csv
+from tests.conftest import in_chunks
 
 CTX = WriteContext("X", datetime(2026, 10, 31), {})
 
@@ -38,6 +39,11 @@ FRAMES = {
         }
     ),
     "object text (not Arrow)": pd.DataFrame({"A": TEXT.astype(object), "N": np.arange(8.0)}),
+    "one text column with an empty value": pd.DataFrame({"A": TEXT}),
+    "text in several Arrow chunks": pd.DataFrame({"A": in_chunks(TEXT), "B": in_chunks(TEXT), "N": np.arange(8.0)}),
+    "integers rendered per row": pd.DataFrame(
+        {"L": np.arange(8) * 10**11, "S": pd.array([None, 1, -2, 3, None, 5, 6, 7], dtype="Int64"), "A": TEXT}
+    ),
 }
 
 
@@ -48,6 +54,20 @@ def test_same_bytes_as_pandas(tmp_path, name, rows):
     ours = tmp_path / "ours.csv"
     write_csv(frame, spec_of(frame), ours, CTX)
     assert ours.read_bytes() == frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def test_table_same_bytes_as_pandas_with_text_neutralised(tmp_path):
+    """write_table (trace.csv, rejects.csv): to_csv's bytes, formulas quoted out in the named text columns only."""
+    from flows.writers.csv import neutralise, write_table
+
+    formulas = pd.Series(["=1+2", "a,b", None, "-2.5", "@x", "ok", "", '"q"'], dtype="str")
+    frame = pd.DataFrame(
+        {"domain": formulas, "file": formulas, "seq": pd.array([1, None] * 4, dtype="Int64"), "line": range(8)}
+    )
+    write_table(frame, tmp_path / "t.csv", text=["domain"])
+    expected = frame.assign(domain=neutralise(frame["domain"])).to_csv(index=False, lineterminator="\n")
+    assert (tmp_path / "t.csv").read_bytes() == expected.encode("utf-8")
+    assert "\n'=1+2,=1+2," in expected  # the text column neutralised, the other not
 
 
 def test_formulas_neutralised_numbers_kept(tmp_path):

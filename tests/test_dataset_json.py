@@ -12,6 +12,7 @@ import pytest
 
 from flows.writers.dataset_json import dataset_json
 from flows.writers.xpt import xpt_lengths
+from tests.conftest import in_chunks
 from tests.test_xpt import GOLDEN, spec_from_xpt
 
 SCHEMA = GOLDEN.parent / "dataset.schema.json"
@@ -65,7 +66,8 @@ def test_golden_rows_match_cdisc_example(name):
 
 
 @pytest.mark.parametrize("rows", [6, 1, 0])
-def test_written_text_is_json_dumps_of_the_document(tmp_path, rows):
+@pytest.mark.parametrize("chunks", [False, True], ids=["text in one chunk", "text in several Arrow chunks"])
+def test_written_text_is_json_dumps_of_the_document(tmp_path, rows, chunks):
     """The column-at-a-time rows are what json.dumps writes: escapes, nulls, integers and doubles alike."""
     from flows.specs import DomainSpec, Variable
     from flows.writers.context import WriteContext
@@ -81,6 +83,8 @@ def test_written_text_is_json_dumps_of_the_document(tmp_path, rows):
             "XXVAL": pd.array([-0.0, 1 / 3, None, 1e20, 2.5, float("inf")], dtype="Float64"),
         }
     ).iloc[:rows]
+    if chunks:
+        frame = frame.assign(**{c: in_chunks(frame[c]) for c in ("USUBJID", "XXTEXT", "XXDTC")})
     variables = tuple(Variable(c, c, "Num" if c in ("XXSEQ", "XXVAL") else "Char", 200, "Perm", "", "") for c in frame)
     spec = DomainSpec("XX", "Example", "", "", ("USUBJID",), None, variables, tmp_path / "xx.yaml")
     lengths = xpt_lengths(frame, spec)

@@ -156,8 +156,8 @@ def test_sigterm_through_prefect_cleans_up_and_exits_143(harness, sample_export,
     (study / "latest").symlink_to(transfer.name)
     write = pipeline.write_outputs
 
-    def write_then_sigterm(prepared, specs, staging):
-        written = write(prepared, specs, staging)
+    def write_then_sigterm(*args):
+        written = write(*args)
         os.kill(os.getpid(), signal.SIGTERM)
         return written
 

@@ -225,3 +225,19 @@ def test_manifest_counts_the_lines_an_unbalanced_quote_swallowed(raw_copy, tmp_p
     assert entry["lines_rejected"] == physical - 9 and entry["balanced"] is True
     reject = result.rejects[result.rejects["rule"] == "field_count"]
     assert reject["message"].str.contains(f"over lines 11-{physical + 1}: {physical - 9} physical lines").all()
+
+
+@pytest.mark.parametrize(
+    ("files", "lines", "expected"),
+    [
+        (["a.csv", "a.csv", "b.csv"], [2, 2, 2], {"a.csv": 1, "b.csv": 1}),  # one line, two records (SUPP--)
+        (["a.csv", "a.csv", "a.csv"], [5, 3, 900], {"a.csv": 3}),
+        ([], [], {}),  # no record from a raw row
+    ],
+)
+def test_traced_lines_counts_distinct_lines_per_file(files, lines, expected):
+    from flows.pipeline import traced_lines
+
+    trace = pd.DataFrame({"file": pd.Series(files, dtype="str"), "line": pd.Series(lines, dtype="int64")})
+    assert traced_lines(trace) == expected
+    assert expected == trace.drop_duplicates(["file", "line"])["file"].value_counts().to_dict()

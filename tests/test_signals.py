@@ -23,8 +23,8 @@ KILL_WHILE_WRITING = textwrap.dedent(
     out, signum = sys.argv[1], int(sys.argv[2])
     write = pipeline.write_outputs
 
-    def write_then_signal(prepared, specs, staging):
-        written = write(prepared, specs, staging)
+    def write_then_signal(*args):
+        written = write(*args)
         os.kill(os.getpid(), signum)  # as a scheduler would, with the staging folder half full
         return written
 

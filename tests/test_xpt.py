@@ -16,6 +16,7 @@ from flows.errors import OutputCheckError
 from flows.specs import DomainSpec, Variable
 from flows.writers.context import WriteContext
 from flows.writers.xpt import ibm_doubles, write_xpt, xpt_lengths
+from tests.conftest import in_chunks
 
 # ../shared/ sits beside the repository, here and in CI
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dataset-json" / "examples-sdtm"
@@ -156,8 +157,9 @@ def test_ibm_doubles(value, ibm):
     assert ibm_doubles(np.array([value])).tobytes().hex() == ibm
 
 
-def test_same_bytes_as_readstat(tmp_path):
-    """The numpy writer against pyreadstat's, whose bytes it reproduces (the clock aside, which we fix)."""
+@pytest.mark.parametrize("chunks", [False, True], ids=["text in one chunk", "text in several Arrow chunks"])
+def test_same_bytes_as_readstat(tmp_path, chunks):
+    """Our writer against pyreadstat's, whose bytes it reproduces (the clock aside, which we fix)."""
     numbers = [1.5, None, -0.0, 1e-80, 7.2e75, 123456.789, 2.0**-260, float("inf"), 1 / 3]
     frame = pd.DataFrame(
         {
@@ -168,6 +170,8 @@ def test_same_bytes_as_readstat(tmp_path):
     )
     spec = tiny_spec()
     ours = tmp_path / "ours.xpt"
+    if chunks:
+        frame = frame.assign(USUBJID=in_chunks(frame["USUBJID"]), XXVAL=in_chunks(frame["XXVAL"]))
     write_xpt(frame, spec, ours, WriteContext("X", WHEN, {}))
     theirs = tmp_path / "theirs.xpt"
     text = {v.name: frame[v.name].astype(object).where(frame[v.name].notna(), "") for v in spec.variables[:2]}

@@ -1,23 +1,25 @@
 """CSV writer, XPT-style: upper-case names of at most 8 characters in spec order, UTF-8, ISO 8601 dates. Text a
 spreadsheet would execute as a formula is neutralised with a leading single quote (`neutralise`).
 
-The bytes are those of pandas' to_csv, put together a column at a time: text straight from Arrow (the csv module's
-minimal quoting, only where a value needs it), numbers as pandas formats them, in one call for all of them.
+The bytes are those of pandas' to_csv, put together from each column's distinct values (flows/writers/lines.py):
+text as the csv module quotes it (only where a value needs it), numbers as pandas formats them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.distinct import distinct_rows, per_value
+from flows.distinct import per_value
 from flows.specs import DomainSpec
 from flows.writers.context import WriteContext
+from flows.writers.lines import RowTokens, Tokens, column_tokens, write_rows
 
 NEEDS_QUOTES = '[,"\\n]'  # what makes the csv module quote a field (delimiter, quote character, line end)
 END = "_end"  # a last, empty column: pandas writes a lone empty field as "", never so beside another field
@@ -30,36 +32,58 @@ def _field(value: str | None) -> str:
     return out.getvalue()[:-2]
 
 
-def _text_fields(col: pd.Series) -> pa.ChunkedArray:
-    text = pa.chunked_array(pa.array(col.array))
-    if pc.any(pc.match_substring_regex(text, NEEDS_QUOTES)).as_py():  # quote as the csv module does, once a value
-        values = distinct_rows(col.to_frame(), [col.name])
-        fields = [_field(v) for v in pa.chunked_array(pa.array(values.rows[col.name].array)).to_pylist()]
-        return pa.chunked_array([pa.array(fields, pa.large_string()).take(pa.array(values.codes))])
-    return pc.fill_null(text, "")
+def _quoted(text: pa.Array) -> pa.Array:
+    """Text values (no nulls) as the csv module writes them in a row of several fields."""
+    if not pc.any(pc.match_substring_regex(text, NEEDS_QUOTES)).as_py():
+        return text
+    return pa.array([_field(v) for v in text.to_pylist()], pa.large_string())
 
 
-def _number_fields(frame: pd.DataFrame) -> list[pa.ChunkedArray]:
-    """The numeric columns as pandas writes them to CSV (no number holds a comma, so the lines split apart)."""
-    lines = frame.assign(**{END: ""}).to_csv(index=False, header=False, lineterminator="\n").split("\n")[:-1]
-    cells = pc.split_pattern(pa.array(lines, pa.large_string()), ",")
-    return [pa.chunked_array([pc.list_element(cells, i)]) for i in range(frame.shape[1])]
+def _text_tokens(values: pd.Series) -> pa.Array:
+    return _quoted(pc.fill_null(pa.array(neutralise(values).array), ""))
+
+
+def _plain_text_tokens(values: pd.Series) -> pa.Array:
+    return _quoted(pc.fill_null(pa.array(values.array), ""))
+
+
+def _number_tokens(values: pd.Series) -> list[str]:
+    """Distinct numbers as pandas writes them to CSV (no number holds a comma, so the lines split apart)."""
+    lines = values.to_frame().assign(**{END: ""}).to_csv(index=False, header=False, lineterminator="\n")
+    return [line[:-1] for line in lines.split("\n")[:-1]]  # each without the comma before the empty END field
+
+
+def _integers(block: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.cast(block, pa.large_string()), "")  # str(int), as pandas writes an integer
+
+
+def _tokens(col: pd.Series, neutralised: bool) -> Tokens | RowTokens | None:
+    """How the column's fields are made, or None for a column of another kind (left to pandas)."""
+    if isinstance(col.array, pd.arrays.ArrowStringArray):
+        return column_tokens(col, _text_tokens if neutralised else _plain_text_tokens)
+    if pd.api.types.is_integer_dtype(col):
+        return RowTokens(pa.chunked_array([pa.array(col, type=pa.int64(), from_pandas=True)]), _integers)
+    if pd.api.types.is_float_dtype(col):
+        return column_tokens(col, _number_tokens)
+    return None
+
+
+def write_frame(frame: pd.DataFrame, path: Path, text: Collection[str]) -> None:
+    """frame.to_csv(path, index=False) with the `text` columns neutralised, in the same bytes, built from the
+    columns' distinct values rather than row by row where every column is Arrow text or a number."""
+    fast = len(frame) and frame.shape[1] > 1 and END not in frame  # pandas quotes a lone empty field: "" alone
+    tokens = [_tokens(frame[c], c in text) for c in frame] if fast else [None]
+    if any(t is None for t in tokens):
+        safe = frame.assign(**{c: neutralise(frame[c]) for c in text if c in frame})
+        safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        return
+    with path.open("wb") as fh:
+        fh.write((",".join(_field(str(c)) for c in frame) + "\n").encode("utf-8"))
+        write_rows(fh, tokens, len(frame), ",", after="\n")
 
 
 def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    text = [v.name for v in spec.variables if v.type == "Char"]
-    data = frame[spec.names].assign(**{c: neutralise(frame[c]) for c in text})
-    numbers = [v.name for v in spec.variables if v.type != "Char"]
-    if not len(data) or END in data or not all(isinstance(data[c].array, pd.arrays.ArrowStringArray) for c in text):
-        data.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
-        return
-    fields = {c: _text_fields(data[c]) for c in text}
-    if numbers:
-        fields.update(zip(numbers, _number_fields(data[numbers]), strict=True))
-    comma = pa.scalar(",", pa.large_string())
-    rows = pc.binary_join_element_wise(*(fields[c] for c in spec.names), comma)
-    header = ",".join(_field(c) for c in spec.names)
-    path.write_bytes((header + "\n" + "\n".join(rows.to_pylist()) + "\n").encode("utf-8"))
+    write_frame(frame[spec.names], path, [v.name for v in spec.variables if v.type == "Char"])
 
 
 FORMULA = r"^[=+\-@\t\r]"  # what a spreadsheet program may run as a formula when it starts a cell (OWASP)
@@ -83,5 +107,4 @@ def neutralise(col: pd.Series) -> pd.Series:
 
 def write_table(frame: pd.DataFrame, path: Path, text: list[str]) -> None:
     """A table a person opens in a spreadsheet (rejects, trace), with its `text` columns neutralised."""
-    safe = frame.assign(**{c: neutralise(frame[c]) for c in text if c in frame})
-    safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    write_frame(frame, path, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from flows import __version__
 from flows.define import metadata_version_oid, study_oid
 from flows.specs import DomainSpec
 from flows.writers.context import WriteContext
+from flows.writers.lines import column_tokens, write_rows
 
 VERSION = "1.1.0"
 
@@ -94,34 +96,42 @@ def _by_json(col: pd.Series, kind: str) -> pa.ChunkedArray:
     return pa.chunked_array([pa.array(values, pa.large_string())])
 
 
-def _json_text(col: pd.Series, kind: str) -> pa.ChunkedArray:
+def _json_text(col: pd.Series, kind: str) -> pa.Array:
     """Each value of the column as json.dumps writes it, worked out a column at a time."""
     if kind in ("integer", "double"):  # no comma in a number: one json.dumps of the column, split at the commas
         text = json.dumps(_json_values(col, kind).tolist(), separators=(",", ":"))[1:-1].split(",")
-        return pa.chunked_array([pa.array(text, pa.large_string())])
+        return pa.array(text, pa.large_string())
     if not isinstance(col.array, pd.arrays.ArrowStringArray):  # not Arrow text: let json write every value
-        return _by_json(col, kind)
-    text = pa.chunked_array(pa.array(col.array))
+        return _by_json(col, kind).combine_chunks()
+    text = pa.array(col.array)
     if pc.any(pc.match_substring_regex(text, NEEDS_ESCAPE)).as_py():
         for plain, escaped in ESCAPES:
             text = pc.replace_substring(text, plain, escaped)
         if pc.any(pc.match_substring_regex(text, CONTROL)).as_py():  # rare
-            return _by_json(col, kind)
+            return _by_json(col, kind).combine_chunks()
     quote = pa.scalar('"', pa.large_string())
     return pc.fill_null(pc.binary_join_element_wise(quote, text, quote, pa.scalar("", pa.large_string())), "null")
 
 
-def rows_json(frame: pd.DataFrame, spec: DomainSpec, kinds: list[str]) -> str:
-    """The document's "rows" as JSON text, the same as json.dumps writes them, built a column at a time."""
+def write_rows_json(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, kinds: list[str]) -> None:
+    """The document's "rows" as JSON text, the same as json.dumps writes them, each value rendered once per distinct
+    value of its column and the rows joined a block at a time."""
     if not len(frame):
-        return "[]"
-    tokens = [_json_text(frame[v.name], kind) for v, kind in zip(spec.variables, kinds, strict=True)]
-    text = {c: pa.scalar(c, pa.large_string()) for c in ("[", ",", "]", "")}
-    rows = pc.binary_join_element_wise(text["["], pc.binary_join_element_wise(*tokens, text[","]), text["]"], text[""])
-    return "[" + ",".join(rows.to_pylist()) + "]"
+        fh.write(b"[]")
+        return
+    tokens = [
+        column_tokens(frame[v.name], lambda values, k=kind: _json_text(values, k))
+        for v, kind in zip(spec.variables, kinds, strict=True)
+    ]
+    fh.write(b"[")
+    write_rows(fh, tokens, len(frame), ",", before="[", after="],", trim=1)  # no comma after the last row
+    fh.write(b"]")
 
 
 def write_dataset_json(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
     doc, kinds = _document(frame, spec, ctx.studyid, ctx.lengths[spec.domain], ctx.created, ctx.ig_version)
     head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    path.write_text(head[:-1] + ',"rows":' + rows_json(frame, spec, kinds) + "}\n", encoding="utf-8")
+    with path.open("wb") as fh:
+        fh.write((head[:-1] + ',"rows":').encode("utf-8"))
+        write_rows_json(fh, frame, spec, kinds)
+        fh.write(b"}\n")

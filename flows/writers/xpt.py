@@ -1,14 +1,17 @@
 """SAS XPORT version 5 writer: every limit checked first (never a silent truncation), header dates from the data.
 
-The bytes are those ReadStat (pyreadstat) writes, laid out with numpy a column at a time rather than a cell at a
-time: the record layout of SAS technical note TS-140, IBM floating point for numbers, blanks for text.
+The bytes are those ReadStat (pyreadstat) writes, laid out once per distinct value of a column rather than a cell at
+a time (flows/writers/lines.py): the record layout of SAS technical note TS-140, IBM floating point for numbers,
+blanks for text.
 """
 
 from __future__ import annotations
 
 import struct
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -18,6 +21,7 @@ import pyarrow.compute as pc
 from flows.errors import OutputCheckError
 from flows.specs import DomainSpec
 from flows.writers.context import WriteContext
+from flows.writers.lines import column_tokens, write_rows
 
 MAX_NAME, MAX_LABEL, MAX_CHAR = 8, 40, 200
 CARD = 80  # every part of the file is padded with blanks to whole 80-byte records
@@ -102,22 +106,28 @@ def ibm_doubles(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), MISSING, ibm).astype(">u8")
 
 
-def _text_block(col: pd.Series, width: int) -> np.ndarray:
-    """Each value as `width` ASCII bytes padded with blanks (missing: all blanks), one row per value."""
-    if not len(col):
-        return np.empty((0, width), np.uint8)
-    if isinstance(col.array, pd.arrays.ArrowExtensionArray):
-        text = pa.chunked_array(pa.array(col.array))
+def _text_tokens(values: pd.Series, width: int) -> pa.Array:
+    """Each value as `width` ASCII bytes padded with blanks (missing: all blanks)."""
+    if isinstance(values.array, pd.arrays.ArrowExtensionArray):
+        text = pa.array(values.array)
     else:
-        text = pa.chunked_array([pa.array(col.astype(object).where(col.notna(), None), type=pa.large_string())])
-    padded = pc.utf8_rpad(pc.fill_null(text.cast(pa.large_string()), ""), width=width, padding=" ").combine_chunks()
-    first = np.frombuffer(padded.buffers()[1], dtype=np.int64, count=1, offset=8 * padded.offset)[0]
-    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8, count=len(col) * width, offset=first)
-    return data.reshape(len(col), width)
+        text = pa.array(values.astype(object).where(values.notna(), None), type=pa.large_string())
+    padded = pc.utf8_rpad(pc.fill_null(text.cast(pa.large_string()), ""), width=width, padding=" ")
+    return padded.cast(pa.large_binary())
 
 
-def xport_bytes(frame: pd.DataFrame, spec: DomainSpec, lengths: dict[str, int], when: datetime) -> bytes:
-    """The whole XPORT v5 file: library and member headers, one namestr per variable, then the observations."""
+def _number_tokens(values: pd.Series) -> pa.Array:
+    """Each value as its 8 bytes of IBM double."""
+    data = ibm_doubles(values.astype("float64").to_numpy())
+    offsets = np.arange(0, 8 * len(data) + 1, 8, dtype=np.int64)
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(data.tobytes())]
+    )
+
+
+def write_xport(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, lengths: dict[str, int], when: datetime) -> None:
+    """The whole XPORT v5 file: library and member headers, one namestr per variable, then the observations, each
+    value laid out once per distinct value of its column and the records joined a block at a time."""
     stamp = when.strftime("%d%b%y:%H:%M:%S").upper()
     head = [
         _header("LIBRARY"),
@@ -129,7 +139,7 @@ def xport_bytes(frame: pd.DataFrame, spec: DomainSpec, lengths: dict[str, int], 
         _card(f"{stamp:>16}{'':>16}{spec.label:<40}{'':<8}"),
         _header("NAMESTR", f"00000{len(spec.variables):05d}" + "0" * 20),
     ]
-    namestrs, starts, position = [], [], 0
+    namestrs, position = [], 0
     for number, v in enumerate(spec.variables, start=1):
         numeric, width, blank = v.type == "Num", lengths[v.name], b" " * 8
         name, label = v.name.encode("ascii").ljust(8), v.label.encode("ascii").ljust(40)
@@ -137,20 +147,22 @@ def xport_bytes(frame: pd.DataFrame, spec: DomainSpec, lengths: dict[str, int], 
             NAMESTR.pack(1 if numeric else 2, 0, width, number, name, label, blank, 0, 0, int(numeric), b"\0\0",
                          blank, 0, 0, position, b"\0" * 52)
         )  # fmt: skip
-        starts.append(position)
         position += width
-    rows = np.empty((len(frame), position), np.uint8)
-    for v, start in zip(spec.variables, starts, strict=True):
-        width, col = lengths[v.name], frame[v.name]
-        if v.type == "Num":
-            rows[:, start : start + width] = ibm_doubles(col.astype("float64").to_numpy()).view(np.uint8).reshape(-1, 8)
-        else:
-            rows[:, start : start + width] = _text_block(col, width)
-    return b"".join(head) + _padded(b"".join(namestrs)) + _header("OBS") + _padded(rows.tobytes())
+    fh.write(b"".join(head) + _padded(b"".join(namestrs)) + _header("OBS"))
+    if len(frame):
+        tokens = [
+            column_tokens(
+                frame[v.name], _number_tokens if v.type == "Num" else partial(_text_tokens, width=lengths[v.name])
+            )
+            for v in spec.variables
+        ]
+        write_rows(fh, tokens, len(frame), "")
+    fh.write(b" " * (-len(frame) * position % CARD))
 
 
 def write_xpt(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
     problems = xpt_problems(frame, spec)
     if problems:
         raise OutputCheckError("cannot write SAS XPORT v5: " + "; ".join(problems))
-    path.write_bytes(xport_bytes(frame, spec, xpt_lengths(frame, spec), ctx.created))
+    with path.open("wb") as fh:
+        write_xport(fh, frame, spec, ctx.lengths.get(spec.domain) or xpt_lengths(frame, spec), ctx.created)

@@ -1,0 +1,71 @@
+"""flows.writers.lines: rows joined a block at a time from each column's distinct values, as a plain join would."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from flows.writers import lines
+from flows.writers.lines import RowTokens, column_tokens, shared_distinct, write_rows
+
+RNG = np.random.default_rng(7)
+ROWS = 1000
+FRAME = pd.DataFrame(
+    {
+        "STUDYID": pd.Series(["S1"] * ROWS, dtype="str"),  # one value
+        "SITE": pd.Series(RNG.choice(["A", "B", None], ROWS), dtype="str"),  # a few, with nulls
+        "SEQ": pd.array(RNG.integers(0, 50, ROWS), dtype="Int64"),
+        "ID": pd.Series([f"id-{i}" for i in RNG.integers(0, 400, ROWS)], dtype="str"),  # many
+        "X": RNG.choice([-0.0, 0.0, 1.5, np.nan], ROWS),
+    }
+)
+
+
+def render(values: pd.Series) -> list[str]:
+    return ["<null>" if pd.isna(v) else repr(v) for v in values.astype(object)]
+
+
+def expected(frame: pd.DataFrame, sep: str, before: str, after: str, trim: int) -> bytes:
+    rows = zip(*(render(frame[c]) for c in frame), strict=True)
+    text = "".join(before + sep.join(r) + after for r in rows).encode("utf-8")
+    return text[: len(text) - trim]
+
+
+@pytest.mark.parametrize("group", [1, lines.GROUP], ids=["no columns grouped", "adjacent columns grouped"])
+@pytest.mark.parametrize("block", [64, lines.BLOCK], ids=["many blocks", "one block"])
+@pytest.mark.parametrize(("sep", "before", "after", "trim"), [(",", "", "\n", 0), (",", "[", "],", 1), ("", "", "", 0)])
+def test_same_text_as_a_plain_join(monkeypatch, group, block, sep, before, after, trim):
+    monkeypatch.setattr(lines, "GROUP", group)
+    monkeypatch.setattr(lines, "BLOCK", block)
+    out = io.BytesIO()
+    write_rows(out, [column_tokens(FRAME[c], render) for c in FRAME], ROWS, sep, before, after, trim)
+    assert out.getvalue() == expected(FRAME, sep, before, after, trim)
+
+
+def test_row_tokens_beside_distinct_ones():
+    line = pa.chunked_array([pa.array(np.arange(ROWS))])
+    columns = [column_tokens(FRAME["ID"], render), RowTokens(line, lambda b: b.cast(pa.large_string()))]
+    out = io.BytesIO()
+    write_rows(out, columns, ROWS, ",", after="\n")
+    assert out.getvalue().decode().splitlines() == [f"{i!r},{n}" for n, i in enumerate(FRAME["ID"])]
+
+
+def test_minus_zero_and_zero_stay_apart():
+    tokens = column_tokens(pd.Series([0.0, -0.0, 0.0, np.nan]), render)
+    assert tokens.values.take(pa.array(tokens.codes)).to_pylist() == ["0.0", "-0.0", "0.0", "<null>"]
+
+
+def test_distinct_values_worked_out_once_per_column_inside_shared_distinct(monkeypatch):
+    calls = []
+    original = lines.distinct_rows
+    monkeypatch.setattr(lines, "distinct_rows", lambda *a: calls.append(1) or original(*a))
+    with shared_distinct():
+        for _ in range(3):  # three writers of one dataset
+            column_tokens(FRAME["ID"], render)
+    assert len(calls) == 1
+    column_tokens(FRAME["ID"], render)  # outside: no cache
+    assert len(calls) == 2
