@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,12 +32,55 @@ def _code_dtype(space: int, least: type = np.int8) -> type:
 
 @contextmanager
 def shared_codes() -> Iterator[None]:
-    """Inside the block, the codes of a text column are worked out once, however many checks read the column."""
-    token = _SHARED.set({})
+    """Inside the block, the codes of a text column are worked out once, however many checks read the column.
+
+    A block inside another shares the outer one's codes. Codes are forgotten with their column's data."""
+    outer = _SHARED.get()
+    token = _SHARED.set({} if outer is None else outer)
     try:
         yield
     finally:
         _SHARED.reset(token)
+
+
+def _arrow_data(values: pd.Series) -> pa.ChunkedArray | None:
+    data = getattr(values.array, "_pa_array", None)
+    return data if isinstance(data, pa.ChunkedArray) else None
+
+
+def _known(values: pd.Series) -> tuple[np.ndarray, int] | None:
+    """The codes of a column's data, if they were worked out in the current shared_codes block."""
+    shared, data = _SHARED.get(), _arrow_data(values)
+    entry = shared.get(id(data)) if shared is not None and data is not None else None
+    return entry[1:] if entry is not None and entry[0]() is data else None
+
+
+def remember_codes(values: pd.Series, codes: np.ndarray, n: int) -> None:
+    """Record the codes of a column's data (as value_codes would give them) for the current shared_codes block."""
+    shared, data = _SHARED.get(), _arrow_data(values)
+    if shared is None or data is None:
+        return
+    key = id(data)
+
+    def forget(ref: weakref.ref) -> None:  # the data are gone: their id may be reused
+        if (entry := shared.get(key)) is not None and entry[0] is ref:
+            del shared[key]
+
+    shared[key] = (weakref.ref(data, forget), codes, n)
+
+
+def _one_block(data: pa.ChunkedArray) -> bool:
+    """Whether every chunk is the same Arrow array, the last one maybe cut short (see flows.read._constant)."""
+    if data.num_chunks < 2:
+        return False
+    first = data.chunks[0]
+    same = [b.address if b is not None else None for b in first.buffers()]
+    return all(
+        c.offset == first.offset
+        and [b.address if b is not None else None for b in c.buffers()] == same
+        and (len(c) == len(first) if i < data.num_chunks - 1 else len(c) <= len(first))
+        for i, c in enumerate(data.chunks)
+    )
 
 
 def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
@@ -50,10 +94,14 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         return codes.astype(_code_dtype(len(uniques))), len(uniques)
     # Arrow data never change, so the same data object (pandas keeps it as `_pa_array`) has the same codes.
-    data = getattr(values.array, "_pa_array", None)
-    shared = _SHARED.get() if isinstance(data, pa.ChunkedArray) else None
-    if shared is not None and id(data) in shared:
-        return shared[id(data)][1:]
+    if (known := _known(values)) is not None:
+        return known
+    data = _arrow_data(values)
+    if data is not None and _one_block(data):  # one block repeated: its codes, repeated
+        block, n = value_codes(pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([data.chunks[0]]))))
+        codes = np.resize(block, len(values))
+        remember_codes(values, codes, n)
+        return codes, n
     encoded = pc.dictionary_encode(pa.chunked_array(pa.array(values.array)))  # one dictionary for every chunk
     n = len(encoded.chunks[-1].dictionary)
     codes, start = np.empty(len(values), _code_dtype(n)), 0
@@ -61,9 +109,26 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         indices = pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices
         codes[start : start + len(chunk)] = indices.to_numpy()
         start += len(chunk)
-    if shared is not None:
-        shared[id(data)] = (data, codes, n)  # holding `data` keeps its id from being reused
+    remember_codes(values, codes, n)
     return codes, n
+
+
+def take_rows(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """frame.iloc[order] for a permutation `order` of its rows, index reset. A column of one value is kept as it is
+    (any order of it is itself), and the codes known of a column carry over to its reordered copy."""
+    out = {}
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        known = _known(col)
+        if known is not None and known[1] == 1 and (not len(col) or known[0].min() >= 0):
+            out[i] = col.array  # one value, never null
+            continue
+        out[i] = col.array.take(order)
+        if known is not None:
+            remember_codes(pd.Series(out[i], copy=False), known[0][order], known[1])
+    taken = pd.DataFrame(out, copy=False)
+    taken.columns = frame.columns
+    return taken
 
 
 def _by_lookup(space: int, rows: int) -> bool:
@@ -121,17 +186,27 @@ class Distinct:
         series = values if isinstance(values, pd.Series) else pd.Series(values)
         if isinstance(series.dtype, np.dtype):  # numpy indexes with small codes as they are; pandas would widen them
             return pd.Series(series.to_numpy()[self.codes], index=index, name=series.name)
-        out = series.reset_index(drop=True).take(self.codes)
+        series = series.reset_index(drop=True)
+        out = series.take(self.codes)
         out.index = index
+        if _SHARED.get() is not None and _arrow_data(out) is not None:  # its codes follow from the distinct rows'
+            codes, uniques = pd.factorize(series, use_na_sentinel=True)
+            remember_codes(out, codes.astype(_code_dtype(len(uniques)))[self.codes], len(uniques))
         return out
 
 
 def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndarray:
-    """For each of the n codes, the position of one row that has it (any will do: the rows are equal)."""
+    """For each of the n codes, the position of one row that has it (any will do: the rows are equal); a negative
+    code (null) is no code."""
     out = np.full(n, -1, np.intp)
     for start in range(0, len(codes), block):  # by blocks: one arange the length of the frame would cost 8 bytes a row
-        out[codes[start : start + block]] = np.arange(start, min(start + block, len(codes)))
-        if out.min() >= 0:  # every code seen: a few values repeated over millions of rows stop at the first block
+        part = codes[start : start + block]
+        if n and part.min() < 0:
+            found = np.flatnonzero(part >= 0)
+            out[part[found]] = found + start
+        else:
+            out[part] = np.arange(start, start + len(part))
+        if not n or out.min() >= 0:  # every code seen: a few values repeated over millions of rows stop at the first block
             break
     return out
 

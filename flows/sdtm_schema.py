@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from flows.distinct import per_value
+from flows.distinct import per_value, shared_codes
 from flows.errors import OutputCheckError
 from flows.specs import DomainSpec, Specs, Variable
 
@@ -56,7 +56,8 @@ def conform(frame: pd.DataFrame, spec: DomainSpec, specs: Specs) -> pd.DataFrame
         elif not pd.api.types.is_numeric_dtype(out[v.name]):
             out[v.name] = pd.to_numeric(out[v.name]).astype("Float64")
     try:
-        sdtm_schema(spec, specs).validate(out, lazy=True)
+        with shared_codes():  # each column encoded once for all its checks
+            sdtm_schema(spec, specs).validate(out, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         first = "; ".join(

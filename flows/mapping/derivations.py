@@ -14,7 +14,7 @@ from flows.distinct import distinct_rows
 from flows.keys import usubjid
 from flows.mapping.context import Context
 from flows.mapping.steps import Signature
-from flows.mapping.vocabulary import per_subject
+from flows.mapping.vocabulary import lookup_per_subject, per_subject
 
 
 def age(ctx: Context, birth: str, at: str) -> pd.Series:
@@ -105,7 +105,7 @@ def last_before_exposure(ctx: Context, test: str, date: str, reference: str) -> 
 
     source, ref = ctx.ref(reference)
     subject = ctx.variables["USUBJID"]
-    ref_date = subject.map(pd.Series(ref.to_numpy(), index=source.to_numpy())).astype("str").str.slice(0, 10)
+    ref_date = lookup_per_subject(subject, source, ref).str.slice(0, 10)
     dtc = ctx.variables[date].astype("str").str.slice(0, 10)
     before = (dtc.notna() & ref_date.notna() & (dtc <= ref_date)).fillna(False).to_numpy(bool)
     flag = pd.Series(pd.NA, index=subject.index, dtype="str")

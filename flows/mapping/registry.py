@@ -37,7 +37,7 @@ def _per_subject_source(ctx: Context, dotted: str) -> tuple[pd.Series, pd.Series
 
 def _reference(ctx: Context, reference: str | None) -> pd.Series:
     source, ref = ctx.ref(reference or REFERENCE)
-    return ctx.variables["USUBJID"].map(pd.Series(ref.to_numpy(), index=source.to_numpy())).astype("str")
+    return v.lookup_per_subject(ctx.variables["USUBJID"], source, ref)
 
 
 def _study_day(ctx: Context, date: str, reference: str | None = None) -> pd.Series:
