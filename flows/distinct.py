@@ -7,10 +7,10 @@ Codes are the smallest integers that fit, and combined in place: at ten million 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,7 +206,7 @@ def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndar
             out[part[found]] = found + start
         else:
             out[part] = np.arange(start, start + len(part))
-        if not n or out.min() >= 0:  # every code seen: a few values repeated over millions of rows stop at the first block
+        if not n or out.min() >= 0:  # every code seen: values repeated over millions of rows stop at the first block
             break
     return out
 
