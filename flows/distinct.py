@@ -201,7 +201,7 @@ def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndar
     out = np.full(n, -1, np.intp)
     for start in range(0, len(codes), block):  # by blocks: one arange the length of the frame would cost 8 bytes a row
         part = codes[start : start + block]
-        if n and part.min() < 0:
+        if part.min() < 0:
             found = np.flatnonzero(part >= 0)
             out[part[found]] = found + start
         else:
