@@ -48,25 +48,35 @@ def _arrow_data(values: pd.Series) -> pa.ChunkedArray | None:
     return data if isinstance(data, pa.ChunkedArray) else None
 
 
-def _known(values: pd.Series) -> tuple[np.ndarray, int] | None:
-    """The codes of a column's data, if they were worked out in the current shared_codes block."""
+def _recall(values: pd.Series, kind: str) -> tuple | None:
+    """What was worked out of a column's data (its codes, its distinct rows) in the current shared_codes block."""
     shared, data = _SHARED.get(), _arrow_data(values)
-    entry = shared.get(id(data)) if shared is not None and data is not None else None
+    entry = shared.get((kind, id(data))) if shared is not None and data is not None else None
     return entry[1:] if entry is not None and entry[0]() is data else None
 
 
-def remember_codes(values: pd.Series, codes: np.ndarray, n: int) -> None:
-    """Record the codes of a column's data (as value_codes would give them) for the current shared_codes block."""
+def _remember(values: pd.Series, kind: str, *facts: object) -> None:
+    """Keep facts of a column's data for the current shared_codes block, as long as the data live."""
     shared, data = _SHARED.get(), _arrow_data(values)
     if shared is None or data is None:
         return
-    key = id(data)
+    key = (kind, id(data))
 
     def forget(ref: weakref.ref) -> None:  # the data are gone: their id may be reused
         if (entry := shared.get(key)) is not None and entry[0] is ref:
             del shared[key]
 
-    shared[key] = (weakref.ref(data, forget), codes, n)
+    shared[key] = (weakref.ref(data, forget), *facts)
+
+
+def _known(values: pd.Series) -> tuple[np.ndarray, int] | None:
+    """The codes of a column's data, if they were worked out in the current shared_codes block."""
+    return _recall(values, "codes")
+
+
+def remember_codes(values: pd.Series, codes: np.ndarray, n: int) -> None:
+    """Record the codes of a column's data (as value_codes would give them) for the current shared_codes block."""
+    _remember(values, "codes", codes, n)
 
 
 def _one_block(data: pa.ChunkedArray) -> bool:
@@ -113,6 +123,23 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     return codes, n
 
 
+def _values_at(data: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
+    """data[positions] as one array, chunk by chunk (Arrow's take from many chunks is slow for a few positions)."""
+    ends = np.cumsum([len(c) for c in data.chunks])
+    chunk_of = np.searchsorted(ends, positions, side="right")
+    parts, where = [], []
+    for c in np.unique(chunk_of):
+        at = np.flatnonzero(chunk_of == c)
+        start = ends[c] - len(data.chunk(c))
+        parts.append(data.chunk(c).take(pa.array(positions[at] - start)))
+        where.append(at)
+    if not parts:
+        return pa.array([], type=data.type)
+    back = np.empty(len(positions), np.intp)
+    back[np.concatenate(where)] = np.arange(len(positions))
+    return pa.concat_arrays(parts).take(pa.array(back))
+
+
 def take_rows(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
     """frame.iloc[order] for a permutation `order` of its rows, index reset. A column of one value is kept as it is
     (any order of it is itself), and the codes known of a column carry over to its reordered copy."""
@@ -123,9 +150,17 @@ def take_rows(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
         if known is not None and known[1] == 1 and (not len(col) or known[0].min() >= 0):
             out[i] = col.array  # one value, never null
             continue
-        out[i] = col.array.take(order)
-        if known is not None:
-            remember_codes(pd.Series(out[i], copy=False), known[0][order], known[1])
+        if known is None:
+            out[i] = col.array.take(order)
+            continue
+        codes = known[0][order]
+        if isinstance(col.array, pd.arrays.ArrowStringArray):  # built from the few distinct values: no random reads
+            uniques = _values_at(_arrow_data(col), _representatives(known[0], known[1]))
+            indices = pa.array(codes, mask=codes < 0) if len(codes) and codes.min() < 0 else pa.array(codes)
+            out[i] = pa.chunked_array([uniques.take(indices)], type=uniques.type).to_pandas().array
+        else:
+            out[i] = col.array.take(order)
+        remember_codes(pd.Series(out[i], copy=False), codes, known[1])
     taken = pd.DataFrame(out, copy=False)
     taken.columns = frame.columns
     return taken
@@ -213,6 +248,11 @@ def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndar
 
 def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     """The distinct combinations of `columns` in frame, each with the label of one row that has it."""
+    if len(columns) == 1 and (known := _distinct_of(frame[columns[0]])) is not None:
+        positions, codes = known
+        keep = np.zeros(len(frame), bool)
+        keep[positions] = True
+        return Distinct(rows_where(frame[list(columns)], keep), codes)
     if len(columns) == 1:  # a column's codes are dense already (null, if any, as one more code)
         codes, n = value_codes(frame[columns[0]])
         if len(codes) and codes.min() < 0:
@@ -224,7 +264,15 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     keep[representative] = True
     rank = np.empty(n, codes.dtype)  # rows come out in frame order: renumber the codes to match
     rank[np.argsort(representative)] = np.arange(n, dtype=codes.dtype)
-    return Distinct(rows_where(frame[list(columns)], keep), rank[codes])
+    distinct = Distinct(rows_where(frame[list(columns)], keep), rank[codes])
+    if len(columns) == 1:  # every check of the column reuses them
+        _remember(frame[columns[0]], "distinct", np.sort(representative), distinct.codes)
+    return distinct
+
+
+def _distinct_of(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(positions of the distinct rows, code of each row) of a column, if worked out in the shared_codes block."""
+    return _recall(values, "distinct")
 
 
 def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def conform(frame: pd.DataFrame, spec: DomainSpec, specs: Specs) -> pd.DataFrame
     extra = [c for c in frame if c not in spec.names and c not in TRACE]
     if missing or extra:
         raise OutputCheckError(f"{spec.domain}: variables missing from the derivation {missing}, not in spec {extra}")
-    out = frame[spec.names].copy()
+    out = frame[spec.names]  # copy on write: setting a column here leaves `frame` as it is
     for v in spec.variables:
         if v.type == "Char":
             out[v.name] = out[v.name].astype("str")

@@ -165,3 +165,12 @@ def test_expanded_text_knows_its_codes():
         out = d.expand(d.rows["site"].str.lower(), f.index)
         known = value_codes(out)
     assert known[0].tolist() == value_codes(out)[0].tolist() and known[1] == value_codes(out)[1]
+
+
+def test_values_at_positions_across_chunks():
+    import pyarrow as pa
+
+    data = pa.chunked_array([pa.array(["a", "b"]), pa.array(["c"]), pa.array(["d", None, "f"])])
+    positions = np.array([5, 0, 4, 2, 3])  # any order, from any chunk
+    assert distinct._values_at(data, positions).to_pylist() == ["f", "a", None, "c", "d"]
+    assert distinct._values_at(data, np.array([], np.intp)).to_pylist() == []
