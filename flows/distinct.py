@@ -48,14 +48,14 @@ def _arrow_data(values: pd.Series) -> pa.ChunkedArray | None:
     return data if isinstance(data, pa.ChunkedArray) else None
 
 
-def _recall(values: pd.Series, kind: str) -> tuple | None:
+def _recall(values: pd.Series, kind: object) -> tuple | None:
     """What was worked out of a column's data (its codes, its distinct rows) in the current shared_codes block."""
     shared, data = _SHARED.get(), _arrow_data(values)
     entry = shared.get((kind, id(data))) if shared is not None and data is not None else None
     return entry[1:] if entry is not None and entry[0]() is data else None
 
 
-def _remember(values: pd.Series, kind: str, *facts: object) -> None:
+def _remember(values: pd.Series, kind: object, *facts: object) -> None:
     """Keep facts of a column's data for the current shared_codes block, as long as the data live."""
     shared, data = _SHARED.get(), _arrow_data(values)
     if shared is None or data is None:
@@ -247,9 +247,14 @@ def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndar
 
 
 def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
-    """The distinct combinations of `columns` in frame, each with the label of one row that has it."""
-    if len(columns) == 1 and (known := _distinct_of(frame[columns[0]])) is not None:
-        positions, codes = known
+    """The distinct combinations of `columns` in frame, each with the label of one row that has it.
+
+    Of text columns, they are worked out once in a shared_codes block (several checks and steps read the same)."""
+    datas = [_arrow_data(frame[c]) for c in columns]
+    kind = ("distinct", *(id(d) for d in datas[1:])) if columns and all(d is not None for d in datas) else None
+    known = _recall(frame[columns[0]], kind) if kind else None
+    if known is not None and all(ref() is d for ref, d in zip(known[2], datas[1:], strict=True)):
+        positions, codes, _ = known
         keep = np.zeros(len(frame), bool)
         keep[positions] = True
         return Distinct(rows_where(frame[list(columns)], keep), codes)
@@ -265,14 +270,10 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     rank = np.empty(n, codes.dtype)  # rows come out in frame order: renumber the codes to match
     rank[np.argsort(representative)] = np.arange(n, dtype=codes.dtype)
     distinct = Distinct(rows_where(frame[list(columns)], keep), rank[codes])
-    if len(columns) == 1:  # every check of the column reuses them
-        _remember(frame[columns[0]], "distinct", np.sort(representative), distinct.codes)
+    if kind:  # kept for the next caller, while the first column's data live (the others checked when used)
+        others = [weakref.ref(d) for d in datas[1:]]
+        _remember(frame[columns[0]], kind, np.sort(representative), distinct.codes, others)
     return distinct
-
-
-def _distinct_of(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """(positions of the distinct rows, code of each row) of a column, if worked out in the shared_codes block."""
-    return _recall(values, "distinct")
 
 
 def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFrame:
