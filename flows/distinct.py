@@ -79,6 +79,13 @@ def remember_codes(values: pd.Series, codes: np.ndarray, n: int) -> None:
     _remember(values, "codes", codes, n)
 
 
+def constant_text(value: str, n: int, block: int = 1 << 16) -> pd.api.extensions.ExtensionArray:
+    """A text column of `value` n times whose chunks are all one Arrow array: a block of memory, not n copies."""
+    chunk = pa.repeat(pa.scalar(value, pa.large_string()), min(n, block))
+    chunks = [chunk] * (n // block) + ([chunk.slice(0, n % block)] if n % block else [])
+    return pa.chunked_array(chunks, type=pa.large_string()).to_pandas().array
+
+
 def _one_block(data: pa.ChunkedArray) -> bool:
     """Whether every chunk is the same Arrow array, the last one maybe cut short (see flows.read._constant)."""
     if data.num_chunks < 2:
@@ -140,6 +147,11 @@ def _values_at(data: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
     return pa.concat_arrays(parts).take(pa.array(back))
 
 
+def _text_like(column: pd.Series, data: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """Arrow text data as an array of the same pandas dtype as `column` (str stays str)."""
+    return column.array._from_pyarrow_array(pa.chunked_array([data], type=data.type))
+
+
 def take_rows(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
     """frame.iloc[order] for a permutation `order` of its rows, index reset. A column of one value is kept as it is
     (any order of it is itself), and the codes known of a column carry over to its reordered copy."""
@@ -157,7 +169,7 @@ def take_rows(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
         if isinstance(col.array, pd.arrays.ArrowStringArray):  # built from the few distinct values: no random reads
             uniques = _values_at(_arrow_data(col), _representatives(known[0], known[1]))
             indices = pa.array(codes, mask=codes < 0) if len(codes) and codes.min() < 0 else pa.array(codes)
-            out[i] = pa.chunked_array([uniques.take(indices)], type=uniques.type).to_pandas().array
+            out[i] = _text_like(col, uniques.take(indices))
         else:
             out[i] = col.array.take(order)
         remember_codes(pd.Series(out[i], copy=False), codes, known[1])
@@ -255,6 +267,9 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     known = _recall(frame[columns[0]], kind) if kind else None
     if known is not None and all(ref() is d for ref, d in zip(known[2], datas[1:], strict=True)):
         positions, codes, _ = known
+        if all(isinstance(frame[c].array, pd.arrays.ArrowStringArray) for c in columns):  # a few values picked out
+            rows = {c: _text_like(frame[c], _values_at(d, positions)) for c, d in zip(columns, datas, strict=True)}
+            return Distinct(pd.DataFrame(rows, index=frame.index[positions], copy=False), codes)
         keep = np.zeros(len(frame), bool)
         keep[positions] = True
         return Distinct(rows_where(frame[list(columns)], keep), codes)

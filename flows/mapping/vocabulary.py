@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flows.dates import study_day
-from flows.distinct import per_value
+from flows.distinct import constant_text, per_value
 
 
 def assign(values: pd.Series) -> pd.Series:
@@ -40,7 +40,7 @@ def hardcode(value: Any, index: pd.Index) -> pd.Series:
         return pd.Series(pd.NA, index=index, dtype="str")
     if isinstance(value, int | float) and not isinstance(value, bool):
         return pd.Series(value, index=index, dtype="Float64" if isinstance(value, float) else "Int64")
-    return pd.Series(str(value), index=index, dtype="str")
+    return pd.Series(constant_text(str(value), len(index)), index=index, copy=False)
 
 
 def iso8601(date: pd.Series, time: pd.Series | None = None) -> pd.Series:
