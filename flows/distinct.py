@@ -315,3 +315,17 @@ def per_value(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], 
         return distinct.expand(check(distinct.rows.iloc[:, 0]), values.index)
 
     return run
+
+
+def per_value_check(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], bool | pd.Series]:
+    """A pandera check run once per distinct value: True when every value passes (no answer per row to build),
+    else the answer of every row, so that the failing rows are reported."""
+
+    def run(values: pd.Series) -> bool | pd.Series:
+        distinct = distinct_rows(values.to_frame(), [values.name if values.name is not None else 0])
+        ok = check(distinct.rows.iloc[:, 0])
+        if bool(np.asarray(pd.Series(ok).fillna(False), dtype=bool).all()):  # a null answer is no pass
+            return True
+        return distinct.expand(ok, values.index)
+
+    return run

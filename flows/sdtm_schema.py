@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from flows.distinct import duplicated, per_value, shared_codes
+from flows.distinct import duplicated, per_value_check, shared_codes
 from flows.errors import OutputCheckError
 from flows.specs import DomainSpec, Specs, Variable
 
@@ -17,13 +17,13 @@ def _checks(var: Variable, specs: Specs) -> list[pa.Check]:
     checks = []
     if var.type == "Char":
         n = var.length
-        fits = per_value(lambda s: (s.str.len() <= n) | s.isna())
+        fits = per_value_check(lambda s: (s.str.len() <= n) | s.isna())
         checks.append(pa.Check(fits, error=f"longer than {var.length} characters"))
-        checks.append(pa.Check(per_value(lambda s: s.str.isascii() | s.isna()), error="non-ASCII text"))
+        checks.append(pa.Check(per_value_check(lambda s: s.str.isascii() | s.isna()), error="non-ASCII text"))
     if var.codelist:
         allowed = frozenset(var.values or specs.codelists[var.codelist].values)
         checks.append(
-            pa.Check(per_value(lambda s: s.isin(allowed) | s.isna()), error=f"not in codelist {var.codelist}")
+            pa.Check(per_value_check(lambda s: s.isin(allowed) | s.isna()), error=f"not in codelist {var.codelist}")
         )
     return checks
 

@@ -13,6 +13,7 @@ from flows.distinct import (
     distinct_rows,
     duplicated,
     per_value,
+    per_value_check,
     rows_where,
     shared_codes,
     take_rows,
@@ -174,3 +175,14 @@ def test_values_at_positions_across_chunks():
     positions = np.array([5, 0, 4, 2, 3])  # any order, from any chunk
     assert distinct._values_at(data, positions).to_pylist() == ["f", "a", None, "c", "d"]
     assert distinct._values_at(data, np.array([], np.intp)).to_pylist() == []
+
+
+@pytest.mark.parametrize("values", [["01", "01", "02"], ["01", "x", None]])
+def test_per_value_check_passes_whole_or_answers_each_row(values):
+    check = lambda s: s.str.fullmatch(r"\d{2}").fillna(False).astype(bool)  # noqa: E731
+    column = pd.Series(values, dtype="str", index=[4, 5, 9])
+    out = per_value_check(check)(column)
+    if check(column).all():
+        assert out is True  # nothing to report: no answer per row is built
+    else:
+        pd.testing.assert_series_equal(out, check(column), check_names=False)
