@@ -44,7 +44,7 @@ def sdtm_schema(spec: DomainSpec, specs: Specs) -> pa.DataFrameSchema:
         )
         for v in spec.variables
     }
-    return pa.DataFrameSchema(columns, strict="filter", ordered=True, name=spec.domain)
+    return pa.DataFrameSchema(columns, strict=True, ordered=True, name=spec.domain)
 
 
 def conform(frame: pd.DataFrame, spec: DomainSpec, specs: Specs) -> pd.DataFrame:
@@ -62,7 +62,7 @@ def conform(frame: pd.DataFrame, spec: DomainSpec, specs: Specs) -> pd.DataFrame
     failures = []
     with shared_codes():  # each column encoded once for all its checks and the key
         try:
-            sdtm_schema(spec, specs).validate(out, lazy=True)
+            sdtm_schema(spec, specs).validate(out, lazy=True, inplace=True)  # checked, not changed: no copy
         except pa.errors.SchemaErrors as exc:
             fc = exc.failure_cases[["column", "check", "failure_case"]]
             failures += [f"{c}: {k} ({v!r})" for c, k, v in fc.itertuples(index=False)]

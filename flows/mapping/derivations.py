@@ -41,7 +41,7 @@ def arm_by_dose(ctx: Context, dose: str, order: str, tolerance: str) -> pd.Serie
 
 def last_dates_by_subject(frame: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
     """Latest date (YYYY-MM-DD) over `columns` per subject key, grouped in Arrow (10x pandas on 10^7 rows)."""
-    table = pa.table({c: pa.array(frame[c], type=pa.string()) for c in (*keys, *columns)})
+    table = pa.table({c: pa.array(frame[c], type=pa.large_string()) for c in (*keys, *columns)})
     grouped = table.group_by(keys).aggregate([(c, "max") for c in columns]).to_pandas()
     latest = grouped[[f"{c}_max" for c in columns]].apply(lambda col: col.str.slice(0, 10)).max(axis=1)
     return grouped[keys].assign(d=latest)

@@ -37,7 +37,8 @@ def _group(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
 
     by, mins, maxs = list(how["by"]), list(how.get("min", [])), list(how.get("max", []))
     cols = dict.fromkeys([*by, *mins, *maxs, SOURCE])
-    table = pa.table({c: pa.array(frame[c], type=pa.string()) for c in cols} | {"_line": frame["_line"].to_numpy()})
+    text = {c: pa.array(frame[c], type=pa.large_string()) for c in cols}  # what pandas' str holds: no cast
+    table = pa.table(text | {"_line": frame["_line"].to_numpy()})
     aggs = [(c, "min") for c in mins] + [(c, "max") for c in maxs] + [(SOURCE, "min"), ("_line", "min")]
     grouped = table.group_by(by, use_threads=False).aggregate(aggs).to_pandas()
     names = {f"{c}_min": f"min_{c}" for c in mins} | {f"{c}_max": f"max_{c}" for c in maxs}
