@@ -243,16 +243,16 @@ class Distinct:
 
 
 def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndarray:
-    """For each of the n codes, the position of one row that has it (any will do: the rows are equal); a negative
-    code (null) is no code."""
+    """For each of the n codes, the position of the first row that has it; a negative code (null) is no code.
+    Codes numbered in order of first appearance (as value_codes numbers them) get increasing positions."""
     out = np.full(n, -1, np.intp)
     for start in range(0, len(codes), block):  # by blocks: one arange the length of the frame would cost 8 bytes a row
         part = codes[start : start + block]
-        if part.min() < 0:
-            found = np.flatnonzero(part >= 0)
-            out[part[found]] = found + start
-        else:
-            out[part] = np.arange(start, start + len(part))
+        found = np.flatnonzero(part >= 0) if part.min() < 0 else np.arange(len(part))
+        first = np.full(n, -1, np.intp)
+        first[part[found[::-1]]] = found[::-1] + start  # the last write wins: the first row of the block
+        new = (out < 0) & (first >= 0)
+        out[new] = first[new]
         if not n or out.min() >= 0:  # every code seen: values repeated over millions of rows stop at the first block
             break
     return out
@@ -282,9 +282,12 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     representative = _representatives(codes, n)
     keep = np.zeros(len(frame), bool)
     keep[representative] = True
-    rank = np.empty(n, codes.dtype)  # rows come out in frame order: renumber the codes to match
-    rank[np.argsort(representative)] = np.arange(n, dtype=codes.dtype)
-    distinct = Distinct(rows_where(frame[list(columns)], keep), rank[codes])
+    if n and (np.diff(representative) > 0).all():  # codes already in frame order (a column's): no renumbering
+        distinct = Distinct(rows_where(frame[list(columns)], keep), codes)
+    else:
+        rank = np.empty(n, codes.dtype)  # rows come out in frame order: renumber the codes to match
+        rank[np.argsort(representative)] = np.arange(n, dtype=codes.dtype)
+        distinct = Distinct(rows_where(frame[list(columns)], keep), rank[codes])
     if kind:  # kept for the next caller, while the first column's data live (the others checked when used)
         others = [weakref.ref(d) for d in datas[1:]]
         _remember(frame[columns[0]], kind, np.sort(representative), distinct.codes, others)

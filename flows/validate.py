@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from flows.dates import completed_years, impute_first, parse_date
 from flows.distinct import (
     Distinct,
+    _code_dtype,
     _representatives,
     distinct_rows,
     duplicated,
@@ -363,7 +364,8 @@ def _with_parent(
     of `subjects`) and whether the rule applies to the subject: rows with `_theirs` and `_applies` added, and which
     combination each row of the child is."""
     codes, n = value_codes(theirs)
-    per_subject = (codes.astype(np.int64) + 1) * 2 + applies  # the parent's value (or null) and applies, as one code
+    # the parent's value (or null) and whether the rule applies, as one small code per subject
+    per_subject = ((codes.astype(np.int64) + 1) * 2 + applies).astype(_code_dtype(2 * n + 2))
     columns = list(dict.fromkeys(columns))
     frame = pd.DataFrame({c: child[c].array for c in columns}, index=child.index)
     frame["_parent"] = per_subject[subjects.codes]
