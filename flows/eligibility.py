@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from flows.dates import completed_years, impute_first, parse_date
-from flows.distinct import Distinct, distinct_rows, shared_codes
+from flows.distinct import Distinct, distinct_rows
 from flows.mapping.registry import subject_ids
 from flows.spec_checks import AT_ROLES, CHECKLIST_ROLES, RULE_ROLES
 from flows.specs import RawContract, Specs
@@ -266,8 +266,7 @@ def evaluate_eligibility(valid: Mapping[str, pd.DataFrame], specs: Specs) -> Eli
         return Eligibility()
     token = _DISTINCT.set({})  # visit and instrument codes shared by the checks of this evaluation, then dropped
     try:
-        with shared_codes():  # and each column's codes worked out once for all of them
-            return _evaluate(valid, specs, ruled)
+        return _evaluate(valid, specs, ruled)
     finally:
         _DISTINCT.reset(token)
 
