@@ -173,13 +173,45 @@ def child_floor(raw: Path, out: Path) -> dict:
     return {"ready": ready, "rows": rows}
 
 
-def child_core(raw: Path, out: Path) -> dict:
-    from flows.pipeline import run_export
+def with_inputs(domains: list[str], specs) -> list[str]:
+    """`domains` and every dataset their mappings read (e.g. EX's EPOCH reads SE, SE reads DM), in spec order."""
+    from flows.mapping.plan import plan_domain, record_deps
+
+    wanted, todo = set(), list(domains)
+    while todo:
+        d = todo.pop()
+        if d in wanted:
+            continue
+        wanted.add(d)
+        spec = specs.sdtm[d]
+        reads = record_deps(spec, specs).union(*plan_domain(spec).deps.values())
+        todo += [o for o, _ in reads if o in specs.sdtm and o not in wanted]
+    return [d for d in specs.sdtm if d in wanted]
+
+
+def bench_specs(domains: list[str] | None):
+    """The study's specs, with only the SDTM datasets `domains` names and those they read (all without)."""
+    from dataclasses import replace
+
     from flows.specs import load_specs
 
+    specs = load_specs()
+    if not domains:
+        return specs
+    unknown = sorted(set(domains) - set(specs.sdtm))
+    if unknown:
+        raise SystemExit(f"--domains: no spec in specs/sdtm for {unknown} (known: {sorted(specs.sdtm)})")
+    keep = with_inputs(domains, specs)
+    return replace(specs, sdtm={d: s for d, s in specs.sdtm.items() if d in keep})
+
+
+def child_core(raw: Path, out: Path, domains: list[str] | None = None) -> dict:
+    from flows.pipeline import run_export
+
+    specs = bench_specs(domains)
     clock = instrument_core()
     ready = time.perf_counter()
-    result = run_export(raw, out, load_specs())
+    result = run_export(raw, out, specs)
     if result.exit_code not in (0, 1):
         raise SystemExit(f"core export failed: {result.message}")
     return {"ready": ready, "rows": sum(c["read"] for c in result.counts.values()), "stages": clock.report()}
@@ -227,11 +259,11 @@ def child_cold(raw: Path, out: Path) -> dict:
     return {"ready": started, "rows": sum(c["read"] for c in result.counts.values()), "steps": steps}
 
 
-def child(mode: str, raw: Path, out: Path) -> None:
+def child(mode: str, raw: Path, out: Path, domains: list[str] | None = None) -> None:
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     run = {"floor": child_floor, "core": child_core, "flow": child_flow, "cold": child_cold}[mode]
-    info = run(raw, out)
+    info = run(raw, out, domains) if mode == "core" and domains else run(raw, out)
     done = info.pop("done", time.perf_counter())
     ready = info.pop("ready")
     info.update(startup=ready - started, wall=done - ready, peak_rss_mb=_peak_rss_mb())
@@ -275,11 +307,13 @@ def _child_env(home: Path, code: Path | None) -> dict[str, str]:
     return env
 
 
-def measure(mode: str, raw: Path, scratch: Path, timeout: float, code: Path | None = None) -> dict:
+def measure(
+    mode: str, raw: Path, scratch: Path, timeout: float, code: Path | None = None, domains: list[str] | None = None
+) -> dict:
     """One run in a fresh process group; killed (with anything it started) if it outlives `timeout`."""
     work = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=scratch))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--raw", str(raw)]
-    cmd += ["--out", str(work / "out")]
+    cmd += ["--out", str(work / "out")] + (["--domains", *domains] if domains else [])
     start = time.perf_counter()
     try:
         with (work / "stdout").open("w") as out, (work / "stderr").open("w") as err:
@@ -530,12 +564,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default="", help="what --json holds, e.g. the commit measured")
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds before a run is killed")
     p.add_argument("--no-cold", action="store_true", help="skip the cold one-off run on raw/")
+    p.add_argument(
+        "--domains", nargs="+", help="core runs export only these SDTM datasets (e.g. DM EX IE TI TS), same raw data"
+    )
     p.add_argument("--child", choices=[*MODES, "cold"], help=argparse.SUPPRESS)
     p.add_argument("--raw", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        child(args.child, args.raw, args.out)
+        child(args.child, args.raw, args.out, args.domains)
         return 0
 
     signal.signal(signal.SIGTERM, _interrupted)
@@ -549,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
             csv_mb = _csv_mb(raw)
             for i in range(args.runs):
                 for mode in args.modes:  # modes interleaved, so drift in the machine's load hits them alike
-                    r = measure(mode, raw, scratch, args.timeout, args.code)
+                    r = measure(mode, raw, scratch, args.timeout, args.code, args.domains)
                     r["csv_mb"] = csv_mb
                     results.setdefault((n, mode), []).append(r)
                     print(
@@ -570,6 +607,14 @@ def main(argv: list[str] | None = None) -> int:
     notes = [
         f"This run took {time.perf_counter() - begin:.0f} s in all, data generation included "
         f"({args.runs} runs of {', '.join(args.modes)} at {', '.join(f'{n:,}' for n in args.sizes)} subjects).",
+        *(
+            [
+                f"Core runs export only the SDTM datasets {', '.join(args.domains)} (--domains) and those they read "
+                f"({', '.join(with_inputs(args.domains, bench_specs(None)))}), from the same raw data."
+            ]
+            if args.domains
+            else []
+        ),
         "The generator's shares and spacing scale with the number of subjects (about 100 assessment rows and 17 "
         "eligibility rows per screened subject, as in the sample); the data have no rejects.",
     ]

@@ -7,6 +7,7 @@ Codes are the smallest integers that fit, and combined in place: at ten million 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,12 +32,72 @@ def _code_dtype(space: int, least: type = np.int8) -> type:
 
 @contextmanager
 def shared_codes() -> Iterator[None]:
-    """Inside the block, the codes of a text column are worked out once, however many checks read the column."""
-    token = _SHARED.set({})
+    """Inside the block, the codes of a text column are worked out once, however many checks read the column.
+
+    A block inside another shares the outer one's codes. Codes are forgotten with their column's data."""
+    outer = _SHARED.get()
+    token = _SHARED.set({} if outer is None else outer)
     try:
         yield
     finally:
         _SHARED.reset(token)
+
+
+def _arrow_data(values: pd.Series) -> pa.ChunkedArray | None:
+    data = getattr(values.array, "_pa_array", None)
+    return data if isinstance(data, pa.ChunkedArray) else None
+
+
+def _recall(values: pd.Series, kind: object) -> tuple | None:
+    """What was worked out of a column's data (its codes, its distinct rows) in the current shared_codes block."""
+    shared, data = _SHARED.get(), _arrow_data(values)
+    entry = shared.get((kind, id(data))) if shared is not None and data is not None else None
+    return entry[1:] if entry is not None and entry[0]() is data else None
+
+
+def _remember(values: pd.Series, kind: object, *facts: object) -> None:
+    """Keep facts of a column's data for the current shared_codes block, as long as the data live."""
+    shared, data = _SHARED.get(), _arrow_data(values)
+    if shared is None or data is None:
+        return
+    key = (kind, id(data))
+
+    def forget(ref: weakref.ref) -> None:  # the data are gone: their id may be reused
+        if (entry := shared.get(key)) is not None and entry[0] is ref:
+            del shared[key]
+
+    shared[key] = (weakref.ref(data, forget), *facts)
+
+
+def _known(values: pd.Series) -> tuple[np.ndarray, int] | None:
+    """The codes of a column's data, if they were worked out in the current shared_codes block."""
+    return _recall(values, "codes")
+
+
+def remember_codes(values: pd.Series, codes: np.ndarray, n: int) -> None:
+    """Record the codes of a column's data (as value_codes would give them) for the current shared_codes block."""
+    _remember(values, "codes", codes, n)
+
+
+def constant_text(value: str, n: int, block: int = 1 << 16) -> pd.api.extensions.ExtensionArray:
+    """A text column of `value` n times whose chunks are all one Arrow array: a block of memory, not n copies."""
+    chunk = pa.repeat(pa.scalar(value, pa.large_string()), min(n, block))
+    chunks = [chunk] * (n // block) + ([chunk.slice(0, n % block)] if n % block else [])
+    return pa.chunked_array(chunks, type=pa.large_string()).to_pandas().array
+
+
+def _one_block(data: pa.ChunkedArray) -> bool:
+    """Whether every chunk is the same Arrow array, the last one maybe cut short (see flows.read._constant)."""
+    if data.num_chunks < 2:
+        return False
+    first = data.chunks[0]
+    same = [b.address if b is not None else None for b in first.buffers()]
+    return all(
+        c.offset == first.offset
+        and [b.address if b is not None else None for b in c.buffers()] == same
+        and (len(c) == len(first) if i < data.num_chunks - 1 else len(c) <= len(first))
+        for i, c in enumerate(data.chunks)
+    )
 
 
 def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
@@ -50,10 +111,14 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         return codes.astype(_code_dtype(len(uniques))), len(uniques)
     # Arrow data never change, so the same data object (pandas keeps it as `_pa_array`) has the same codes.
-    data = getattr(values.array, "_pa_array", None)
-    shared = _SHARED.get() if isinstance(data, pa.ChunkedArray) else None
-    if shared is not None and id(data) in shared:
-        return shared[id(data)][1:]
+    if (known := _known(values)) is not None:
+        return known
+    data = _arrow_data(values)
+    if data is not None and _one_block(data):  # one block repeated: its codes, repeated
+        block, n = value_codes(pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([data.chunks[0]]))))
+        codes = np.resize(block, len(values))
+        remember_codes(values, codes, n)
+        return codes, n
     encoded = pc.dictionary_encode(pa.chunked_array(pa.array(values.array)))  # one dictionary for every chunk
     n = len(encoded.chunks[-1].dictionary)
     codes, start = np.empty(len(values), _code_dtype(n)), 0
@@ -61,9 +126,56 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         indices = pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices
         codes[start : start + len(chunk)] = indices.to_numpy()
         start += len(chunk)
-    if shared is not None:
-        shared[id(data)] = (data, codes, n)  # holding `data` keeps its id from being reused
+    remember_codes(values, codes, n)
     return codes, n
+
+
+def _values_at(data: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
+    """data[positions] as one array, chunk by chunk (Arrow's take from many chunks is slow for a few positions)."""
+    ends = np.cumsum([len(c) for c in data.chunks])
+    chunk_of = np.searchsorted(ends, positions, side="right")
+    parts, where = [], []
+    for c in np.unique(chunk_of):
+        at = np.flatnonzero(chunk_of == c)
+        start = ends[c] - len(data.chunk(c))
+        parts.append(data.chunk(c).take(pa.array(positions[at] - start)))
+        where.append(at)
+    if not parts:
+        return pa.array([], type=data.type)
+    back = np.empty(len(positions), np.intp)
+    back[np.concatenate(where)] = np.arange(len(positions))
+    return pa.concat_arrays(parts).take(pa.array(back))
+
+
+def _text_like(column: pd.Series, data: pa.Array) -> pd.api.extensions.ExtensionArray:
+    """Arrow text data as an array of the same pandas dtype as `column` (str stays str)."""
+    return column.array._from_pyarrow_array(pa.chunked_array([data], type=data.type))
+
+
+def take_rows(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """frame.iloc[order] for a permutation `order` of its rows, index reset. A column of one value is kept as it is
+    (any order of it is itself), and the codes known of a column carry over to its reordered copy."""
+    out = {}
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        known = _known(col)
+        if known is not None and known[1] == 1 and (not len(col) or known[0].min() >= 0):
+            out[i] = col.array  # one value, never null
+            continue
+        if known is None:
+            out[i] = col.array.take(order)
+            continue
+        codes = known[0][order]
+        if isinstance(col.array, pd.arrays.ArrowStringArray):  # built from the few distinct values: no random reads
+            uniques = _values_at(_arrow_data(col), _representatives(known[0], known[1]))
+            indices = pa.array(codes, mask=codes < 0) if len(codes) and codes.min() < 0 else pa.array(codes)
+            out[i] = _text_like(col, uniques.take(indices))
+        else:
+            out[i] = col.array.take(order)
+        remember_codes(pd.Series(out[i], copy=False), codes, known[1])
+    taken = pd.DataFrame(out, copy=False)
+    taken.columns = frame.columns
+    return taken
 
 
 def _by_lookup(space: int, rows: int) -> bool:
@@ -121,23 +233,46 @@ class Distinct:
         series = values if isinstance(values, pd.Series) else pd.Series(values)
         if isinstance(series.dtype, np.dtype):  # numpy indexes with small codes as they are; pandas would widen them
             return pd.Series(series.to_numpy()[self.codes], index=index, name=series.name)
-        out = series.reset_index(drop=True).take(self.codes)
+        series = series.reset_index(drop=True)
+        out = series.take(self.codes)
         out.index = index
+        if _SHARED.get() is not None and _arrow_data(out) is not None:  # its codes follow from the distinct rows'
+            codes, uniques = pd.factorize(series, use_na_sentinel=True)
+            remember_codes(out, codes.astype(_code_dtype(len(uniques)))[self.codes], len(uniques))
         return out
 
 
 def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndarray:
-    """For each of the n codes, the position of one row that has it (any will do: the rows are equal)."""
+    """For each of the n codes, the position of the first row that has it; a negative code (null) is no code.
+    Codes numbered in order of first appearance (as value_codes numbers them) get increasing positions."""
     out = np.full(n, -1, np.intp)
     for start in range(0, len(codes), block):  # by blocks: one arange the length of the frame would cost 8 bytes a row
-        out[codes[start : start + block]] = np.arange(start, min(start + block, len(codes)))
-        if out.min() >= 0:  # every code seen: a few values repeated over millions of rows stop at the first block
+        part = codes[start : start + block]
+        found = np.flatnonzero(part >= 0) if part.min() < 0 else np.arange(len(part))
+        first = np.full(n, -1, np.intp)
+        first[part[found[::-1]]] = found[::-1] + start  # the last write wins: the first row of the block
+        new = (out < 0) & (first >= 0)
+        out[new] = first[new]
+        if not n or out.min() >= 0:  # every code seen: values repeated over millions of rows stop at the first block
             break
     return out
 
 
 def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
-    """The distinct combinations of `columns` in frame, each with the label of one row that has it."""
+    """The distinct combinations of `columns` in frame, each with the label of one row that has it.
+
+    Of text columns, they are worked out once in a shared_codes block (several checks and steps read the same)."""
+    datas = [_arrow_data(frame[c]) for c in columns]
+    kind = ("distinct", *(id(d) for d in datas[1:])) if columns and all(d is not None for d in datas) else None
+    known = _recall(frame[columns[0]], kind) if kind else None
+    if known is not None and all(ref() is d for ref, d in zip(known[2], datas[1:], strict=True)):
+        positions, codes, _ = known
+        if all(isinstance(frame[c].array, pd.arrays.ArrowStringArray) for c in columns):  # a few values picked out
+            rows = {c: _text_like(frame[c], _values_at(d, positions)) for c, d in zip(columns, datas, strict=True)}
+            return Distinct(pd.DataFrame(rows, index=frame.index[positions], copy=False), codes)
+        keep = np.zeros(len(frame), bool)
+        keep[positions] = True
+        return Distinct(rows_where(frame[list(columns)], keep), codes)
     if len(columns) == 1:  # a column's codes are dense already (null, if any, as one more code)
         codes, n = value_codes(frame[columns[0]])
         if len(codes) and codes.min() < 0:
@@ -147,9 +282,16 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     representative = _representatives(codes, n)
     keep = np.zeros(len(frame), bool)
     keep[representative] = True
-    rank = np.empty(n, codes.dtype)  # rows come out in frame order: renumber the codes to match
-    rank[np.argsort(representative)] = np.arange(n, dtype=codes.dtype)
-    return Distinct(rows_where(frame[list(columns)], keep), rank[codes])
+    if n and (np.diff(representative) > 0).all():  # codes already in frame order (a column's): no renumbering
+        distinct = Distinct(rows_where(frame[list(columns)], keep), codes)
+    else:
+        rank = np.empty(n, codes.dtype)  # rows come out in frame order: renumber the codes to match
+        rank[np.argsort(representative)] = np.arange(n, dtype=codes.dtype)
+        distinct = Distinct(rows_where(frame[list(columns)], keep), rank[codes])
+    if kind:  # kept for the next caller, while the first column's data live (the others checked when used)
+        others = [weakref.ref(d) for d in datas[1:]]
+        _remember(frame[columns[0]], kind, np.sort(representative), distinct.codes, others)
+    return distinct
 
 
 def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFrame:
@@ -174,5 +316,19 @@ def per_value(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], 
     def run(values: pd.Series) -> pd.Series:
         distinct = distinct_rows(values.to_frame(), [values.name if values.name is not None else 0])
         return distinct.expand(check(distinct.rows.iloc[:, 0]), values.index)
+
+    return run
+
+
+def per_value_check(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], bool | pd.Series]:
+    """A pandera check run once per distinct value: True when every value passes (no answer per row to build),
+    else the answer of every row, so that the failing rows are reported."""
+
+    def run(values: pd.Series) -> bool | pd.Series:
+        distinct = distinct_rows(values.to_frame(), [values.name if values.name is not None else 0])
+        ok = check(distinct.rows.iloc[:, 0])
+        if bool(np.asarray(pd.Series(ok).fillna(False), dtype=bool).all()):  # a null answer is no pass
+            return True
+        return distinct.expand(ok, values.index)
 
     return run

@@ -9,7 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from flows.dates import is_valid
-from flows.distinct import per_value
+from flows.distinct import per_value_check
 from flows.specs import RawColumn, RawContract, Specs
 
 NUMBER = r"-?\d+(\.\d+)?"
@@ -117,7 +117,7 @@ def raw_schema(contract: RawContract, specs: Specs, today: date | None = None) -
     for col in contract.columns:
         checks = []
         for rule, message, fn in _column_checks(col, specs, today):
-            checks.append(pa.Check(per_value(fn), error=message, name=rule))
+            checks.append(pa.Check(per_value_check(fn), error=message, name=rule))
             rules[(col.name, message)] = rule
         columns[col.name] = pa.Column(nullable=not col.required, checks=checks, required=True)
         rules[(col.name, "not_nullable")] = "required"

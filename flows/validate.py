@@ -14,7 +14,16 @@ import pyarrow
 import pyarrow.compute as pc
 
 from flows.dates import completed_years, impute_first, parse_date
-from flows.distinct import distinct_rows, duplicated, rows_where, shared_codes
+from flows.distinct import (
+    Distinct,
+    _code_dtype,
+    _representatives,
+    distinct_rows,
+    duplicated,
+    rows_where,
+    shared_codes,
+    value_codes,
+)
 from flows.raw_schema import raw_schema
 from flows.read import SOURCE, RawFile
 from flows.specs import RawContract, Specs
@@ -348,6 +357,27 @@ def _parent_value(contract: RawContract, specs: Specs, column: str, value: objec
     return _resolve(contract, specs, column, str(value)) if isinstance(value, str) else value
 
 
+def _with_parent(
+    child: pd.DataFrame, subjects: Distinct, theirs: pd.Series, applies: np.ndarray, columns: list[str]
+) -> tuple[pd.DataFrame, Distinct]:
+    """The distinct combinations of each row's `columns` with its subject's parent value (`theirs`, one per subject
+    of `subjects`) and whether the rule applies to the subject: rows with `_theirs` and `_applies` added, and which
+    combination each row of the child is."""
+    codes, n = value_codes(theirs)
+    # the parent's value (or null) and whether the rule applies, as one small code per subject
+    per_subject = ((codes.astype(np.int64) + 1) * 2 + applies).astype(_code_dtype(2 * n + 2))
+    columns = list(dict.fromkeys(columns))
+    frame = pd.DataFrame({c: child[c].array for c in columns}, index=child.index)
+    frame["_parent"] = per_subject[subjects.codes]
+    distinct = distinct_rows(frame, ["_parent", *columns])
+    parent = distinct.rows["_parent"].to_numpy()
+    values = theirs.iloc[_representatives(codes, n)].reset_index(drop=True)
+    rows = distinct.rows[columns].reset_index(drop=True)
+    rows["_theirs"] = values.reindex(parent // 2 - 1).reset_index(drop=True)  # -1: null
+    rows["_applies"] = (parent % 2).astype(bool)
+    return rows, distinct
+
+
 def parent_rule_rejects(
     child: pd.DataFrame, contract: RawContract, parent: pd.DataFrame, parent_contract: RawContract, specs: Specs
 ) -> list[pd.DataFrame]:
@@ -355,20 +385,22 @@ def parent_rule_rejects(
     if child.empty or parent.empty or not contract.parent_rules:  # no valid parent row: all rejected already
         return []
     indexed = parent.assign(_key=subject_key(parent, parent_contract)).drop_duplicates("_key").set_index("_key")
+    subjects = distinct_rows(child, contract.subject_columns)  # each subject once, however many rows it has
+    key = subject_key(subjects.rows, contract).reset_index(drop=True)
+    known = _isin(key, indexed.index.to_series()).to_numpy(bool)
     out = []
     for rule in contract.parent_rules:
         kind, name = rule["rule"], rule.get("name", rule["rule"])
         col = rule.get("column") or contract.role("SUBJID")
-        # A rule reads only its row and its subject's parent row: evaluated once per distinct combination.
-        distinct = distinct_rows(
-            child, list(dict.fromkeys([*contract.subject_columns, col, *(rule.get("when") or {})]))
-        )
-        rows = distinct.rows
-        key = subject_key(rows, contract)
-        theirs = key.map(indexed[rule["parent_column"]]).astype("str")  # null where the parent's cell is blank
-        applies = _isin(key, indexed.index.to_series())
+        # A rule reads its row and its subject's parent row: per subject, what the parent says and whether the rule
+        # applies; then once per distinct combination of that with the row's own columns.
+        theirs_s = key.map(indexed[rule["parent_column"]]).astype("str")  # null where the parent's cell is blank
+        applies_s = known.copy()
         for pcol, pval in (rule.get("when_parent") or {}).items():
-            applies &= (key.map(indexed[pcol]) == _parent_value(parent_contract, specs, pcol, pval)).fillna(False)
+            target = _parent_value(parent_contract, specs, pcol, pval)
+            applies_s &= (key.map(indexed[pcol]) == target).fillna(False).to_numpy(bool)
+        rows, distinct = _with_parent(child, subjects, theirs_s, applies_s, [col, *(rule.get("when") or {})])
+        theirs, applies = rows["_theirs"], rows["_applies"]
         template = rule.get("message", "")
         if kind == "parent_equals":
             target = rule["value"] if "value" in rule else specs.study.lookup(rule["value_from"])

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from flows import distinct
-from flows.distinct import distinct_rows, duplicated, per_value, rows_where, shared_codes, value_codes
+from flows.distinct import (
+    distinct_rows,
+    duplicated,
+    per_value,
+    per_value_check,
+    rows_where,
+    shared_codes,
+    take_rows,
+    value_codes,
+)
 
 
 def frame() -> pd.DataFrame:
@@ -107,3 +118,71 @@ def test_shared_codes_encode_a_column_once_and_only_inside_the_block():
         again, _ = value_codes(f[["site", "subject"]]["site"])  # the same data, reached another way
         assert again is first
     assert value_codes(f["site"])[0] is not first
+
+
+def test_codes_are_forgotten_with_their_data():
+    with shared_codes():
+        values = pd.Series(["a", "b", "a"], dtype="str")
+        value_codes(values)
+        assert len(distinct._SHARED.get()) == 1
+        del values
+        assert not distinct._SHARED.get()  # the entry went with the column, so its id can be reused safely
+
+
+def test_a_block_inside_another_shares_its_codes():
+    f = frame()
+    with shared_codes():
+        first, _ = value_codes(f["site"])
+        with shared_codes():
+            assert value_codes(f["site"])[0] is first
+
+
+def test_a_column_of_one_repeated_block_is_encoded_once():
+    import pyarrow as pa
+
+    block = pa.array(["x", None, "y"], pa.large_string())
+    column = pd.Series(pa.chunked_array([block, block, block.slice(0, 2)]).to_pandas().array)
+    codes, n = value_codes(column)
+    assert n == 2 and codes.tolist() == value_codes(pd.Series(column.tolist(), dtype="str"))[0].tolist()
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_take_rows_is_iloc_and_carries_the_codes(shared):
+    f = frame().assign(study="S103")
+    order = np.array([5, 3, 1, 0, 2, 4])
+    with shared_codes() if shared else nullcontext():
+        before = {c: value_codes(f[c]) for c in ("site", "study")}
+        taken = take_rows(f, order)
+        pd.testing.assert_frame_equal(taken, f.iloc[order].reset_index(drop=True))
+        if shared:
+            codes, n = value_codes(taken["site"])
+            assert n == before["site"][1] and codes.tolist() == before["site"][0][order].tolist()
+
+
+def test_expanded_text_knows_its_codes():
+    f = frame()
+    with shared_codes():
+        d = distinct_rows(f, ["site", "subject"])
+        out = d.expand(d.rows["site"].str.lower(), f.index)
+        known = value_codes(out)
+    assert known[0].tolist() == value_codes(out)[0].tolist() and known[1] == value_codes(out)[1]
+
+
+def test_values_at_positions_across_chunks():
+    import pyarrow as pa
+
+    data = pa.chunked_array([pa.array(["a", "b"]), pa.array(["c"]), pa.array(["d", None, "f"])])
+    positions = np.array([5, 0, 4, 2, 3])  # any order, from any chunk
+    assert distinct._values_at(data, positions).to_pylist() == ["f", "a", None, "c", "d"]
+    assert distinct._values_at(data, np.array([], np.intp)).to_pylist() == []
+
+
+@pytest.mark.parametrize("values", [["01", "01", "02"], ["01", "x", None]])
+def test_per_value_check_passes_whole_or_answers_each_row(values):
+    check = lambda s: s.str.fullmatch(r"\d{2}").fillna(False).astype(bool)  # noqa: E731
+    column = pd.Series(values, dtype="str", index=[4, 5, 9])
+    out = per_value_check(check)(column)
+    if check(column).all():
+        assert out is True  # nothing to report: no answer per row is built
+    else:
+        pd.testing.assert_series_equal(out, check(column), check_names=False)

@@ -156,3 +156,22 @@ def test_a_condition_filters_records(tmp_path, spec_copy):
     result = run_export(RAW, tmp_path / "out", load_specs(spec_copy))
     ie_out = pd.read_csv(result.transfer / "csv" / "ie.csv", dtype=str)
     assert set(ie_out["IETESTCD"]) <= {"INCL01", "INCL02"} and set(ie_out["IEORRES"]) == {"N"} and len(ie_out)
+
+
+@pytest.mark.parametrize(
+    ("domain", "variable", "columns"),
+    [
+        ("QS", "QSTESTCD", ["item", "instrument"]),  # a look-up under a condition, then the item: per item
+        ("QS", "QSTEST", ["item", "instrument"]),
+        ("QS", "VISITNUM", ["visit"]),  # a look-up in study.yaml
+        ("QS", "QSCAT", None),  # a plain copy of a raw column: nothing to save
+        ("QS", "STUDYID", None),  # a constant
+        ("QS", "QSDY", None),  # reads another dataset
+    ],
+)
+def test_row_wise_variables_are_worked_out_per_distinct_combination(specs, domain, variable, columns):
+    from flows.mapping.engine import _per_distinct
+    from flows.mapping.plan import plan_domain
+
+    steps = plan_domain(specs.sdtm[domain]).steps[variable]
+    assert (sorted(_per_distinct(steps)) if columns else _per_distinct(steps)) == (sorted(columns) if columns else None)

@@ -106,3 +106,25 @@ def test_first_non_null_takes_candidates_in_order():
 def test_study_day_of(dtc, ref, day):  # no day 0; partial dates give no day
     out = v.study_day_of(s(dtc), s(ref)).iloc[0]
     assert (pd.isna(out) and day is None) or out == day
+
+
+@pytest.mark.parametrize("dtype", ["str", "Float64"])  # text in Arrow, numbers the pandas way
+def test_first_non_null_is_the_same_for_text_and_numbers(dtype):
+    a = pd.Series(["1", None, None, "4"], dtype="str").astype(dtype)
+    b = pd.Series(["9", "2", None, None], dtype="str").astype(dtype)
+    expected = a.where(a.notna(), b)
+    pd.testing.assert_series_equal(v.first_non_null([a, b]), expected)
+
+
+@pytest.mark.parametrize("dtype", ["str", "Int64"])
+def test_null_unless_is_where(dtype):
+    values = pd.Series(["1", None, "3", "4"], index=[5, 6, 8, 9], dtype="str").astype(dtype)
+    mask = pd.Series([True, True, False, True], index=values.index)
+    pd.testing.assert_series_equal(v.null_unless(values, mask), values.where(mask))
+
+
+def test_lookup_per_subject_gives_each_record_its_subjects_value():
+    subject = s("S-1", "S-2", "S-1", "S-9", None)  # S-9 is not in the other dataset
+    out = v.lookup_per_subject(subject, s("S-2", "S-1"), s("2025-06-18", "2025-06-17"))
+    assert out.tolist()[:3] == ["2025-06-17", "2025-06-18", "2025-06-17"] and out.iloc[3:].isna().all()
+    assert out.dtype == "str"

@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from flows.dates import completed_years, impute_first, parse_date
-from flows.distinct import distinct_rows
+from flows.distinct import distinct_rows, value_codes
 from flows.keys import usubjid
 from flows.mapping.context import Context
 from flows.mapping.steps import Signature
-from flows.mapping.vocabulary import per_subject
+from flows.mapping.vocabulary import lookup_per_subject, per_subject
 
 
 def age(ctx: Context, birth: str, at: str) -> pd.Series:
@@ -40,7 +41,7 @@ def arm_by_dose(ctx: Context, dose: str, order: str, tolerance: str) -> pd.Serie
 
 def last_dates_by_subject(frame: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
     """Latest date (YYYY-MM-DD) over `columns` per subject key, grouped in Arrow (10x pandas on 10^7 rows)."""
-    table = pa.table({c: pa.array(frame[c], type=pa.string()) for c in (*keys, *columns)})
+    table = pa.table({c: pa.array(frame[c], type=pa.large_string()) for c in (*keys, *columns)})
     grouped = table.group_by(keys).aggregate([(c, "max") for c in columns]).to_pandas()
     latest = grouped[[f"{c}_max" for c in columns]].apply(lambda col: col.str.slice(0, 10)).max(axis=1)
     return grouped[keys].assign(d=latest)
@@ -100,21 +101,26 @@ def rule_text(ctx: Context, rule: str) -> pd.Series:
 def last_before_exposure(ctx: Context, test: str, date: str, reference: str) -> pd.Series:
     """--LOBXFL: 'Y' on each subject's last non-null result of each test dated on or before the reference (first
     exposure); compared on the date, so an assessment on the day of the first dose counts as before it (pre-dose).
-    Subjects never exposed get no flag."""
-    from flows.distinct import combined_codes
-
+    Subjects never exposed get no flag. Dates are compared once per distinct subject and date."""
     source, ref = ctx.ref(reference)
     subject = ctx.variables["USUBJID"]
-    ref_date = subject.map(pd.Series(ref.to_numpy(), index=source.to_numpy())).astype("str").str.slice(0, 10)
-    dtc = ctx.variables[date].astype("str").str.slice(0, 10)
-    before = (dtc.notna() & ref_date.notna() & (dtc <= ref_date)).fillna(False).to_numpy(bool)
+    frame = pd.DataFrame({"u": subject.array, "d": ctx.variables[date].astype("str").array}, index=subject.index)
+    pairs = distinct_rows(frame, ["u", "d"])
+    day = pairs.rows["d"].str.slice(0, 10).reset_index(drop=True)
+    ref_day = lookup_per_subject(pairs.rows["u"], source, ref).str.slice(0, 10).reset_index(drop=True)
+    before = (day.notna() & ref_day.notna() & (day <= ref_day)).fillna(False).to_numpy(bool)[pairs.codes]
     flag = pd.Series(pd.NA, index=subject.index, dtype="str")
     if not before.any():
         return flag
-    cand = pd.DataFrame({"u": subject[before], "t": ctx.variables[test][before], "d": dtc[before]})
-    cand["g"] = combined_codes(cand, ["u", "t"])[0]
-    last = cand.sort_values(["g", "d"], kind="stable").drop_duplicates("g", keep="last")
-    flag.loc[last.index] = "Y"
+    rows = np.flatnonzero(before)
+    u, _ = value_codes(subject)
+    t, n_t = value_codes(ctx.variables[test])
+    group = (u[rows].astype(np.int64) + 1) * (n_t + 1) + t[rows] + 1  # null is a value of its own
+    day_rank = pd.factorize(day, sort=True)[0][pairs.codes[rows]]  # dates sort as text
+    order = np.lexsort((day_rank, group))  # stable: equal dates keep record order
+    last = np.ones(len(order), bool)
+    last[:-1] = group[order][1:] != group[order][:-1]
+    flag.iloc[rows[order[last]]] = "Y"
     return flag
 
 

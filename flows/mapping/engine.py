@@ -4,19 +4,20 @@ mapping, in the order their inputs allow (across datasets), then key order, --SE
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
-from flows.distinct import rows_where
+from flows.distinct import distinct_rows, rows_where, shared_codes
 from flows.errors import OutputCheckError
-from flows.keys import seq_in_key_order, sort_by_keys
+from flows.keys import key_order, seq_in_key_order, sort_by_keys
 from flows.mapping.context import Context
 from flows.mapping.derivations import RECORD_FILTERS, RECORD_SOURCES, VARIABLE_DERIVATIONS
 from flows.mapping.plan import RECORDS, Plan, plan_domains
-from flows.mapping.registry import ALGORITHMS, holds
+from flows.mapping.registry import ALGORITHMS, SIGNATURES, holds
 from flows.mapping.steps import Step
-from flows.mapping.vocabulary import fill_template, first_non_null
+from flows.mapping.vocabulary import fill_template, first_non_null, null_unless
 from flows.read import SOURCE
 from flows.sdtm_schema import TRACE, conform
 from flows.specs import DomainSpec, Specs
@@ -36,7 +37,8 @@ def _group(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
 
     by, mins, maxs = list(how["by"]), list(how.get("min", [])), list(how.get("max", []))
     cols = dict.fromkeys([*by, *mins, *maxs, SOURCE])
-    table = pa.table({c: pa.array(frame[c], type=pa.string()) for c in cols} | {"_line": frame["_line"].to_numpy()})
+    text = {c: pa.array(frame[c], type=pa.large_string()) for c in cols}  # what pandas' str holds: no cast
+    table = pa.table(text | {"_line": frame["_line"].to_numpy()})
     aggs = [(c, "min") for c in mins] + [(c, "max") for c in maxs] + [(SOURCE, "min"), ("_line", "min")]
     grouped = table.group_by(by, use_threads=False).aggregate(aggs).to_pandas()
     names = {f"{c}_min": f"min_{c}" for c in mins} | {f"{c}_max": f"max_{c}" for c in maxs}
@@ -53,6 +55,7 @@ def _explode(rows: list[Mapping[str, Any]], how: Mapping[str, Any]) -> pd.DataFr
     return pd.DataFrame(out)
 
 
+KEY_ORDER = "key order"  # ctx.cache: (keys, positions of the records in their order)
 SUPP_FIELDS = ("USUBJID", "RDOMAIN", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG", "QEVAL")
 
 
@@ -132,15 +135,51 @@ def run_step(step: Step, ctx: Context) -> pd.Series:
         fn = VARIABLE_DERIVATIONS[step.algorithm][0] if step.derivation else ALGORITHMS[step.algorithm][1]
         values = fn(ctx, **step.args)
     if step.when:
-        values = values.where(holds(ctx, step.when))
+        values = null_unless(values, holds(ctx, step.when))
     return values
 
 
 def seq_numbers(ctx: Context, spec: DomainSpec) -> pd.Series:
-    """--SEQ: 1..n within USUBJID in the order of the domain keys (ties in record order), records left in place."""
+    """--SEQ: 1..n within USUBJID in the order of the domain keys (ties in record order), records left in place.
+    The order is kept (ctx.cache) for the sort of the finished dataset by the same keys."""
     keys = [k for k in spec.keys if k != spec.seq and k in ctx.variables]
     frame = pd.DataFrame({k: ctx.variables[k] for k in dict.fromkeys([*keys, "USUBJID"])}, index=ctx.records.index)
-    return seq_in_key_order(frame, keys)
+    order = key_order(frame, keys)
+    ctx.cache[KEY_ORDER] = (tuple(keys), order)
+    return seq_in_key_order(frame, keys, order)
+
+
+ROW_WISE = {"assign", "assign_ct", "hardcode", "study", "dtc", "lookup", "template"}  # of the record's columns only
+
+
+def columns_read(step: Step) -> list[str] | None:
+    """The record columns a step reads when its value is a function of them alone, row by row; else None."""
+    if step.derivation or step.algorithm not in ROW_WISE or any(c.kind != "column" for c in step.when):
+        return None
+    cols = [c.name for c in step.when]
+    for arg, kind in SIGNATURES[step.algorithm].params.items():
+        value = step.args.get(arg)
+        if kind == "steps" and value:
+            for part in value.values():
+                if (more := columns_read(part)) is None:
+                    return None
+                cols += more
+        elif kind == "column" and value:
+            cols.append(str(value))
+        elif kind not in ("value", "study", "steps") and value:
+            return None
+    return cols
+
+
+def _per_distinct(steps: tuple[Step, ...]) -> list[str] | None:
+    """The columns to work out a variable's steps on once per distinct combination of, when that saves work (a
+    look-up, a recode, a condition or several candidates: not a plain copy or a constant)."""
+    cols = [columns_read(s) for s in steps]
+    if any(c is None for c in cols) or not any(cols):
+        return None
+    plain = len(steps) == 1 and not steps[0].when and steps[0].algorithm in ("assign", "hardcode", "study")
+    plain |= len(steps) == 1 and not steps[0].when and steps[0].algorithm == "dtc" and not steps[0].args.get("time")
+    return None if plain else list(dict.fromkeys(c for cs in cols for c in cs))
 
 
 def _evaluate(plan: Plan, ctx: Context, var: str) -> None:
@@ -148,8 +187,14 @@ def _evaluate(plan: Plan, ctx: Context, var: str) -> None:
     if steps[0].algorithm == "seq":
         ctx.variables[var] = seq_numbers(ctx, ctx.specs.sdtm[ctx.domain])
         return
-    parts = [run_step(s, ctx) for s in steps]
-    ctx.variables[var] = first_non_null(parts) if len(parts) > 1 else parts[0]
+    cols = _per_distinct(steps)
+    run_on = ctx
+    if cols:  # a function of a few columns that repeat their values: once per distinct combination of them
+        distinct = distinct_rows(ctx.records, cols)
+        run_on = replace(ctx, records=distinct.rows.reset_index(drop=True), cache={})
+    parts = [run_step(s, run_on) for s in steps]
+    value = first_non_null(parts) if len(parts) > 1 else parts[0]
+    ctx.variables[var] = distinct.expand(value, ctx.records.index) if cols else value
 
 
 def _frame(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
@@ -157,16 +202,18 @@ def _frame(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
     index = ctx.records.index
     frame = pd.DataFrame({n: ctx.variables[n] for n in spec.names}, index=index)
     if "_line" in ctx.records:
-        frame["_file"], frame["_line"] = ctx.records[SOURCE].to_numpy(), ctx.records["_line"].to_numpy()
+        frame["_file"], frame["_line"] = ctx.records[SOURCE].array, ctx.records["_line"].to_numpy()
     return frame
 
 
-def _finish(spec: DomainSpec, frame: pd.DataFrame, specs: Specs) -> pd.DataFrame:
-    out = sort_by_keys(frame, spec)
+def _finish(spec: DomainSpec, frame: pd.DataFrame, specs: Specs, known: tuple | None = None) -> pd.DataFrame:
+    """Sorted by the keys (by the order --SEQ was numbered in, when it was for the same keys) and conformed."""
+    keys = tuple(k for k in spec.keys if k in frame)
+    out = sort_by_keys(frame, spec, known[1] if known and known[0] == keys else None)
     checked = conform(out, spec, specs)
     for col in TRACE:
         if col in out:
-            checked[col] = out[col].to_numpy()
+            checked[col] = out[col].array
     return checked
 
 
@@ -178,6 +225,11 @@ def derive_datasets(
     Records and variables of all datasets are built in one order in which each comes after what it reads (a
     variable may read another dataset's variables, a named record source whole datasets); then every dataset is
     sorted by its keys and checked against its spec."""
+    with shared_codes():  # a column's codes are worked out once for every step, sort and check that reads it
+        return _derive_all(valid, specs, facts)
+
+
+def _derive_all(valid: Mapping[str, pd.DataFrame], specs: Specs, facts: Mapping[str, Any] | None) -> dict:
     plan = plan_domains(specs)
     datasets: dict[str, dict[str, pd.Series]] = {d: {} for d in specs.sdtm}
     contexts: dict[str, Context] = {}
@@ -198,4 +250,7 @@ def derive_datasets(
                 _evaluate(plan, contexts[domain], node)
         except (KeyError, ValueError, TypeError) as exc:
             raise OutputCheckError(f"{where}: derivation failed: {type(exc).__name__}: {exc}") from exc
-    return {d: _finish(spec, _frame(spec, contexts[d]), specs) for d, spec in specs.sdtm.items()}
+    return {
+        d: _finish(spec, _frame(spec, contexts[d]), specs, contexts[d].cache.get(KEY_ORDER))
+        for d, spec in specs.sdtm.items()
+    }

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from flows.distinct import distinct_rows
 from flows.keys import usubjid
 from flows.mapping import vocabulary as v
 from flows.mapping.context import Context
@@ -35,17 +36,17 @@ def _per_subject_source(ctx: Context, dotted: str) -> tuple[pd.Series, pd.Series
     return subject_ids(frame, ctx.specs.raw[head], ctx.specs.study.studyid), frame[column]
 
 
-def _reference(ctx: Context, reference: str | None) -> pd.Series:
-    source, ref = ctx.ref(reference or REFERENCE)
-    return ctx.variables["USUBJID"].map(pd.Series(ref.to_numpy(), index=source.to_numpy())).astype("str")
-
-
 def _study_day(ctx: Context, date: str, reference: str | None = None) -> pd.Series:
+    """--DY against the subject's reference date, worked out once per distinct subject and date."""
     key = ("study_day", date, reference)  # --DY and EPOCH of the same date share it
     if key not in ctx.cache:
-        if ("reference", reference) not in ctx.cache:
-            ctx.cache["reference", reference] = _reference(ctx, reference)
-        ctx.cache[key] = v.study_day_of(ctx.variables[date], ctx.cache["reference", reference])
+        source, ref = ctx.ref(reference or REFERENCE)
+        subject = ctx.variables["USUBJID"]
+        frame = pd.DataFrame({"u": subject.array, "d": ctx.variables[date].array}, index=subject.index)
+        pairs = distinct_rows(frame, ["u", "d"])
+        rows = pairs.rows.reset_index(drop=True)
+        days = v.study_day_of(rows["d"], v.lookup_per_subject(rows["u"], source, ref))
+        ctx.cache[key] = pairs.expand(days, subject.index).astype("Int64")
     return ctx.cache[key]
 
 

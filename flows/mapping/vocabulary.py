@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from flows.dates import study_day
-from flows.distinct import per_value
+from flows.distinct import constant_text, per_value
 
 
 def assign(values: pd.Series) -> pd.Series:
@@ -38,7 +40,7 @@ def hardcode(value: Any, index: pd.Index) -> pd.Series:
         return pd.Series(pd.NA, index=index, dtype="str")
     if isinstance(value, int | float) and not isinstance(value, bool):
         return pd.Series(value, index=index, dtype="Float64" if isinstance(value, float) else "Int64")
-    return pd.Series(str(value), index=index, dtype="str")
+    return pd.Series(constant_text(str(value), len(index)), index=index, copy=False)
 
 
 def iso8601(date: pd.Series, time: pd.Series | None = None) -> pd.Series:
@@ -59,6 +61,13 @@ def lookup(values: pd.Series, table: Mapping[Any, Any]) -> pd.Series:
     text = all(isinstance(v, str) for v in table.values())
     mapped = per_value(lambda s: s.map(table).astype("str") if text else s.map(table))(values)
     return mapped.astype("str") if text else mapped
+
+
+def lookup_per_subject(subject: pd.Series, source: pd.Series, values: pd.Series) -> pd.Series:
+    """Each record's subject's value (text) in another dataset (`source`: its subjects, one row each); null for a
+    subject the dataset lacks. Looked up once per distinct subject."""
+    table = pd.Series(values.array, index=pd.Index(source.array))
+    return per_value(lambda s: s.map(table).astype("str"))(subject).astype("str")
 
 
 def copy_of(values: pd.Series) -> pd.Series:
@@ -107,12 +116,31 @@ def epoch_of_day(day: pd.Series, schedule: Sequence[Mapping[str, Any]]) -> pd.Se
     return pd.Series(picked, index=day.index, dtype="str")
 
 
+def _text(values: pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow data of a text Series (None for any other kind)."""
+    data = getattr(values.array, "_pa_array", None)
+    return data if isinstance(values.array, pd.arrays.ArrowStringArray) and isinstance(data, pa.ChunkedArray) else None
+
+
 def first_non_null(parts: Sequence[pd.Series]) -> pd.Series:
     """The first populated value over several candidate Series, in order."""
+    texts = [_text(p) for p in parts]
+    if all(t is not None and t.type == texts[0].type for t in texts):  # text: Arrow's coalesce, no Python per row
+        return pd.Series(pc.coalesce(*texts).to_pandas().array, index=parts[0].index, name=parts[0].name)
     out = parts[0]
     for part in parts[1:]:
         out = out.where(out.notna(), part)
     return out
+
+
+def null_unless(values: pd.Series, mask: pd.Series) -> pd.Series:
+    """The values where mask holds, null elsewhere (Series.where, in Arrow for text)."""
+    text = _text(values)
+    if text is None:
+        return values.where(mask)
+    keep = pa.array(mask.to_numpy(dtype=bool))
+    kept = pc.if_else(keep, text.combine_chunks() if text.num_chunks != 1 else text.chunk(0), pa.nulls(1, text.type)[0])
+    return pd.Series(pa.chunked_array([kept]).to_pandas().array, index=values.index, name=values.name)
 
 
 def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
@@ -120,7 +148,7 @@ def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     Worked out once per distinct pair of dates."""
     from flows.distinct import distinct_rows
 
-    frame = pd.DataFrame({"d": dtc.astype("str").to_numpy(), "r": reference.astype("str").to_numpy()}, index=dtc.index)
+    frame = pd.DataFrame({"d": dtc.astype("str").array, "r": reference.astype("str").array}, index=dtc.index)
     pairs = distinct_rows(frame, ["d", "r"])
     return pairs.expand(study_day(pairs.rows["d"], pairs.rows["r"]).reset_index(drop=True), dtc.index).astype("Int64")
 
@@ -149,7 +177,7 @@ def epoch_of_element(subject: pd.Series, dtc: pd.Series, elements: pd.DataFrame)
     once per distinct subject and date."""
     from flows.distinct import distinct_rows
 
-    frame = pd.DataFrame({"USUBJID": subject.to_numpy(), "d": dtc.astype("str").to_numpy()}, index=subject.index)
+    frame = pd.DataFrame({"USUBJID": subject.array, "d": dtc.astype("str").array}, index=subject.index)
     pairs = distinct_rows(frame, ["USUBJID", "d"])
     u = pairs.rows.reset_index(drop=True).reset_index(names="pos")
     cand = u.merge(elements.dropna(subset=["SESTDTC"]), on="USUBJID", how="inner")
