@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -68,15 +70,36 @@ def zone_slug(timezone: str) -> str:
     return timezone.lower().replace("/", "-").replace("_", "-")
 
 
+def schedule_slug(cron: str, timezone: str) -> str:
+    """How the UI names a schedule, with its zone: '0 2 * * *' in Asia/Shanghai -> daily-0200-asia-shanghai."""
+    fields = cron.split()
+    if len(fields) == 5 and fields[0].isdigit() and fields[1].isdigit() and fields[2:] == ["*", "*", "*"]:
+        return f"daily-{int(fields[1]):02}{int(fields[0]):02}-{zone_slug(timezone)}"
+    return "cron-" + re.sub(r"[^0-9a-z]+", "-", cron.lower().replace("*", "x")).strip("-") + "-" + zone_slug(timezone)
+
+
+def _daily(cron: str) -> str:
+    """'0 2 * * *' -> 'daily at 02:00'; any other cron -> "on cron '...'"."""
+    m, h, *rest = cron.split()
+    daily = m.isdigit() and h.isdigit() and rest == ["*"] * 3
+    return f"daily at {int(h):02}:{int(m):02}" if daily else f"on cron {cron!r}"
+
+
 def check_schedule(spec: dict[str, Any], specs: Specs, path: Path = PREFECT_YAML) -> None:
-    """Every schedule runs in the study's time zone (specs/study.yaml), never the machine's, and the schedule's slug
-    and the deployment's description name it (the UI shows the cron without its zone)."""
-    zone, where = specs.study.timezone, f"{path}: deployments.{spec['name']}"
+    """Every schedule runs on the study's cron in the study's time zone (study.yaml `schedule`, sites[].timezone),
+    never the machine's, and the schedule's slug and the deployment's description name the zone (the UI shows the
+    cron without it)."""
+    zone, cron, where = specs.study.schedule_timezone, specs.study.cron, f"{path}: deployments.{spec['name']}"
     for i, schedule in enumerate(spec.get("schedules") or []):
         if schedule.get("timezone") != zone:
             raise SpecError(
                 f"{where}.schedules[{i}].timezone is {schedule.get('timezone')!r}, "
-                f"but the study's time zone is {zone!r} ({specs.study.path.name} sites[].timezone)"
+                f"but the study's time zone is {zone!r} ({specs.study.path.name} schedule.timezone or sites[].timezone)"
+            )
+        if cron is not None and schedule.get("cron") != cron:
+            raise SpecError(
+                f"{where}.schedules[{i}].cron is {schedule.get('cron')!r}, "
+                f"but the study's is {cron!r} ({specs.study.path.name} schedule.cron)"
             )
         if not str(schedule.get("slug") or "").endswith(zone_slug(zone)):
             raise SpecError(f"{where}.schedules[{i}].slug must end with the time zone: ...-{zone_slug(zone)}")
@@ -86,22 +109,23 @@ def check_schedule(spec: dict[str, Any], specs: Specs, path: Path = PREFECT_YAML
 
 def study_deployment(template: dict[str, Any], specs_dir: Path) -> dict[str, Any]:
     """prefect.yaml's deployment for the study of specs_dir: for the repository's specs/ the deployment itself; for
-    another, `<name>-<studyid>` with the schedules in its own time zone, its specs and the `raw/` beside them."""
+    another, `<name>-<studyid>` on its own cron (study.yaml `schedule`, else the template's) in its own time zone,
+    with its specs and the `raw/` beside them."""
     specs = load_specs(specs_dir)
     if specs_dir.resolve() == SPECS_DIR.resolve():
         check_schedule(template, specs)
         return template
-    zone, studyid = specs.study.timezone, specs.study.studyid
+    zone, studyid = specs.study.schedule_timezone, specs.study.studyid
     schedules = []
     for s in template.get("schedules") or []:
-        slug = str(s.get("slug") or "").removesuffix(zone_slug(str(s.get("timezone")))) + zone_slug(zone)
-        schedules.append({**s, "timezone": zone, "slug": slug})
-    old_zone = next((s.get("timezone") for s in template.get("schedules") or []), None)
-    description = str(template.get("description") or "")
+        cron = specs.study.cron or s["cron"]
+        schedules.append({**s, "cron": cron, "timezone": zone, "slug": schedule_slug(cron, zone)})
+    description = str(template.get("description") or "").partition("): ")[2]
+    when = " and ".join(f"{_daily(s['cron'])} {zone}" for s in schedules) or "when triggered"
     spec = {
         **template,
         "name": f"{template['name']}-{studyid.lower()}",
-        "description": f"{studyid}: {description.replace(old_zone, zone) if old_zone else description}",
+        "description": f"{studyid}: SDTM transfer {when} (the study's time zone): {description}",
         "schedules": schedules,
         "parameters": {
             **(template.get("parameters") or {}),
@@ -113,10 +137,43 @@ def study_deployment(template: dict[str, Any], specs_dir: Path) -> dict[str, Any
     return spec
 
 
-def study_deployments(specs_dirs: list[Path] | None = None) -> list[dict[str, Any]]:
-    """One deployment per study (spec folder; default: the repository's specs/), each with its own limit of 1."""
+def study_deployments(specs_dirs: list[Path] | None = None, out_dir: Path | None = None) -> list[dict[str, Any]]:
+    """One deployment per study (spec folder; default: the repository's specs/), each with its own limit of 1;
+    `out_dir`, when given, replaces prefect.yaml's output root (as an absolute path)."""
     template = deployment_spec()
-    return [study_deployment(template, Path(d)) for d in specs_dirs or [SPECS_DIR]]
+    deployments = [study_deployment(template, Path(d)) for d in specs_dirs or [SPECS_DIR]]
+    if out_dir is None:
+        return deployments
+    return [{**d, "parameters": {**d["parameters"], "out_dir": str(out_dir.resolve())}} for d in deployments]
+
+
+def deploy_to_pool(specs_dirs: list[Path] | None, env: dict[str, str], out_dir: Path | None = None) -> str:
+    """prefect.yaml's process work pool (created when missing) and in it one deployment per study, through
+    `prefect deploy --all` on a copy of prefect.yaml listing the studies' deployments; a line saying what it did."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    deployments = study_deployments(specs_dirs, out_dir)
+    pool = deployments[0]["work_pool"]["name"]
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            template = ProcessWorker.get_default_base_job_template()
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process", base_job_template=template))
+    project = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="s103-deploy-") as folder:
+        path = Path(folder) / "prefect.yaml"
+        path.write_text(yaml.safe_dump({**project, "deployments": deployments}, sort_keys=False), encoding="utf-8")
+        cmd = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all", "--prefect-file", str(path)]
+        proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        said = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+        raise RuntimeError(f"prefect deploy exited with code {proc.returncode}: {said[-1] if said else ''}")
+    names = ", ".join(f"{FLOW_NAME}/{d['name']}" for d in deployments)
+    return f"deployed {names} to the work pool {pool!r} (its workers: prefect worker start --pool {pool})"
 
 
 def prefect_env(home: Path | None = None, api_url: str | None = None) -> dict[str, str]:
@@ -228,10 +285,13 @@ def wait_healthy(api_url: str, timeout: float = 180.0, process: subprocess.Popen
     raise RuntimeError(f"no answer from {api_url}/health within {timeout:.0f} s")
 
 
-def start_runner(env: dict[str, str], log: IO | None = None, specs_dirs: list[Path] | None = None) -> subprocess.Popen:
-    """`python -m flows serve --runner-only [--specs DIR ...]` (serve_deployments) in its own process group."""
+def start_runner(
+    env: dict[str, str], log: IO | None = None, specs_dirs: list[Path] | None = None, out_dir: Path | None = None
+) -> subprocess.Popen:
+    """`python -m flows serve --runner-only [--specs DIR ...] [--out DIR]` (serve_deployments), own process group."""
     studies = [arg for d in specs_dirs or [] for arg in ("--specs", str(d))]
-    return spawn([sys.executable, "-m", "flows", "serve", "--runner-only", *studies], env, log)
+    out = ["--out", str(out_dir.resolve())] if out_dir else []
+    return spawn([sys.executable, "-m", "flows", "serve", "--runner-only", *studies, *out], env, log)
 
 
 def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -312,12 +372,13 @@ def crash_automation(heartbeat: int):
     )
 
 
-def ensure_crash_automation() -> str:
-    """Create the crash automation on the configured server, or bring it up to date; a line saying what it does."""
+def ensure_crash_automation(heartbeat: int | None = None) -> str:
+    """Create the crash automation on the configured server, or bring it up to date; a line saying what it does.
+    `heartbeat`: the runs' heartbeat period in seconds (default: this process's Prefect setting)."""
     from prefect.automations import Automation
     from prefect.settings import get_current_settings
 
-    wanted = crash_automation(get_current_settings().flows.heartbeat_frequency or HEARTBEAT_SECONDS)
+    wanted = crash_automation(heartbeat or get_current_settings().flows.heartbeat_frequency or HEARTBEAT_SECONDS)
     try:
         found = Automation.read(name=CRASH_AUTOMATION)
     except ValueError:
@@ -336,7 +397,7 @@ def _kill_own_group() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def serve_deployments(specs_dirs: list[Path] | None = None) -> int:
+def serve_deployments(specs_dirs: list[Path] | None = None, out_dir: Path | None = None) -> int:
     """The runner: create or update the deployments on the configured server and run their flow runs until stopped.
 
     SIGTERM (also the parent-death signal) gives Prefect's graceful stop STOP_GRACE seconds, then kills the group.
@@ -351,7 +412,7 @@ def serve_deployments(specs_dirs: list[Path] | None = None) -> int:
             threading.Timer(STOP_GRACE, _kill_own_group).start()
             super().handle_sigterm(*args, **kwargs)
 
-    specs = study_deployments(specs_dirs)
+    specs = study_deployments(specs_dirs, out_dir)
     print(ensure_crash_automation(), flush=True)
     runner = PromptRunner(pause_on_shutdown=True)
     for spec in specs:
@@ -405,13 +466,16 @@ def main(
     host: str = HOST,
     runner: bool = True,
     specs_dirs: list[Path] | None = None,
+    deploy: bool = False,
+    out_dir: Path | None = None,
 ) -> int:
     """Serve until Ctrl-C: a local server (database in `home`, listening on `host`) if none is configured, and the
     runner of one deployment per study (spec folder; unless `runner` is False: a work pool's workers run the
-    deployment); then stop both."""
+    deployments, which `deploy` puts in the pool), their output root `out_dir` (default prefect.yaml's); then stop
+    both."""
     if runner_only:
-        return serve_deployments(specs_dirs)
-    names = [d["name"] for d in study_deployments(specs_dirs)]  # fail here, not in the child
+        return serve_deployments(specs_dirs, out_dir)
+    names = [d["name"] for d in study_deployments(specs_dirs, out_dir)]  # fail here, not in the child
     for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (a background job)
         signal.signal(sig, _raise_interrupt)
     children = Supervisor()
@@ -443,13 +507,15 @@ def main(
                 children.start("Prefect server", server)
         name = ", ".join(f"{FLOW_NAME}/{n}" for n in names)
         if runner:
-            children.start("runner", lambda: start_runner(env, specs_dirs=specs_dirs))
+            children.start("runner", lambda: start_runner(env, specs_dirs=specs_dirs, out_dir=out_dir))
             print(f"serving {name} on its schedule (prefect.yaml); Ctrl-C stops", flush=True)
-        else:  # the runner child would set crash detection up: do it here
+        else:  # the runner child would set crash detection up: do it here, for the heartbeats of the workers' runs
             from prefect.settings import PREFECT_API_URL, temporary_settings
 
             with temporary_settings({PREFECT_API_URL: api_url}):
-                print(ensure_crash_automation(), flush=True)
+                print(ensure_crash_automation(int(env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"])), flush=True)
+                if deploy:
+                    print(deploy_to_pool(specs_dirs, env, out_dir), flush=True)
             if not children.children:  # a configured server: nothing to keep running here
                 return 0
             print(f"no runner: workers of the work pool run {name} (`prefect deploy`); Ctrl-C stops", flush=True)

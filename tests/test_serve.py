@@ -111,6 +111,43 @@ def test_one_deployment_per_study_from_its_own_specs(specs):
     assert study_deployments() == [first]
 
 
+def _study_copy(tmp_path: Path, schedule: str) -> Path:
+    """The second study's specs and raw/ under tmp_path, with `schedule` (a line of YAML) in its study.yaml."""
+    shutil.copytree(SECOND.parent, tmp_path / "PBO-2201")
+    specs = tmp_path / "PBO-2201" / "specs"
+    with (specs / "study.yaml").open("a", encoding="utf-8") as f:
+        f.write(f"\n{schedule}\n")
+    return specs
+
+
+def test_a_study_runs_on_the_cron_and_time_zone_of_its_study_yaml(tmp_path):
+    specs = _study_copy(tmp_path, 'schedule: {cron: "30 6 * * 1-5", timezone: Europe/Berlin}')
+    (spec,) = study_deployments([specs])
+    (schedule,) = spec["schedules"]
+    assert (schedule["cron"], schedule["timezone"]) == ("30 6 * * 1-5", "Europe/Berlin")  # not sites[0]'s New York
+    assert schedule["slug"] == "cron-30-6-x-x-1-5-europe-berlin"
+    assert spec["description"].startswith("PBO-2201: SDTM transfer on cron '30 6 * * 1-5' Europe/Berlin (the study")
+    daily = _study_copy(tmp_path / "daily", 'schedule: {cron: "45 23 * * *"}')
+    (schedule,) = study_deployments([daily])[0]["schedules"]
+    assert (schedule["timezone"], schedule["slug"]) == ("America/New_York", "daily-2345-america-new-york")
+
+
+def test_the_repository_study_yaml_and_prefect_yaml_name_the_same_cron(specs):
+    from flows.errors import SpecError
+
+    assert specs.study.cron == deployment_spec()["schedules"][0]["cron"]
+    other = {**deployment_spec(), "schedules": [{**deployment_spec()["schedules"][0], "cron": "0 3 * * *"}]}
+    with pytest.raises(SpecError, match=r"schedules\[0\]\.cron is '0 3 \* \* \*', but the study's is '0 2 \* \* \*'"):
+        check_schedule(other, specs)
+
+
+def test_an_output_root_given_to_serve_is_every_deployment_s_absolute_out_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    deployments = study_deployments([SPECS_DIR, SECOND], out_dir=Path("shared/out"))
+    assert {d["parameters"]["out_dir"] for d in deployments} == {str(tmp_path / "shared" / "out")}
+    assert deployment_spec()["parameters"]["out_dir"] == "output"  # prefect.yaml itself unchanged
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
@@ -366,8 +403,8 @@ def test_triggered_run_completes_publishes_and_reports(served, first_run, specs)
     run, out = first_run
     assert run["state_type"] == "COMPLETED", run["state"]["message"]
     study = specs.study.studyid
-    # unique and readable: study, date, time with seconds and UTC offset (study time), the run id's first characters
-    assert re.fullmatch(rf"export-{study}-\d{{8}}-\d{{6}}\+0800-{run['id'][:6]}", run["name"]), run["name"]
+    # unique and readable: study, date, time with seconds and UTC offset (study time), the run id's last characters
+    assert re.fullmatch(rf"export-{study}-\d{{8}}-\d{{6}}\+0800-{run['id'][-6:]}", run["name"]), run["name"]
     transfer = (out / study / "latest").resolve()
     assert run["state"]["message"].startswith(f"published {out / study / transfer.name}: ")
     assert json.loads((transfer / "manifest.json").read_text())["fingerprint"].startswith("sha256:")
@@ -473,7 +510,7 @@ def test_the_second_study_has_its_own_deployment_schedule_and_transfer(served, t
     body = {"parameters": {"out_dir": str(tmp_path)}, "idempotency_key": str(uuid.uuid4())}
     run = served.wait(served.call("POST", f"/deployments/{second['id']}/create_flow_run", body)["id"])
     assert run["state_type"] == "COMPLETED" and run["state"]["message"].startswith("published "), run["state"]
-    assert re.fullmatch(rf"export-PBO-2201-\d{{8}}-\d{{6}}[+-]\d{{4}}-{run['id'][:6]}", run["name"]), run["name"]
+    assert re.fullmatch(rf"export-PBO-2201-\d{{8}}-\d{{6}}[+-]\d{{4}}-{run['id'][-6:]}", run["name"]), run["name"]
     assert (tmp_path / "PBO-2201" / "latest" / "manifest.json").is_file()
     env = {"PREFECT_API_URL": served.api, "PREFECT_HOME": str(served.home), "PREFECT_LOGGING_LEVEL": "WARNING"}
     status = run_cli("status", "--out", str(tmp_path), "--specs", "specs", "--specs", str(SECOND), env=env).stdout
@@ -726,7 +763,8 @@ def test_a_work_pool_of_two_workers_on_a_postgres_backed_server(postgres_url, tm
     assert messages[0].startswith("published ") and messages[1].startswith("unchanged since "), messages
     assert (out / specs.study.studyid / "latest" / "manifest.json").is_file()
     log = served.log.read_text()
-    assert "database: PostgreSQL at 127.0.0.1:" in log and "automation 'export_study: mark silent runs" in log
+    assert "database: PostgreSQL at 127.0.0.1:" in log
+    assert "automation 'export_study: mark silent runs Crashed': a run of export_study silent for 90 s" in log
     heartbeat = served.deployment["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]
     assert heartbeat == "30"  # flow runs started by workers send heartbeats too
     assert not list(home.glob("*.db")), "the server wrote a SQLite database instead"
