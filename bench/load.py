@@ -130,13 +130,13 @@ def postgres_bin() -> Path | None:
 
 
 @contextmanager
-def postgres_cluster(folder: Path) -> Iterator[str]:
-    """A throwaway PostgreSQL cluster in folder on a free port (as `postgres` when run as root, since initdb refuses
-    root), stopped and removed on exit; its SQLAlchemy URL for Prefect."""
+def postgres_cluster() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster in a temporary folder on a free port (as `postgres` when run as root, since
+    initdb refuses root), stopped and removed on exit; its SQLAlchemy URL for Prefect."""
     bin_dir = postgres_bin()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    folder.mkdir(parents=True)
+    folder = Path(tempfile.mkdtemp(prefix="s103-load-pg-"))  # not under the scratch folder, which only root may enter
     as_user: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
@@ -157,6 +157,7 @@ def postgres_cluster(folder: Path) -> Iterator[str]:
     finally:
         subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60)  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def api_call(api: str, method: str, path: str, body: dict | None = None):
@@ -215,7 +216,7 @@ def measure(database: str, specs_dirs: list[Path], scratch: Path, workers: int, 
         try:
             extra: dict[str, str] = {}
             if database == "postgresql":
-                url = resources.enter_context(postgres_cluster(scratch / "pg"))
+                url = resources.enter_context(postgres_cluster())
                 extra["PREFECT_API_DATABASE_CONNECTION_URL"] = url
             port = free_port()
             api = f"http://127.0.0.1:{port}/api"
@@ -334,14 +335,14 @@ def verdict(d: Drain) -> list[str]:
     return wrong
 
 
-def section(drains: list[Drain], studies: int, workers: int, subjects: int, commit: str) -> str:
+def section(drains: list[Drain], studies: int, workers: int, subjects: int, commit: str, errors: list[str]) -> str:
     rows = [
         f"| {d.database} | {d.runs} | {d.completed} | {d.drain:.0f} | {d.first_start:.1f} | {d.run_median:.1f} | "
         f"{d.run_max:.1f} | {d.slots_held} | {d.locks_left} | {d.locked} | {d.deploy:.0f} | "
         f"{' '.join(f'{x:.2f}' for x in d.load)} |"
         for d in drains
     ]
-    wrong = [w for d in drains for w in verdict(d)]
+    wrong = [*errors, *(w for d in drains for w in verdict(d))]
     lines = [
         HEADING,
         "",
@@ -381,6 +382,11 @@ def replace_section(text: str, heading: str, body: str) -> str:
     return text[:start] + body + (text[end + 1 :] if end >= 0 else "")
 
 
+def load_error(exc: Exception) -> str:
+    """An error as one line of the report."""
+    return " ".join(str(exc).split())[:300]
+
+
 def _commit() -> str:
     proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     return proc.stdout.strip() or "unknown"
@@ -400,27 +406,30 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, _stopped)
     scratch = Path(tempfile.mkdtemp(prefix="s103-load-"))
     drains: list[Drain] = []
+    errors: list[str] = []  # a database whose measurement could not be made: said in the section, the rest goes on
     try:
         specs_dirs = make_studies(scratch / "studies", args.studies, args.subjects)
         for database in args.databases:
-            drains.append(measure(database, specs_dirs, scratch, args.workers, args.lead, args.timeout))
+            try:
+                drains.append(measure(database, specs_dirs, scratch, args.workers, args.lead, args.timeout))
+            except RuntimeError as exc:
+                errors.append(f"{database}: {load_error(exc)}")
+                print(f"error: {errors[-1]}", file=sys.stderr, flush=True)
+                continue
             d = drains[-1]
             print(f"{database}: {d.completed}/{d.runs} Completed, drained {d.drain:.0f} s after the minute", flush=True)
     except (Stopped, KeyboardInterrupt) as exc:
         print(f"interrupted ({exc or 'SIGINT'}): every process stopped, nothing written", file=sys.stderr)
         return 130
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
         shutil.rmtree(scratch, ignore_errors=True)
-    body = section(drains, args.studies, args.workers, args.subjects, _commit())
+    body = section(drains, args.studies, args.workers, args.subjects, _commit(), errors)
     print(body)
     if str(args.results) != "-":
         old = args.results.read_text(encoding="utf-8") if args.results.exists() else ""
         args.results.write_text(replace_section(old, HEADING, body), encoding="utf-8")
-    return 1 if any(verdict(d) for d in drains) else 0
+    return 2 if errors else 1 if any(verdict(d) for d in drains) else 0
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def test_a_failed_check_is_named():
     assert wrong[0].startswith("sqlite: 19/20 Completed, 19 published")
     assert "sqlite: 1 deployment concurrency slots still held" in wrong
     assert "sqlite: 2 'database is locked' lines in the logs" in wrong
-    assert "**Checks failed:**" in load.section([drain], 20, 2, 8, "abc")
+    assert "**Checks failed:**" in load.section([drain], 20, 2, 8, "abc", [])
 
 
 # --- a real server ------------------------------------------------------------------------------------------------
