@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -25,25 +23,13 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
+from flows.crash import CRASH_DETECTION, ensure_crash_automation
+from flows.deployments import FLOW_NAME, PROJECT, deploy_to_pool, study_deployments, to_deployment
 
-from flows.errors import SpecError
-from flows.specs import SPECS_DIR, Specs, load_specs
-
-PROJECT = Path(__file__).resolve().parents[1]
-PREFECT_YAML = PROJECT / "prefect.yaml"
 LOCAL_HOME = PROJECT / ".prefect"
 HOST = "127.0.0.1"
-ENTRYPOINT = "flows/flow.py:export_study"
-FLOW_NAME = "export_study"
-# Crash detection. Every flow run sends a heartbeat event this often (Prefect's minimum is 30 s, its default 180 s);
-# the automation marks a Pending or Running run Crashed after MISSED_HEARTBEATS silent periods, which releases the
-# deployment's concurrency slot. Deployment concurrency leases are kept on disk so that a restarted local server
-# still knows them (in memory they would be lost with the server).
-HEARTBEAT_SECONDS = 30
-MISSED_HEARTBEATS = 3
-CRASH_AUTOMATION = f"{FLOW_NAME}: mark silent runs Crashed"
-CRASH_DETECTION = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}
+# Deployment concurrency leases are kept on disk so that a restarted local server still knows them (in memory they
+# would be lost with the server).
 LOCAL_SERVER = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
 STOP_GRACE = 5.0  # seconds a runner told to stop (SIGTERM) gets to stop its runs before its process group is killed
 RESTARTS = 3  # a child that dies more often than this within RESTART_WINDOW seconds is not restarted again
@@ -54,126 +40,6 @@ RUN_LOGS = {
     "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO",
     "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "INFO",
 }
-
-
-def deployment_spec(path: Path = PREFECT_YAML) -> dict[str, Any]:
-    """The entry of prefect.yaml's `deployments` whose entrypoint is the export flow."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    for entry in data.get("deployments") or []:
-        if entry.get("entrypoint") == ENTRYPOINT:
-            return entry
-    raise SpecError(f"{path}: no deployment with entrypoint {ENTRYPOINT}")
-
-
-def zone_slug(timezone: str) -> str:
-    """Asia/Shanghai -> asia-shanghai: how a schedule's slug names its time zone."""
-    return timezone.lower().replace("/", "-").replace("_", "-")
-
-
-def schedule_slug(cron: str, timezone: str) -> str:
-    """How the UI names a schedule, with its zone: '0 2 * * *' in Asia/Shanghai -> daily-0200-asia-shanghai."""
-    fields = cron.split()
-    if len(fields) == 5 and fields[0].isdigit() and fields[1].isdigit() and fields[2:] == ["*", "*", "*"]:
-        return f"daily-{int(fields[1]):02}{int(fields[0]):02}-{zone_slug(timezone)}"
-    return "cron-" + re.sub(r"[^0-9a-z]+", "-", cron.lower().replace("*", "x")).strip("-") + "-" + zone_slug(timezone)
-
-
-def _daily(cron: str) -> str:
-    """'0 2 * * *' -> 'daily at 02:00'; any other cron -> "on cron '...'"."""
-    m, h, *rest = cron.split()
-    daily = m.isdigit() and h.isdigit() and rest == ["*"] * 3
-    return f"daily at {int(h):02}:{int(m):02}" if daily else f"on cron {cron!r}"
-
-
-def check_schedule(spec: dict[str, Any], specs: Specs, path: Path = PREFECT_YAML) -> None:
-    """Every schedule runs on the study's cron in the study's time zone (study.yaml `schedule`, sites[].timezone),
-    never the machine's, and the schedule's slug and the deployment's description name the zone (the UI shows the
-    cron without it)."""
-    zone, cron, where = specs.study.schedule_timezone, specs.study.cron, f"{path}: deployments.{spec['name']}"
-    for i, schedule in enumerate(spec.get("schedules") or []):
-        if schedule.get("timezone") != zone:
-            raise SpecError(
-                f"{where}.schedules[{i}].timezone is {schedule.get('timezone')!r}, "
-                f"but the study's time zone is {zone!r} ({specs.study.path.name} schedule.timezone or sites[].timezone)"
-            )
-        if cron is not None and schedule.get("cron") != cron:
-            raise SpecError(
-                f"{where}.schedules[{i}].cron is {schedule.get('cron')!r}, "
-                f"but the study's is {cron!r} ({specs.study.path.name} schedule.cron)"
-            )
-        if not str(schedule.get("slug") or "").endswith(zone_slug(zone)):
-            raise SpecError(f"{where}.schedules[{i}].slug must end with the time zone: ...-{zone_slug(zone)}")
-    if spec.get("schedules") and zone not in str(spec.get("description") or ""):
-        raise SpecError(f"{where}.description must name the schedule's time zone {zone}")
-
-
-def study_deployment(template: dict[str, Any], specs_dir: Path) -> dict[str, Any]:
-    """prefect.yaml's deployment for the study of specs_dir: for the repository's specs/ the deployment itself; for
-    another, `<name>-<studyid>` on its own cron (study.yaml `schedule`, else the template's) in its own time zone,
-    with its specs and the `raw/` beside them."""
-    specs = load_specs(specs_dir)
-    if specs_dir.resolve() == SPECS_DIR.resolve():
-        check_schedule(template, specs)
-        return template
-    zone, studyid = specs.study.schedule_timezone, specs.study.studyid
-    schedules = []
-    for s in template.get("schedules") or []:
-        cron = specs.study.cron or s["cron"]
-        schedules.append({**s, "cron": cron, "timezone": zone, "slug": schedule_slug(cron, zone)})
-    description = str(template.get("description") or "").partition("): ")[2]
-    when = " and ".join(f"{_daily(s['cron'])} {zone}" for s in schedules) or "when triggered"
-    spec = {
-        **template,
-        "name": f"{template['name']}-{studyid.lower()}",
-        "description": f"{studyid}: SDTM transfer {when} (the study's time zone): {description}",
-        "schedules": schedules,
-        "parameters": {
-            **(template.get("parameters") or {}),
-            "raw_dir": str((specs_dir.parent / "raw").resolve()),
-            "specs_dir": str(specs_dir.resolve()),
-        },
-    }
-    check_schedule(spec, specs)
-    return spec
-
-
-def study_deployments(specs_dirs: list[Path] | None = None, out_dir: Path | None = None) -> list[dict[str, Any]]:
-    """One deployment per study (spec folder; default: the repository's specs/), each with its own limit of 1;
-    `out_dir`, when given, replaces prefect.yaml's output root (as an absolute path)."""
-    template = deployment_spec()
-    deployments = [study_deployment(template, Path(d)) for d in specs_dirs or [SPECS_DIR]]
-    if out_dir is None:
-        return deployments
-    return [{**d, "parameters": {**d["parameters"], "out_dir": str(out_dir.resolve())}} for d in deployments]
-
-
-def deploy_to_pool(specs_dirs: list[Path] | None, env: dict[str, str], out_dir: Path | None = None) -> str:
-    """prefect.yaml's process work pool (created when missing) and in it one deployment per study, through
-    `prefect deploy --all` on a copy of prefect.yaml listing the studies' deployments; a line saying what it did."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectNotFound
-    from prefect.workers.process import ProcessWorker
-
-    deployments = study_deployments(specs_dirs, out_dir)
-    pool = deployments[0]["work_pool"]["name"]
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_work_pool(pool)
-        except ObjectNotFound:
-            template = ProcessWorker.get_default_base_job_template()
-            client.create_work_pool(WorkPoolCreate(name=pool, type="process", base_job_template=template))
-    project = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
-    with tempfile.TemporaryDirectory(prefix="s103-deploy-") as folder:
-        path = Path(folder) / "prefect.yaml"
-        path.write_text(yaml.safe_dump({**project, "deployments": deployments}, sort_keys=False), encoding="utf-8")
-        cmd = [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all", "--prefect-file", str(path)]
-        proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        said = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
-        raise RuntimeError(f"prefect deploy exited with code {proc.returncode}: {said[-1] if said else ''}")
-    names = ", ".join(f"{FLOW_NAME}/{d['name']}" for d in deployments)
-    return f"deployed {names} to the work pool {pool!r} (its workers: prefect worker start --pool {pool})"
 
 
 def prefect_env(home: Path | None = None, api_url: str | None = None) -> dict[str, str]:
@@ -311,83 +177,6 @@ def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)  # the group was created for this child: its id is the child's pid
-
-
-def to_deployment(spec: dict[str, Any]):
-    """The served form of prefect.yaml's deployment: same name, schedules, parameters and concurrency limit."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig
-    from prefect.schedules import Cron
-
-    from flows.flow import export_study
-
-    schedules = [
-        Cron(s["cron"], timezone=s.get("timezone"), active=bool(s.get("active", True)), slug=s.get("slug"))
-        for s in spec.get("schedules") or []
-    ]
-    limit = spec.get("concurrency_limit")
-    if isinstance(limit, dict):
-        limit = ConcurrencyLimitConfig(**{k: v for k, v in limit.items() if v is not None})
-    return export_study.to_deployment(
-        name=spec["name"],
-        schedules=schedules,
-        parameters=spec.get("parameters") or {},
-        concurrency_limit=limit,
-        description=spec.get("description"),
-        tags=spec.get("tags"),
-    )
-
-
-def crash_automation(heartbeat: int):
-    """Prefect's zombie-run recipe for this flow: a run that sent a heartbeat (or went Pending) and then neither
-    another heartbeat nor a final state within MISSED_HEARTBEATS heartbeats is marked Crashed."""
-    from datetime import timedelta
-
-    from prefect.automations import Automation
-    from prefect.client.schemas.objects import StateType
-    from prefect.events.actions import ChangeFlowRunState
-    from prefect.events.schemas.automations import EventTrigger, Posture
-    from prefect.events.schemas.events import ResourceSpecification
-
-    final = {f"prefect.flow-run.{name}" for name in ("Completed", "Failed", "Cancelled", "Crashed")}
-    seconds = heartbeat * MISSED_HEARTBEATS
-    return Automation(
-        name=CRASH_AUTOMATION,
-        description=f"a run of {FLOW_NAME} silent for {seconds} s (no heartbeat, no final state) is marked Crashed",
-        trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat", "prefect.flow-run.Pending"},
-            expect={"prefect.flow-run.heartbeat", *final},
-            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            match_related=ResourceSpecification({"prefect.resource.role": "flow", "prefect.resource.name": FLOW_NAME}),
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=timedelta(seconds=seconds),
-        ),
-        actions=[
-            ChangeFlowRunState(
-                state=StateType.CRASHED,
-                message=f"no heartbeat for {seconds} s: its process, machine or the Prefect server died",
-            )
-        ],
-    )
-
-
-def ensure_crash_automation(heartbeat: int | None = None) -> str:
-    """Create the crash automation on the configured server, or bring it up to date; a line saying what it does.
-    `heartbeat`: the runs' heartbeat period in seconds (default: this process's Prefect setting)."""
-    from prefect.automations import Automation
-    from prefect.settings import get_current_settings
-
-    wanted = crash_automation(heartbeat or get_current_settings().flows.heartbeat_frequency or HEARTBEAT_SECONDS)
-    try:
-        found = Automation.read(name=CRASH_AUTOMATION)
-    except ValueError:
-        wanted.create()
-    else:
-        if (found.trigger, found.actions, found.enabled) != (wanted.trigger, wanted.actions, True):
-            wanted.id = found.id
-            wanted.update()
-    return f"automation {CRASH_AUTOMATION!r}: {wanted.description}"
 
 
 def _kill_own_group() -> None:

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
-from flows.serve import _die_with_parent, study_deployments
+from flows.deployments import study_deployments
+from flows.serve import _die_with_parent
 from tests.conftest import ROOT
 from tests.test_serve import family, running
 
