@@ -117,9 +117,14 @@ class Stack:
         for process in reversed(self.processes):
             stop(process, timeout=20)
 
-    def locked(self) -> int:
-        """How many lines of the logs say 'database is locked'."""
-        return sum(log.read_text(errors="replace").count(LOCKED) for log in self.logs if log.exists())
+    def locked(self) -> dict[str, list[str]]:
+        """The lines of each log that say 'database is locked', by log file name."""
+        found: dict[str, list[str]] = {}
+        for log in self.logs:
+            lines = [line for line in log.read_text(errors="replace").splitlines() if LOCKED in line]
+            if lines:
+                found.setdefault(log.name, []).extend(lines)
+        return found
 
 
 def postgres_bin() -> Path | None:
@@ -199,7 +204,7 @@ class Drain:
     run_max: float
     slots_held: int  # deployment concurrency slots still held after the drain
     locks_left: int  # study lock files left in the output folders
-    locked: int  # "database is locked" lines in the server's and workers' logs
+    locked: dict[str, list[str]]  # lines saying "database is locked", by log (the server's, each worker's)
     late: int  # runs whose scheduled time was not the minute (there must be none)
     deploy: float  # seconds `flows serve --deploy` took for all the studies
     load: tuple[float, float, float]  # load average when the drain ended
@@ -289,7 +294,7 @@ def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
-def _summary(database: str, runs: list[dict], minute: datetime, out: Path, slots: int, locked: int, deploy: float,
+def _summary(database: str, runs: list[dict], minute: datetime, out: Path, slots: int, locked: dict, deploy: float,
              load: tuple[float, float, float]) -> Drain:  # fmt: skip
     ends = [_when(r["end_time"]) for r in runs if r["end_time"]]
     starts = [_when(r["start_time"]) for r in runs if r["start_time"]]
@@ -329,7 +334,9 @@ def verdict(d: Drain) -> list[str]:
     if d.locks_left:
         wrong.append(f"{d.database}: {d.locks_left} study locks left")
     if d.locked:
-        wrong.append(f"{d.database}: {d.locked} '{LOCKED}' lines in the logs")
+        where = ", ".join(f"{len(lines)} in {name}" for name, lines in d.locked.items())
+        first = " ".join(next(iter(d.locked.values()))[0].split())[:160]
+        wrong.append(f"{d.database}: lines saying '{LOCKED}' ({where}), e.g. `{first}`")
     if d.late:
         wrong.append(f"{d.database}: {d.late} runs not scheduled for the minute")
     return wrong
@@ -338,7 +345,7 @@ def verdict(d: Drain) -> list[str]:
 def section(drains: list[Drain], studies: int, workers: int, subjects: int, commit: str, errors: list[str]) -> str:
     rows = [
         f"| {d.database} | {d.runs} | {d.completed} | {d.drain:.0f} | {d.first_start:.1f} | {d.run_median:.1f} | "
-        f"{d.run_max:.1f} | {d.slots_held} | {d.locks_left} | {d.locked} | {d.deploy:.0f} | "
+        f"{d.run_max:.1f} | {d.slots_held} | {d.locks_left} | {sum(map(len, d.locked.values()))} | {d.deploy:.0f} | "
         f"{' '.join(f'{x:.2f}' for x in d.load)} |"
         for d in drains
     ]
