@@ -1,4 +1,5 @@
-"""`make serve`: a local Prefect server (unless one is configured) and a runner serving prefect.yaml's deployment.
+"""`make serve`: a local Prefect server (unless one is configured) and a runner serving one deployment per study
+(flows/deployments.py); with --deploy no runner: the deployments go to prefect.yaml's work pool, for its workers.
 
 Each child runs in its own process group and gets SIGTERM when the supervisor dies (Linux parent-death signal); a
 child that dies is restarted. On Ctrl-C the runner stops first (it pauses its schedule through the server), then the
