@@ -114,8 +114,14 @@ class Stack:
         return process
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            stop(process, timeout=20)
+        """Stop every process, a second Ctrl-C or SIGTERM notwithstanding (it would orphan the rest)."""
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for process in reversed(self.processes):
+                stop(process, timeout=20)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def locked(self) -> dict[str, list[str]]:
         """The lines of each log that say 'database is locked', by log file name."""
@@ -409,8 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds to wait for the drain")
     p.add_argument("--results", type=Path, default=REPO / "bench" / "results.md", help="'-': stdout only")
     args = p.parse_args(argv)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _stopped)
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     scratch = Path(tempfile.mkdtemp(prefix="s103-load-"))
     drains: list[Drain] = []
     errors: list[str] = []  # a database whose measurement could not be made: said in the section, the rest goes on
@@ -429,8 +434,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted ({exc or 'SIGINT'}): every process stopped, nothing written", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
         shutil.rmtree(scratch, ignore_errors=True)
+        for sig, handler in previous.items():  # as they were (main may run inside another program, e.g. a test)
+            signal.signal(sig, handler)
     body = section(drains, args.studies, args.workers, args.subjects, _commit(), errors)
     print(body)
     if str(args.results) != "-":

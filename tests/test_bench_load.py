@@ -102,6 +102,7 @@ def test_three_studies_scheduled_for_one_minute_all_complete_on_two_workers(tmp_
     results = tmp_path / "results.md"
     results.write_text("# Export benchmark\n\nkept\n")
     before = family(os.getpid())
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     assert load.main(["--studies", "3", "--databases", "sqlite", "--lead", "5", "--results", str(results)]) == 0
     text = results.read_text()
     assert text.startswith("# Export benchmark\n\nkept\n") and load.HEADING in text
@@ -109,6 +110,7 @@ def test_three_studies_scheduled_for_one_minute_all_complete_on_two_workers(tmp_
     assert row.split(" | ")[1:3] == ["3", "3"]  # runs, completed
     assert "Every check passed" in text
     assert [p for p in family(os.getpid()) - before if running(p)] == []
+    assert signal.getsignal(signal.SIGINT) is handlers[0] and signal.getsignal(signal.SIGTERM) is handlers[1]
 
 
 @pytest.mark.server
