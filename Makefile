@@ -7,7 +7,7 @@ READY  := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: install run test lint format bench serve status sample clean
+.PHONY: install run test lint format bench bench-load serve status sample clean
 
 # One line, before pip starts resolving, when the Python is missing or too old (pip would spin for minutes).
 PYCHECK := import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "error: Python 3.11+ needed, $(PYTHON) \
@@ -55,3 +55,9 @@ status: $(READY) ## the latest transfer and the last runs
 # medians of 3 fresh processes each, stage timings at 100k, the cold CLI run on raw/. Data are kept in bench/data/.
 bench: $(READY) ## the benchmark table on stdout and in bench/results.md
 	$(PY) bench/run.py
+
+# 20 copies of the study scheduled (study.yaml cron) for the same minute, a process work pool of two workers, on a
+# throwaway server with SQLite, then PostgreSQL (initdb/pg_ctl in a temporary folder): every run completes, no slot,
+# lock or "database is locked" left; the drain times go to their section of bench/results.md. Ctrl-C cleans up.
+bench-load: $(READY) ## drain time of 20 studies scheduled for one minute, SQLite and PostgreSQL
+	$(PY) bench/load.py

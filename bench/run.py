@@ -546,6 +546,19 @@ def report(results: dict, sizes: list[int], modes: list[str], cold: dict | None,
     return "\n".join(lines)
 
 
+KEPT = "## Load:"  # a section bench/load.py writes into the same file: kept when this report is rewritten
+
+
+def kept_sections(path: Path) -> str:
+    """The section of `path` that another benchmark wrote (from its heading to the next one), to append again."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    start = old.find(f"\n{KEPT}")
+    if start < 0:
+        return ""
+    end = old.find("\n## ", start + 1)
+    return "\n" + old[start + 1 : end + 1 if end >= 0 else None].rstrip("\n") + "\n"
+
+
 def _interrupted(signum, frame):
     raise KeyboardInterrupt  # so that SIGTERM, like Ctrl-C, kills the run in progress and removes the scratch folder
 
@@ -619,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
         "eligibility rows per screened subject, as in the sample); the data have no rejects.",
     ]
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(report(results, args.sizes, args.modes, cold, before, notes), encoding="utf-8")
+    text = report(results, args.sizes, args.modes, cold, before, notes)
+    args.results.write_text(text + kept_sections(args.results), encoding="utf-8")
     print()
     print(args.results.read_text(encoding="utf-8"))
     return 0

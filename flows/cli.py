@@ -124,15 +124,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from flows.serve import main as serve
 
-    return serve(
-        args.port, args.runner_only, args.home, host=args.host, runner=not args.no_runner, specs_dirs=args.specs
-    )
+    runner = not (args.no_runner or args.deploy)
+    return serve(args.port, args.runner_only, args.home, host=args.host, runner=runner, specs_dirs=args.specs,
+                 deploy=args.deploy, out_dir=args.out)  # fmt: skip
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from flows.synth import main as synth
 
-    synth(args.subjects, args.seed, args.out, args.as_of)
+    synth(args.subjects, args.seed, args.out, args.as_of, args.specs)
     return 0
 
 
@@ -192,8 +192,12 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     sv.add_argument("--home", type=Path, default=LOCAL_HOME, help="home of a local server (default: .prefect)")
     sv.add_argument("--specs", type=Path, action="append", help="a study's specs folder, its raw/ beside it; repeat "
                     "for one deployment per study (default: the repository's specs/)")  # fmt: skip
+    sv.add_argument("--out", type=Path, help="the runs' output root, made absolute (default: prefect.yaml's "
+                    "output/ in the clone); a work pool's workers must all see it")  # fmt: skip
     sv.add_argument("--host", default="127.0.0.1", help="address the local server listens on (default 127.0.0.1)")
     sv.add_argument("--no-runner", action="store_true", help="only the server and crash detection, for a work pool")
+    sv.add_argument("--deploy", action="store_true", help="no runner: deploy one deployment per study to "
+                    "prefect.yaml's work pool (created if missing), for its workers")  # fmt: skip
     sv.add_argument("--runner-only", action="store_true", help=argparse.SUPPRESS)  # the runner child of `serve`
     df = add("diff", "print what changed between two transfers (exit 1 when they differ)", cmd_diff)
     df.add_argument("old", type=Path, help="the earlier transfer folder")
@@ -203,6 +207,8 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     sy.add_argument("--seed", type=int, default=20250321, help="random seed: same seed, same files (default 20250321)")
     sy.add_argument("--out", type=Path, default=Path("raw"), help="folder to write the raw CSVs to (default: raw)")
     sy.add_argument("--as-of", default="2026-10-31", help="extraction date: nothing later is generated")
+    sy.add_argument("--specs", type=Path, help="the study's specs folder (default: the repository's specs/); the "
+                    "generator writes S103-shaped exports, so the study must share S103's raw contracts")  # fmt: skip
     ct = add("ct-extract", "copy the CT codelists named in specs/ct/selection.yaml (needs ../shared)", cmd_ct_extract)
     ct.add_argument(
         "--selection", type=Path, default=SPECS_DIR / "ct" / "selection.yaml", help="which codelists to copy"

@@ -119,14 +119,17 @@ def _export(raw_dir: Path, out_dir: Path, specs: Specs, strict: bool, cutoff: st
 
 
 def _run_name() -> str:
-    """export-<STUDYID>-<date>-<time><UTC offset>-<run id>, the moment in the study's time zone and the first six
-    characters of the run's id, so two runs of the same second differ: export-CART-20250321-20261126-020000+0800-3f2a1c.
+    """export-<STUDYID>-<date>-<time><UTC offset>-<run id>, the moment in the time zone of the study's schedule and
+    the last six characters of the run's id, so two runs of the same second differ (Prefect's ids are UUIDv7: their
+    first characters are the time of creation, the same for runs created together):
+    export-CART-20250321-20261126-020000+0800-9c41d7.
     """
-    run_id = str(flow_run.id or "")[:6] or "local"
+    run_id = str(flow_run.id or "")[-6:] or "local"
     try:
         path = Path(flow_run.parameters.get("specs_dir") or SPECS_DIR) / "study.yaml"
         study = yaml.safe_load(path.read_text(encoding="utf-8"))
-        moment = datetime.now(ZoneInfo(study["sites"][0]["timezone"]))
+        zone = (study.get("schedule") or {}).get("timezone") or study["sites"][0]["timezone"]
+        moment = datetime.now(ZoneInfo(zone))
         return f"export-{study['studyid']}-{moment:%Y%m%d-%H%M%S%z}-{run_id}"
     except (OSError, LookupError, TypeError, ValueError, yaml.YAMLError):  # the run itself will say what is wrong
         return f"export-{datetime.now(UTC):%Y%m%d-%H%M%S%z}-{run_id}"

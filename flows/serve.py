@@ -1,4 +1,5 @@
-"""`make serve`: a local Prefect server (unless one is configured) and a runner serving prefect.yaml's deployment.
+"""`make serve`: a local Prefect server (unless one is configured) and a runner serving one deployment per study
+(flows/deployments.py); with --deploy no runner: the deployments go to prefect.yaml's work pool, for its workers.
 
 Each child runs in its own process group and gets SIGTERM when the supervisor dies (Linux parent-death signal); a
 child that dies is restarted. On Ctrl-C the runner stops first (it pauses its schedule through the server), then the
@@ -23,25 +24,13 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
+from flows.crash import CRASH_DETECTION, ensure_crash_automation
+from flows.deployments import FLOW_NAME, PROJECT, deploy_to_pool, study_deployments, to_deployment
 
-from flows.errors import SpecError
-from flows.specs import SPECS_DIR, Specs, load_specs
-
-PROJECT = Path(__file__).resolve().parents[1]
-PREFECT_YAML = PROJECT / "prefect.yaml"
 LOCAL_HOME = PROJECT / ".prefect"
 HOST = "127.0.0.1"
-ENTRYPOINT = "flows/flow.py:export_study"
-FLOW_NAME = "export_study"
-# Crash detection. Every flow run sends a heartbeat event this often (Prefect's minimum is 30 s, its default 180 s);
-# the automation marks a Pending or Running run Crashed after MISSED_HEARTBEATS silent periods, which releases the
-# deployment's concurrency slot. Deployment concurrency leases are kept on disk so that a restarted local server
-# still knows them (in memory they would be lost with the server).
-HEARTBEAT_SECONDS = 30
-MISSED_HEARTBEATS = 3
-CRASH_AUTOMATION = f"{FLOW_NAME}: mark silent runs Crashed"
-CRASH_DETECTION = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}
+# Deployment concurrency leases are kept on disk so that a restarted local server still knows them (in memory they
+# would be lost with the server).
 LOCAL_SERVER = {"PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem"}
 STOP_GRACE = 5.0  # seconds a runner told to stop (SIGTERM) gets to stop its runs before its process group is killed
 RESTARTS = 3  # a child that dies more often than this within RESTART_WINDOW seconds is not restarted again
@@ -52,71 +41,6 @@ RUN_LOGS = {
     "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO",
     "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "INFO",
 }
-
-
-def deployment_spec(path: Path = PREFECT_YAML) -> dict[str, Any]:
-    """The entry of prefect.yaml's `deployments` whose entrypoint is the export flow."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    for entry in data.get("deployments") or []:
-        if entry.get("entrypoint") == ENTRYPOINT:
-            return entry
-    raise SpecError(f"{path}: no deployment with entrypoint {ENTRYPOINT}")
-
-
-def zone_slug(timezone: str) -> str:
-    """Asia/Shanghai -> asia-shanghai: how a schedule's slug names its time zone."""
-    return timezone.lower().replace("/", "-").replace("_", "-")
-
-
-def check_schedule(spec: dict[str, Any], specs: Specs, path: Path = PREFECT_YAML) -> None:
-    """Every schedule runs in the study's time zone (specs/study.yaml), never the machine's, and the schedule's slug
-    and the deployment's description name it (the UI shows the cron without its zone)."""
-    zone, where = specs.study.timezone, f"{path}: deployments.{spec['name']}"
-    for i, schedule in enumerate(spec.get("schedules") or []):
-        if schedule.get("timezone") != zone:
-            raise SpecError(
-                f"{where}.schedules[{i}].timezone is {schedule.get('timezone')!r}, "
-                f"but the study's time zone is {zone!r} ({specs.study.path.name} sites[].timezone)"
-            )
-        if not str(schedule.get("slug") or "").endswith(zone_slug(zone)):
-            raise SpecError(f"{where}.schedules[{i}].slug must end with the time zone: ...-{zone_slug(zone)}")
-    if spec.get("schedules") and zone not in str(spec.get("description") or ""):
-        raise SpecError(f"{where}.description must name the schedule's time zone {zone}")
-
-
-def study_deployment(template: dict[str, Any], specs_dir: Path) -> dict[str, Any]:
-    """prefect.yaml's deployment for the study of specs_dir: for the repository's specs/ the deployment itself; for
-    another, `<name>-<studyid>` with the schedules in its own time zone, its specs and the `raw/` beside them."""
-    specs = load_specs(specs_dir)
-    if specs_dir.resolve() == SPECS_DIR.resolve():
-        check_schedule(template, specs)
-        return template
-    zone, studyid = specs.study.timezone, specs.study.studyid
-    schedules = []
-    for s in template.get("schedules") or []:
-        slug = str(s.get("slug") or "").removesuffix(zone_slug(str(s.get("timezone")))) + zone_slug(zone)
-        schedules.append({**s, "timezone": zone, "slug": slug})
-    old_zone = next((s.get("timezone") for s in template.get("schedules") or []), None)
-    description = str(template.get("description") or "")
-    spec = {
-        **template,
-        "name": f"{template['name']}-{studyid.lower()}",
-        "description": f"{studyid}: {description.replace(old_zone, zone) if old_zone else description}",
-        "schedules": schedules,
-        "parameters": {
-            **(template.get("parameters") or {}),
-            "raw_dir": str((specs_dir.parent / "raw").resolve()),
-            "specs_dir": str(specs_dir.resolve()),
-        },
-    }
-    check_schedule(spec, specs)
-    return spec
-
-
-def study_deployments(specs_dirs: list[Path] | None = None) -> list[dict[str, Any]]:
-    """One deployment per study (spec folder; default: the repository's specs/), each with its own limit of 1."""
-    template = deployment_spec()
-    return [study_deployment(template, Path(d)) for d in specs_dirs or [SPECS_DIR]]
 
 
 def prefect_env(home: Path | None = None, api_url: str | None = None) -> dict[str, str]:
@@ -228,10 +152,13 @@ def wait_healthy(api_url: str, timeout: float = 180.0, process: subprocess.Popen
     raise RuntimeError(f"no answer from {api_url}/health within {timeout:.0f} s")
 
 
-def start_runner(env: dict[str, str], log: IO | None = None, specs_dirs: list[Path] | None = None) -> subprocess.Popen:
-    """`python -m flows serve --runner-only [--specs DIR ...]` (serve_deployments) in its own process group."""
+def start_runner(
+    env: dict[str, str], log: IO | None = None, specs_dirs: list[Path] | None = None, out_dir: Path | None = None
+) -> subprocess.Popen:
+    """`python -m flows serve --runner-only [--specs DIR ...] [--out DIR]` (serve_deployments), own process group."""
     studies = [arg for d in specs_dirs or [] for arg in ("--specs", str(d))]
-    return spawn([sys.executable, "-m", "flows", "serve", "--runner-only", *studies], env, log)
+    out = ["--out", str(out_dir.resolve())] if out_dir else []
+    return spawn([sys.executable, "-m", "flows", "serve", "--runner-only", *studies, *out], env, log)
 
 
 def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -253,82 +180,6 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         os.killpg(process.pid, sig)  # the group was created for this child: its id is the child's pid
 
 
-def to_deployment(spec: dict[str, Any]):
-    """The served form of prefect.yaml's deployment: same name, schedules, parameters and concurrency limit."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig
-    from prefect.schedules import Cron
-
-    from flows.flow import export_study
-
-    schedules = [
-        Cron(s["cron"], timezone=s.get("timezone"), active=bool(s.get("active", True)), slug=s.get("slug"))
-        for s in spec.get("schedules") or []
-    ]
-    limit = spec.get("concurrency_limit")
-    if isinstance(limit, dict):
-        limit = ConcurrencyLimitConfig(**{k: v for k, v in limit.items() if v is not None})
-    return export_study.to_deployment(
-        name=spec["name"],
-        schedules=schedules,
-        parameters=spec.get("parameters") or {},
-        concurrency_limit=limit,
-        description=spec.get("description"),
-        tags=spec.get("tags"),
-    )
-
-
-def crash_automation(heartbeat: int):
-    """Prefect's zombie-run recipe for this flow: a run that sent a heartbeat (or went Pending) and then neither
-    another heartbeat nor a final state within MISSED_HEARTBEATS heartbeats is marked Crashed."""
-    from datetime import timedelta
-
-    from prefect.automations import Automation
-    from prefect.client.schemas.objects import StateType
-    from prefect.events.actions import ChangeFlowRunState
-    from prefect.events.schemas.automations import EventTrigger, Posture
-    from prefect.events.schemas.events import ResourceSpecification
-
-    final = {f"prefect.flow-run.{name}" for name in ("Completed", "Failed", "Cancelled", "Crashed")}
-    seconds = heartbeat * MISSED_HEARTBEATS
-    return Automation(
-        name=CRASH_AUTOMATION,
-        description=f"a run of {FLOW_NAME} silent for {seconds} s (no heartbeat, no final state) is marked Crashed",
-        trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat", "prefect.flow-run.Pending"},
-            expect={"prefect.flow-run.heartbeat", *final},
-            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            match_related=ResourceSpecification({"prefect.resource.role": "flow", "prefect.resource.name": FLOW_NAME}),
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=timedelta(seconds=seconds),
-        ),
-        actions=[
-            ChangeFlowRunState(
-                state=StateType.CRASHED,
-                message=f"no heartbeat for {seconds} s: its process, machine or the Prefect server died",
-            )
-        ],
-    )
-
-
-def ensure_crash_automation() -> str:
-    """Create the crash automation on the configured server, or bring it up to date; a line saying what it does."""
-    from prefect.automations import Automation
-    from prefect.settings import get_current_settings
-
-    wanted = crash_automation(get_current_settings().flows.heartbeat_frequency or HEARTBEAT_SECONDS)
-    try:
-        found = Automation.read(name=CRASH_AUTOMATION)
-    except ValueError:
-        wanted.create()
-    else:
-        if (found.trigger, found.actions, found.enabled) != (wanted.trigger, wanted.actions, True):
-            wanted.id = found.id
-            wanted.update()
-    return f"automation {CRASH_AUTOMATION!r}: {wanted.description}"
-
-
 def _kill_own_group() -> None:
     """The runner's last resort: SIGKILL its process group (itself and its flow runs) if it leads one, else itself."""
     if os.getpgrp() == os.getpid():
@@ -336,7 +187,7 @@ def _kill_own_group() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def serve_deployments(specs_dirs: list[Path] | None = None) -> int:
+def serve_deployments(specs_dirs: list[Path] | None = None, out_dir: Path | None = None) -> int:
     """The runner: create or update the deployments on the configured server and run their flow runs until stopped.
 
     SIGTERM (also the parent-death signal) gives Prefect's graceful stop STOP_GRACE seconds, then kills the group.
@@ -351,7 +202,7 @@ def serve_deployments(specs_dirs: list[Path] | None = None) -> int:
             threading.Timer(STOP_GRACE, _kill_own_group).start()
             super().handle_sigterm(*args, **kwargs)
 
-    specs = study_deployments(specs_dirs)
+    specs = study_deployments(specs_dirs, out_dir)
     print(ensure_crash_automation(), flush=True)
     runner = PromptRunner(pause_on_shutdown=True)
     for spec in specs:
@@ -405,13 +256,16 @@ def main(
     host: str = HOST,
     runner: bool = True,
     specs_dirs: list[Path] | None = None,
+    deploy: bool = False,
+    out_dir: Path | None = None,
 ) -> int:
     """Serve until Ctrl-C: a local server (database in `home`, listening on `host`) if none is configured, and the
     runner of one deployment per study (spec folder; unless `runner` is False: a work pool's workers run the
-    deployment); then stop both."""
+    deployments, which `deploy` puts in the pool), their output root `out_dir` (default prefect.yaml's); then stop
+    both."""
     if runner_only:
-        return serve_deployments(specs_dirs)
-    names = [d["name"] for d in study_deployments(specs_dirs)]  # fail here, not in the child
+        return serve_deployments(specs_dirs, out_dir)
+    names = [d["name"] for d in study_deployments(specs_dirs, out_dir)]  # fail here, not in the child
     for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (a background job)
         signal.signal(sig, _raise_interrupt)
     children = Supervisor()
@@ -443,13 +297,15 @@ def main(
                 children.start("Prefect server", server)
         name = ", ".join(f"{FLOW_NAME}/{n}" for n in names)
         if runner:
-            children.start("runner", lambda: start_runner(env, specs_dirs=specs_dirs))
+            children.start("runner", lambda: start_runner(env, specs_dirs=specs_dirs, out_dir=out_dir))
             print(f"serving {name} on its schedule (prefect.yaml); Ctrl-C stops", flush=True)
-        else:  # the runner child would set crash detection up: do it here
+        else:  # the runner child would set crash detection up: do it here, for the heartbeats of the workers' runs
             from prefect.settings import PREFECT_API_URL, temporary_settings
 
             with temporary_settings({PREFECT_API_URL: api_url}):
-                print(ensure_crash_automation(), flush=True)
+                print(ensure_crash_automation(int(env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"])), flush=True)
+                if deploy:
+                    print(deploy_to_pool(specs_dirs, env, out_dir), flush=True)
             if not children.children:  # a configured server: nothing to keep running here
                 return 0
             print(f"no runner: workers of the work pool run {name} (`prefect deploy`); Ctrl-C stops", flush=True)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flows.errors import SpecError
 from flows.specs import CORES, ORIGINS, RAW_TYPES
@@ -62,6 +63,8 @@ RULE_ROLES = {
 AT_ROLES = {"RFICDTC": "CONSENT_DATE"}  # SDTM reference dates an age_range rule may count years to
 CHECKLIST_ROLES = ("CRITERION", "ANSWER")
 DURATION = re.compile(r"^P(\d+[YMWD])+$")
+CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?|[A-Za-z]{3}(-[A-Za-z]{3})?)(/\d+)?(,(\d+(-\d+)?|[A-Za-z]{3})(/\d+)?)*$")
+SCHEDULE_KEYS = {"cron", "timezone", "source"}
 
 
 def _codelist(specs: Specs, name: str, where: str) -> None:
@@ -86,10 +89,37 @@ def _iso_date(value: object, where: str) -> None:
         raise SpecError(f"{where}: '{value}' is not a date YYYY-MM-DD (quote it)")
 
 
+def _zone(name: object, where: str) -> None:
+    try:
+        ZoneInfo(str(name))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise SpecError(f"{where}: {name!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+
+
+def check_study_schedule(study: Mapping[str, Any], where: str) -> None:
+    """The sites' time zones and the optional `schedule`: a five-field cron and a time zone that exist."""
+    for i, site in enumerate(study.get("sites") or []):
+        _zone(site.get("timezone"), f"{where}: sites[{i}].timezone")
+    if "schedule" not in study:
+        return
+    schedule = study["schedule"]
+    if not isinstance(schedule, Mapping) or "cron" not in schedule:
+        raise SpecError(f"{where}: schedule: expected a mapping with 'cron' (and optionally 'timezone')")
+    unknown = sorted(set(schedule) - SCHEDULE_KEYS)
+    if unknown:
+        raise SpecError(f"{where}: schedule: unknown key(s) {unknown} (one of {sorted(SCHEDULE_KEYS)})")
+    fields = str(schedule["cron"]).split()
+    if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
+        raise SpecError(f"{where}: schedule.cron {schedule['cron']!r} is not a five-field cron (e.g. '0 2 * * *')")
+    if "timezone" in schedule:
+        _zone(schedule["timezone"], f"{where}: schedule.timezone")
+
+
 def check_study(specs: Specs) -> None:
     from flows.mapping.derivations import DATA_FACTS
 
     study, where = specs.study, str(specs.study.path)
+    check_study_schedule(study.data, where)
     if "plausible_dates" in study.data:
         _iso_date((study.data["plausible_dates"] or {}).get("earliest"), f"{where}: plausible_dates.earliest")
     for key in (

@@ -167,6 +167,16 @@ class Study:
         return self.sites[0]["timezone"]
 
     @property
+    def cron(self) -> str | None:
+        """The scheduled export's cron (`schedule.cron`); None: the deployment's own (prefect.yaml)."""
+        return (self.data.get("schedule") or {}).get("cron")
+
+    @property
+    def schedule_timezone(self) -> str:
+        """The time zone of the scheduled export: `schedule.timezone`, by default the study's."""
+        return (self.data.get("schedule") or {}).get("timezone") or self.timezone
+
+    @property
     def outcomes(self) -> Mapping[str, str]:
         return self.data["screening_outcomes"]
 

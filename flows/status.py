@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flows.crash import CRASH_AUTOMATION
+from flows.deployments import FLOW_NAME, study_deployments
 from flows.lock import LOCK_NAME, read_holder
 from flows.publish import latest_transfer
-from flows.serve import CRASH_AUTOMATION, FLOW_NAME, configured_api_url, default_port, local_api_url, study_deployments
+from flows.serve import configured_api_url, default_port, local_api_url
 from flows.specs import SPECS_DIR, load_specs
 
 

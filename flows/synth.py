@@ -993,9 +993,11 @@ def write_raw(frames: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, int]:
     return written
 
 
-def main(subjects: int, seed: int, out: Path, as_of: str = "2026-10-31") -> None:
-    """Generate the sample raw exports for specs/study.yaml into `out` and print the rows written."""
-    study = yaml.safe_load(STUDY_SPEC.read_text(encoding="utf-8"))
-    counts = write_raw(synthesize(study, subjects, seed, as_of), Path(out))
+def main(subjects: int, seed: int, out: Path, as_of: str = "2026-10-31", specs_dir: Path | None = None) -> None:
+    """Generate the sample raw exports for the study of `specs_dir` (default specs/: study.yaml and the raw file
+    contracts in raw/) into `out` and print the rows written."""
+    study_spec, raw_specs = (specs_dir / "study.yaml", specs_dir / "raw") if specs_dir else (STUDY_SPEC, RAW_SPECS)
+    study = yaml.safe_load(study_spec.read_text(encoding="utf-8"))
+    counts = write_raw(synthesize(study, subjects, seed, as_of, raw_specs), Path(out))
     for name, rows in counts.items():
         print(f"{Path(out) / name}.csv: {rows} rows")

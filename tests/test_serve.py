@@ -24,91 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from flows.serve import (
-    ENTRYPOINT,
-    PREFECT_YAML,
-    _die_with_parent,
-    answers,
-    check_schedule,
-    crash_automation,
-    database,
-    deployment_spec,
-    free_port,
-    local_api_url,
-    port_free,
-    prefect_env,
-    study_deployments,
-)
-from flows.specs import SPECS_DIR
+from flows.deployments import deployment_spec
+from flows.serve import _die_with_parent, answers, database, free_port, local_api_url, port_free, prefect_env
 from tests.conftest import RAW, ROOT, run_cli
 
 SECOND = ROOT / "tests" / "studies" / "PBO-2201" / "specs"  # the second study (America/New_York), raw/ beside it
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-# --- prefect.yaml ---------------------------------------------------------------------------------------------
-
-
-def test_schedule_runs_nightly_in_the_study_time_zone(specs):
-    spec = deployment_spec()
-    (schedule,) = spec["schedules"]
-    assert schedule["timezone"] == specs.study.timezone  # Asia/Shanghai, from specs/study.yaml sites[].timezone
-    assert {s["timezone"] for s in specs.study.sites} == {schedule["timezone"]}
-    assert schedule["cron"].split()[:2] == ["0", "2"] and schedule["cron"].split()[2:] == ["*", "*", "*"]  # 02:00
-    check_schedule(spec, specs)
-
-
-def test_deployment_parameters_and_one_run_at_a_time():
-    spec = deployment_spec()
-    assert spec["entrypoint"] == ENTRYPOINT and spec["parameters"] == {"raw_dir": "raw", "out_dir": "output"}
-    assert spec["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
-
-
-def test_prefect_reads_our_prefect_yaml():
-    from prefect.cli.deploy._models import PrefectYamlModel
-
-    model = PrefectYamlModel.model_validate(yaml.safe_load(PREFECT_YAML.read_text()))
-    assert [d.entrypoint for d in model.deployments] == [ENTRYPOINT]
-
-
-@pytest.mark.parametrize(
-    ("change", "error"),
-    [
-        (
-            {"schedules": [{"cron": "0 2 * * *", "timezone": "UTC"}]},
-            r"schedules\[0\]\.timezone is 'UTC', but the study's",
-        ),
-        ({"schedules": [{"cron": "0 2 * * *", "timezone": "Asia/Shanghai"}]}, r"slug must end with .*asia-shanghai"),
-        ({"description": "Nightly SDTM transfer at 02:00"}, r"description must name .* Asia/Shanghai"),
-    ],
-    ids=["another zone", "no zone in the slug", "no zone in the description"],
-)
-def test_a_schedule_that_hides_or_changes_the_study_time_zone_is_refused(specs, change, error):
-    from flows.errors import SpecError
-
-    with pytest.raises(SpecError, match=error):
-        check_schedule({**deployment_spec(), **change}, specs)
-
-
-def test_one_deployment_per_study_from_its_own_specs(specs):
-    first, second = study_deployments([SPECS_DIR, SECOND])
-    assert first == deployment_spec()  # the repository's study: prefect.yaml's deployment as it is
-    assert second["name"] == "nightly-pbo-2201"
-    (schedule,) = second["schedules"]
-    assert (schedule["cron"], schedule["timezone"]) == (first["schedules"][0]["cron"], "America/New_York")  # sites[0]
-    assert schedule["slug"] == "daily-0200-america-new-york"
-    assert second["description"].startswith("PBO-2201: ") and "America/New_York" in second["description"]
-    assert "Asia/Shanghai" not in second["description"]
-    assert second["parameters"] == {
-        "raw_dir": str(SECOND.parent / "raw"),
-        "out_dir": "output",
-        "specs_dir": str(SECOND),
-    }
-    assert second["concurrency_limit"] == first["concurrency_limit"]  # one run at a time per study
-    assert study_deployments() == [first]
 
 
 @pytest.mark.parametrize(
@@ -132,21 +55,6 @@ def test_prefect_env_turns_heartbeats_on_and_keeps_leases_on_disk_for_a_local_se
     assert "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE" not in remote  # another server is configured by its owner
     monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")  # the operator's choice wins
     assert prefect_env()["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "60"
-
-
-def test_crash_automation_is_prefects_zombie_recipe_scoped_to_the_export_flow():
-    automation = crash_automation(30)
-    trigger = automation.trigger
-    assert trigger.posture == "Proactive" and trigger.within.total_seconds() == 90 and trigger.threshold == 1
-    assert trigger.after == {"prefect.flow-run.heartbeat", "prefect.flow-run.Pending"}
-    assert trigger.expect >= {"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Crashed"}
-    assert trigger.for_each == {"prefect.resource.id"}
-    assert dict(trigger.match_related.root) == {
-        "prefect.resource.role": "flow",
-        "prefect.resource.name": "export_study",
-    }
-    (action,) = automation.actions
-    assert action.type == "change-flow-run-state" and action.state == "CRASHED"
 
 
 def test_a_child_started_by_spawn_dies_with_its_parent(tmp_path):
@@ -366,8 +274,8 @@ def test_triggered_run_completes_publishes_and_reports(served, first_run, specs)
     run, out = first_run
     assert run["state_type"] == "COMPLETED", run["state"]["message"]
     study = specs.study.studyid
-    # unique and readable: study, date, time with seconds and UTC offset (study time), the run id's first characters
-    assert re.fullmatch(rf"export-{study}-\d{{8}}-\d{{6}}\+0800-{run['id'][:6]}", run["name"]), run["name"]
+    # unique and readable: study, date, time with seconds and UTC offset (study time), the run id's last characters
+    assert re.fullmatch(rf"export-{study}-\d{{8}}-\d{{6}}\+0800-{run['id'][-6:]}", run["name"]), run["name"]
     transfer = (out / study / "latest").resolve()
     assert run["state"]["message"].startswith(f"published {out / study / transfer.name}: ")
     assert json.loads((transfer / "manifest.json").read_text())["fingerprint"].startswith("sha256:")
@@ -473,7 +381,7 @@ def test_the_second_study_has_its_own_deployment_schedule_and_transfer(served, t
     body = {"parameters": {"out_dir": str(tmp_path)}, "idempotency_key": str(uuid.uuid4())}
     run = served.wait(served.call("POST", f"/deployments/{second['id']}/create_flow_run", body)["id"])
     assert run["state_type"] == "COMPLETED" and run["state"]["message"].startswith("published "), run["state"]
-    assert re.fullmatch(rf"export-PBO-2201-\d{{8}}-\d{{6}}[+-]\d{{4}}-{run['id'][:6]}", run["name"]), run["name"]
+    assert re.fullmatch(rf"export-PBO-2201-\d{{8}}-\d{{6}}[+-]\d{{4}}-{run['id'][-6:]}", run["name"]), run["name"]
     assert (tmp_path / "PBO-2201" / "latest" / "manifest.json").is_file()
     env = {"PREFECT_API_URL": served.api, "PREFECT_HOME": str(served.home), "PREFECT_LOGGING_LEVEL": "WARNING"}
     status = run_cli("status", "--out", str(tmp_path), "--specs", "specs", "--specs", str(SECOND), env=env).stdout
@@ -726,7 +634,8 @@ def test_a_work_pool_of_two_workers_on_a_postgres_backed_server(postgres_url, tm
     assert messages[0].startswith("published ") and messages[1].startswith("unchanged since "), messages
     assert (out / specs.study.studyid / "latest" / "manifest.json").is_file()
     log = served.log.read_text()
-    assert "database: PostgreSQL at 127.0.0.1:" in log and "automation 'export_study: mark silent runs" in log
+    assert "database: PostgreSQL at 127.0.0.1:" in log
+    assert "automation 'export_study: mark silent runs Crashed': a run of export_study silent for 90 s" in log
     heartbeat = served.deployment["job_variables"]["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]
     assert heartbeat == "30"  # flow runs started by workers send heartbeats too
     assert not list(home.glob("*.db")), "the server wrote a SQLite database instead"

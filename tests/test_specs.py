@@ -89,6 +89,36 @@ def broken(tmp_path: Path, rel: str, old: str, new: str) -> Path:
             "enrollment.yaml: columns.sex.earliest: only a date column has an earliest date",
         ),
         (
+            "study.yaml",
+            'schedule: {cron: "0 2 * * *"',
+            'schedule: {cron: "0 2 * *"',  # four fields
+            "study.yaml: schedule.cron '0 2 * *' is not a five-field cron",
+        ),
+        (
+            "study.yaml",
+            'schedule: {cron: "0 2 * * *"',
+            'schedule: {cron: "0 2am * * *"',
+            "study.yaml: schedule.cron '0 2am * * *' is not a five-field cron",
+        ),
+        (
+            "study.yaml",
+            'schedule: {cron: "0 2 * * *"',
+            'schedule: {cron: "0 2 * * *", timezone: Asia/Shanghi',
+            "study.yaml: schedule.timezone: 'Asia/Shanghi' is not an IANA time zone",
+        ),
+        (
+            "study.yaml",
+            'schedule: {cron: "0 2 * * *"',
+            'schedule: {cron: "0 2 * * *", zone: UTC',
+            "study.yaml: schedule: unknown key(s) ['zone']",
+        ),
+        (
+            "study.yaml",
+            "    timezone: Asia/Shanghai\n",
+            "    timezone: China Standard Time\n",
+            "study.yaml: sites[0].timezone: 'China Standard Time' is not an IANA time zone",
+        ),
+        (
             "sdtm/dm.yaml",
             "label: Subject Reference Start Date/Time,",
             "label: Subject Reference Start Date/Time of the First Exposure,",
