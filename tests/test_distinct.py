@@ -98,7 +98,9 @@ def test_duplicated_without_any_duplicate():
         lambda s: s.str.len(),  # not a boolean: the dtype of the answer is kept
     ],
 )
-def test_per_value_gives_the_answers_of_the_check(check):
+@pytest.mark.parametrize("small", [0, distinct.SMALL])  # once per distinct value, and on the rows of a small column
+def test_per_value_gives_the_answers_of_the_check(check, small, monkeypatch):
+    monkeypatch.setattr(distinct, "SMALL", small)
     values = frame()["result"]
     pd.testing.assert_series_equal(per_value(check)(values), check(values), check_names=False)
 
@@ -178,7 +180,9 @@ def test_values_at_positions_across_chunks():
 
 
 @pytest.mark.parametrize("values", [["01", "01", "02"], ["01", "x", None]])
-def test_per_value_check_passes_whole_or_answers_each_row(values):
+@pytest.mark.parametrize("small", [0, distinct.SMALL])
+def test_per_value_check_passes_whole_or_answers_each_row(values, small, monkeypatch):
+    monkeypatch.setattr(distinct, "SMALL", small)
     check = lambda s: s.str.fullmatch(r"\d{2}").fillna(False).astype(bool)  # noqa: E731
     column = pd.Series(values, dtype="str", index=[4, 5, 9])
     out = per_value_check(check)(column)

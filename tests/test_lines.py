@@ -25,6 +25,12 @@ FRAME = pd.DataFrame(
 )
 
 
+@pytest.fixture(autouse=True)
+def by_distinct_value(monkeypatch):
+    """These columns are small: without this, they would be rendered row by row (lines.SMALL)."""
+    monkeypatch.setattr(lines, "SMALL", 0)
+
+
 def render(values: pd.Series) -> list[str]:
     return ["<null>" if pd.isna(v) else repr(v) for v in values.astype(object)]
 
@@ -69,3 +75,12 @@ def test_distinct_values_worked_out_once_per_column_inside_shared_distinct(monke
     assert len(calls) == 1
     column_tokens(FRAME["ID"], render)  # outside: no cache
     assert len(calls) == 2
+
+
+def test_a_small_column_is_rendered_row_by_row_with_the_same_tokens(monkeypatch):
+    for name in FRAME:
+        by_value = column_tokens(FRAME[name], render)
+        monkeypatch.setattr(lines, "SMALL", ROWS)
+        by_row = column_tokens(FRAME[name], render)
+        monkeypatch.setattr(lines, "SMALL", 0)
+        assert len(by_row.values) == ROWS and by_row.block(0, ROWS).equals(by_value.block(0, ROWS)), name

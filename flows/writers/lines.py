@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.distinct import distinct_rows
+from flows.distinct import SMALL, distinct_rows
 
 BLOCK = 1 << 18  # rows joined at a time: a few tens of MB of text
 GROUP = 1 << 16  # largest number of value combinations of adjacent columns whose tokens are joined beforehand
@@ -74,8 +74,8 @@ def _bit_keys(col: pd.Series) -> pd.Series | None:
 
 def column_tokens(col: pd.Series, render: Callable[[pd.Series], Sequence[str] | pa.Array | pa.ChunkedArray]) -> Tokens:
     """`render` (values in, one token each out, element-wise) run on the column's distinct values only."""
-    keys = _bit_keys(col)
-    if keys is None and not isinstance(col.array, pd.arrays.ArrowExtensionArray):  # Python objects: 1 == True ...
+    keys = None if len(col) <= SMALL else _bit_keys(col)  # a small column: rendered row by row, cheaper
+    if len(col) <= SMALL or (keys is None and not isinstance(col.array, pd.arrays.ArrowExtensionArray)):  # 1 == True
         return Tokens(_as_tokens(render(col)), np.arange(len(col)))
     shared, key = _SHARED.get(), (col.name, len(col), str(col.dtype))
     distinct = shared.get(key) if shared is not None else None
