@@ -140,6 +140,16 @@ def postgres_bin() -> Path | None:
     return initdb.parent if initdb else None
 
 
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @contextmanager
 def postgres_cluster() -> Iterator[str]:
     """A throwaway PostgreSQL cluster in a temporary folder on a free port (as `postgres` when run as root, since
@@ -147,11 +157,12 @@ def postgres_cluster() -> Iterator[str]:
     bin_dir = postgres_bin()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    folder = Path(tempfile.mkdtemp(prefix="s103-load-pg-"))  # not under the scratch folder, which only root may enter
+    folder = Path(tempfile.mkdtemp(prefix="s103-pg-"))  # not under the scratch folder, which only root may enter
     as_user: list[str] = []
     if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
+        user = "postgres" if _user_exists("postgres") else "nobody"
+        shutil.chown(folder, user)
+        as_user = ["runuser", "-u", user, "--"]
     data, port = folder / "data", free_port()
 
     def pg(*cmd: str) -> None:

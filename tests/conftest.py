@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,6 +16,18 @@ from flows.specs import load_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "raw"
+
+
+def bench_script(name: str):
+    """bench/<name>.py as a module, loaded once (bench/ is a folder of scripts, not a package)."""
+    if (module := sys.modules.get(f"bench_{name}")) is not None:
+        return module
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 STUDYID = "CART-20250321"
 
 

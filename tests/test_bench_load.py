@@ -4,7 +4,6 @@ leave no process behind."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -17,19 +16,10 @@ import yaml
 
 from flows.deployments import study_deployments
 from flows.serve import _die_with_parent
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bench_script
 from tests.test_serve import family, running
 
-
-def _script(name: str):
-    """bench/<name>.py as a module (bench/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-load = _script("load")
+load = bench_script("load")
 
 
 def test_copies_of_the_study_each_with_its_studyid_raw_set_and_deployment(tmp_path):
@@ -76,7 +66,7 @@ def test_the_load_section_replaces_only_itself(text, expected):
 
 
 def test_bench_run_keeps_the_load_section_when_it_rewrites_the_file(tmp_path):
-    run = _script("run")
+    run = bench_script("run")
     results = tmp_path / "results.md"
     results.write_text("# Export benchmark\n\nold table\n\n## Load: studies\n\n| sqlite | 20 |\n\n## Notes\n\n- x\n")
     assert run.kept_sections(results) == "\n## Load: studies\n\n| sqlite | 20 |\n"

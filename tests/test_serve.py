@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +25,7 @@ import pytest
 
 from flows.deployments import deployment_spec
 from flows.serve import _die_with_parent, answers, database, free_port, local_api_url, port_free, prefect_env
-from tests.conftest import RAW, ROOT, run_cli
+from tests.conftest import RAW, ROOT, bench_script, run_cli
 
 SECOND = ROOT / "tests" / "studies" / "PBO-2201" / "specs"  # the second study (America/New_York), raw/ beside it
 
@@ -532,55 +530,21 @@ def test_a_crash_leaves_no_dead_schedule(crashes, kind):
 # --- PostgreSQL as the server's database ------------------------------------------------------------------------
 
 
-def postgres_bin() -> Path | None:
-    """The folder of Debian's PostgreSQL server binaries (the newest version), or of initdb on PATH."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
-    initdb = found[-1] if found else (Path(w) if (w := shutil.which("initdb")) else None)
-    return initdb.parent if initdb else None
+LOAD = bench_script("load")  # its throwaway PostgreSQL cluster serves the tests too
+postgres_bin = LOAD.postgres_bin
 
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    """A throwaway PostgreSQL cluster in a temporary folder on a free port (as the `postgres` user when run as root,
-    since initdb refuses root); its SQLAlchemy URL for Prefect, with a database `prefect`."""
-    bin_dir = postgres_bin()
-    if bin_dir is None:
+    """A throwaway PostgreSQL cluster in a temporary folder on a free port (bench/load.py's postgres_cluster); its
+    SQLAlchemy URL for Prefect, with a database `prefect`."""
+    if postgres_bin() is None:
         reason = "PostgreSQL is not installed (Debian: apt-get install postgresql; .ci/run does it)"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    as_user: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="s103-pg-"))
-    if os.geteuid() == 0:
-        user = "postgres" if _user_exists("postgres") else "nobody"
-        shutil.chown(folder, user)
-        as_user = ["runuser", "-u", user, "--"]
-    data, port = folder / "data", free_port()
-
-    def pg(*cmd: str) -> None:
-        proc = subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, f"{cmd[0]}: {proc.stdout}{proc.stderr}"
-
-    try:
-        pg(str(bin_dir / "initdb"), "-D", str(data), "-U", "prefect", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
-        pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
-        pg(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "prefect", "prefect")
-        yield f"postgresql+asyncpg://prefect@127.0.0.1:{port}/prefect"
-    finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)  # fmt: skip
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _user_exists(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
+    with LOAD.postgres_cluster() as url:
+        yield url
 
 
 def prefect_cli_env(api: str, home: Path) -> dict[str, str]:
