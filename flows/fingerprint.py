@@ -62,14 +62,6 @@ def _latest_manifest(study_dir: Path) -> tuple[str, dict] | None:
     return (str(manifest.get("transfer") or transfer.name), manifest) if isinstance(manifest, dict) else None
 
 
-def published_fingerprint(study_dir: Path) -> tuple[str, str] | None:
-    """(transfer stamp, fingerprint) of the transfer `latest` points at, or None (no transfer, or none recorded)."""
-    latest = _latest_manifest(study_dir)
-    if latest is None or not latest[1].get(KEY):
-        return None
-    return latest[0], latest[1][KEY]
-
-
 def _judged_on(manifest: dict, zone: str) -> date | None:
     """The date at the sites when the transfer was validated (its run_at), or None when not recorded."""
     try:

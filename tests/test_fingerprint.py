@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.fingerprint import KEY, fingerprint, published_fingerprint, unchanged_since
+from flows.fingerprint import KEY, fingerprint, unchanged_since
 from flows.pipeline import run_export
 from flows.specs import SPECS_DIR, load_specs
 from tests.conftest import RAW, run_cli
@@ -66,7 +66,7 @@ def test_unchanged_inputs_publish_nothing_and_force_publishes(specs, tmp_path):
     assert first.exit_code == 0 and first.transfer is not None
     manifest = json.loads((first.transfer / "manifest.json").read_text())
     assert manifest[KEY] == fingerprint(RAW, specs)
-    assert published_fingerprint(first.transfer.parent) == (first.transfer.name, manifest[KEY])
+    assert unchanged_since(first.transfer.parent, manifest[KEY]) == first.transfer.name
 
     again = run_export(RAW, tmp_path, specs)
     assert (again.exit_code, again.message, again.transfer) == (0, f"unchanged since {first.transfer.name}", None)
@@ -91,7 +91,7 @@ def test_transfer_without_fingerprint_is_never_unchanged(tmp_path):
     (study / "20250101T000000Z").mkdir(parents=True)
     (study / "20250101T000000Z" / "manifest.json").write_text('{"transfer": "20250101T000000Z"}')
     (study / "latest").symlink_to("20250101T000000Z")  # a transfer made before fingerprints existed
-    assert published_fingerprint(study) is None and unchanged_since(study, "sha256:x") is None
+    assert unchanged_since(study, "sha256:x") is None
     assert unchanged_since(tmp_path / "none", "sha256:x") is None  # no transfer at all
 
 
