@@ -40,8 +40,11 @@ RUNS = 3
 MODES = ("floor", "core", "flow")
 TIMEOUT = 900  # seconds per run; a run that outlives it is killed with its process group (test server included)
 COLD_RUNS = 5
+CORES = os.cpu_count() or 1
 QUIET_PREFECT = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING"}
-TARGET_WALL, TARGET_RSS = 5.0, 4.0  # core export within 5x the floor; peak RSS under 4x the raw CSV size
+# (wall/floor, peak RSS/raw CSV) at the largest size: issue 10's for the whole export, issue 9's for its datasets
+TARGETS = {"all datasets": (4.0, 3.5), "DM EX IE TI TS": (4.6, 3.7)}
+OPTIONAL = ("read", "pack_s", "out_mb")  # floor: its read alone; core: packaging cost and size of the transfer
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -160,17 +163,19 @@ def child_floor(raw: Path, out: Path) -> dict:
     import pyarrow.csv as pv
     import pyarrow.parquet as pq
 
-    ready, rows = time.perf_counter(), 0
+    ready, rows, reading = time.perf_counter(), 0, 0.0
     for path in sorted(raw.glob("*.csv")):
         with path.open("rb") as fh:
             header = fh.readline().decode("utf-8-sig").rstrip("\r\n").split(",")
         options = pv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.large_string()), strings_can_be_null=True, null_values=[""]
         )
+        start = time.perf_counter()
         table = pv.read_csv(path, convert_options=options)
+        reading += time.perf_counter() - start
         pq.write_table(table, out / f"{path.stem}.parquet", compression="zstd")
         rows += table.num_rows
-    return {"ready": ready, "rows": rows}
+    return {"ready": ready, "rows": rows, "read": reading}
 
 
 def with_inputs(domains: list[str], specs) -> list[str]:
@@ -212,9 +217,23 @@ def child_core(raw: Path, out: Path, domains: list[str] | None = None) -> dict:
     clock = instrument_core()
     ready = time.perf_counter()
     result = run_export(raw, out, specs)
+    done = time.perf_counter()
     if result.exit_code not in (0, 1):
         raise SystemExit(f"core export failed: {result.message}")
-    return {"ready": ready, "rows": sum(c["read"] for c in result.counts.values()), "stages": clock.report()}
+    info = {"ready": ready, "done": done, "rows": sum(c["read"] for c in result.counts.values())}
+    return info | {"stages": clock.report()} | (packing_cost(result.transfer) if result.transfer else {})
+
+
+def packing_cost(transfer: Path) -> dict:
+    """What packaging a published transfer costs on one core, after the timed run: SHA-256, CRC-32 and deflate of
+    every file but the zip, as the export's Packer does once per file (`pack_s`), and the bytes packed (`out_mb`)."""
+    from flows.package import Packer, transfer_files
+
+    files = [rel for rel in transfer_files(transfer) if rel.suffix != ".zip"]
+    start = time.perf_counter()
+    with Packer(transfer) as packer:  # one worker thread, each file waited for: one core, no overlap
+        size = sum(packer.digest(rel).size for rel in files)
+    return {"pack_s": time.perf_counter() - start, "out_mb": size / 2**20}
 
 
 def child_flow(raw: Path, out: Path) -> dict:
@@ -417,6 +436,7 @@ def medians(results: dict[tuple[int, str], list[dict]]) -> dict[tuple[int, str],
     out = {}
     for key, runs in results.items():
         out[key] = {k: statistics.median(r[k] for r in runs) for k in ("wall", "startup", "peak_rss_mb", "process")}
+        out[key].update({k: statistics.median(r[k] for r in runs) for k in OPTIONAL if all(k in r for r in runs)})
         out[key].update(rows=runs[0]["rows"], csv_mb=runs[0]["csv_mb"], runs=len(runs))
     return out
 
@@ -462,22 +482,39 @@ def stage_rows(runs: list[dict]) -> list[list[str]]:
     return rows
 
 
-def targets(med: dict, sizes: list[int]) -> list[str]:
+def targets(med: dict, sizes: list[int], domains: list[str] | None = None) -> list[str]:
     n = max(sizes)
     core, floor = med.get((n, "core")), med.get((n, "floor"))
     if not core or not floor:
         return []
+    workload = " ".join(domains) if domains else "all datasets"
     wall, rss = core["wall"] / floor["wall"], core["peak_rss_mb"] / core["csv_mb"]
     verdict = lambda ok: "**met**" if ok else "**not met**"  # noqa: E731
-    return [
-        f"- Core export within {TARGET_WALL:.0f}x the floor at {n:,} subjects: {core['wall']:.1f} s against "
-        f"{floor['wall']:.1f} s, {wall:.1f}x: {verdict(wall <= TARGET_WALL)}.",
-        f"- Peak memory under {TARGET_RSS:.0f}x the raw CSV size ({core['csv_mb']:.0f} MB, so "
-        f"{TARGET_RSS * core['csv_mb']:.0f} MB): {core['peak_rss_mb']:.0f} MB, {rss:.1f}x: "
-        f"{verdict(rss < TARGET_RSS)}.",
+    lines = []
+    if workload in TARGETS:
+        max_wall, max_rss = TARGETS[workload]
+        lines += [
+            f"- Core export of {workload} within {max_wall}x the floor at {n:,} subjects: {core['wall']:.1f} s "
+            f"against {floor['wall']:.1f} s, {wall:.1f}x: {verdict(wall <= max_wall)}.",
+            f"- Peak memory within {max_rss}x the raw CSV size ({core['csv_mb']:.0f} MB, so "
+            f"{max_rss * core['csv_mb']:.0f} MB): {core['peak_rss_mb']:.0f} MB, {rss:.1f}x: "
+            f"{verdict(rss <= max_rss)}.",
+        ]
+    if "pack_s" in core and "read" in floor:
+        bound = floor["read"] + core["pack_s"] / CORES
+        lines.append(
+            f"- A lower bound for any export that writes these outputs: the transfer holds {core['out_mb']:,.0f} MB, "
+            f"and packaging it (SHA-256, CRC-32 and deflate at the zip's level, once per file, as the Packer does) "
+            f"takes {core['pack_s']:.1f} s on one core; reading the raw CSVs takes the floor {floor['read']:.1f} s on "
+            f"all cores. On {CORES} cores no export can take less than {floor['read']:.1f} + {core['pack_s']:.1f}/"
+            f"{CORES} = {bound:.1f} s, {bound / floor['wall']:.1f}x the floor, before validating, deriving or "
+            "writing anything."
+        )
+    lines.append(
         "- No per-row Python loops in validation or derivation: checked by reading the code, not measured here "
-        "(every check and rule runs once per distinct value or combination of the columns it reads).",
-    ]
+        "(every check and rule runs once per distinct value or combination of the columns it reads)."
+    )
+    return lines
 
 
 def before_after(before: dict, med: dict, sizes: list[int]) -> list[str]:
@@ -503,7 +540,7 @@ def before_after(before: dict, med: dict, sizes: list[int]) -> list[str]:
 
 
 def report(results: dict, sizes: list[int], modes: list[str], cold: dict | None, before: dict | None,
-           notes: list[str]) -> str:  # fmt: skip
+           notes: list[str], domains: list[str] | None = None) -> str:  # fmt: skip
     header = ["subjects", "mode", "raw rows", "CSV MB", "wall s", "rows/s", "peak RSS MB", "RSS/CSV", "wall/floor",
               "RSS/floor", "start-up s", "runs"]  # fmt: skip
     med = medians(results)
@@ -518,7 +555,7 @@ def report(results: dict, sizes: list[int], modes: list[str], cold: dict | None,
         *_table(header, result_rows(med, sizes, modes)),
         "",
     ]
-    goals = targets(med, sizes)
+    goals = targets(med, sizes, domains)
     if goals:
         lines += ["## Targets", "", *goals, ""]
     largest = max(sizes)
@@ -632,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         "eligibility rows per screened subject, as in the sample); the data have no rejects.",
     ]
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    text = report(results, args.sizes, args.modes, cold, before, notes)
+    text = report(results, args.sizes, args.modes, cold, before, notes, args.domains)
     args.results.write_text(text + kept_sections(args.results), encoding="utf-8")
     print()
     print(args.results.read_text(encoding="utf-8"))
