@@ -11,7 +11,8 @@ specs are unchanged). Each (size, mode, run) is one fresh subprocess, so its pea
 Wall time is the export itself; start-up (imports, the test server) is reported beside it. The table (medians of
 --runs runs) goes to stdout and bench/results.md with the machine and versions at the top, the stage timings of the
 largest size, the targets, the before/after comparison (bench/before.json, measured once on the code before the
-optimisation with --code) and the cold one-off CLI run on raw/. Every run is also kept in bench/results.json.
+optimisation with --code, on the datasets of its day: shown for runs of the same --domains) and the cold one-off
+CLI run on raw/. Every run is also kept in bench/results.json.
 """
 
 from __future__ import annotations
@@ -651,9 +652,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     label = args.label or (f"code in {args.code}" if args.code else "this checkout")
-    dump = {"label": label, "results": [{"subjects": n, "mode": m, "runs": r} for (n, m), r in results.items()]}
+    runs = [{"subjects": n, "mode": m, "runs": r} for (n, m), r in results.items()]
+    dump = {"label": label, "domains": args.domains, "results": runs}
     args.json.write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
     before = json.loads(args.before.read_text()) if args.before.is_file() and not args.code else None
+    if before and sorted(before.get("domains") or []) != sorted(args.domains or []):
+        before = None  # measured on another workload (the datasets of its day): not comparable
     notes = [
         f"This run took {time.perf_counter() - begin:.0f} s in all, data generation included "
         f"({args.runs} runs of {', '.join(args.modes)} at {', '.join(f'{n:,}' for n in args.sizes)} subjects).",
