@@ -152,12 +152,17 @@ def _text_like(column: pd.Series, data: pa.Array) -> pd.api.extensions.Extension
     return column.array._from_pyarrow_array(pa.chunked_array([data], type=data.type))
 
 
-def take_rows(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+def take_rows(frame: pd.DataFrame, order: np.ndarray, consume: bool = False) -> pd.DataFrame:
     """frame.iloc[order] for a permutation `order` of its rows, index reset. A column of one value is kept as it is
-    (any order of it is itself), and the codes known of a column carry over to its reordered copy."""
-    out = {}
-    for i in range(frame.shape[1]):
-        col = frame.iloc[:, i]
+    (any order of it is itself), and the codes known of a column carry over to its reordered copy. With `consume`,
+    each column leaves `frame` once taken, so that its memory goes as its copy comes (when nothing else holds it)."""
+    out, names = {}, frame.columns
+    if consume and not names.is_unique:
+        raise ValueError(f"take_rows: duplicate columns {names[names.duplicated()].tolist()}")
+    for i in range(len(names)):
+        col = frame[names[i]] if consume else frame.iloc[:, i]
+        if consume:
+            del frame[names[i]]
         known = _known(col)
         if known is not None and known[1] == 1 and (not len(col) or known[0].min() >= 0):
             out[i] = col.array  # one value, never null
@@ -174,7 +179,7 @@ def take_rows(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
             out[i] = col.array.take(order)
         remember_codes(pd.Series(out[i], copy=False), codes, known[1])
     taken = pd.DataFrame(out, copy=False)
-    taken.columns = frame.columns
+    taken.columns = names
     return taken
 
 

@@ -58,11 +58,13 @@ def key_order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return np.argsort(combined, kind="stable")
 
 
-def sort_by_keys(frame: pd.DataFrame, spec: DomainSpec, order: np.ndarray | None = None) -> pd.DataFrame:
+def sort_by_keys(
+    frame: pd.DataFrame, spec: DomainSpec, order: np.ndarray | None = None, consume: bool = False
+) -> pd.DataFrame:
     """Rows in the order of the domain keys (stable, so ties keep raw order), index reset; `order` is the key order
-    when the caller has it already."""
+    when the caller has it already. With `consume`, `frame` is emptied column by column as the sorted copy grows."""
     keys = [k for k in spec.keys if k in frame]
-    return take_rows(frame, key_order(frame, keys) if order is None else order)
+    return take_rows(frame, key_order(frame, keys) if order is None else order, consume)
 
 
 def seq_in_key_order(frame: pd.DataFrame, keys: list[str], order: np.ndarray | None = None) -> pd.Series:

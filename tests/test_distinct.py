@@ -161,6 +161,20 @@ def test_take_rows_is_iloc_and_carries_the_codes(shared):
             assert n == before["site"][1] and codes.tolist() == before["site"][0][order].tolist()
 
 
+def test_take_rows_consuming_empties_the_frame_column_by_column():
+    import weakref
+
+    f = frame().assign(study="S103", n=range(6))
+    expected = f.iloc[[5, 3, 1, 0, 2, 4]].reset_index(drop=True)
+    data = weakref.ref(f["site"].array._pa_array)
+    with shared_codes():
+        taken = take_rows(f, np.array([5, 3, 1, 0, 2, 4]), consume=True)
+    pd.testing.assert_frame_equal(taken, expected)
+    assert f.columns.empty and data() is None  # the source's text went as its copy came
+    with pytest.raises(ValueError, match="duplicate columns"):
+        take_rows(pd.DataFrame([[1, 2]], columns=["a", "a"]), np.array([0]), consume=True)
+
+
 def test_expanded_text_knows_its_codes():
     f = frame()
     with shared_codes():

@@ -207,9 +207,10 @@ def _frame(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
 
 
 def _finish(spec: DomainSpec, frame: pd.DataFrame, specs: Specs, known: tuple | None = None) -> pd.DataFrame:
-    """Sorted by the keys (by the order --SEQ was numbered in, when it was for the same keys) and conformed."""
+    """Sorted by the keys (by the order --SEQ was numbered in, when it was for the same keys) and conformed. `frame`
+    is used up: its columns go as their sorted copies come (a dataset of ten million records is not held twice)."""
     keys = tuple(k for k in spec.keys if k in frame)
-    out = sort_by_keys(frame, spec, known[1] if known and known[0] == keys else None)
+    out = sort_by_keys(frame, spec, known[1] if known and known[0] == keys else None, consume=True)
     checked = conform(out, spec, specs)
     for col in TRACE:
         if col in out:
@@ -250,7 +251,11 @@ def _derive_all(valid: Mapping[str, pd.DataFrame], specs: Specs, facts: Mapping[
                 _evaluate(plan, contexts[domain], node)
         except (KeyError, ValueError, TypeError) as exc:
             raise OutputCheckError(f"{where}: derivation failed: {type(exc).__name__}: {exc}") from exc
-    return {
-        d: _finish(spec, _frame(spec, contexts[d]), specs, contexts[d].cache.get(KEY_ORDER))
-        for d, spec in specs.sdtm.items()
-    }
+    finished = {}
+    for d, spec in specs.sdtm.items():  # nothing reads a dataset's derivation any more: each goes once finished
+        ctx = contexts.pop(d)
+        frame, known = _frame(spec, ctx), ctx.cache.get(KEY_ORDER)
+        datasets[d].clear()
+        del ctx
+        finished[d] = _finish(spec, frame, specs, known)
+    return finished
