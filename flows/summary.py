@@ -1,12 +1,10 @@
-"""summary.html for a transfer: counts per domain, arm, failed criterion and reject rule, and a dose-escalation plot.
+"""summary.html for a transfer: counts per domain, arm, failed criterion and reject rule, and a dose-escalation SVG.
 
 Everything is a function of the datasets, the rejects and the specs (no clock), so equal inputs give equal bytes.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -16,24 +14,11 @@ import numpy as np
 import pandas as pd
 
 from flows import safety
-from flows.mapping.derivations import arm_of_dose
+from flows.escalation import escalation_svg
 from flows.specs import Specs, Study
 from flows.summary_eligibility import Eligibility, eligibility_section
 
-# Fixed drawing parameters: the PNG must be byte-identical for identical inputs.
-FIGSIZE = (11.0, 8.0)
-DPI = 100
-LABELLED_ROWS = 60  # above this many subjects in a panel, y tick labels would overlap: draw none
-PANEL_LEFT, PANEL_WIDTH = 0.085, 0.895  # figure fractions; the left margin fits SITEID-SUBJID tick labels
-MARKERS = ("o", "s", "^", "D", "v", "p", "h", "*", "<", ">")
-SCREEN_FAILURE = "SCREEN FAILURE"  # the CT term (ARMNULRS C49628) that SDTMIG gives screen failures
 END_OF_STUDY = "DISPOSITION EVENT"  # the DSCAT term (C74590) of a subject's end-of-study record in DS
-OTHER = "_other"  # infusions whose dose matches no study arm
-NO_DATE = np.datetime64("NaT", "D")
-# Safety markers on a subject's line: special-interest events (CRS, ICANS, ... in the study's order), then DLTs.
-EVENT_STYLES = (("P", (0.90, 0.38, 0.0, 1.0)), ("*", (0.37, 0.24, 0.60, 1.0)), ("h", (0.0, 0.55, 0.55, 1.0)))
-DLT_STYLE = ("o", (0.85, 0.0, 0.0, 1.0))
-EVENT_OFFSET = 0.3  # rows below the subject's line, so an event next to the infusion leaves the infusion visible
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -134,261 +119,6 @@ def reject_counts(rejects: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Dose-escalation picture
-
-
-def plot_days(values: pd.Series) -> np.ndarray:
-    """ISO 8601 dates or date-times as datetime64[D]; partial dates take the first day (month); NaT when absent."""
-    head = values.astype("str").str.slice(0, 10).where(values.notna())
-    filled = head.where(head.str.len() != 4, head + "-01-01")
-    filled = filled.where(filled.str.len() != 7, filled + "-01")
-    parsed = pd.to_datetime(filled, format="%Y-%m-%d", errors="coerce")
-    return parsed.to_numpy(dtype="datetime64[D]")
-
-
-def infusion_arm(dose: pd.Series, study: Study, actual: pd.Series | None = None) -> pd.Series:
-    """ARMCD whose dose matches each administered dose within the study's tolerance; OTHER when none does.
-    A study whose arms are not told apart by dose (no dose_tolerance) shows each dose under the subject's ACTARMCD."""
-    tolerance = study.data.get("treatment", {}).get("dose_tolerance")
-    if tolerance is None or any("dose" not in a for a in study.arms):
-        return (actual if actual is not None else pd.Series(pd.NA, index=dose.index, dtype="str")).fillna(OTHER)
-    return arm_of_dose(dose.astype("Float64"), study.arms, float(tolerance)).fillna(OTHER)
-
-
-def arm_styles(study: Study) -> dict[str, tuple[tuple[float, float, float, float], str, str]]:
-    """Colour, marker and legend label per ARMCD, in escalation order (dark to light), plus OTHER."""
-    from matplotlib import colormaps
-
-    cmap = colormaps["plasma"]
-    n = len(study.arms)
-    styles = {}
-    for i, arm in enumerate(study.arms):
-        colour = cmap(0.05 + 0.75 * i / max(n - 1, 1))
-        styles[arm["armcd"]] = (colour, MARKERS[i % len(MARKERS)], arm["arm"])
-    styles[OTHER] = ((0.45, 0.45, 0.45, 1.0), "x", "dose matching no arm")
-    return styles
-
-
-def _order(first: np.ndarray, consent: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Row order: by first infusion (untreated last), then consent, then USUBJID."""
-    big = np.iinfo(np.int64).max
-    f = np.where(np.isnat(first), big, first.astype("int64"))
-    c = np.where(np.isnat(consent), big, consent.astype("int64"))
-    return np.lexsort((ids, c, f))
-
-
-def _panel(ax, rows: pd.DataFrame, ex: pd.DataFrame, styles: Mapping, treated_panel: bool) -> None:
-    """Draw one panel: participation lines, consent ticks, infusions by dose level and deaths; all vectorised."""
-    from matplotlib.dates import date2num
-
-    n = len(rows)
-    y = np.arange(n, dtype=float)
-    consent = rows["consent"].to_numpy()
-    end = np.where(np.isnat(rows["stop"].to_numpy()), consent, rows["stop"].to_numpy())
-    has = ~np.isnat(consent)
-    x0, x1 = date2num(consent[has]), date2num(end[has])
-    # One NaN-separated polyline per colour: a single path each, fast even for 100,000 subjects.
-    if treated_panel:
-        palette = [style[0] for style in styles.values()] + [(0.55, 0.55, 0.55, 1.0)]
-        group = pd.Categorical(rows["ARMCD"], categories=list(styles)).codes[has]  # -1 (none) picks the grey
-    else:
-        palette, group = [(0.6, 0.6, 0.6, 1.0)], np.zeros(int(has.sum()), dtype=int)
-    width = 1.6 if n <= LABELLED_ROWS else 0.6
-    for g in np.unique(group):
-        hit = group == g
-        gap = np.full(int(hit.sum()), np.nan)
-        xs = np.column_stack([x0[hit], x1[hit], gap]).ravel()
-        ys = np.column_stack([y[has][hit], y[has][hit], gap]).ravel()
-        ax.plot(xs, ys, color=palette[g], alpha=0.6, linewidth=width, solid_capstyle="butt", zorder=2)
-    size = 36 if n <= LABELLED_ROWS else 6
-    if treated_panel:
-        ax.scatter(x0, y[has], marker="|", s=size * 1.5, c="0.25", linewidths=1.0, zorder=3)
-    else:
-        ax.scatter(x0, y[has], marker="o", s=size, facecolors="none", edgecolors="0.2", linewidths=1.0, zorder=3)
-    if not ex.empty:
-        row_of = pd.Series(y, index=rows["USUBJID"].to_numpy())
-        inf = ex.assign(row=ex["USUBJID"].map(row_of), day=plot_days(ex["EXSTDTC"]))
-        inf = inf[inf["row"].notna() & ~np.isnat(inf["day"].to_numpy())]
-        for code, style in styles.items():
-            hit = inf[inf["arm"] == code]
-            if len(hit):
-                ax.scatter(
-                    date2num(hit["day"].to_numpy()),
-                    hit["row"].to_numpy(dtype=float),
-                    marker=style[1],
-                    s=size * 1.6,
-                    color=style[0],
-                    edgecolors="black",
-                    linewidths=0.5,
-                    zorder=4,
-                )
-    dead = ~np.isnat(rows["death"].to_numpy())
-    if dead.any():
-        ax.scatter(date2num(rows["death"].to_numpy()[dead]), y[dead], marker="X", s=size * 2.2, c="black", zorder=5)
-    ax.set_ylim(n - 0.5 if n else 0.5, -0.5)
-    if 0 < n <= LABELLED_ROWS:
-        ax.set_yticks(y, rows["label"].tolist(), fontsize=7 if n > 30 else 8)
-    else:
-        ax.set_yticks([])
-    ax.grid(axis="x", color="0.9", linewidth=0.6)
-    ax.set_axisbelow(True)
-
-
-def _event_markers(ax, rows: pd.DataFrame, events: pd.DataFrame, styles: Mapping, size: float) -> None:
-    """Safety events at their start date on their subject's line: one marker style per kind, DLTs as red rings."""
-    from matplotlib.dates import date2num
-
-    row_of = pd.Series(np.arange(len(rows), dtype=float), index=rows["USUBJID"].to_numpy())
-    at = events.assign(row=events["USUBJID"].map(row_of), day=plot_days(events["AESTDTC"]))
-    at = at[at["row"].notna() & ~np.isnat(at["day"].to_numpy())]
-    for kind, (marker, colour) in styles.items():
-        hit = at[at["kind"] == kind]
-        if not len(hit):
-            continue
-        x, y = date2num(hit["day"].to_numpy()), hit["row"].to_numpy(dtype=float) + EVENT_OFFSET
-        if kind == "DLT":
-            ax.scatter(x, y, marker=marker, s=size * 3.0, facecolors="none", edgecolors=[colour], linewidths=1.3,
-                       zorder=6)  # fmt: skip
-        else:
-            ax.scatter(x, y, marker=marker, s=size * 1.2, color=colour, edgecolors="black", linewidths=0.4, zorder=5)
-
-
-def event_styles(study: Study) -> dict[str, tuple[str, tuple[float, float, float, float]]]:
-    """Marker and colour per safety-event kind: the study's special-interest labels in order, then DLT."""
-    labels = list(study.data.get("safety", {}).get("special_interest", {}))
-    styles = {label: EVENT_STYLES[i % len(EVENT_STYLES)] for i, label in enumerate(labels)}
-    return {**styles, "DLT": DLT_STYLE}
-
-
-def escalation_png(
-    dm: pd.DataFrame,
-    ex: pd.DataFrame,
-    specs: Specs,
-    cutoff: str | None = None,
-    events: pd.DataFrame | None = None,
-) -> bytes:
-    """PNG of the dose escalation: one row per subject on a date axis, infusions marked by dose level.
-
-    Top panel: subjects assigned to a dose level, ordered by first infusion then consent, a line from consent to
-    RFPENDTC, each infusion (EX) coloured and shaped by the arm its dose matches, deaths as black crosses, and
-    with `events` (safety.markers) special-interest AEs (CRS, ICANS) and DLTs at their start date.
-    Bottom panel: screen failures (DM.ARMNRS), marked at consent. An optional data cut is a dashed vertical line.
-    """
-    import matplotlib
-    import matplotlib.style
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    study = specs.study
-    styles = arm_styles(study)
-    ids = dm["USUBJID"].astype("str").to_numpy()
-    subjects = pd.DataFrame(
-        {
-            "USUBJID": ids,
-            "label": (dm["SITEID"].astype("str") + "-" + dm["SUBJID"].astype("str")).to_numpy(),
-            "ARMCD": dm["ARMCD"].to_numpy(),
-            "consent": plot_days(dm["RFICDTC"]),
-            "first": plot_days(dm["RFXSTDTC"]),
-            "stop": plot_days(dm["RFPENDTC"]),
-            "death": plot_days(dm["DTHDTC"]),
-            "failed": (dm["ARMNRS"] == SCREEN_FAILURE).to_numpy(bool, na_value=False),
-        }
-    )
-    subjects = subjects.iloc[_order(subjects["first"].to_numpy(), subjects["consent"].to_numpy(), ids)]
-    on_study, screen_failed = subjects[~subjects["failed"]], subjects[subjects["failed"]]
-    actual = ex["USUBJID"].map(dm.set_index("USUBJID")["ACTARMCD"])
-    doses = (
-        ex[["USUBJID", "EXSTDTC"]].assign(arm=infusion_arm(ex["EXDOSE"], study, actual).to_numpy()) if len(ex) else ex
-    )
-
-    # Fixed axes positions (no layout engine: faster, and nothing depends on text extents). Panel heights follow
-    # the subject counts, within bounds so neither panel vanishes.
-    share = min(max(len(screen_failed) / max(len(subjects), 1), 0.18), 0.4)
-    low, high, gap = 0.165, 0.925, 0.06
-    bottom_h = (high - low - gap) * share
-    # matplotlib defaults, not the machine's matplotlibrc: the picture depends on the inputs only.
-    with matplotlib.style.context("default"), matplotlib.rc_context({"font.family": "DejaVu Sans", "font.size": 9}):
-        fig = Figure(figsize=FIGSIZE, dpi=DPI)
-        FigureCanvasAgg(fig)
-        bottom = fig.add_axes((PANEL_LEFT, low, PANEL_WIDTH, bottom_h))
-        top = fig.add_axes((PANEL_LEFT, low + bottom_h + gap, PANEL_WIDTH, high - low - bottom_h - gap), sharex=bottom)
-        top.tick_params(labelbottom=False)
-        _panel(top, on_study, doses, styles, treated_panel=True)
-        _panel(bottom, screen_failed, doses.iloc[0:0], styles, treated_panel=False)
-        kinds = event_styles(study)
-        if events is not None and len(events):
-            _event_markers(top, on_study, events, kinds, 36 if len(on_study) <= LABELLED_ROWS else 6)
-        untreated = int(np.isnat(on_study["first"].to_numpy()).sum())
-        title = f"Assigned to a dose level (n={len(on_study)}), by first infusion"
-        if untreated:
-            title += f"; {untreated} not treated (last, without infusion marker)"
-        top.set_title(title, loc="left", fontsize=10)
-        bottom.set_title(f"Screen failures (n={len(screen_failed)}), marked at consent", loc="left", fontsize=10)
-        for ax, rows in ((top, on_study), (bottom, screen_failed)):
-            if rows.empty:
-                ax.text(0.5, 0.5, "none", transform=ax.transAxes, ha="center", va="center", color="0.4")
-        fig.suptitle(f"{study.studyid}: dose escalation", fontsize=12, x=0.01, y=0.985, ha="left", va="top")
-        columns = [subjects[c].to_numpy() for c in ("consent", "stop", "death")]
-        dates = np.concatenate([*columns, plot_days(ex["EXSTDTC"])])
-        if events is not None and len(events):
-            dates = np.concatenate([dates, plot_days(events["AESTDTC"])])
-        dates = dates[~np.isnat(dates)]
-        cut = plot_days(pd.Series([cutoff], dtype="str"))[0] if cutoff else NO_DATE
-        if not np.isnat(cut):
-            dates = np.append(dates, cut)
-            for ax in (top, bottom):
-                ax.axvline(date2num(cut), color="0.2", linestyle="--", linewidth=1.0, zorder=2)
-        if len(dates):
-            lo, hi = date2num(dates.min()), date2num(dates.max())
-            pad = max((hi - lo) * 0.02, 3.0)
-            bottom.set_xlim(lo - pad, hi + pad)
-        locator = AutoDateLocator()
-        bottom.xaxis.set_major_locator(locator)
-        bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        handles = [
-            Line2D([], [], linestyle="", marker=m, markersize=7, color=c, markeredgecolor="black", label=label)
-            for code, (c, m, label) in styles.items()
-            if code != OTHER or (len(doses) and (doses["arm"] == OTHER).any())
-        ]
-        handles += [
-            Line2D(
-                [],
-                [],
-                color="0.5",
-                linewidth=1.6,
-                label="consent (|) to end of participation (RFPENDTC), colour of planned arm",
-            ),
-            Line2D(
-                [],
-                [],
-                linestyle="",
-                marker="o",
-                markerfacecolor="none",
-                color="0.2",
-                label="screen failure, at consent",
-            ),
-            Line2D([], [], linestyle="", marker="X", markersize=8, color="black", label="death (DTHDTC)"),
-        ]
-        present = set(events["kind"]) if events is not None else set()
-        for kind, (marker, colour) in kinds.items():
-            if kind in present:
-                dlt = kind == "DLT"
-                handles.append(
-                    Line2D([], [], linestyle="", marker=marker, markersize=9 if dlt else 8,
-                           markerfacecolor="none" if dlt else colour, markeredgecolor=colour if dlt else "black",
-                           label="dose-limiting toxicity (SUPPAE DLTFL), at onset" if dlt else f"{kind} (AE), at onset")
-                )  # fmt: skip
-        if not np.isnat(cut):
-            handles.append(Line2D([], [], color="0.2", linestyle="--", label=f"data cut {cutoff}"))
-        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False, fontsize=8)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # HTML
 
 STYLE = """
@@ -405,7 +135,7 @@ th { background: #f0f0f0; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: 600; background: #fafafa; }
 p.note { color: #555; font-size: 0.9em; }
-img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+svg.escalation { max-width: 100%; height: auto; border: 1px solid #ddd; }
 """
 
 
@@ -623,11 +353,9 @@ def summary_html(
         supp = datasets.get("SUPPAE", pd.DataFrame(columns=["USUBJID", "QNAM", "QVAL", "IDVAR", "IDVARVAL"]))
         events = safety.markers(datasets["AE"], supp, study)
         safety_section = safety_html(datasets, supp, study)
-    png = base64.b64encode(escalation_png(dm, ex, specs, cutoff, events)).decode("ascii")
     plot_section = _section(
         "Dose escalation",
-        f'<img alt="{escape(study.studyid)} dose escalation: subjects by date, infusions by dose level" '
-        f'src="data:image/png;base64,{png}">',
+        escalation_svg(dm, ex, specs, cutoff, events),
         _note(
             "One row per subject, ordered by first infusion then consent. Lines run from informed consent (RFICDTC) "
             "to end of participation (RFPENDTC) in the colour of the planned arm (ARMCD); markers are infusions (EX) "
@@ -656,5 +384,5 @@ def write_summary(
     path: Path,
     eligibility: Eligibility | None = None,
 ) -> None:
-    """Write summary.html (self-contained: inline style, PNG as a data URI) to path."""
+    """Write summary.html (self-contained: inline style and SVG) to path."""
     path.write_bytes(summary_html(datasets, rejects, specs, cutoff, eligibility).encode("utf-8"))

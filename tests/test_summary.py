@@ -1,28 +1,26 @@
-"""Tests of flows/summary.py: the HTML tables against the frames they count, the embedded PNG, determinism."""
+"""Tests of flows/summary.py: the HTML tables against the frames they count, the inline SVG, determinism."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import io
 import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from flows import summary
 from flows.specs import Specs, Study, load_specs
 from flows.validate import REJECT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module")
@@ -198,9 +196,14 @@ def tables(html: str) -> dict[str, pd.DataFrame]:
     return {k: pd.DataFrame(rows[1:], columns=rows[0]) for k, rows in parser.tables.items()}
 
 
-def embedded_png(html: str) -> bytes:
-    (data,) = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    return base64.b64decode(data, validate=True)
+def embedded_svg(html: str) -> ET.Element:
+    """The one inline <svg> of the page, parsed as XML."""
+    (svg,) = re.findall(r"<svg .*?</svg>", html, flags=re.DOTALL)
+    return ET.fromstring(svg)
+
+
+def infusion_markers(svg: ET.Element) -> int:
+    return sum(len(g.findall(f"{SVG}use")) for g in svg.iter(f"{SVG}g") if g.get("class") == "infusions")
 
 
 def write(tmp_path: Path, datasets, rejects, specs, cutoff="2026-01-31", name="summary.html") -> str:
@@ -303,13 +306,11 @@ def test_header_names_study_and_data_cut(tmp_path, datasets, specs):
 # Picture and determinism
 
 
-def test_embedded_png_decodes(tmp_path, datasets, specs):
-    png = embedded_png(write(tmp_path, datasets, make_rejects(), specs))
-    assert png.startswith(PNG_SIGNATURE)
-    with Image.open(io.BytesIO(png)) as image:
-        assert image.format == "PNG"
-        assert image.size == (round(summary.FIGSIZE[0] * summary.DPI), round(summary.FIGSIZE[1] * summary.DPI))
-        assert "Software" not in image.info
+def test_inline_svg_parses(tmp_path, datasets, specs):
+    svg = embedded_svg(write(tmp_path, datasets, make_rejects(), specs))
+    assert svg.tag == f"{SVG}svg" and svg.get("class") == "escalation"
+    assert svg.find(f"{SVG}title").text.startswith(specs.study.studyid)
+    assert infusion_markers(svg) == len(datasets["EX"])
 
 
 def test_two_writes_are_byte_identical(tmp_path, datasets, specs):
@@ -317,9 +318,6 @@ def test_two_writes_are_byte_identical(tmp_path, datasets, specs):
     for path in first:
         summary.write_summary(datasets, make_rejects(), specs, "2026-01-31", path)
     assert first[0].read_bytes() == first[1].read_bytes()
-    assert summary.escalation_png(datasets["DM"], datasets["EX"], specs) == summary.escalation_png(
-        datasets["DM"], datasets["EX"], specs
-    )
 
 
 def test_row_order_does_not_change_the_output(tmp_path, datasets, specs):
@@ -354,72 +352,7 @@ def test_empty_rejects_ex_and_ie(tmp_path, datasets, specs):
     assert "No raw rows rejected." in html
     assert "No IE records" in html
     assert "rejects" not in tables(html) and "criteria" not in tables(html)
-    assert embedded_png(html).startswith(PNG_SIGNATURE)
-
-
-def test_only_screen_failures_and_no_dates(specs):
-    dm = make_dm(specs)
-    failures = dm[dm["ARMNRS"].notna() & dm["ARMCD"].isna()].assign(RFICDTC=None, RFPENDTC=None)
-    assert summary.escalation_png(failures, make_ex(dm, specs).iloc[0:0], specs).startswith(PNG_SIGNATURE)
-
-
-@pytest.mark.parametrize(
-    ("dtc", "expected"),
-    [
-        ("2025-06-10T09:30", "2025-06-10"),  # date-time: date part
-        ("2025-06-10", "2025-06-10"),  # complete date
-        ("2025-09", "2025-09-01"),  # day missing: first of the month
-        ("2025", "2025-01-01"),  # month missing: January 1
-        (None, "NaT"),  # absent
-        ("2025-13-40", "NaT"),  # invalid
-    ],
-)
-def test_plot_days(dtc, expected):
-    got = summary.plot_days(pd.Series([dtc], dtype="str"))
-    assert str(got[0]) == expected
-
-
-def test_import_does_not_load_matplotlib():
-    code = "import sys, flows.summary; print('matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
-def test_large_dm_plots(specs):
-    """100,000 subjects plot (its speed is measured by `make bench`, not asserted here)."""
-    n = 100_000
-    rng = np.random.default_rng(7)
-    arms = [a["armcd"] for a in specs.study.arms]
-    reasons = specs.study.data["arm_null_reasons"]
-    consent = np.datetime64("2025-05-01") + rng.integers(0, 600, n).astype("timedelta64[D]")
-    failed = rng.random(n) < 0.25
-    armcd = np.where(failed, None, np.array(arms, dtype=object)[rng.integers(0, len(arms), n)])
-    first = consent + 30
-
-    def iso(days: np.ndarray, where: np.ndarray) -> pd.Series:
-        return pd.Series(np.where(where, days.astype(str), None), dtype="str")
-
-    ids = pd.Series(np.char.zfill(np.arange(n).astype(str), 6))
-    dm = pd.DataFrame(
-        {
-            "USUBJID": "S-01-" + ids,
-            "SUBJID": ids,
-            "SITEID": "01",
-            "RFICDTC": iso(consent, np.ones(n, bool)),
-            "RFXSTDTC": iso(first, ~failed),
-            "RFPENDTC": iso(first + 300, np.ones(n, bool)),
-            "DTHDTC": iso(first + 90, rng.random(n) < 0.02),
-            "ARMCD": armcd,
-            "ACTARMCD": armcd,
-            "ARMNRS": np.where(failed, reasons["screen_failure"], None),
-        }
-    )
-    dose = {a["armcd"]: a["dose"] for a in specs.study.arms}
-    treated = dm[~failed]
-    ex = pd.DataFrame({"USUBJID": treated["USUBJID"], "EXSTDTC": treated["RFXSTDTC"]})
-    ex["EXDOSE"] = treated["ARMCD"].map(dose)
-    png = summary.escalation_png(dm, ex, specs)
-    assert png.startswith(PNG_SIGNATURE)
+    assert infusion_markers(embedded_svg(html)) == 0
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -475,15 +408,11 @@ def test_safety_dlt_table_matches_suppae(tmp_path, datasets, specs):
     assert got.loc[specs.study.arms[0]["armcd"], "Rule decides"] == "STOP: MTD EXCEEDED"
 
 
-def test_safety_markers_change_the_picture_deterministically(specs, datasets):
-    from flows import safety
-
+def test_safety_markers_are_in_the_picture(tmp_path, datasets, specs):
     full = with_safety(datasets, specs)
-    events = safety.markers(full["AE"], full["SUPPAE"], specs.study)
-    plain = summary.escalation_png(full["DM"], full["EX"], specs)
-    marked = summary.escalation_png(full["DM"], full["EX"], specs, events=events)
-    assert marked != plain and marked.startswith(PNG_SIGNATURE)
-    assert marked == summary.escalation_png(full["DM"], full["EX"], specs, events=events.iloc[::-1])
+    svg = embedded_svg(write(tmp_path, full, make_rejects(), specs))
+    kinds = {g.get("data-kind") for g in svg.iter(f"{SVG}g") if g.get("class") == "events"}
+    assert kinds == {*specs.study.data["safety"]["special_interest"], "DLT"}
 
 
 def test_safety_section_row_order_does_not_change_the_output(tmp_path, datasets, specs):
@@ -498,4 +427,4 @@ def test_ae_without_a_safety_section_in_the_study(tmp_path, datasets, specs):
     data = {k: v for k, v in specs.study.data.items() if k != "safety"}
     bare = dataclasses.replace(specs, study=Study(data, specs.study.path))
     html = write(tmp_path, with_safety(datasets, specs), make_rejects(), bare)
-    assert "Safety review" not in html and embedded_png(html).startswith(PNG_SIGNATURE)
+    assert "Safety review" not in html and infusion_markers(embedded_svg(html)) == len(datasets["EX"])
