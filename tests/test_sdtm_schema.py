@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 
 from flows.errors import OutputCheckError
-from flows.sdtm_schema import conform
+from flows.sdtm_schema import conform, quick_schema, sdtm_schema
 
 
 def published(sample_export, name: str) -> pd.DataFrame:
@@ -30,3 +31,47 @@ def test_a_value_off_the_codelist_is_reported(sample_export, specs):
     qs.loc[0, "QSLOBXFL"] = "N"  # the spec allows Y only
     with pytest.raises(OutputCheckError, match=r"QS: 1 output check failure\(s\).*QSLOBXFL: not in codelist NY"):
         conform(qs, specs.sdtm["QS"], specs)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("QSLOBXFL", "N", "QSLOBXFL: not in codelist NY ('N')"),  # off the codelist
+        ("QSTESTCD", "X" * 9, "QSTESTCD: longer than 8 characters ('XXXXXXXXX')"),  # Length 8
+        ("QSORRES", "café", "QSORRES: non-ASCII text ('café')"),  # not ASCII
+        ("QSTESTCD", "ÉÉÉÉÉÉÉÉÉ", "QSTESTCD: longer than 8 characters"),  # two checks fail on one value: both named
+        ("QSTESTCD", "ÉÉÉÉÉÉÉÉÉ", "QSTESTCD: non-ASCII text"),
+        ("USUBJID", None, "USUBJID: not_nullable"),  # Req
+    ],
+)
+def test_each_failing_check_is_named_with_its_value(sample_export, specs, column, value, expected):
+    """The output check runs every variable's checks in one pass; a failure is explained check by check."""
+    qs = published(sample_export, "qs")
+    qs[column] = qs[column].astype("object")
+    qs.loc[3, column] = value
+    with pytest.raises(OutputCheckError, match=r"QS: .*output check failure") as caught:
+        conform(qs, specs.sdtm["QS"], specs)
+    assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("rows", [40, 5000])  # checked on the rows, and on the distinct values (above 4,096 rows)
+def test_quick_schema_passes_exactly_when_the_separate_checks_pass(specs, rows):
+    """quick_schema (one check per variable) and sdtm_schema (one per rule) agree, failing value or not."""
+    spec = specs.sdtm["TI"]
+    good = pd.DataFrame({v.name: ["X"] * rows if v.type == "Char" else [1.0] * rows for v in spec.variables})
+    good = good.astype({v.name: "str" for v in spec.variables if v.type == "Char"})
+    char = next(v for v in spec.variables if v.type == "Char" and not v.codelist)
+    coded = next(v for v in spec.variables if v.codelist)
+    good[coded.name] = sorted(specs.codelists[coded.codelist].values if not coded.values else coded.values)[0]
+    good = good.astype({coded.name: "str"})
+    bad_length = good.assign(**{char.name: good[char.name].mask(good.index == 1, "Y" * (char.length + 1))})
+    bad_term = good.assign(**{coded.name: good[coded.name].mask(good.index == rows - 1, "NOT A TERM")})
+    for frame, passes in ((good, True), (bad_length, False), (bad_term, False)):
+        verdicts = []
+        for schema in (quick_schema(spec, specs), sdtm_schema(spec, specs)):
+            try:
+                schema.validate(frame, lazy=True)
+                verdicts.append(True)
+            except pa.errors.SchemaErrors:
+                verdicts.append(False)
+        assert verdicts == [passes, passes]
