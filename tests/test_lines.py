@@ -84,3 +84,21 @@ def test_a_small_column_is_rendered_row_by_row_with_the_same_tokens(monkeypatch)
         by_row = column_tokens(FRAME[name], render)
         monkeypatch.setattr(lines, "SMALL", 0)
         assert len(by_row.values) == ROWS and by_row.block(0, ROWS).equals(by_value.block(0, ROWS)), name
+
+
+@pytest.mark.parametrize(
+    ("rows", "distinct", "paired"),
+    [
+        (100, 100, False),  # a small column's tokens are one per row: 100 x 100 combinations would cost more
+        (100, 5, True),  # 5 x 5 combinations for 100 rows: joined once each
+        (10_000, 300, False),  # 90,000 combinations: more than GROUP
+    ],
+)
+def test_adjacent_columns_are_paired_only_when_their_combinations_are_few(rows, distinct, paired):
+    codes = np.arange(rows) % distinct
+    tokens = lines.Tokens(pa.array([str(i) for i in range(distinct)], pa.large_string()), codes)
+    grouped = lines._grouped([tokens, tokens], pa.scalar(",", pa.large_string()))
+    assert len(grouped) == (1 if paired else 2)
+    out = io.BytesIO()
+    write_rows(out, [tokens, tokens], rows, ",", after="\n")
+    assert out.getvalue().decode().splitlines()[:3] == ["0,0", "1,1", "2,2"]

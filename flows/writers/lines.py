@@ -104,10 +104,16 @@ def _code_type(space: int) -> type:
 
 
 def _grouped(columns: Sequence[Tokens | RowTokens], sep: pa.Scalar) -> list[Tokens | RowTokens]:
+    """Adjacent columns paired while their combinations are fewer than GROUP and than the rows (a small frame's
+    tokens are one per row: pairing them would join rows x rows tokens to save joining rows)."""
     out: list[Tokens | RowTokens] = []
     for column in columns:
         last = out[-1] if out else None
-        if isinstance(column, Tokens) and isinstance(last, Tokens) and len(last.values) * len(column.values) <= GROUP:
+        if (
+            isinstance(column, Tokens)
+            and isinstance(last, Tokens)
+            and len(last.values) * len(column.values) <= min(GROUP, len(column.codes))
+        ):
             out[-1] = _pair(last, column, sep)
         else:
             out.append(column)
