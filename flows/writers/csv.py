@@ -94,6 +94,10 @@ def neutralise(col: pd.Series) -> pd.Series:
     """Text cells a spreadsheet would execute, with a single quote put before them (OWASP's CSV injection advice):
     `=HYPERLINK(...)` becomes `'=HYPERLINK(...)`. Text columns only, and a plain number such as -2.5 stays as it is."""
     text = col.astype("str").where(col.notna(), None) if col.dtype == object else col
+    if isinstance(text.array, pd.arrays.ArrowStringArray):  # no cell starts like a formula: nothing to look at
+        starts = pc.match_substring_regex(pa.array(text.array), FORMULA)
+        if not pc.any(starts).as_py():
+            return col
 
     def check(values: pd.Series) -> pd.Series:  # once per distinct value
         hit = values.str.contains(FORMULA, regex=True) & ~values.str.contains(NUMBER, regex=True)

@@ -42,12 +42,23 @@ def byte_lengths(col: pd.Series) -> pd.Series:
     return present.str.encode("utf-8").str.len().reindex(col.index)
 
 
+def _longest_and_ascii(col: pd.Series) -> tuple[int, bool] | None:
+    """Arrow text: the longest value in UTF-8 bytes (0 when all missing) and whether all is ASCII, in two kernels."""
+    if not isinstance(col.array, pd.arrays.ArrowStringArray):
+        return None
+    data = pa.array(col.array)
+    longest = pc.max(pc.binary_length(data)).as_py()
+    return longest or 0, bool(pc.all(pc.string_is_ascii(data), min_count=0).as_py())
+
+
 def xpt_lengths(frame: pd.DataFrame, spec: DomainSpec) -> dict[str, int]:
     """Length of each variable as written: longest value in bytes (at least 1) for text, 8 for numbers."""
     out = {}
     for v in spec.variables:
         if v.type == "Num":
             out[v.name] = 8
+        elif (facts := _longest_and_ascii(frame[v.name])) is not None:
+            out[v.name] = max(1, facts[0])
         else:
             lengths = byte_lengths(frame[v.name])
             out[v.name] = max(1, int(lengths.max())) if lengths.notna().any() else 1
@@ -67,6 +78,9 @@ def xpt_problems(frame: pd.DataFrame, spec: DomainSpec) -> list[str]:
             problems.append(f"{where}: label over {MAX_LABEL} characters or not ASCII: {v.label!r}")
         if v.type == "Char":
             col = frame[v.name]
+            facts = _longest_and_ascii(col)
+            if facts is not None and facts[0] <= MAX_CHAR and facts[1]:  # the usual case: nothing to look for
+                continue
             subject = frame["USUBJID"] if "USUBJID" in frame else pd.Series("(no subject)", index=frame.index)
             too_long = byte_lengths(col) > MAX_CHAR
             if too_long.any():
