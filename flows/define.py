@@ -760,9 +760,11 @@ def write_define(
     lengths: Mapping[str, Mapping[str, int]],
     created: str,
     path: Path,
+    meta: Define | None = None,
 ) -> None:
-    """Write define.xml; the same inputs give the same bytes. Raises OutputCheckError on any OID problem."""
-    root = build_define(datasets, specs, lengths, created)
+    """Write define.xml; the same inputs give the same bytes. Raises OutputCheckError on any OID problem.
+    `meta`, when given, is define_metadata of the same datasets (worked out once for define.xml and define.html)."""
+    root = define_xml(meta, created) if meta is not None else build_define(datasets, specs, lengths, created)
     problems = check_oids(root)
     if problems:
         raise OutputCheckError("define.xml: OID check failed: " + "; ".join(problems))

@@ -227,7 +227,12 @@ def define_html(meta: Define) -> str:
 
 
 def write_define_html(
-    datasets: Mapping[str, pd.DataFrame], specs: Specs, lengths: Mapping[str, Mapping[str, int]], path: Path
+    datasets: Mapping[str, pd.DataFrame],
+    specs: Specs,
+    lengths: Mapping[str, Mapping[str, int]],
+    path: Path,
+    meta: Define | None = None,
 ) -> None:
-    """Write define.html; the same inputs give the same bytes."""
-    Path(path).write_bytes(define_html(define_metadata(datasets, specs, lengths)).encode("utf-8"))
+    """Write define.html; the same inputs give the same bytes (`meta`: define_metadata of them, when known)."""
+    meta = meta if meta is not None else define_metadata(datasets, specs, lengths)
+    Path(path).write_bytes(define_html(meta).encode("utf-8"))

@@ -158,15 +158,16 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
                 writer(frame, specs.sdtm[domain], path, ctx)
                 done(path)
                 outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
-    from flows.define import write_define
+    from flows.define import define_metadata, write_define
     from flows.define_html import write_define_html
     from flows.summary import write_summary
 
     (staging / "documents").mkdir()
     done(Path(shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")))
-    write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml")
+    meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say
+    write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml", meta)
     done(staging / "define.xml")
-    write_define_html(plain, specs, lengths, staging / "define.html")
+    write_define_html(plain, specs, lengths, staging / "define.html", meta)
     done(staging / "define.html")
     write_summary(
         plain, prepared.validation.rejects, specs, prepared.cutoff, staging / "summary.html", prepared.eligibility

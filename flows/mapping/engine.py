@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from flows.distinct import distinct_rows, rows_where, shared_codes
+from flows.distinct import SMALL, distinct_rows, rows_where, shared_codes
 from flows.errors import OutputCheckError
 from flows.keys import key_order, seq_in_key_order, sort_by_keys
 from flows.mapping.context import Context
@@ -187,7 +187,7 @@ def _evaluate(plan: Plan, ctx: Context, var: str) -> None:
     if steps[0].algorithm == "seq":
         ctx.variables[var] = seq_numbers(ctx, ctx.specs.sdtm[ctx.domain])
         return
-    cols = _per_distinct(steps)
+    cols = _per_distinct(steps) if len(ctx.records) > SMALL else None  # few records: finding combinations costs more
     run_on = ctx
     if cols:  # a function of a few columns that repeat their values: once per distinct combination of them
         distinct = distinct_rows(ctx.records, cols)
