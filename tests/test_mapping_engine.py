@@ -178,14 +178,15 @@ def test_row_wise_variables_are_worked_out_per_distinct_combination(specs, domai
 
 
 def test_per_distinct_combination_and_per_record_give_the_same_datasets(specs, monkeypatch):
-    """Above SMALL records a row-wise variable is worked out per distinct combination; the sample (below it) per
-    record: both ways give the same datasets."""
-    from flows import pipeline
+    """Above SMALL records a row-wise variable, a study day or an epoch is worked out per distinct combination; the
+    sample (below it) per record: both ways give the same datasets."""
+    from flows import distinct, pipeline
     from flows.mapping import engine
 
     valid = pipeline.validate_raw(pipeline.read_inputs(RAW, specs), specs).valid
     per_record = engine.derive_datasets(valid, specs)
     monkeypatch.setattr(engine, "SMALL", 0)
+    monkeypatch.setattr(distinct, "SMALL", 0)
     per_combination = engine.derive_datasets(valid, specs)
     for domain, frame in per_record.items():
         pd.testing.assert_frame_equal(per_combination[domain], frame, obj=domain)

@@ -145,10 +145,12 @@ def null_unless(values: pd.Series, mask: pd.Series) -> pd.Series:
 
 def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     """SDTM --DY against a reference date (see flows.dates.study_day): no day 0, null when a date is partial.
-    Worked out once per distinct pair of dates."""
-    from flows.distinct import distinct_rows
+    Worked out once per distinct pair of dates (on the records when there are few)."""
+    from flows.distinct import SMALL, distinct_rows
 
     frame = pd.DataFrame({"d": dtc.astype("str").array, "r": reference.astype("str").array}, index=dtc.index)
+    if len(frame) <= SMALL:
+        return study_day(frame["d"], frame["r"]).astype("Int64")
     pairs = distinct_rows(frame, ["d", "r"])
     return pairs.expand(study_day(pairs.rows["d"], pairs.rows["r"]).reset_index(drop=True), dtc.index).astype("Int64")
 
@@ -174,12 +176,12 @@ def epoch_of_element(subject: pd.Series, dtc: pd.Series, elements: pd.DataFrame)
     """EPOCH of the subject's element (SE: USUBJID, SESTDTC, EPOCH) that started last on or before each date.
 
     A date without a time is compared with the element's start date; null before the first element. Worked out
-    once per distinct subject and date."""
-    from flows.distinct import distinct_rows
+    once per distinct subject and date (on the records when there are few)."""
+    from flows.distinct import SMALL, distinct_rows
 
     frame = pd.DataFrame({"USUBJID": subject.array, "d": dtc.astype("str").array}, index=subject.index)
-    pairs = distinct_rows(frame, ["USUBJID", "d"])
-    u = pairs.rows.reset_index(drop=True).reset_index(names="pos")
+    pairs = distinct_rows(frame, ["USUBJID", "d"]) if len(frame) > SMALL else None
+    u = (pairs.rows if pairs is not None else frame).reset_index(drop=True).reset_index(names="pos")
     cand = u.merge(elements.dropna(subset=["SESTDTC"]), on="USUBJID", how="inner")
     dated = cand["d"].notna()
     short = cand["d"].str.len() == 10
@@ -188,4 +190,6 @@ def epoch_of_element(subject: pd.Series, dtc: pd.Series, elements: pd.DataFrame)
     last = cand.assign(opens=start).sort_values(["pos", "opens"], kind="stable").drop_duplicates("pos", keep="last")
     per_pair = pd.Series(pd.NA, index=u.index, dtype="str")
     per_pair.loc[last["pos"].to_numpy()] = last["EPOCH"].to_numpy()
-    return pairs.expand(per_pair, subject.index).astype("str")
+    return (pairs.expand(per_pair, subject.index) if pairs is not None else per_pair.set_axis(subject.index)).astype(
+        "str"
+    )
