@@ -5,17 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from flows import distinct
 from flows.distinct import _representatives, distinct_rows, take_rows, value_codes
 from flows.specs import DomainSpec
 
 
 def usubjid(studyid: str, site: pd.Series | None, subject: pd.Series) -> pd.Series:
     """USUBJID as STUDYID-SITEID-SUBJID (STUDYID-SUBJID when subjects are numbered across sites), unique across
-    the submission; built once per subject, however many rows."""
+    the submission; built once per subject, however many rows (row by row when there are few)."""
     if site is None:
         return (studyid + "-" + subject.astype("str")).astype("str")
     if not site.index.equals(subject.index):
         return studyid + "-" + site + "-" + subject
+    if len(site) <= distinct.SMALL:
+        out = studyid + "-" + site + "-" + subject
+        out.name = site.name if site.name == subject.name else None
+        return out
     pairs = distinct_rows(pd.DataFrame({"s": site.array, "n": subject.array}), ["s", "n"])
     out = pairs.expand(studyid + "-" + pairs.rows["s"] + "-" + pairs.rows["n"], site.index)
     out.name = site.name if site.name == subject.name else None

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from flows.distinct import distinct_rows
+from flows import distinct
 from flows.keys import usubjid
 from flows.mapping import vocabulary as v
 from flows.mapping.context import Context
@@ -37,13 +37,18 @@ def _per_subject_source(ctx: Context, dotted: str) -> tuple[pd.Series, pd.Series
 
 
 def _study_day(ctx: Context, date: str, reference: str | None = None) -> pd.Series:
-    """--DY against the subject's reference date, worked out once per distinct subject and date."""
+    """--DY against the subject's reference date, worked out once per distinct subject and date (on the records
+    when there are few)."""
     key = ("study_day", date, reference)  # --DY and EPOCH of the same date share it
     if key not in ctx.cache:
         source, ref = ctx.ref(reference or REFERENCE)
         subject = ctx.variables["USUBJID"]
+        if len(subject) <= distinct.SMALL:
+            days = v.study_day_of(ctx.variables[date], v.lookup_per_subject(subject, source, ref))
+            ctx.cache[key] = days.astype("Int64")
+            return ctx.cache[key]
         frame = pd.DataFrame({"u": subject.array, "d": ctx.variables[date].array}, index=subject.index)
-        pairs = distinct_rows(frame, ["u", "d"])
+        pairs = distinct.distinct_rows(frame, ["u", "d"])
         rows = pairs.rows.reset_index(drop=True)
         days = v.study_day_of(rows["d"], v.lookup_per_subject(rows["u"], source, ref))
         ctx.cache[key] = pairs.expand(days, subject.index).astype("Int64")
