@@ -44,14 +44,24 @@ def _in_range(lo: float | None, hi: float | None):
 DATE_TYPES = ("date", "partial_date", "datetime")
 
 
+def _unless_valid(out: pd.Series, s: pd.Series, kind: str) -> pd.Series:
+    """`out` (True: in bounds), with a value that is not a valid date of the kind passing too (the type check
+    reports it); validity is worked out for the values out of bounds only, usually none."""
+    if out.all():
+        return out
+    out = out.copy()
+    out[~out] = ~is_valid(s[~out], kind)
+    return out
+
+
 def _not_before(kind: str, earliest: str):
     """A value of the date kind whose latest possible day is on or after `earliest` (a partial date is a range)."""
-    return lambda s: ~((s.str.slice(0, 10) + "~") < earliest).fillna(False).astype(bool) | ~is_valid(s, kind)
+    return lambda s: _unless_valid(~((s.str.slice(0, 10) + "~") < earliest).fillna(False).astype(bool), s, kind)
 
 
 def _not_after(kind: str, latest: str):
     """A value of the date kind whose earliest possible day is on or before `latest`."""
-    return lambda s: ~(s.str.slice(0, 10) > latest).fillna(False).astype(bool) | ~is_valid(s, kind)
+    return lambda s: _unless_valid(~(s.str.slice(0, 10) > latest).fillna(False).astype(bool), s, kind)
 
 
 FUTURE_DATE = "date_in_future"  # the one rule whose verdict depends on the run's date, not only on the inputs

@@ -284,3 +284,23 @@ def test_a_ragged_row_does_not_shadow_its_subjects_valid_row(raw_copy, specs):
     (raw_copy / "enrollment.csv").write_text("".join(lines))
     v = validated(raw_copy, specs)
     assert v.rejects[["line", "rule"]].values.tolist() == [[len(lines), "field_count"]]
+
+
+@pytest.mark.parametrize(
+    ("value", "early", "late"),
+    [
+        ("2025-06-01", True, True),  # in bounds
+        ("1999-06-01", False, True),  # before the earliest
+        ("2031-06-01", True, False),  # after today
+        ("1999-13-45", True, True),  # out of bounds but not a date: left to the type check
+        ("2031-02-30", True, True),
+        ("2025", True, True),  # a partial date is a range: in bounds
+        (None, True, True),
+    ],
+)
+def test_date_bounds_leave_invalid_dates_to_the_type_check(value, early, late):
+    from flows.raw_schema import _not_after, _not_before
+
+    values = pd.Series(["2025-01-02", value, "2025-03-04"], index=[2, 3, 4], dtype="str")
+    assert _not_before("partial_date", "2025-01-01")(values).tolist() == [True, early, True]
+    assert _not_after("partial_date", "2030-12-31")(values).tolist() == [True, late, True]
