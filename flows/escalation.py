@@ -413,9 +413,10 @@ def escalation_svg(
     # Top panel: lines in the planned arm's colour, consent ticks, infusions, deaths, events.
     palette = {code: colour for code, (colour, _, _) in styles.items()} | {"_none": "#8c8c8c"}
     _lines(canvas, top, on_study, palette, 1.0 if top.banded else 1.8)
-    consent_x, consent_y = top.at(on_study["USUBJID"], on_study["consent"].to_numpy())
-    tick = canvas.symbol("consent", "|", top.radius * 1.2, 'stroke="#404040" stroke-width="1"')
-    canvas.markers(tick, consent_x, consent_y, "consent", grid=top.grid)
+    if not top.banded:  # a band's line starts at its first consent already; its ticks would be a grey smear
+        consent_x, consent_y = top.at(on_study["USUBJID"], on_study["consent"].to_numpy())
+        tick = canvas.symbol("consent", "|", top.radius * 1.2, 'stroke="#404040" stroke-width="1"')
+        canvas.markers(tick, consent_x, consent_y, "consent")
     counts = {}
     for code, (colour, marker, _) in styles.items():
         hit = (infusions["arm"] == code).to_numpy()
@@ -429,7 +430,8 @@ def escalation_svg(
             x, y = top.at(events.loc[hit, "USUBJID"], event_days[hit])
             y = y + EVENT_OFFSET * top.pitch
             if kind == "DLT":
-                ident = canvas.symbol("dlt", "o", top.radius * 1.6, f'fill="none" stroke="{colour}" stroke-width="1.4"')
+                ring = f'fill="none" stroke="{colour}" stroke-width="{1.0 if top.banded else 1.4}"'
+                ident = canvas.symbol("dlt", "o", top.radius * (1.3 if top.banded else 1.6), ring)
             else:
                 paint = f'fill="{colour}" stroke="#000" stroke-width="0.4"'
                 ident = canvas.symbol(f"event{list(kinds).index(kind)}", marker, top.radius * 1.1, paint)
@@ -459,7 +461,8 @@ def escalation_svg(
         if code != OTHER or counts.get(OTHER)
     ]
     line = canvas.symbol("key-line", "_", 8.0, 'stroke="#808080" stroke-width="1.8"')
-    entries.append((line, "consent (|) to end of participation (RFPENDTC), colour of planned arm"))
+    ticks_key = "consent" if top.banded else "consent (|)"  # a banded panel draws no consent ticks
+    entries.append((line, f"{ticks_key} to end of participation (RFPENDTC), colour of planned arm"))
     entries.append((canvas.symbol("failure", "o", 4.5, FAILURE_PAINT), "screen failure, at consent"))
     entries.append((canvas.symbol("death", "X", 6.0, 'fill="#000"'), "death (DTHDTC)"))
     present = set(events["kind"]) if events is not None and len(events) else set()
