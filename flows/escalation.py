@@ -105,7 +105,7 @@ def _order(first: np.ndarray, consent: np.ndarray, ids: np.ndarray) -> np.ndarra
 
 def date_ticks(lo: np.datetime64, hi: np.datetime64) -> list[tuple[np.datetime64, str]]:
     """At most MAX_TICKS round dates in [lo, hi] (days, weeks, months or years) with concise labels: a day number,
-    a month name at a month's start, the year at a year's start."""
+    a month name at a month's start, the year at a year's start; the first tick with its month and year."""
     days = np.arange(lo, hi + 1, dtype="datetime64[D]")
     if not len(days):
         return []
@@ -131,6 +131,8 @@ def date_ticks(lo: np.datetime64, hi: np.datetime64) -> list[tuple[np.datetime64
             label = MONTHS[month[i]]
         else:
             label = str(year[i])
+        if not ticks and label != str(year[i]):  # the first tick says where the axis starts: month and year
+            label = f"{MONTHS[month[i]]} {day_of_month[i]}, {year[i]}" if day_of_month[i] != 1 else f"{label} {year[i]}"
         ticks.append((days[i], label))
     return ticks
 
