@@ -37,3 +37,29 @@ def test_packing_cost_packs_every_file_but_the_zip(tmp_path):
     (tmp_path / "S_1.zip").write_bytes(b"z" * 2**21)
     cost = run.packing_cost(tmp_path)
     assert cost["out_mb"] == 1.0 and cost["pack_s"] > 0
+
+
+def _cold(warm_times: list[float]) -> dict:
+    warm = {"times": warm_times, "cpu": warm_times, "steps": {"validate": 0.3, "  schema_rejects dm": 0.1}}
+    return {"wall": 4.0, "min": 3.5, "runs": 5, "bare_python": 0.03, "steps": {"load specs": 0.6}, "imports": [],
+            "warm": warm}  # fmt: skip
+
+
+def test_the_warm_sample_export_is_judged_by_its_median_against_the_target():
+    met = "\n".join(run.sample_section(_cold([1.2, 1.0, 1.6, 1.1, 1.3])))  # median 1.2 s
+    assert "| 1.20 | 1.00 | 1.20 | 5 | **met** |" in met
+    assert "&nbsp;&nbsp;schema_rejects dm" in met  # the instrumented run's nesting
+    not_met = "\n".join(run.sample_section(_cold([1.4, 1.5, 1.6, 1.7, 1.8])))  # median 1.6 s
+    assert "**not met**" in not_met and f"under {run.TARGET_WARM} s" in not_met
+
+
+def test_sample_replaces_only_its_own_section():
+    old = (
+        f"# Export benchmark\n\n## Targets\n\nkept\n\n{run.SAMPLE}\n\nold numbers\n\n## Load: 20 studies\n\nkept too\n"
+    )
+    new = run.replace_section(old, run.SAMPLE, [run.SAMPLE, "", "new numbers", ""])
+    assert "old numbers" not in new and "new numbers" in new
+    assert new.index("## Targets") < new.index("new numbers") < new.index("## Load: 20 studies")
+    assert new.count("kept") == 2
+    appended = run.replace_section("# Export benchmark\n", run.SAMPLE, [run.SAMPLE, "", "numbers"])
+    assert appended.endswith(f"{run.SAMPLE}\n\nnumbers")
