@@ -51,8 +51,12 @@ def _every(test: Callable[[pd.Series], bool]) -> Callable[[pd.Series], bool]:
 def _all_at_once(var: Variable, specs: Specs) -> Callable[[pd.Series], bool]:
     """Every check of `_checks` on the variable, and its text type, in one pass of Arrow kernels: True when all pass."""
     allowed = _allowed(var, specs)
-    terms = pyarrow.array(sorted(allowed), pyarrow.string()) if allowed is not None else None
+    as_text = allowed is not None and all(isinstance(t, str) for t in allowed)  # else compared as pandas compares
+    terms = pyarrow.array(sorted(allowed), pyarrow.string()) if as_text else None
     n = var.length
+
+    def other(values: pd.Series) -> bool:
+        return allowed is None or bool((values.isin(allowed) | values.isna()).all())
 
     def text(values: pd.Series) -> bool:
         if values.dtype != TEXT or not isinstance(values.array, pd.arrays.ArrowStringArray):
@@ -61,10 +65,8 @@ def _all_at_once(var: Variable, specs: Specs) -> Callable[[pd.Series], bool]:
         ok = pc.and_(pc.less_equal(pc.utf8_length(data), n), pc.string_is_ascii(data))
         if terms is not None:
             ok = pc.and_(ok, pc.is_in(data, value_set=terms))
-        return bool(pc.all(ok, skip_nulls=True, min_count=0).as_py())  # a null value passes, as in _checks
-
-    def other(values: pd.Series) -> bool:
-        return allowed is None or bool((values.isin(allowed) | values.isna()).all())
+        passes = bool(pc.all(ok, skip_nulls=True, min_count=0).as_py())  # a null value passes, as in _checks
+        return passes and (terms is not None or other(values))
 
     return _every(text if var.type == "Char" else other)
 

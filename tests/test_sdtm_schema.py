@@ -75,3 +75,28 @@ def test_quick_schema_passes_exactly_when_the_separate_checks_pass(specs, rows):
             except pa.errors.SchemaErrors:
                 verdicts.append(False)
         assert verdicts == [passes, passes]
+
+
+def test_terms_that_are_not_text_are_compared_as_the_separate_check_compares_them(specs):
+    """A codelist given as numbers (values: [1, 2] in a spec) never matches the text "1" in either schema."""
+    import dataclasses
+
+    spec = specs.sdtm["TI"]
+
+    def term(v):
+        return sorted(v.values or specs.codelists[v.codelist].values)[0] if v.codelist else "X"
+
+    frame = pd.DataFrame({v.name: [term(v)] if v.type == "Char" else [1.0] for v in spec.variables})
+    frame = frame.astype({v.name: "str" for v in spec.variables if v.type == "Char"})
+    coded = next(v for v in spec.variables if v.type == "Char" and v.codelist)
+    for values, value, passes in (((coded.values or None), term(coded), True), ((1, 2), "1", False)):
+        odd = dataclasses.replace(coded, values=values)
+        changed = dataclasses.replace(spec, variables=tuple(odd if v is coded else v for v in spec.variables))
+        data = frame.assign(**{coded.name: pd.Series([value], dtype="str")})
+        for schema in (quick_schema(changed, specs), sdtm_schema(changed, specs)):
+            try:
+                schema.validate(data, lazy=True)
+                verdict = True
+            except pa.errors.SchemaErrors:
+                verdict = False
+            assert verdict == passes, (values, schema.name)
