@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from flows import __version__
 from flows.publish import latest_transfer
 from flows.raw_schema import FUTURE_DATE
+from flows.read import Scan, scan_file
 from flows.specs import Specs
 
 KEY = "fingerprint"
@@ -29,24 +30,46 @@ def _spec_files(root: Path) -> list[Path]:
     )
 
 
-def fingerprint(raw_dir: Path, specs: Specs, cutoff: str | None = None, version: str = __version__) -> str:
-    """sha256 over (name, bytes) of each raw file the specs name, each spec file, the version and the cutoff."""
+def _add(digest: hashlib._Hash, name: str, data: bytes) -> None:
+    # length-prefixed so that no two different inputs can produce the same byte stream
+    for part in (name.encode("utf-8"), data):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+
+
+def _add_file(digest: hashlib._Hash, name: str, path: Path) -> tuple[hashlib._Hash, Scan | None]:
+    """`digest` with (name, the file's bytes) added as `_add` would, the file streamed block by block (never whole in
+    memory) and scanned for the read in the same pass; a file that changes size meanwhile is hashed again, whole."""
+    size, streamed = path.stat().st_size, digest.copy()
+    encoded = name.encode("utf-8")
+    streamed.update(len(encoded).to_bytes(8, "big"))
+    streamed.update(encoded)
+    streamed.update(size.to_bytes(8, "big"))
+    scan = scan_file(path, also=streamed.update)
+    if scan.size == size:
+        return streamed, scan
+    _add(digest, name, path.read_bytes())
+    return digest, None
+
+
+def fingerprint(
+    raw_dir: Path, specs: Specs, cutoff: str | None = None, version: str = __version__, scans: dict | None = None
+) -> str:
+    """sha256 over (name, bytes) of each raw file the specs name, each spec file, the version and the cutoff.
+    `scans`, when given, receives each raw file's scan (flows.read.scan_file) by file name, for the read."""
     digest = hashlib.sha256()
-
-    def add(name: str, data: bytes) -> None:
-        # length-prefixed so that no two different inputs can produce the same byte stream
-        for part in (name.encode("utf-8"), data):
-            digest.update(len(part).to_bytes(8, "big"))
-            digest.update(part)
-
-    add("pipeline_version", version.encode("utf-8"))
-    add("cutoff", (cutoff or "").encode("utf-8"))
+    _add(digest, "pipeline_version", version.encode("utf-8"))
+    _add(digest, "cutoff", (cutoff or "").encode("utf-8"))
     for contract in sorted(specs.raw.values(), key=lambda c: c.file):
         path = raw_dir / contract.file
-        # a missing file still fingerprints (reading it fails later with a clear message)
-        add(f"raw/{contract.file}", path.read_bytes() if path.is_file() else b"\0missing")
+        if not path.is_file():  # a missing file still fingerprints (reading it fails later with a clear message)
+            _add(digest, f"raw/{contract.file}", b"\0missing")
+            continue
+        digest, scan = _add_file(digest, f"raw/{contract.file}", path)
+        if scans is not None and scan is not None:
+            scans[contract.file] = scan
     for path in _spec_files(specs.root):
-        add(f"specs/{path.relative_to(specs.root).as_posix()}", path.read_bytes())
+        _add(digest, f"specs/{path.relative_to(specs.root).as_posix()}", path.read_bytes())
     return f"sha256:{digest.hexdigest()}"
 
 

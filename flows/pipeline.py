@@ -36,7 +36,7 @@ from flows.publish import (
     sweep_staging,
     utc_stamp,
 )
-from flows.read import RawFile, read_raw
+from flows.read import RawFile, Scan, read_raw
 from flows.sdtm_schema import TRACE
 from flows.signals import shielded
 from flows.specs import Specs
@@ -65,12 +65,13 @@ class ExportResult:
     fingerprint: str | None = None
 
 
-def read_inputs(raw_dir: Path, specs: Specs) -> dict[str, RawFile]:
-    """Read every raw file; report the structural problems of all files at once."""
-    files, problems = {}, []
+def read_inputs(raw_dir: Path, specs: Specs, scans: dict[str, Scan] | None = None) -> dict[str, RawFile]:
+    """Read every raw file (with its scan by file name from `scans`, when the fingerprint made it); report the
+    structural problems of all files at once."""
+    files, problems, scans = {}, [], scans or {}
     for name, contract in specs.raw.items():
         try:
-            files[name] = read_raw(raw_dir, contract)
+            files[name] = read_raw(raw_dir, contract, scans.get(contract.file))
         except StructuralError as exc:
             problems.append(str(exc))
     if problems:
@@ -293,6 +294,7 @@ class Run:
     stage: str = "starting"  # the step running, named in the one-line reason of a failure
     swept: list[str] = field(default_factory=list)
     fingerprint: str | None = None
+    scans: dict[str, Scan] = field(default_factory=dict)  # each raw file's scan, made with the fingerprint
     raw: dict[str, RawFile] | None = None
     validation: Validation | None = None
     summary: str = ""
@@ -357,7 +359,7 @@ def future_date(valid: dict[str, pd.DataFrame], specs: Specs, after: date) -> st
 
 
 def _fingerprint(run: Run) -> ExportResult | None:
-    run.fingerprint = fingerprint(run.raw_dir, run.specs, run.cutoff)
+    run.fingerprint = fingerprint(run.raw_dir, run.specs, run.cutoff, scans=run.scans)
     zone = run.specs.study.timezone
     if not run.force and (stamp := unchanged_since(run.study_dir, run.fingerprint, run.today, zone)):
         return run.result(EXIT_CLEAN, f"unchanged since {stamp}")
@@ -365,7 +367,8 @@ def _fingerprint(run: Run) -> ExportResult | None:
 
 
 def _read(run: Run) -> None:
-    run.raw = read_inputs(run.raw_dir, run.specs)
+    run.raw = read_inputs(run.raw_dir, run.specs, run.scans)
+    run.scans = {}
 
 
 def _validate(run: Run) -> ExportResult | None:

@@ -6,6 +6,8 @@ import codecs
 import csv
 import hashlib
 import io
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +57,7 @@ def _undecodable(file: str, data: bytes) -> StructuralError:
     return StructuralError(f"{file}: undecodable text")
 
 
-def _line_numbers(scan: _Scan, records: int) -> pd.Index | None:
+def _line_numbers(scan: Scan, records: int) -> pd.Index | None:
     """Line of each record when every line is one record (the fast path); None otherwise."""
     lines = scan.newlines + (0 if scan.ends_with_newline else 1)
     return pd.RangeIndex(2, records + 2) if lines == records + 1 else None
@@ -121,7 +123,7 @@ def _scan_lines(data: bytes, width: int) -> _Lines:
 
 
 @dataclass(frozen=True)
-class _Scan:
+class Scan:
     """What one streaming pass over a raw file tells, so the file is never held in memory whole."""
 
     sha256: str
@@ -132,19 +134,27 @@ class _Scan:
     ends_with_newline: bool
 
 
-def _scan(path: Path, block: int = 1 << 24) -> _Scan:
-    """Fingerprint, size, header and line count of a raw file, read block by block."""
+def scan_file(path: Path, block: int = 1 << 24, also: Callable[[bytes], object] | None = None) -> Scan:
+    """Fingerprint, size, header and line count of a raw file, read block by block. `also` is handed every block
+    too (e.g. another hash), in a thread of its own: hashing releases the GIL, so the two hashes run side by side."""
     digest, size, newlines, blank, last = hashlib.sha256(), 0, 0, True, b""
-    with path.open("rb") as fh:
+    pending: Future | None = None
+    with path.open("rb") as fh, ThreadPoolExecutor(1) as pool:
         first_line = fh.readline().removeprefix(codecs.BOM_UTF8).rstrip(b"\n")
         fh.seek(0)
         for chunk in iter(lambda: fh.read(block), b""):
+            if also is not None:
+                if pending is not None:
+                    pending.result()  # blocks are handed over in order, one at a time
+                pending = pool.submit(also, chunk)
             digest.update(chunk)
             text = chunk.removeprefix(codecs.BOM_UTF8) if size == 0 else chunk
             blank = blank and (not text or text.isspace())
             newlines += chunk.count(b"\n")
             size, last = size + len(chunk), chunk
-    return _Scan(digest.hexdigest(), size, first_line, blank, newlines, last.endswith(b"\n"))
+        if pending is not None:
+            pending.result()
+    return Scan(digest.hexdigest(), size, first_line, blank, newlines, last.endswith(b"\n"))
 
 
 def _text(path: Path) -> bytes:
@@ -159,12 +169,14 @@ def _constant(value: str, n: int, block: int = 1 << 16) -> pd.api.extensions.Ext
     return pa.chunked_array(chunks, type=pa.large_string()).to_pandas().array
 
 
-def read_raw(raw_dir: Path, contract: RawContract) -> RawFile:
-    """Read one raw file as all-text columns; raise StructuralError for what no row-level reject can express."""
+def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> RawFile:
+    """Read one raw file as all-text columns; raise StructuralError for what no row-level reject can express.
+
+    `scan` is the file's scan when it was made already (by the fingerprint, which reads every byte anyway)."""
     path = raw_dir / contract.file
     if not path.is_file():
         raise StructuralError(f"{contract.file}: missing file (expected in {raw_dir})")
-    scan = _scan(path)
+    scan = scan or scan_file(path)
     if scan.blank:
         raise StructuralError(f"{contract.file}: empty file (no header line)")
     try:

@@ -11,6 +11,7 @@ import pytest
 
 from flows.fingerprint import KEY, fingerprint, unchanged_since
 from flows.pipeline import run_export
+from flows.read import scan_file
 from flows.specs import SPECS_DIR, load_specs
 from tests.conftest import RAW, run_cli
 
@@ -118,3 +119,11 @@ def test_future_date_rejects_are_judged_again_on_a_later_day(tmp_path):
     assert unchanged_since(study, "sha256:x", same_day, "America/Los_Angeles") is None  # 2026-02-28 there
     manifest(future=0)
     assert unchanged_since(study, "sha256:x", next_day, "Asia/Shanghai") == "20260301T020000Z"
+
+
+def test_fingerprint_scans_each_raw_file_in_the_same_pass(specs):
+    scans = {}
+    assert fingerprint(RAW, specs, scans=scans) == fingerprint(RAW, specs)  # the scan does not change the hash
+    assert sorted(scans) == sorted(c.file for c in specs.raw.values())
+    for file, scan in scans.items():
+        assert scan == scan_file(RAW / file)  # what the read would have found on its own

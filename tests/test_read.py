@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from flows.errors import StructuralError
-from flows.read import _constant, _scan, read_raw
+from flows.read import _constant, read_raw, scan_file
 from tests.conftest import RAW
 
 
@@ -28,7 +28,7 @@ from tests.conftest import RAW
 def test_scan(tmp_path, data, first_line, blank, newlines, ends):
     path = tmp_path / "x.csv"
     path.write_bytes(data)
-    scan = _scan(path, block=3)  # blocks smaller than a line: counts must not depend on them
+    scan = scan_file(path, block=3)  # blocks smaller than a line: counts must not depend on them
     assert (scan.first_line, scan.blank, scan.newlines, scan.ends_with_newline) == (first_line, blank, newlines, ends)
     assert scan.sha256 == hashlib.sha256(data).hexdigest() and scan.size == len(data)
 
