@@ -40,5 +40,6 @@ def data_as_of(valid: dict[str, pd.DataFrame], specs: Specs, cutoff: str | None)
     for name, contract in specs.raw.items():
         for col in contract.columns:
             if col.type in ("date", "datetime") and col.name in valid[name] and valid[name][col.name].notna().any():
-                latest = max(latest, str(valid[name][col.name].str.slice(0, 10).max()))
+                # the date of the largest text is the largest date: no sliced copy of the column
+                latest = max(latest, str(valid[name][col.name].max())[:10])
     return datetime.fromisoformat(latest)
