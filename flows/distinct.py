@@ -31,12 +31,13 @@ def _code_dtype(space: int, least: type = np.int8) -> type:
 
 
 @contextmanager
-def shared_codes() -> Iterator[None]:
+def shared_codes(memo: dict | None = None) -> Iterator[None]:
     """Inside the block, the codes of a text column are worked out once, however many checks read the column.
 
-    A block inside another shares the outer one's codes. Codes are forgotten with their column's data."""
+    A block inside another shares the outer one's codes; `memo` resumes an earlier block (a dict that one was
+    given): what it worked out of data still alive serves again. Codes are forgotten with their column's data."""
     outer = _SHARED.get()
-    token = _SHARED.set({} if outer is None else outer)
+    token = _SHARED.set(memo if memo is not None else {} if outer is None else outer)
     try:
         yield
     finally:
@@ -284,6 +285,7 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
             codes, n = (codes + 1).astype(_code_dtype(n + 1), copy=False), n + 1
     else:
         codes, n = _compact(*combined_codes(frame, columns))
+        codes = codes.astype(_code_dtype(n), copy=False)  # a few combinations: a byte a row, not four
     representative = _representatives(codes, n)
     keep = np.zeros(len(frame), bool)
     keep[representative] = True
@@ -299,6 +301,17 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     return distinct
 
 
+def _kept_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """Codes of some rows of a column, renumbered so that every code is used again (a value no row kept is gone);
+    the order of first appearance is kept."""
+    used = np.zeros(n + 1, bool)
+    used[codes + 1] = True  # null (-1) at 0; the code type holds n
+    if used[1:].all():
+        return codes, n
+    rank = (np.cumsum(used[1:]) - 1).astype(codes.dtype)
+    return np.where(codes >= 0, rank[codes], codes).astype(codes.dtype, copy=False), int(used[1:].sum())
+
+
 def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFrame:
     """frame.loc[mask] for a boolean mask, filtering column by column.
 
@@ -311,6 +324,9 @@ def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFram
     out = pd.DataFrame(
         {i: frame.iloc[:, i].array[keep] for i in range(frame.shape[1])}, index=frame.index[keep], copy=False
     )
+    for i in range(frame.shape[1]):  # the codes known of a column carry over to its filtered copy
+        if (known := _known(frame.iloc[:, i])) is not None:
+            remember_codes(out.iloc[:, i], *_kept_codes(known[0][keep], known[1]))
     out.columns = frame.columns
     return out
 

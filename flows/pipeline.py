@@ -20,6 +20,7 @@ import pandas as pd
 from flows import __version__, progress
 from flows.cutoff import apply_cutoff, data_as_of
 from flows.diff import diff_transfers, first_transfer, write_changes
+from flows.distinct import shared_codes
 from flows.eligibility import Eligibility, evaluate_eligibility
 from flows.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, shorten
 from flows.fingerprint import fingerprint, unchanged_since
@@ -136,9 +137,13 @@ def prepare(raw: dict[str, RawFile], validation: Validation, specs: Specs, cutof
     if cutoff:
         valid, cut = apply_cutoff(valid, specs, cutoff)
     created = data_as_of(valid, specs, cutoff)
-    eligibility = evaluate_eligibility(valid, specs)
-    facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
-    datasets = derive_datasets(valid, specs, facts)
+    try:
+        with shared_codes(validation.codes):  # the columns' codes, as validation worked them out
+            eligibility = evaluate_eligibility(valid, specs)
+            facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
+            datasets = derive_datasets(valid, specs, facts)
+    finally:
+        validation.codes.clear()  # the datasets are derived: the raw columns' codes are no more use
     return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,8 @@ class Validation:
     valid: dict[str, pd.DataFrame]
     rejects: pd.DataFrame
     counts: dict[str, dict[str, int]]
+    codes: dict = field(default_factory=dict, repr=False, compare=False)  # the codes of the valid rows' text
+    # columns worked out while validating (flows.distinct.shared_codes), for the derivation to resume; then cleared
 
 
 def reject(frame: pd.DataFrame, mask: pd.Series, column: str, rule: str, message: str | pd.Series) -> pd.DataFrame:
@@ -466,8 +468,9 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs, today: date | None = 
     order = parents_first(specs)
     found: dict[str, list[pd.DataFrame]] = {}
     bad_lines: dict[str, pd.Index] = {}
+    memo: dict = {}  # the codes of every column, kept for the derivation while their data live
     for name in order:
-        with shared_codes():  # a file's checks read its columns many times: each is encoded once
+        with shared_codes(memo):  # a file's checks read its columns many times: each is encoded once
             contract, frame = specs.raw[name], raw[name].frame
             parts = [ragged_rejects(raw[name]), schema_rejects(frame, contract, specs, today)]
             parts += [key_rejects(frame, contract), *row_rule_rejects(frame, contract, specs)]
@@ -492,7 +495,8 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs, today: date | None = 
     valid, counts = {}, {}
     for name in order:
         frame = raw[name].frame
-        keep = rows_where(frame, ~frame.index.isin(bad_lines[name])) if len(bad_lines[name]) else frame
+        with shared_codes(memo):  # the kept rows' codes follow from the file's
+            keep = rows_where(frame, ~frame.index.isin(bad_lines[name])) if len(bad_lines[name]) else frame
         valid[name] = typed(keep, specs.raw[name])
         counts[name] = {"read": raw[name].rows, "valid": len(keep), "rejected": raw[name].rows - len(keep)}
-    return Validation(valid, rejects, counts)
+    return Validation(valid, rejects, counts, memo)

@@ -204,3 +204,28 @@ def test_per_value_check_passes_whole_or_answers_each_row(values, small, monkeyp
         assert out is True  # nothing to report: no answer per row is built
     else:
         pd.testing.assert_series_equal(out, check(column), check_names=False)
+
+
+def test_a_block_resumed_from_its_memo_knows_what_it_worked_out():
+    f, memo = frame(), {}
+    with shared_codes(memo):
+        first, _ = value_codes(f["site"])
+    with shared_codes():
+        assert value_codes(f["site"])[0] is not first  # a new block knows nothing
+    with shared_codes(memo):
+        assert value_codes(f["site"])[0] is first
+
+
+@pytest.mark.parametrize(
+    "mask", [[True] * 6, [True, True, False, True, True, True], [False, False, True, True, False, True]]
+)
+def test_rows_where_carries_the_codes_renumbered_to_the_rows_kept(mask):
+    f, keep = frame(), np.array(mask)
+    with shared_codes():
+        for c in ("site", "subject", "result"):
+            value_codes(f[c])
+        kept = rows_where(f, keep)
+        known = {c: value_codes(kept[c]) for c in ("site", "subject", "result")}
+    for c, (codes, n) in known.items():  # every code used, in order of first appearance, as if encoded anew
+        fresh, m = value_codes(kept[c])
+        assert (codes.tolist(), n) == (fresh.tolist(), m)
