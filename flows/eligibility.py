@@ -96,7 +96,8 @@ def rows_in(
     filtered in Arrow, and the mask that selected them."""
     keep = matching(frame, allowed)
     rows = pa.table({c: _arrow(frame[c]) for c in columns}).filter(pa.array(keep))
-    return rows.to_pandas(types_mapper=pd.ArrowDtype).assign(_line=frame.index.to_numpy()[keep]), keep
+    lines = np.asarray(frame.index[keep])  # not index.to_numpy()[keep]: a RangeIndex would keep every line's number
+    return rows.to_pandas(types_mapper=pd.ArrowDtype).assign(_line=lines), keep
 
 
 def _ids(frame: pd.DataFrame, contract: RawContract, specs: Specs) -> pd.Series:

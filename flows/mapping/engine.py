@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from flows.distinct import SMALL, distinct_rows, rows_where, shared_codes
@@ -98,7 +99,8 @@ def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
     rec = spec.records
     if "from" in rec:
         frame = ctx.valid[rec["from"]]
-        lines = frame.index.to_numpy()
+        index = frame.index  # a RangeIndex's to_numpy() would stay cached on the raw rows' index: made afresh
+        lines = np.arange(index.start, index.stop, index.step) if isinstance(index, pd.RangeIndex) else index.to_numpy()
         records = frame.reset_index(drop=True)
         records["_line"] = lines
         if "unpivot" in rec:
