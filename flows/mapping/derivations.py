@@ -139,7 +139,9 @@ def subject_elements(ctx: Context) -> pd.DataFrame:
     study = ctx.specs.study
     elements = {e["etcd"]: e for e in study.data["elements"]}
     arms = {a["armcd"]: a["elements"] for a in study.arms}
-    dm = pd.DataFrame({k: v.to_numpy() for k, v in ctx.datasets["DM"].items()})
+    starts = {e["starts_at"].split(".", 1)[1] for e in elements.values()}
+    wanted = dict.fromkeys(["USUBJID", "ACTARMCD", "ARMCD", "RFPENDTC", *sorted(starts)])  # not every DM variable
+    dm = pd.DataFrame({k: ctx.datasets["DM"][k].array for k in wanted if k in ctx.datasets["DM"]}, copy=False)
     arm = dm["ACTARMCD"].fillna(dm["ARMCD"]).fillna(study.arms[0]["armcd"])
     rows = []
     for order in range(max(len(v) for v in arms.values())):
