@@ -273,12 +273,7 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     known = _recall(frame[columns[0]], kind) if kind else None
     if known is not None and all(ref() is d for ref, d in zip(known[2], datas[1:], strict=True)):
         positions, codes, _ = known
-        if all(isinstance(frame[c].array, pd.arrays.ArrowStringArray) for c in columns):  # a few values picked out
-            rows = {c: _text_like(frame[c], _values_at(d, positions)) for c, d in zip(columns, datas, strict=True)}
-            return Distinct(pd.DataFrame(rows, index=frame.index[positions], copy=False), codes)
-        keep = np.zeros(len(frame), bool)
-        keep[positions] = True
-        return Distinct(rows_where(frame[list(columns)], keep), codes)
+        return Distinct(_rows_at(frame, columns, datas, positions), codes)
     if len(columns) == 1:  # a column's codes are dense already (null, if any, as one more code)
         codes, n = value_codes(frame[columns[0]])
         if len(codes) and codes.min() < 0:
@@ -287,18 +282,32 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
         codes, n = _compact(*combined_codes(frame, columns))
         codes = codes.astype(_code_dtype(n), copy=False)  # a few combinations: a byte a row, not four
     representative = _representatives(codes, n)
-    keep = np.zeros(len(frame), bool)
-    keep[representative] = True
+    positions = np.sort(representative)
+    rows = _rows_at(frame, columns, datas, positions)
     if n and (np.diff(representative) > 0).all():  # codes already in frame order (a column's): no renumbering
-        distinct = Distinct(rows_where(frame[list(columns)], keep), codes)
+        distinct = Distinct(rows, codes)
     else:
         rank = np.empty(n, codes.dtype)  # rows come out in frame order: renumber the codes to match
         rank[np.argsort(representative)] = np.arange(n, dtype=codes.dtype)
-        distinct = Distinct(rows_where(frame[list(columns)], keep), rank[codes])
+        distinct = Distinct(rows, rank[codes])
     if kind:  # kept for the next caller, while the first column's data live (the others checked when used)
         others = [weakref.ref(d) for d in datas[1:]]
-        _remember(frame[columns[0]], kind, np.sort(representative), distinct.codes, others)
+        _remember(frame[columns[0]], kind, positions, distinct.codes, others)
     return distinct
+
+
+def _rows_at(
+    frame: pd.DataFrame, columns: Sequence[str], datas: list[pa.ChunkedArray | None], positions: np.ndarray
+) -> pd.DataFrame:
+    """frame[columns] at the (sorted) row positions: text picked out of its chunks, a few values each, rather than
+    filtered through a mask the length of the frame; other columns through the mask."""
+    text = all(isinstance(frame[c].array, pd.arrays.ArrowStringArray) for c in columns)
+    if text and len(set(columns)) == len(columns):
+        rows = {c: _text_like(frame[c], _values_at(d, positions)) for c, d in zip(columns, datas, strict=True)}
+        return pd.DataFrame(rows, index=frame.index[positions], copy=False)
+    keep = np.zeros(len(frame), bool)
+    keep[positions] = True
+    return rows_where(frame[list(columns)], keep)
 
 
 def _kept_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, int]:
