@@ -390,17 +390,22 @@ def parent_rule_rejects(
     subjects = distinct_rows(child, contract.subject_columns)  # each subject once, however many rows it has
     key = subject_key(subjects.rows, contract).reset_index(drop=True)
     known = _isin(key, indexed.index.to_series()).to_numpy(bool)
+    at = indexed.index.get_indexer(key)  # each subject's parent row (-1: none), looked up once for every rule
+
+    def parents(column: str) -> pd.Series:  # what key.map(indexed[column]) gives
+        return pd.Series(indexed[column].array.take(at, allow_fill=True))
+
     out = []
     for rule in contract.parent_rules:
         kind, name = rule["rule"], rule.get("name", rule["rule"])
         col = rule.get("column") or contract.role("SUBJID")
         # A rule reads its row and its subject's parent row: per subject, what the parent says and whether the rule
         # applies; then once per distinct combination of that with the row's own columns.
-        theirs_s = key.map(indexed[rule["parent_column"]]).astype("str")  # null where the parent's cell is blank
+        theirs_s = parents(rule["parent_column"]).astype("str")  # null where the parent's cell is blank
         applies_s = known.copy()
         for pcol, pval in (rule.get("when_parent") or {}).items():
             target = _parent_value(parent_contract, specs, pcol, pval)
-            applies_s &= (key.map(indexed[pcol]) == target).fillna(False).to_numpy(bool)
+            applies_s &= (parents(pcol) == target).fillna(False).to_numpy(bool)
         rows, distinct = _with_parent(child, subjects, theirs_s, applies_s, [col, *(rule.get("when") or {})])
         theirs, applies = rows["_theirs"], rows["_applies"]
         template = rule.get("message", "")
