@@ -296,18 +296,35 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     return distinct
 
 
+def _by_position(data: pa.ChunkedArray | None, positions: np.ndarray) -> bool:
+    """Whether taking the rows chunk by chunk (about 15 us a chunk) beats filtering the whole column (about 1 ns a
+    row): few chunks hold the positions."""
+    if data is None:
+        return False
+    ends = np.cumsum([len(c) for c in data.chunks])
+    chunk_of = np.searchsorted(ends, positions, side="right")
+    hits = 1 + int(np.count_nonzero(np.diff(chunk_of))) if len(positions) else 0
+    return hits * 20_000 <= len(data)
+
+
 def _rows_at(
     frame: pd.DataFrame, columns: Sequence[str], datas: list[pa.ChunkedArray | None], positions: np.ndarray
 ) -> pd.DataFrame:
-    """frame[columns] at the (sorted) row positions: text picked out of its chunks, a few values each, rather than
-    filtered through a mask the length of the frame; other columns through the mask."""
-    text = all(isinstance(frame[c].array, pd.arrays.ArrowStringArray) for c in columns)
-    if text and len(set(columns)) == len(columns):
-        rows = {c: _text_like(frame[c], _values_at(d, positions)) for c, d in zip(columns, datas, strict=True)}
-        return pd.DataFrame(rows, index=frame.index[positions], copy=False)
-    keep = np.zeros(len(frame), bool)
-    keep[positions] = True
-    return rows_where(frame[list(columns)], keep)
+    """frame[columns] at the (sorted) row positions: text picked out of the chunks that hold them when they are few,
+    else each column filtered through a mask (no codes carried: the rows are a few representatives)."""
+    keep, arrays = None, []
+    for c, data in zip(columns, datas, strict=True):
+        values = frame[c]
+        if isinstance(values.array, pd.arrays.ArrowStringArray) and _by_position(data, positions):
+            arrays.append(_text_like(values, _values_at(data, positions)))
+            continue
+        if keep is None:
+            keep = np.zeros(len(frame), bool)
+            keep[positions] = True
+        arrays.append(values.array[keep])
+    rows = pd.DataFrame(dict(enumerate(arrays)), index=frame.index[positions], copy=False)
+    rows.columns = list(columns)
+    return rows
 
 
 def _kept_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, int]:
