@@ -216,22 +216,34 @@ def item_sums(
     item_i = np.array([at.get(v, -1) for v in distinct.rows[item]], dtype="int16")[distinct.codes[keep]]
     distinct = distinct_rows(frame, [result])
     values = pd.to_numeric(distinct.rows[result], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    score = values[distinct.codes[keep]]
-    scored = (np.array([k for _, k, _ in items] + [-1])[item_i] == inst_i) & ~np.isnan(score)  # its own items
+    result_i = distinct.codes[keep]  # the score of a row is values[result_i], looked up once it is known to count
+    own = np.array([k for _, k, _ in items] + [-1], dtype=np.int16)  # the instrument of each item (-1: none)
+    scored = (own[item_i] == inst_i) & ~np.isnan(values)[result_i]  # its own items
     ocular = scored & np.array([o for _, _, o in items] + [False])[item_i]
+    del item_i
     distinct = distinct_rows(frame, contract.subject_columns)
     code = distinct.codes[keep]
-    present = np.unique(code)  # the subjects seen at a rule visit, in code order
+    seen = np.zeros(len(distinct.rows), bool)
+    seen[code] = True
+    present = np.flatnonzero(seen)  # the subjects seen at a rule visit, in code order
     ids = _ids(distinct.rows.iloc[present], contract, specs).to_numpy(dtype=object)
     del distinct
     shape = (len(ids), len(rule["visits"]), len(names))
-    key = (np.searchsorted(present, code) * shape[1] + visit_i) * shape[2] + inst_i
     size = int(np.prod(shape))
+    kind = np.int32 if size < np.iinfo(np.int32).max else np.int64
+    key = (np.cumsum(seen, dtype=kind) - 1)[code]  # each row's subject among those present, then its cell:
+    del code, seen
+    key *= shape[1]  # in place, in the smallest type: 10^7 rows leave no room for wide temporaries
+    key += visit_i
+    key *= shape[2]
+    key += inst_i
+    del visit_i, inst_i
+    key, at_ocular, score = key[scored], ocular[scored], values[result_i[scored]]  # only the scored rows count
     return ItemSums(
         ids,
-        np.bincount(key[scored], weights=score[scored], minlength=size).reshape(shape),
-        np.bincount(key[ocular], weights=score[ocular], minlength=size).reshape(shape),
-        np.bincount(key[scored], minlength=size).reshape(shape),
+        np.bincount(key, weights=score, minlength=size).reshape(shape),
+        np.bincount(key[at_ocular], weights=score[at_ocular], minlength=size).reshape(shape),
+        np.bincount(key, minlength=size).reshape(shape),
     )
 
 
