@@ -146,6 +146,7 @@ class Scan:
     blank: bool  # empty or only white space (after any byte-order mark): not even a header
     newlines: int
     ends_with_newline: bool
+    modified_ns: int = 0  # the file's modification time when the scan began (0: not known)
 
 
 def scan_file(path: Path, block: int = 1 << 24, also: Callable[[bytes], object] | None = None) -> Scan:
@@ -154,6 +155,7 @@ def scan_file(path: Path, block: int = 1 << 24, also: Callable[[bytes], object] 
     digest, size, newlines, blank, last = hashlib.sha256(), 0, 0, True, b""
     pending: Future | None = None
     with path.open("rb") as fh, ThreadPoolExecutor(1) as pool:
+        modified = os.fstat(fh.fileno()).st_mtime_ns
         first_line = fh.readline().removeprefix(codecs.BOM_UTF8).rstrip(b"\n")
         fh.seek(0)
         for chunk in iter(lambda: fh.read(block), b""):
@@ -168,7 +170,13 @@ def scan_file(path: Path, block: int = 1 << 24, also: Callable[[bytes], object] 
             size, last = size + len(chunk), chunk
         if pending is not None:
             pending.result()
-    return Scan(digest.hexdigest(), size, first_line, blank, newlines, last.endswith(b"\n"))
+    return Scan(digest.hexdigest(), size, first_line, blank, newlines, last.endswith(b"\n"), modified)
+
+
+def _unchanged_since(path: Path, scan: Scan) -> bool:
+    """Whether the file still has the size and modification time it had when `scan` was made."""
+    now = path.stat()
+    return now.st_size == scan.size and (not scan.modified_ns or now.st_mtime_ns == scan.modified_ns)
 
 
 def _text(path: Path) -> bytes:
@@ -228,6 +236,11 @@ def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> 
         if "UTF8" in str(exc):
             raise _undecodable(contract.file, _text(path)) from None
         raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
+    if not _unchanged_since(path, scan):  # the fingerprint and the counts would not describe the rows read
+        raise StructuralError(
+            f"{contract.file}: changed while the export read it (size or modification time differs from its "
+            "fingerprint's); run again once the file is complete"
+        )
     frame = table.to_pandas()
     lines = None if skipped else _line_numbers(scan, len(frame))
     ragged = _ragged_frame([], [])

@@ -45,6 +45,24 @@ def test_byte_order_mark_keeps_columns_and_fingerprint(tmp_path, specs):
     assert (marked.sha256, marked.size) == (hashlib.sha256(data).hexdigest(), len(data))
 
 
+@pytest.mark.parametrize("change", ["appended", "rewritten in place"])
+def test_a_file_changed_after_its_fingerprint_is_refused(tmp_path, specs, change):
+    import os
+
+    path = tmp_path / "dosing.csv"
+    data = (RAW / "dosing.csv").read_bytes()
+    path.write_bytes(data)
+    scan = scan_file(path)  # as the fingerprint scans it, before the read
+    assert read_raw(tmp_path, specs.raw["dosing"], scan).sha256 == scan.sha256  # unchanged: read with its scan
+    if change == "appended":
+        path.write_bytes(data + data.splitlines(keepends=True)[-1])
+    else:  # same size, other bytes, a later modification time
+        path.write_bytes(data.replace(b"01-", b"02-", 1))
+        os.utime(path, ns=(scan.modified_ns + 10**9, scan.modified_ns + 10**9))
+    with pytest.raises(StructuralError, match=r"^dosing\.csv: changed while the export read it"):
+        read_raw(tmp_path, specs.raw["dosing"], scan)
+
+
 def test_white_space_only_file_is_empty(tmp_path, specs):
     (tmp_path / "dosing.csv").write_bytes(b"\n  \n")
     with pytest.raises(StructuralError, match=r"dosing\.csv: empty file"):
