@@ -88,7 +88,7 @@ def constant_text(value: str, n: int, block: int = 1 << 16) -> pd.api.extensions
 
 
 def _one_block(data: pa.ChunkedArray) -> bool:
-    """Whether every chunk is the same Arrow array, the last one maybe cut short (see flows.read._constant)."""
+    """Whether every chunk is the same Arrow array, the last one maybe cut short (see constant_text)."""
     if data.num_chunks < 2:
         return False
     first = data.chunks[0]

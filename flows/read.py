@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pv
 
+from flows.distinct import constant_text
 from flows.errors import StructuralError
 from flows.specs import RawContract
 
@@ -184,13 +185,6 @@ def _text(path: Path) -> bytes:
     return path.read_bytes().removeprefix(codecs.BOM_UTF8)
 
 
-def _constant(value: str, n: int, block: int = 1 << 16) -> pd.api.extensions.ExtensionArray:
-    """A text column of `value` n times whose chunks are all one Arrow array: a block of memory, not n copies."""
-    chunk = pa.repeat(pa.scalar(value, pa.large_string()), min(n, block))
-    chunks = [chunk] * (n // block) + ([chunk.slice(0, n % block)] if n % block else [])
-    return pa.chunked_array(chunks, type=pa.large_string()).to_pandas().array
-
-
 def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> RawFile:
     """Read one raw file as all-text columns; raise StructuralError for what no row-level reject can express.
 
@@ -255,7 +249,7 @@ def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> 
     frame.index = lines
     frame.index.name = "line"
     frame = frame[contract.column_names]
-    frame.insert(0, SOURCE, _constant(contract.file, len(frame)))
+    frame.insert(0, SOURCE, constant_text(contract.file, len(frame)))
     return RawFile(
         contract.name, contract.file, frame, scan.sha256, scan.size, ragged, data_lines, spans, tuple(header)
     )

@@ -10,6 +10,7 @@ import pytest
 
 from flows import distinct
 from flows.distinct import (
+    constant_text,
     distinct_rows,
     duplicated,
     per_value,
@@ -229,3 +230,10 @@ def test_rows_where_carries_the_codes_renumbered_to_the_rows_kept(mask):
     for c, (codes, n) in known.items():  # every code used, in order of first appearance, as if encoded anew
         fresh, m = value_codes(kept[c])
         assert (codes.tolist(), n) == (fresh.tolist(), m)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 65536, 65537, 200_000])  # empty, shorter than a block, on and past a block
+def test_constant_column(n):
+    column = pd.Series(constant_text("dosing.csv", n))
+    assert len(column) == n and (column == "dosing.csv").all()
+    assert column.dtype == pd.Series(["text"]).dtype  # the same str dtype as every column read

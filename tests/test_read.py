@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from flows.errors import StructuralError
-from flows.read import _constant, read_raw, scan_file
+from flows.read import read_raw, scan_file
 from tests.conftest import RAW
 
 
@@ -67,13 +67,6 @@ def test_white_space_only_file_is_empty(tmp_path, specs):
     (tmp_path / "dosing.csv").write_bytes(b"\n  \n")
     with pytest.raises(StructuralError, match=r"dosing\.csv: empty file"):
         read_raw(tmp_path, specs.raw["dosing"])
-
-
-@pytest.mark.parametrize("n", [0, 1, 5, 65536, 65537, 200_000])  # empty, shorter than a block, on and past a block
-def test_constant_column(n):
-    column = pd.Series(_constant("dosing.csv", n))
-    assert len(column) == n and (column == "dosing.csv").all()
-    assert column.dtype == pd.Series(["text"]).dtype  # the same str dtype as every column read
 
 
 def test_unbalanced_quote_reports_the_lines_it_swallowed(tmp_path, specs):
