@@ -174,7 +174,7 @@ def scan_file(path: Path, block: int = 1 << 24, also: Callable[[bytes], object] 
     return Scan(digest.hexdigest(), size, first_line, blank, newlines, last.endswith(b"\n"), modified)
 
 
-def _unchanged_since(path: Path, scan: Scan) -> bool:
+def _as_scanned(path: Path, scan: Scan) -> bool:
     """Whether the file still has the size and modification time it had when `scan` was made."""
     now = path.stat()
     return now.st_size == scan.size and (not scan.modified_ns or now.st_mtime_ns == scan.modified_ns)
@@ -230,7 +230,7 @@ def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> 
         if "UTF8" in str(exc):
             raise _undecodable(contract.file, _text(path)) from None
         raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
-    if not _unchanged_since(path, scan):  # the fingerprint and the counts would not describe the rows read
+    if not _as_scanned(path, scan):  # the fingerprint and the counts would not describe the rows read
         raise StructuralError(
             f"{contract.file}: changed while the export read it (size or modification time differs from its "
             "fingerprint's); run again once the file is complete"
