@@ -13,6 +13,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from flows.dates import impute_first
 from flows.mapping.derivations import arm_of_dose
 from flows.specs import Specs, Study
 
@@ -54,11 +55,7 @@ ROW_PX, SMALL_ROW_PX, BAND_PX = 17.0, 13.0, 3.0
 
 def plot_days(values: pd.Series) -> np.ndarray:
     """ISO 8601 dates or date-times as datetime64[D]; partial dates take the first day (month); NaT when absent."""
-    head = values.astype("str").str.slice(0, 10).where(values.notna())
-    filled = head.where(head.str.len() != 4, head + "-01-01")
-    filled = filled.where(filled.str.len() != 7, filled + "-01")
-    parsed = pd.to_datetime(filled, format="%Y-%m-%d", errors="coerce")
-    return parsed.to_numpy(dtype="datetime64[D]")
+    return impute_first(values).to_numpy(dtype="datetime64[D]")
 
 
 def infusion_arm(dose: pd.Series, study: Study, actual: pd.Series | None = None) -> pd.Series:
