@@ -389,8 +389,8 @@ def parent_rule_rejects(
     indexed = parent.assign(_key=subject_key(parent, parent_contract)).drop_duplicates("_key").set_index("_key")
     subjects = distinct_rows(child, contract.subject_columns)  # each subject once, however many rows it has
     key = subject_key(subjects.rows, contract).reset_index(drop=True)
-    known = _isin(key, indexed.index.to_series()).to_numpy(bool)
     at = indexed.index.get_indexer(key)  # each subject's parent row (-1: none), looked up once for every rule
+    known = at >= 0
 
     def parents(column: str) -> pd.Series:  # what key.map(indexed[column]) gives
         return pd.Series(indexed[column].array.take(at, allow_fill=True))
