@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from flows import distinct
-from flows.distinct import _representatives, distinct_rows, take_rows, value_codes
+from flows.distinct import SMALL, _representatives, distinct_rows, take_rows, value_codes
 from flows.specs import DomainSpec
 
 
@@ -17,7 +16,7 @@ def usubjid(studyid: str, site: pd.Series | None, subject: pd.Series) -> pd.Seri
         return (studyid + "-" + subject.astype("str")).astype("str")
     if not site.index.equals(subject.index):
         return studyid + "-" + site + "-" + subject
-    if len(site) <= distinct.SMALL:
+    if len(site) <= SMALL:
         out = studyid + "-" + site + "-" + subject
         out.name = site.name if site.name == subject.name else None
         return out

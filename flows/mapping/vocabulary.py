@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flows.dates import study_day
-from flows.distinct import constant_text, per_value
+from flows.distinct import SMALL, _arrow_data, constant_text, distinct_rows, per_value
 
 
 def assign(values: pd.Series) -> pd.Series:
@@ -118,8 +118,7 @@ def epoch_of_day(day: pd.Series, schedule: Sequence[Mapping[str, Any]]) -> pd.Se
 
 def _text(values: pd.Series) -> pa.ChunkedArray | None:
     """The Arrow data of a text Series (None for any other kind)."""
-    data = getattr(values.array, "_pa_array", None)
-    return data if isinstance(values.array, pd.arrays.ArrowStringArray) and isinstance(data, pa.ChunkedArray) else None
+    return _arrow_data(values) if isinstance(values.array, pd.arrays.ArrowStringArray) else None
 
 
 def first_non_null(parts: Sequence[pd.Series]) -> pd.Series:
@@ -146,8 +145,6 @@ def null_unless(values: pd.Series, mask: pd.Series) -> pd.Series:
 def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     """SDTM --DY against a reference date (see flows.dates.study_day): no day 0, null when a date is partial.
     Worked out once per distinct pair of dates (on the records when there are few)."""
-    from flows.distinct import SMALL, distinct_rows
-
     frame = pd.DataFrame({"d": dtc.astype("str").array, "r": reference.astype("str").array}, index=dtc.index)
     if len(frame) <= SMALL:
         return study_day(frame["d"], frame["r"]).astype("Int64")
@@ -177,8 +174,6 @@ def epoch_of_element(subject: pd.Series, dtc: pd.Series, elements: pd.DataFrame)
 
     A date without a time is compared with the element's start date; null before the first element. Worked out
     once per distinct subject and date (on the records when there are few)."""
-    from flows.distinct import SMALL, distinct_rows
-
     frame = pd.DataFrame({"USUBJID": subject.array, "d": dtc.astype("str").array}, index=subject.index)
     pairs = distinct_rows(frame, ["USUBJID", "d"]) if len(frame) > SMALL else None
     u = (pairs.rows if pairs is not None else frame).reset_index(drop=True).reset_index(names="pos")
