@@ -360,13 +360,20 @@ def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFram
 SMALL = 4096  # below this many rows an element-wise function runs on the rows: finding distinct values costs more
 
 
+def distinct_values(values: pd.Series) -> Distinct | None:
+    """The distinct values (null included) of a column longer than SMALL; None for a small one, used as it is."""
+    if len(values) <= SMALL:
+        return None
+    return distinct_rows(values.to_frame(), [values.name if values.name is not None else 0])  # to_frame's name
+
+
 def per_value(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
     """An element-wise Series function that runs once per distinct value (null included) of its argument."""
 
     def run(values: pd.Series) -> pd.Series:
-        if len(values) <= SMALL:
+        distinct = distinct_values(values)
+        if distinct is None:
             return check(values)
-        distinct = distinct_rows(values.to_frame(), [values.name if values.name is not None else 0])
         return distinct.expand(check(distinct.rows.iloc[:, 0]), values.index)
 
     return run
@@ -377,8 +384,7 @@ def per_value_check(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Ser
     else the answer of every row, so that the failing rows are reported."""
 
     def run(values: pd.Series) -> bool | pd.Series:
-        small = len(values) <= SMALL
-        distinct = None if small else distinct_rows(values.to_frame(), [values.name if values.name is not None else 0])
+        distinct = distinct_values(values)
         ok = check(values if distinct is None else distinct.rows.iloc[:, 0])
         if bool(np.asarray(pd.Series(ok).fillna(False), dtype=bool).all()):  # a null answer is no pass
             return True

@@ -9,7 +9,7 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
-from flows.distinct import SMALL, distinct_rows, duplicated, per_value_check, shared_codes
+from flows.distinct import distinct_values, duplicated, per_value_check, shared_codes
 from flows.errors import OutputCheckError
 from flows.specs import DomainSpec, Specs, Variable
 
@@ -41,9 +41,8 @@ def _every(test: Callable[[pd.Series], bool]) -> Callable[[pd.Series], bool]:
     """A whole-column check run on the distinct values of a large column (a few values repeated millions of times)."""
 
     def run(values: pd.Series) -> bool:
-        if len(values) > SMALL:
-            values = distinct_rows(values.to_frame(), [values.name if values.name is not None else 0]).rows.iloc[:, 0]
-        return test(values)
+        distinct = distinct_values(values)
+        return test(values if distinct is None else distinct.rows.iloc[:, 0])
 
     return run
 
