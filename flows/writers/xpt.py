@@ -8,6 +8,7 @@ blanks for text.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -42,13 +43,18 @@ def byte_lengths(col: pd.Series) -> pd.Series:
     return present.str.encode("utf-8").str.len().reindex(col.index)
 
 
-def _longest_and_ascii(col: pd.Series) -> tuple[int, bool] | None:
-    """Arrow text: the longest value in UTF-8 bytes (0 when all missing) and whether all is ASCII, in two kernels."""
+def _longest(col: pd.Series) -> int | None:
+    """Arrow text: the longest value in UTF-8 bytes (0 when all missing), in one kernel; None for other data."""
     if not isinstance(col.array, pd.arrays.ArrowStringArray):
         return None
-    data = pa.array(col.array)
-    longest = pc.max(pc.binary_length(data)).as_py()
-    return longest or 0, bool(pc.all(pc.string_is_ascii(data), min_count=0).as_py())
+    return pc.max(pc.binary_length(pa.array(col.array))).as_py() or 0
+
+
+def _all_ascii(col: pd.Series) -> bool:
+    """Arrow text that is all ASCII, in one kernel (False for other data: those are looked at value by value)."""
+    if not isinstance(col.array, pd.arrays.ArrowStringArray):
+        return False
+    return bool(pc.all(pc.string_is_ascii(pa.array(col.array)), min_count=0).as_py())
 
 
 def xpt_lengths(frame: pd.DataFrame, spec: DomainSpec) -> dict[str, int]:
@@ -57,16 +63,17 @@ def xpt_lengths(frame: pd.DataFrame, spec: DomainSpec) -> dict[str, int]:
     for v in spec.variables:
         if v.type == "Num":
             out[v.name] = 8
-        elif (facts := _longest_and_ascii(frame[v.name])) is not None:
-            out[v.name] = max(1, facts[0])
+        elif (longest := _longest(frame[v.name])) is not None:
+            out[v.name] = max(1, longest)
         else:
             lengths = byte_lengths(frame[v.name])
             out[v.name] = max(1, int(lengths.max())) if lengths.notna().any() else 1
     return out
 
 
-def xpt_problems(frame: pd.DataFrame, spec: DomainSpec) -> list[str]:
-    """Everything XPORT v5 cannot represent, each naming domain, variable and (for values) the first subject."""
+def xpt_problems(frame: pd.DataFrame, spec: DomainSpec, lengths: Mapping[str, int]) -> list[str]:
+    """Everything XPORT v5 cannot represent, each naming domain, variable and (for values) the first subject;
+    `lengths` are the variables' lengths as written (xpt_lengths)."""
     problems = []
     if len(spec.domain) > MAX_NAME or len(spec.label) > MAX_LABEL:
         problems.append(f"{spec.domain}: dataset name over {MAX_NAME} or label over {MAX_LABEL} characters")
@@ -78,8 +85,7 @@ def xpt_problems(frame: pd.DataFrame, spec: DomainSpec) -> list[str]:
             problems.append(f"{where}: label over {MAX_LABEL} characters or not ASCII: {v.label!r}")
         if v.type == "Char":
             col = frame[v.name]
-            facts = _longest_and_ascii(col)
-            if facts is not None and facts[0] <= MAX_CHAR and facts[1]:  # the usual case: nothing to look for
+            if lengths[v.name] <= MAX_CHAR and _all_ascii(col):  # the usual case: nothing to look for
                 continue
             subject = frame["USUBJID"] if "USUBJID" in frame else pd.Series("(no subject)", index=frame.index)
             too_long = byte_lengths(col) > MAX_CHAR
@@ -175,8 +181,9 @@ def write_xport(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, lengths: di
 
 
 def write_xpt(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    problems = xpt_problems(frame, spec)
+    lengths = ctx.lengths.get(spec.domain) or xpt_lengths(frame, spec)
+    problems = xpt_problems(frame, spec, lengths)
     if problems:
         raise OutputCheckError("cannot write SAS XPORT v5: " + "; ".join(problems))
     with path.open("wb") as fh:
-        write_xport(fh, frame, spec, ctx.lengths.get(spec.domain) or xpt_lengths(frame, spec), ctx.created)
+        write_xport(fh, frame, spec, lengths, ctx.created)
