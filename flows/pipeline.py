@@ -33,7 +33,6 @@ from flows.publish import (
     latest_transfer,
     new_staging,
     publish,
-    sha256_file,
     sweep_staging,
     utc_stamp,
 )
@@ -147,10 +146,9 @@ def prepare(raw: dict[str, RawFile], validation: Validation, specs: Specs, cutof
     return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility)
 
 
-def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer | None = None) -> dict[str, dict]:
+def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer) -> dict[str, dict]:
     """Write every dataset in every format into the staging folder, each file handed to `packer` once written;
     return rows per file."""
-    done = packer.add if packer else lambda path: None
     plain = {d: f.drop(columns=TRACE, errors="ignore") for d, f in prepared.datasets.items()}
     lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
@@ -162,23 +160,23 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
             for folder, ext, writer in WRITERS.values():
                 path = staging / folder / f"{domain.lower()}.{ext}"
                 writer(frame, specs.sdtm[domain], path, ctx)
-                done(path)
+                packer.add(path)
                 outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.define import define_metadata, write_define
     from flows.define_html import write_define_html
     from flows.summary import write_summary
 
     (staging / "documents").mkdir()
-    done(Path(shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")))
+    packer.add(Path(shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")))
     meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say
     write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml", meta)
-    done(staging / "define.xml")
+    packer.add(staging / "define.xml")
     write_define_html(plain, specs, lengths, staging / "define.html", meta)
-    done(staging / "define.html")
+    packer.add(staging / "define.html")
     write_summary(
         plain, prepared.validation.rejects, specs, prepared.cutoff, staging / "summary.html", prepared.eligibility
     )
-    done(staging / "summary.html")
+    packer.add(staging / "summary.html")
     return outputs
 
 
@@ -195,17 +193,16 @@ def write_manifest(
     outputs: dict[str, dict],
     specs: Specs,
     stamp: str,
-    fingerprint: str | None = None,
-    packer: Packer | None = None,
-    trace: pd.DataFrame | None = None,
+    fingerprint: str | None,
+    packer: Packer,
+    trace: pd.DataFrame,
 ) -> dict:
     """manifest.json: inputs (sha256, rows read/valid/rejected/cut, physical lines, balanced), rejects, the
     eligibility rules checked on the data and their disagreements with the checklist (warnings), outputs (rows,
     sha256), fingerprint. An input balances when its records are valid or rejected and every physical data line
     lies in one of them: a quoting error that merges lines into one rejected record shows as `lines_rejected`.
-    The hashes come from `packer` and the trace is `trace` when given (worked out once for the whole transfer)."""
+    The hashes come from `packer`; `trace` is the transfer's trace table (worked out once for the whole transfer)."""
     validation, inputs = prepared.validation, {}
-    trace = trace_table(prepared.datasets, specs) if trace is None else trace
     traced = traced_lines(trace)
     rejected_lines = validation.rejects.groupby("file")["line"].unique()
     for name, f in prepared.raw.items():
@@ -226,7 +223,7 @@ def write_manifest(
             and lines == valid_lines + f.lines_of(bad),
         }
     for rel, entry in outputs.items():
-        entry["sha256"] = packer.digest(rel).sha256 if packer else sha256_file(staging / rel)
+        entry["sha256"] = packer.digest(rel).sha256
     by_rule = validation.rejects["rule"].value_counts().sort_index()
     manifest = {
         "study": specs.study.studyid,
@@ -260,12 +257,13 @@ def stage_transfer(
             rejects = prepared.validation.rejects
             write_table(rejects, staging / "rejects.csv", text=[c for c in rejects.columns if c != "line"])
             outputs["rejects.csv"] = {"rows": len(rejects)}
+            packer.add(staging / "rejects.csv")
             trace = trace_table(prepared.datasets, specs)
             write_table(trace, staging / "trace.csv", text=["domain", "USUBJID", "file"])
             outputs["trace.csv"] = {"rows": len(trace)}
             packer.add(staging / "trace.csv")
             write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
-            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer=packer, trace=trace)
+            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, trace)
             del trace
             write_sums(staging, packer)
             write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created, packer)
