@@ -31,20 +31,22 @@ def _spec_files(root: Path) -> list[Path]:
 
 
 def _add(digest: hashlib._Hash, name: str, data: bytes) -> None:
-    # length-prefixed so that no two different inputs can produce the same byte stream
     for part in (name.encode("utf-8"), data):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
+        _add_part(digest, part)
+
+
+def _add_part(digest: hashlib._Hash, part: bytes) -> None:
+    # length-prefixed so that no two different inputs can produce the same byte stream
+    digest.update(len(part).to_bytes(8, "big"))
+    digest.update(part)
 
 
 def _add_file(digest: hashlib._Hash, name: str, path: Path) -> tuple[hashlib._Hash, Scan | None]:
     """`digest` with (name, the file's bytes) added as `_add` would, the file streamed block by block (never whole in
     memory) and scanned for the read in the same pass; a file that changes size meanwhile is hashed again, whole."""
     size, streamed = path.stat().st_size, digest.copy()
-    encoded = name.encode("utf-8")
-    streamed.update(len(encoded).to_bytes(8, "big"))
-    streamed.update(encoded)
-    streamed.update(size.to_bytes(8, "big"))
+    _add_part(streamed, name.encode("utf-8"))
+    streamed.update(size.to_bytes(8, "big"))  # the data's length prefix; the data follow as they are scanned
     scan = scan_file(path, also=streamed.update)
     if scan.size == size:
         return streamed, scan
