@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Collection
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -39,12 +40,8 @@ def _quoted(text: pa.Array) -> pa.Array:
     return pa.array([_field(v) for v in text.to_pylist()], pa.large_string())
 
 
-def _text_tokens(values: pd.Series) -> pa.Array:
-    return _quoted(pc.fill_null(pa.array(neutralise(values).array), ""))
-
-
-def _plain_text_tokens(values: pd.Series) -> pa.Array:
-    return _quoted(pc.fill_null(pa.array(values.array), ""))
+def _text_tokens(values: pd.Series, neutralised: bool) -> pa.Array:
+    return _quoted(pc.fill_null(pa.array((neutralise(values) if neutralised else values).array), ""))
 
 
 def _number_tokens(values: pd.Series) -> list[str]:
@@ -60,7 +57,7 @@ def _integers(block: pa.Array) -> pa.Array:
 def _tokens(col: pd.Series, neutralised: bool) -> Tokens | RowTokens | None:
     """How the column's fields are made, or None for a column of another kind (left to pandas)."""
     if isinstance(col.array, pd.arrays.ArrowStringArray):
-        return column_tokens(col, _text_tokens if neutralised else _plain_text_tokens)
+        return column_tokens(col, partial(_text_tokens, neutralised=neutralised))
     if pd.api.types.is_integer_dtype(col):
         return RowTokens(pa.chunked_array([pa.array(col, type=pa.int64(), from_pandas=True)]), _integers)
     if pd.api.types.is_float_dtype(col):
