@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from flows.lock import LOCK_NAME  # noqa: E402
 from flows.serve import answers, free_port, spawn, stop  # noqa: E402
-from flows.specs import SPECS_DIR  # noqa: E402
+from flows.specs import SPECS_DIR, Study  # noqa: E402
 from flows.synth import main as synth  # noqa: E402
 
 STUDIES, WORKERS, SUBJECTS = 20, 2, 8
@@ -88,8 +88,7 @@ def schedule_at(specs_dirs: list[Path], minute: datetime) -> None:
     for specs in specs_dirs:
         path = specs / "study.yaml"
         study = yaml.safe_load(path.read_text(encoding="utf-8"))
-        zone = (study.get("schedule") or {}).get("timezone") or study["sites"][0]["timezone"]
-        local = minute.astimezone(ZoneInfo(zone))
+        local = minute.astimezone(ZoneInfo(Study(study, path).schedule_timezone))
         cron = f"{local.minute} {local.hour} {local.day} {local.month} *"
         text, n = re.subn(r'(?m)^schedule: \{cron: "[^"]*"', f'schedule: {{cron: "{cron}"', path.read_text("utf-8"))
         assert n == 1, f"{path}: no one-line schedule: {{cron: ...}}"

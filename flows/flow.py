@@ -24,7 +24,7 @@ from flows.errors import PipelineError, describe, shorten
 from flows.lock import LockedError
 from flows.publish import latest_transfer
 from flows.report import run_report
-from flows.specs import SPECS_DIR, Specs, load_specs
+from flows.specs import SPECS_DIR, Specs, Study, load_specs
 from flows.validate import Validation
 
 RETRY_DELAYS = [1, 4, 16]  # seconds: a share that hiccups usually answers again within these
@@ -128,8 +128,7 @@ def _run_name() -> str:
     try:
         path = Path(flow_run.parameters.get("specs_dir") or SPECS_DIR) / "study.yaml"
         study = yaml.safe_load(path.read_text(encoding="utf-8"))
-        zone = (study.get("schedule") or {}).get("timezone") or study["sites"][0]["timezone"]
-        moment = datetime.now(ZoneInfo(zone))
+        moment = datetime.now(ZoneInfo(Study(study, path).schedule_timezone))
         return f"export-{study['studyid']}-{moment:%Y%m%d-%H%M%S%z}-{run_id}"
     except (OSError, LookupError, TypeError, ValueError, yaml.YAMLError):  # the run itself will say what is wrong
         return f"export-{datetime.now(UTC):%Y%m%d-%H%M%S%z}-{run_id}"
