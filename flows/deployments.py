@@ -36,19 +36,25 @@ def zone_slug(timezone: str) -> str:
     return timezone.lower().replace("/", "-").replace("_", "-")
 
 
-def schedule_slug(cron: str, timezone: str) -> str:
-    """How the UI names a schedule, with its zone: '0 2 * * *' in Asia/Shanghai -> daily-0200-asia-shanghai."""
+def _daily_at(cron: str) -> tuple[int, int] | None:
+    """(hour, minute) of a cron that runs once a day ('0 2 * * *' -> (2, 0)); None for any other cron."""
     fields = cron.split()
     if len(fields) == 5 and fields[0].isdigit() and fields[1].isdigit() and fields[2:] == ["*", "*", "*"]:
-        return f"daily-{int(fields[1]):02}{int(fields[0]):02}-{zone_slug(timezone)}"
+        return int(fields[1]), int(fields[0])
+    return None
+
+
+def schedule_slug(cron: str, timezone: str) -> str:
+    """How the UI names a schedule, with its zone: '0 2 * * *' in Asia/Shanghai -> daily-0200-asia-shanghai."""
+    if at := _daily_at(cron):
+        return f"daily-{at[0]:02}{at[1]:02}-{zone_slug(timezone)}"
     return "cron-" + re.sub(r"[^0-9a-z]+", "-", cron.lower().replace("*", "x")).strip("-") + "-" + zone_slug(timezone)
 
 
 def _daily(cron: str) -> str:
     """'0 2 * * *' -> 'daily at 02:00'; any other cron -> "on cron '...'"."""
-    m, h, *rest = cron.split()
-    daily = m.isdigit() and h.isdigit() and rest == ["*"] * 3
-    return f"daily at {int(h):02}:{int(m):02}" if daily else f"on cron {cron!r}"
+    at = _daily_at(cron)
+    return f"daily at {at[0]:02}:{at[1]:02}" if at else f"on cron {cron!r}"
 
 
 def check_schedule(spec: dict[str, Any], specs: Specs, path: Path = PREFECT_YAML) -> None:
