@@ -119,15 +119,15 @@ def study_deployments(specs_dirs: list[Path] | None = None, out_dir: Path | None
     return [{**d, "parameters": {**d["parameters"], "out_dir": str(out_dir.resolve())}} for d in deployments]
 
 
-def deploy_to_pool(specs_dirs: list[Path] | None, env: dict[str, str], out_dir: Path | None = None) -> str:
-    """prefect.yaml's process work pool (created when missing) and in it one deployment per study, through
-    `prefect deploy --all` on a copy of prefect.yaml listing the studies' deployments; a line saying what it did."""
+def deploy_to_pool(deployments: list[dict[str, Any]], env: dict[str, str]) -> str:
+    """prefect.yaml's process work pool (created when missing) and in it the studies' deployments (from
+    study_deployments), through `prefect deploy --all` on a copy of prefect.yaml listing them; a line saying what it
+    did."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectNotFound
     from prefect.workers.process import ProcessWorker
 
-    deployments = study_deployments(specs_dirs, out_dir)
     pool = deployments[0]["work_pool"]["name"]
     with get_client(sync_client=True) as client:
         try:

@@ -265,7 +265,8 @@ def main(
     both."""
     if runner_only:
         return serve_deployments(specs_dirs, out_dir)
-    names = [d["name"] for d in study_deployments(specs_dirs, out_dir)]  # fail here, not in the child
+    deployments = study_deployments(specs_dirs, out_dir)  # fail here, not in the child
+    names = [d["name"] for d in deployments]
     for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (a background job)
         signal.signal(sig, _raise_interrupt)
     children = Supervisor()
@@ -305,7 +306,7 @@ def main(
             with temporary_settings({PREFECT_API_URL: api_url}):
                 print(ensure_crash_automation(int(env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"])), flush=True)
                 if deploy:
-                    print(deploy_to_pool(specs_dirs, env, out_dir), flush=True)
+                    print(deploy_to_pool(deployments, env), flush=True)
             if not children.children:  # a configured server: nothing to keep running here
                 return 0
             print(f"no runner: workers of the work pool run {name} (`prefect deploy`); Ctrl-C stops", flush=True)
