@@ -314,7 +314,7 @@ def child(mode: str, raw: Path, out: Path, domains: list[str] | None = None) -> 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     run = {"floor": child_floor, "core": child_core, "flow": child_flow, "cold": child_cold, "warm": child_warm}[mode]
-    info = run(raw, out, domains) if mode == "core" and domains else run(raw, out)
+    info = run(raw, out, domains) if mode == "core" else run(raw, out)
     done = info.pop("done", time.perf_counter())
     ready = info.pop("ready")
     info.update(startup=ready - started, wall=done - ready, peak_rss_mb=_peak_rss_mb())
