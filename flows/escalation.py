@@ -257,7 +257,7 @@ def _lines(canvas: Canvas, panel: Panel, rows: pd.DataFrame, palette: Mapping[st
     frame = pd.DataFrame(
         {
             "colour": rows["colour"].to_numpy()[has],
-            "y": panel.row_y(np.arange(panel.n))[has],
+            "y": panel.row_of.to_numpy()[has],
             "x0": panel.scale(consent[has]),
             "x1": panel.scale(end[has]),
         }
@@ -294,7 +294,7 @@ def _axes(canvas: Canvas, panel: Panel, ticks: list, cut_x: float | None, title:
         canvas.text((LEFT + RIGHT) / 2, (panel.y0 + panel.y1) / 2 + 4, "none", 12, ' text-anchor="middle" fill="#666"')
     elif not panel.banded:
         size = 11 if panel.n <= 30 else 9.5
-        ys = panel.row_y(np.arange(panel.n)) + size * 0.35
+        ys = panel.row_of.to_numpy() + size * 0.35
         texts = "".join(
             f'<text x="{LEFT - 5}" y="{_num(y)}">{escape(str(label))}</text>'
             for y, label in zip(ys, labels, strict=True)
@@ -417,14 +417,14 @@ def escalation_svg(
         tick = canvas.symbol("consent", "|", top.radius * 1.2, 'stroke="#404040" stroke-width="1"')
         canvas.markers(tick, consent_x, consent_y, "consent")
     counts = {}
-    for code, (colour, marker, _) in styles.items():
+    for i, (code, (colour, marker, _)) in enumerate(styles.items()):
         hit = (infusions["arm"] == code).to_numpy()
         x, y = top.at(infusions.loc[hit, "USUBJID"], infusion_days[hit])
         counts[code] = len(x)
-        ident = canvas.symbol(f"arm{list(styles).index(code)}", marker, top.radius, _arm_paint(colour, marker))
+        ident = canvas.symbol(f"arm{i}", marker, top.radius, _arm_paint(colour, marker))
         canvas.markers(ident, x, y, "infusions", f' data-arm="{escape(code)}"', top.grid)
     if events is not None and len(events):
-        for kind, (marker, colour) in kinds.items():
+        for i, (kind, (marker, colour)) in enumerate(kinds.items()):
             hit = (events["kind"] == kind).to_numpy()
             x, y = top.at(events.loc[hit, "USUBJID"], event_days[hit])
             y = y + EVENT_OFFSET * top.pitch
@@ -433,7 +433,7 @@ def escalation_svg(
                 ident = canvas.symbol("dlt", "o", top.radius * (1.3 if top.banded else 1.6), ring)
             else:
                 paint = f'fill="{colour}" stroke="#000" stroke-width="0.4"'
-                ident = canvas.symbol(f"event{list(kinds).index(kind)}", marker, top.radius * 1.1, paint)
+                ident = canvas.symbol(f"event{i}", marker, top.radius * 1.1, paint)
             canvas.markers(ident, x, y, "events", f' data-kind="{escape(kind)}"', top.grid)
 
     # Bottom panel: grey lines, open circles at consent.
