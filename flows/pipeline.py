@@ -129,18 +129,27 @@ class Prepared:
     eligibility: Eligibility = field(default_factory=Eligibility)  # the rules on the data against the checklist
 
 
-def prepare(raw: dict[str, RawFile], validation: Validation, specs: Specs, cutoff: str | None = None) -> Prepared:
+def prepare(
+    raw: dict[str, RawFile], validation: Validation, specs: Specs, cutoff: str | None = None, today: date | None = None
+) -> Prepared:
     """Apply the data cut to the valid rows, check the eligibility rules on what remains and derive the datasets
-    from it (the check first: its temporaries are gone before the datasets take their memory)."""
-    valid, cut = validation.valid, dict.fromkeys(validation.valid, 0)
+    from it (the check first: its temporaries are gone before the datasets take their memory).
+
+    The valid rows are used up: `validation.valid` is empty afterwards, and the raw rows' memory goes back before
+    the datasets are sorted (hold a frame elsewhere to keep it). A data-as-of date after `today` is refused."""
+    valid, cut = dict(validation.valid), dict.fromkeys(validation.valid, 0)
+    validation.valid.clear()
     if cutoff:
         valid, cut = apply_cutoff(valid, specs, cutoff)
     created = data_as_of(valid, specs, cutoff)
+    if today and created.date() > today:  # validation rejects every later date: a bug if one got through
+        where = future_date(valid, specs, today) or f"data as of {created:%Y-%m-%d}"
+        raise PipelineError(f"{where}: a date after today ({today}) would date the transfer")
     try:
         with shared_codes(validation.codes):  # the columns' codes, as validation worked them out
             eligibility = evaluate_eligibility(valid, specs)
             facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
-            datasets = derive_datasets(valid, specs, facts)
+            datasets = derive_datasets(valid, specs, facts, consume=True)
     finally:
         validation.codes.clear()  # the datasets are derived: the raw columns' codes are no more use
     return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility)
@@ -209,8 +218,8 @@ def write_manifest(
         c = {**validation.counts[name], "cut": prepared.cut.get(name, 0), "tabulated": int(traced.get(f.file, 0))}
         c["not_tabulated"] = c["valid"] - c["cut"] - c["tabulated"]
         bad = pd.Index(rejected_lines.get(f.file, []))
-        lines = f.lines if f.lines >= 0 else f.rows
-        valid_lines = f.lines_of(validation.valid[name].index)
+        lines = f.lines if f.lines >= 0 else c["read"]
+        valid_lines = validation.lines[name]
         inputs[f.file] = {
             "sha256": f.sha256,
             "bytes": f.size,
@@ -384,10 +393,8 @@ def _validate(run: Run) -> ExportResult | None:
 
 def _derive(run: Run) -> None:
     check_cutoff_has_data(run.validation.valid, run.specs, run.cutoff)
-    run.prepared = prepare(run.raw, run.validation, run.specs, run.cutoff)
-    if run.prepared.created.date() > run.today:  # validation rejects every later date: a bug if one got through
-        where = future_date(run.validation.valid, run.specs, run.today) or f"data as of {run.prepared.created:%Y-%m-%d}"
-        raise PipelineError(f"{where}: a date after today ({run.today}) would date the transfer")
+    run.raw = {name: f.without_rows() for name, f in run.raw.items()}  # validated: the valid rows are all we need
+    run.prepared = prepare(run.raw, run.validation, run.specs, run.cutoff, run.today)
 
 
 def _write(run: Run) -> None:

@@ -10,7 +10,7 @@ import io
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -50,10 +50,15 @@ class RawFile:
     lines: int = -1  # physical data lines: every line after the header that is not blank (-1: not counted)
     spans: pd.DataFrame | None = None  # records over more than one line: line (first), last
     header: tuple[str, ...] = ()  # the columns in the file's order: where a ragged record's fields are
+    read: int = -1  # records read, kept when the rows go (without_rows); -1: those of frame and ragged
 
     @property
     def rows(self) -> int:
-        return len(self.frame) + len(self.ragged)
+        return self.read if self.read >= 0 else len(self.frame) + len(self.ragged)
+
+    def without_rows(self) -> RawFile:
+        """The file's facts without its rows (their memory goes back once validation has taken the valid ones)."""
+        return replace(self, frame=self.frame.iloc[:0], read=self.rows)
 
     def lines_of(self, starts: pd.Index | pd.Series) -> int:
         """Physical lines taken by the records starting on `starts` (a quoted line break makes a record longer)."""

@@ -41,6 +41,8 @@ class Validation:
     counts: dict[str, dict[str, int]]
     codes: dict = field(default_factory=dict, repr=False, compare=False)  # the codes of the valid rows' text
     # columns worked out while validating (flows.distinct.shared_codes), for the derivation to resume; then cleared
+    lines: dict[str, int] = field(default_factory=dict)  # physical lines of each file's valid records (the manifest
+    # balances them once the derivation has used the rows up)
 
 
 def reject(frame: pd.DataFrame, mask: pd.Series, column: str, rule: str, message: str | pd.Series) -> pd.DataFrame:
@@ -497,11 +499,12 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs, today: date | None = 
         ["file", "line", "column", "rule"], key=lambda s: s.map(file_order) if s.name == "file" else s
     )
     rejects = _redact(rejects.drop_duplicates().reset_index(drop=True), specs)
-    valid, counts = {}, {}
+    valid, counts, lines = {}, {}, {}
     for name in order:
         frame = raw[name].frame
         with shared_codes(memo):  # the kept rows' codes follow from the file's
             keep = rows_where(frame, ~frame.index.isin(bad_lines[name])) if len(bad_lines[name]) else frame
         valid[name] = typed(keep, specs.raw[name])
         counts[name] = {"read": raw[name].rows, "valid": len(keep), "rejected": raw[name].rows - len(keep)}
-    return Validation(valid, rejects, counts, memo)
+        lines[name] = raw[name].lines_of(keep.index)
+    return Validation(valid, rejects, counts, memo, lines)

@@ -241,3 +241,30 @@ def test_traced_lines_counts_distinct_lines_per_file(files, lines, expected):
     trace = pd.DataFrame({"file": pd.Series(files, dtype="str"), "line": pd.Series(lines, dtype="int64")})
     assert traced_lines(trace) == expected
     assert expected == trace.drop_duplicates(["file", "line"])["file"].value_counts().to_dict()
+
+
+def test_prepare_uses_up_the_valid_rows(specs):
+    """The raw rows' memory goes back once the datasets are derived: nothing of the pipeline keeps them alive."""
+    import weakref
+
+    raw = pipeline.read_inputs(RAW, specs)
+    validation = pipeline.validate_raw(raw, specs)
+    name = next(n for n, c in specs.raw.items() if c.file == "assessments.csv")
+    text = next(c for c in validation.valid[name] if validation.valid[name][c].dtype == "str")
+    data = weakref.ref(validation.valid[name][text].array._pa_array)
+    read = {n: f.rows for n, f in raw.items()}
+    raw = {n: f.without_rows() for n, f in raw.items()}
+    prepared = pipeline.prepare(raw, validation, specs)
+    assert validation.valid == {} and data() is None
+    assert {n: f.rows for n, f in raw.items()} == read and all(f.frame.empty for f in raw.values())
+    assert len(prepared.datasets["QS"]) > 0
+
+
+def test_a_later_date_that_escaped_validation_names_its_row(specs):
+    """Validation rejects every date after today; were one let through (a bug), deriving stops on it, by name."""
+    raw = pipeline.read_inputs(RAW, specs)
+    validation = pipeline.validate_raw(raw, specs)  # today: the clock's, later than every sample date
+    with pytest.raises(
+        pipeline.PipelineError, match=r"^\w+\.csv:\d+: \w+='20\d\d-[-\d]+': a date after today \(2025-09-01\)"
+    ):
+        pipeline.prepare(raw, validation, specs, today=date(2025, 9, 1))

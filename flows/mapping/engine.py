@@ -221,18 +221,19 @@ def _finish(spec: DomainSpec, frame: pd.DataFrame, specs: Specs, known: tuple | 
 
 
 def derive_datasets(
-    valid: Mapping[str, pd.DataFrame], specs: Specs, facts: Mapping[str, Any] | None = None
+    valid: dict[str, pd.DataFrame], specs: Specs, facts: Mapping[str, Any] | None = None, consume: bool = False
 ) -> dict[str, pd.DataFrame]:
     """Every SDTM dataset of the specs from the valid raw rows, conformed to and checked against its spec.
 
     Records and variables of all datasets are built in one order in which each comes after what it reads (a
     variable may read another dataset's variables, a named record source whole datasets); then every dataset is
-    sorted by its keys and checked against its spec."""
+    sorted by its keys and checked against its spec. With `consume`, `valid` (a dict) is emptied once every
+    variable is derived: when nothing else holds the raw rows, their memory goes back before the sorts."""
     with shared_codes():  # a column's codes are worked out once for every step, sort and check that reads it
-        return _derive_all(valid, specs, facts)
+        return _derive_all(valid, specs, facts, consume)
 
 
-def _derive_all(valid: Mapping[str, pd.DataFrame], specs: Specs, facts: Mapping[str, Any] | None) -> dict:
+def _derive_all(valid: dict[str, pd.DataFrame], specs: Specs, facts: Mapping[str, Any] | None, consume: bool) -> dict:
     plan = plan_domains(specs)
     datasets: dict[str, dict[str, pd.Series]] = {d: {} for d in specs.sdtm}
     contexts: dict[str, Context] = {}
@@ -253,11 +254,18 @@ def _derive_all(valid: Mapping[str, pd.DataFrame], specs: Specs, facts: Mapping[
                 _evaluate(plan, contexts[domain], node)
         except (KeyError, ValueError, TypeError) as exc:
             raise OutputCheckError(f"{where}: derivation failed: {type(exc).__name__}: {exc}") from exc
-    finished = {}
-    for d, spec in specs.sdtm.items():  # nothing reads a dataset's derivation any more: each goes once finished
+    # Nothing reads a derivation any more: each dataset's variables become its frame, and the records, the caches
+    # and (with consume) the raw rows go before the first sort.
+    frames = {}
+    for d, spec in specs.sdtm.items():
         ctx = contexts.pop(d)
-        frame, known = _frame(spec, ctx), ctx.cache.get(KEY_ORDER)
-        datasets[d].clear()
+        frames[d] = (_frame(spec, ctx), ctx.cache.get(KEY_ORDER))
+        datasets[d].clear()  # numbers are copied into the frame: the variables go at once
         del ctx
+    if consume:
+        valid.clear()
+    finished = {}
+    for d, spec in specs.sdtm.items():
+        frame, known = frames.pop(d)
         finished[d] = _finish(spec, frame, specs, known)
     return finished
