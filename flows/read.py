@@ -8,7 +8,7 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -112,15 +112,35 @@ def _swallowed(physical: list[str], first: int, end: int) -> list[list[str]]:
     return [[f.strip('"') for f in loose], *rest]
 
 
-def _scan_lines(data: bytes, width: int) -> _Lines:
+def _lone_cr(file: str, text: str, header: list[str], line: int) -> StructuralError:
+    """The one-line error for a carriage return alone in an unquoted field of physical line `line` (no CSV reader
+    agrees where such a record ends), naming the column it is in."""
+    physical = text.split("\n")[line - 1]
+    before = next(csv.reader([physical.split("\r", 1)[0]]), [""])
+    column = f"column {header[len(before) - 1]}: " if "\r" in physical and 0 < len(before) <= len(header) else ""
+    return StructuralError(
+        f"{file}: line {line}: {column}a carriage return (CR) inside an unquoted field; quote the field, or end "
+        "lines with LF or CRLF only"
+    )
+
+
+def _scan_lines(data: bytes, header: list[str], file: str) -> _Lines:
     """Slow path, for files with quoted line breaks, blank lines or ragged rows. An unbalanced quote makes one
     record of every line up to the next quote: it is ragged, and its `end` says how far it reached."""
-    text = data.decode("utf-8")
+    text, width = data.decode("utf-8"), len(header)
     reader = csv.reader(io.StringIO(text))
-    next(reader)
+
+    def checked() -> Iterator[list[str]]:
+        try:
+            yield from reader
+        except csv.Error:
+            raise _lone_cr(file, text, header, reader.line_num) from None
+
+    records_in = checked()
+    next(records_in)
     good, ragged, records, spans, line, data_lines = [], [], [], [], reader.line_num, 0
     physical: list[str] | None = None
-    for record in reader:
+    for record in records_in:
         first, end = line + 1, reader.line_num
         if record:
             data_lines += end - first + 1
@@ -245,7 +265,7 @@ def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> 
     ragged = _ragged_frame([], [])
     spans, data_lines = None, len(frame)
     if lines is None:
-        found = _scan_lines(_text(path), len(header))
+        found = _scan_lines(_text(path), header, contract.file)
         lines, ragged, spans, data_lines = found.good, found.ragged, found.spans, found.data_lines
     if len(lines) != len(frame):
         raise StructuralError(f"{contract.file}: records could not be matched to lines (malformed quoting?)")

@@ -99,3 +99,29 @@ def test_quoted_line_break_is_one_record_over_two_lines(tmp_path, specs):
     raw = read_raw(tmp_path, specs.raw["dosing"])
     assert list(raw.frame.index) == [2, 4, 5, 6] and raw.lines == 5 and raw.ragged.empty
     assert raw.lines_of(raw.frame.index) == 5
+
+
+def test_lone_carriage_return_in_an_unquoted_field_names_line_and_column(tmp_path, specs):
+    """A CR alone inside an unquoted field: Arrow ends the record there, Python's csv module refuses it. No reader
+    agrees where the record ends, so the file is refused in one line naming the line and the column."""
+    header, *rows = (RAW / "dosing.csv").read_text().splitlines()
+    fields = rows[2].split(",")
+    fields[-1] += "\rX"
+    rows[2] = ",".join(fields)
+    (tmp_path / "dosing.csv").write_text("\n".join([header, *rows]) + "\n", newline="")
+    column = header.split(",")[-1]
+    with pytest.raises(StructuralError) as caught:
+        read_raw(tmp_path, specs.raw["dosing"])
+    assert str(caught.value) == (
+        f"dosing.csv: line 4: column {column}: a carriage return (CR) inside an unquoted field; quote the field, "
+        "or end lines with LF or CRLF only"
+    )
+
+
+def test_quoted_carriage_return_is_text(tmp_path, specs):
+    header, first, *rest = (RAW / "dosing.csv").read_text().splitlines()
+    fields = first.split(",")
+    fields[-1] = f'"{fields[-1]}\rX"'
+    (tmp_path / "dosing.csv").write_text("\n".join([header, ",".join(fields), *rest[:3]]) + "\n", newline="")
+    raw = read_raw(tmp_path, specs.raw["dosing"])
+    assert list(raw.frame.index) == [2, 3, 4, 5] and raw.frame.iloc[0, -1].endswith("\rX")

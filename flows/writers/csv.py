@@ -2,7 +2,8 @@
 spreadsheet would execute as a formula is neutralised with a leading single quote (`neutralise`).
 
 The bytes are those of pandas' to_csv, put together from each column's distinct values (flows/writers/lines.py):
-text as the csv module quotes it (only where a value needs it), numbers as pandas formats them.
+text as the csv module quotes it (only where a value needs it; a carriage return too, which pandas leaves bare and
+every CSV reader then takes for a line end), numbers as pandas formats them.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from flows.specs import DomainSpec
 from flows.writers.context import WriteContext
 from flows.writers.lines import RowTokens, Tokens, column_tokens, write_rows
 
-NEEDS_QUOTES = '[,"\\n]'  # what makes the csv module quote a field (delimiter, quote character, line end)
+NEEDS_QUOTES = '[,"\\r\\n]'  # what makes a field quoted: delimiter, quote character, a line-end character
 END = "_end"  # a last, empty column: pandas writes a lone empty field as "", never so beside another field
 
 
 def _field(value: str | None) -> str:
-    """One value as the csv module writes it in a row of several fields."""
+    """One value as the csv module writes it in a row of several fields, quoted where it holds a line-end character:
+    a carriage return too (RFC 4180), which the csv module leaves bare under a LF line terminator."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow([value, ""])
-    return out.getvalue()[:-2]
+    csv.writer(out, lineterminator="\r\n").writerow([value, ""])
+    return out.getvalue()[:-3]
 
 
 def _quoted(text: pa.Array) -> pa.Array:
@@ -72,7 +74,9 @@ def write_frame(frame: pd.DataFrame, path: Path, text: Collection[str]) -> None:
     tokens = [_tokens(frame[c], c in text) for c in frame] if fast else [None]
     if any(t is None for t in tokens):
         safe = frame.assign(**{c: neutralise(frame[c]) for c in text if c in frame})
-        safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        bare_cr = any(safe[c].astype("str").str.contains("\r", regex=False).any() for c in text if c in safe)
+        quoting = csv.QUOTE_ALL if bare_cr else csv.QUOTE_MINIMAL  # pandas would leave a carriage return unquoted
+        safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n", quoting=quoting)
         return
     with path.open("wb") as fh:
         fh.write((",".join(_field(str(c)) for c in frame) + "\n").encode("utf-8"))
