@@ -80,11 +80,26 @@ def remember_codes(values: pd.Series, codes: np.ndarray, n: int) -> None:
     _remember(values, "codes", codes, n)
 
 
+def _repeated(chunk: pa.Array, n: int) -> pa.ChunkedArray:
+    """n values of `chunk` repeated whole (the last one cut short): every chunk is the one block of memory."""
+    block = len(chunk)
+    if not block:
+        return pa.chunked_array([chunk], type=chunk.type)
+    chunks = [chunk] * (n // block) + ([chunk.slice(0, n % block)] if n % block else [])
+    return pa.chunked_array(chunks, type=chunk.type)
+
+
 def constant_text(value: str, n: int, block: int = 1 << 16) -> pd.api.extensions.ExtensionArray:
     """A text column of `value` n times whose chunks are all one Arrow array: a block of memory, not n copies."""
-    chunk = pa.repeat(pa.scalar(value, pa.large_string()), min(n, block))
-    chunks = [chunk] * (n // block) + ([chunk.slice(0, n % block)] if n % block else [])
-    return pa.chunked_array(chunks, type=pa.large_string()).to_pandas().array
+    return _repeated(pa.repeat(pa.scalar(value, pa.large_string()), min(n, block)), n).to_pandas().array
+
+
+def _constant_block(data: pa.ChunkedArray | None) -> pa.Array | None:
+    """The block of a column made by constant_text (one value, not null, in one block repeated), else None."""
+    if data is None or not _one_block(data):
+        return None
+    block = data.chunks[0]
+    return block if not block.null_count and pc.count_distinct(block).as_py() == 1 else None
 
 
 def _one_block(data: pa.ChunkedArray) -> bool:
@@ -347,8 +362,15 @@ def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFram
     keep = np.asarray(mask, dtype=bool)
     if not keep.any():  # the usual case for a reject mask: nothing to filter
         return frame.iloc[:0]
+    kept = int(np.count_nonzero(keep))
+
+    def filtered(values: pd.Series) -> pd.api.extensions.ExtensionArray:
+        if (block := _constant_block(_arrow_data(values))) is not None:  # a constant stays one block of memory
+            return values.array._from_pyarrow_array(_repeated(block, kept))
+        return values.array[keep]
+
     out = pd.DataFrame(
-        {i: frame.iloc[:, i].array[keep] for i in range(frame.shape[1])}, index=frame.index[keep], copy=False
+        {i: filtered(frame.iloc[:, i]) for i in range(frame.shape[1])}, index=frame.index[keep], copy=False
     )
     for i in range(frame.shape[1]):  # the codes known of a column carry over to its filtered copy
         if (known := _known(frame.iloc[:, i])) is not None:

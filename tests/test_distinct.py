@@ -237,3 +237,20 @@ def test_constant_column(n):
     column = pd.Series(constant_text("dosing.csv", n))
     assert len(column) == n and (column == "dosing.csv").all()
     assert column.dtype == pd.Series(["text"]).dtype  # the same str dtype as every column read
+
+
+def test_rows_where_keeps_a_constant_column_one_block():
+    """The raw file name of ten million rows is one block repeated: filtering the rows keeps it so, not a copy."""
+    from flows.distinct import constant_text, rows_where
+
+    n = 3 * (1 << 16) + 5
+    f = pd.DataFrame(
+        {"_file": constant_text("a.csv", n), "text": pd.Series(list("ab") * (n // 2) + ["a"], dtype="str")}
+    )
+    keep = np.arange(n) % 3 != 0
+    out = rows_where(f, keep)
+    pd.testing.assert_frame_equal(out, f.loc[keep])
+    chunks = out["_file"].array._pa_array.chunks
+    assert len({c.buffers()[2].address for c in chunks}) == 1  # every chunk the same bytes
+    mixed = rows_where(f.assign(_file=f["text"]), keep)  # a column of several values is filtered as usual
+    pd.testing.assert_frame_equal(mixed, f.assign(_file=f["text"]).loc[keep])
