@@ -10,6 +10,7 @@ import pandera.pandas as pa
 
 from flows.dates import is_valid
 from flows.distinct import per_value_check
+from flows.mapping.plan import Copy, copied_columns
 from flows.specs import RawColumn, RawContract, Specs
 
 NUMBER = r"-?\d+(\.\d+)?"
@@ -117,16 +118,42 @@ def _column_checks(col: RawColumn, specs: Specs, today: date | None = None) -> l
     return checks
 
 
+def _copy_checks(copies: list[Copy]) -> list[tuple[str, str, object]]:
+    """A column an SDTM text variable copies: ASCII (SAS XPORT v5 holds nothing else), and no longer than the
+    shortest variable that takes every value of it."""
+    if not copies:
+        return []
+    names = ", ".join(c.variable for c in copies)
+    checks: list[tuple[str, str, object]] = [
+        ("ascii", f"must be ASCII text (it becomes {names}; SAS XPORT v5 holds ASCII only)", _ascii)
+    ]
+    if whole := [(c.length, c.variable) for c in copies if c.length is not None]:
+        n, variable = min(whole)
+        checks.append(("length", f"must be at most {n} characters ({variable}'s length)", _at_most(n)))
+    return checks
+
+
+def _ascii(s: pd.Series) -> pd.Series:
+    return s.str.isascii().fillna(True).astype(bool)
+
+
+def _at_most(n: int):
+    return lambda s: (s.str.len() <= n).fillna(True).astype(bool)
+
+
 def raw_schema(contract: RawContract, specs: Specs, today: date | None = None) -> RawSchema:
     """Build the lazy-validation schema of one raw file: nullability, types, plausible dates (none after `today`,
-    the run's date at the study's sites), ranges, patterns, terms.
+    the run's date at the study's sites), ranges, patterns, terms, and for a column an SDTM text variable copies,
+    ASCII and the variable's length.
 
     Every check is element-wise, so each runs once per distinct value of its column.
     """
     columns, rules = {}, {}
+    copies = copied_columns(specs)
     for col in contract.columns:
         checks = []
-        for rule, message, fn in _column_checks(col, specs, today):
+        found = _column_checks(col, specs, today) + _copy_checks(copies.get((contract.name, col.name), []))
+        for rule, message, fn in found:
             checks.append(pa.Check(per_value_check(fn), error=message, name=rule))
             rules[(col.name, message)] = rule
         columns[col.name] = pa.Column(nullable=not col.required, checks=checks, required=True)

@@ -153,6 +153,9 @@ CRS_ICANS = "meddra_pt is one of Cytokine release syndrome, Immune effector cell
         ("0001", 0, "causality", "MAYBE", "study:safety.relationship.terms", "must be one of"),
         ("0001", 0, "outcome", "RESOLVED", "codelist:OUT", "not a term of codelist OUT"),
         ("0001", 0, "action_taken", "NONE", "codelist:ACN", "not a term of codelist ACN"),
+        # copied into AETERM as it is: the row is rejected, not the whole transfer failing AE's output check
+        ("0001", 0, "verbatim_term", "Fièvre", "ascii", "must be ASCII text (it becomes AE.AETERM;"),
+        ("0001", 0, "verbatim_term", "x" * 201, "length", "must be at most 200 characters (AE.AETERM's length)"),
     ],
 )
 def test_adverse_event_rules(raw_copy, specs, subject, nth, column, value, rule, message):
@@ -304,3 +307,20 @@ def test_date_bounds_leave_invalid_dates_to_the_type_check(value, early, late):
     values = pd.Series(["2025-01-02", value, "2025-03-04"], index=[2, 3, 4], dtype="str")
     assert _not_before("partial_date", "2025-01-01")(values).tolist() == [True, early, True]
     assert _not_after("partial_date", "2030-12-31")(values).tolist() == [True, late, True]
+
+
+def test_text_no_dataset_copies_may_be_any_unicode(raw_copy, specs):
+    """Personal data never output (initials) is not held to what SAS XPORT v5 can store."""
+    edit(raw_copy, "enrollment.csv", "0001", "initials", "张三")
+    assert validated(raw_copy, specs).rejects.empty
+
+
+def test_copied_columns_of_the_sample(specs):
+    """Which raw columns SDTM text variables copy, and the length each must fit where every value lands in one."""
+    from flows.mapping.plan import Copy, copied_columns
+
+    copies = copied_columns(specs)
+    assert copies[("adverse_events", "verbatim_term")] == [Copy("AE.AETERM", 200)]
+    assert copies[("adverse_events", "meddra_soc")] == [Copy("AE.AEBODSYS", 200), Copy("AE.AESOC", 200)]
+    assert Copy("QS.QSORRES", None) in copies[("assessments", "result")]  # QS takes some rows only: no length
+    assert ("enrollment", "initials") not in copies and ("enrollment", "consent_date") not in copies

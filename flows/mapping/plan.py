@@ -128,6 +128,36 @@ def record_deps(spec: DomainSpec, specs: Specs) -> set[Node]:
     return deps
 
 
+@dataclass(frozen=True)
+class Copy:
+    """An SDTM text variable that takes a raw column's values as they are (an `assign` of the column)."""
+
+    variable: str  # DOMAIN.VARIABLE
+    length: int | None  # its length, when every value of the column lands in it (no record filter, no condition)
+
+
+def copied_columns(specs: Specs) -> dict[tuple[str, str], list[Copy]]:
+    """(raw file, column) -> the SDTM text variables its values are copied into. Such a value must be ASCII and fit
+    the variable, or the dataset fails its output check: validation rejects the row first, naming file and line."""
+    out: dict[tuple[str, str], list[Copy]] = {}
+    for domain, spec in specs.sdtm.items():
+        rec = spec.records or {}
+        raw = rec.get("from")
+        if raw not in specs.raw:
+            continue
+        columns = set(specs.raw[raw].column_names) - set((rec.get("unpivot") or {}).get("columns", ()))
+        steps = plan_domain(spec).steps
+        for var in spec.variables:
+            for step in steps[var.name] if var.type == "Char" else ():
+                column = step.args.get("column")
+                if step.algorithm == "assign" and not step.derivation and column in columns:
+                    every = "where" not in rec and not step.when
+                    out.setdefault((raw, column), []).append(
+                        Copy(f"{domain}.{var.name}", var.length if every else None)
+                    )
+    return out
+
+
 def plan_domains(specs: Specs) -> Plan:
     """Plans of every domain and one order of their records and variables; a cycle is a SpecError."""
     domains = {d: plan_domain(s) for d, s in specs.sdtm.items()}
@@ -144,4 +174,4 @@ def plan_domains(specs: Specs) -> Plan:
     return Plan(domains, order)
 
 
-__all__ = ["RECORDS", "RECORD_SOURCES", "Plan", "parse_filter", "plan_domains"]
+__all__ = ["RECORDS", "RECORD_SOURCES", "Copy", "Plan", "copied_columns", "parse_filter", "plan_domains"]
