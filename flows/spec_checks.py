@@ -28,7 +28,8 @@ RULE_PARAMETERS: dict[str, dict[str, tuple[bool, str]]] = {
 }
 RULE_CHECKS = set(RULE_PARAMETERS)
 TS_KEYS = {"parmcd", "from", "value", "codelist", "format", "ref", "comment"}  # comment: define.xml, e.g. a source
-CONDITIONAL_RULES = {"required_if", "blank_if", "blank_unless", "any_of_if"}  # need `when` or `when_in`
+CONDITIONAL_RULES = {"required_if", "blank_if", "blank_unless", "any_of_if"}  # need a when, when_in or when_present
+CONDITIONS = ("when", "when_in", "when_present")
 ROW_RULES = {
     "required_if",
     "blank_if",
@@ -304,7 +305,7 @@ def check_raw(specs: Specs) -> None:
                 raise SpecError(f"{rw}: unknown rule '{rule.get('rule')}'")
             column = rule.get("column")
             refs = [*([column] if isinstance(column, str) else column or []), rule.get("other"), rule.get("by")]
-            refs += [*rule.get("factors", []), *rule.get("when", {}), *rule.get("when_in", {})]
+            refs += [*rule.get("factors", []), *(c for key in CONDITIONS for c in rule.get(key, {}))]
             refs += [rule.get("at"), rule.get("instrument_column"), rule.get("item_column")]
             for ref in filter(None, refs):
                 if ref not in names:
@@ -312,8 +313,11 @@ def check_raw(specs: Specs) -> None:
             for key in ("range_from", "tolerance_from"):
                 if key in rule:
                     _fact(specs, rule[key], f"{rw}.{key}")
-            if rule["rule"] in CONDITIONAL_RULES and not (rule.get("when") or rule.get("when_in")):
-                raise SpecError(f"{rw}: needs a condition: 'when' or 'when_in'")
+            if rule["rule"] in CONDITIONAL_RULES and not any(rule.get(key) for key in CONDITIONS):
+                raise SpecError(f"{rw}: needs a condition: 'when', 'when_in' or 'when_present'")
+            for ref, present in rule.get("when_present", {}).items():
+                if not isinstance(present, bool):
+                    raise SpecError(f"{rw}: when_present.{ref}: true or false, not {present!r}")
             for ref, values in rule.get("when_in", {}).items():
                 if isinstance(values, str):
                     try:

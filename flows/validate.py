@@ -112,7 +112,8 @@ def _condition(frame: pd.DataFrame, contract: RawContract, specs: Specs, rule: M
     """Rows where a rule's condition holds, and the condition in words.
 
     `when: {column: value}` compares with the value (a key of the column's `values_from` resolves to its value);
-    `when_in: {column: [values]}` tests membership, the list given or named as a study fact (e.g. `arms.armcd`).
+    `when_in: {column: [values]}` tests membership, the list given or named as a study fact (e.g. `arms.armcd`);
+    `when_present: {column: true}` holds where the column has a value (`false`: where it is blank).
     Several entries must all hold.
     """
     applies = pd.Series(True, index=frame.index)
@@ -125,6 +126,9 @@ def _condition(frame: pd.DataFrame, contract: RawContract, specs: Specs, rule: M
         allowed = specs.study.allowed(values) if isinstance(values, str) else [str(v) for v in values]
         applies &= frame[column].isin(allowed).fillna(False).astype(bool)
         words.append(f"{column} is one of {', '.join(allowed)}")
+    for column, present in rule.get("when_present", {}).items():
+        applies &= frame[column].notna() if present else frame[column].isna()
+        words.append(f"{column} is {'given' if present else 'blank'}")
     return applies, " and ".join(words)
 
 
@@ -141,7 +145,8 @@ def _rule_columns(rule: Mapping) -> list[str]:
     """The columns a row rule reads."""
     kind, col = rule["rule"], rule["column"]
     if kind in ("required_if", "blank_if", "blank_unless", "any_of_if"):
-        return list(dict.fromkeys([*rule.get("when", {}), *rule.get("when_in", {}), *_targets(rule)]))
+        conditions = [*rule.get("when", {}), *rule.get("when_in", {}), *rule.get("when_present", {})]
+        return list(dict.fromkeys([*conditions, *_targets(rule)]))
     if kind == "same_within":
         return [rule["by"], col]
     if kind == "not_before":

@@ -155,8 +155,13 @@ def test_broken_spec_stops_cli_with_one_line(tmp_path):
         ("{rule: same_within, column: meddra_soc, by: meddra_pt}", "{rule: same_within, column: meddra_soc, by: pt}",
          "row_rules[1]: unknown column 'pt'"),
         ("{rule: blank_unless, column: astct_grade, when_in: {meddra_pt: safety.special_interest}}",
-         "{rule: blank_unless, column: astct_grade}", "row_rules[3]: needs a condition: 'when' or 'when_in'"),
+         "{rule: blank_unless, column: astct_grade}",
+         "row_rules[3]: needs a condition: 'when', 'when_in' or 'when_present'"),
         ("{rule: blank_unless,", "{rule: blank_when_not,", "row_rules[3]: unknown rule 'blank_when_not'"),
+        ("when_in: {meddra_pt: safety.special_interest}}", "when_present: {meddra: true}}",
+         "row_rules[2]: unknown column 'meddra'"),
+        ("when_in: {meddra_pt: safety.special_interest}}", "when_present: {meddra_pt: yes please}}",
+         "row_rules[2]: when_present.meddra_pt: true or false, not 'yes please'"),
     ],
 )  # fmt: skip
 def test_broken_row_rule_names_file_and_rule(tmp_path, old, new, expected):

@@ -324,3 +324,20 @@ def test_copied_columns_of_the_sample(specs):
     assert copies[("adverse_events", "meddra_soc")] == [Copy("AE.AEBODSYS", 200), Copy("AE.AESOC", 200)]
     assert Copy("QS.QSORRES", None) in copies[("assessments", "result")]  # QS takes some rows only: no length
     assert ("enrollment", "initials") not in copies and ("enrollment", "consent_date") not in copies
+
+
+@pytest.mark.parametrize(
+    ("subject", "eos_date", "eos_reason", "message"),
+    [
+        ("0001", "2026-05-16", "", "is required when eos_date is given"),  # DS would hold an end without its reason
+        ("0001", "", "COMPLETED", "must be blank when eos_date is blank"),  # a reason DS would never show
+    ],
+)
+def test_end_of_study_date_and_reason_come_together(raw_copy, specs, subject, eos_date, eos_reason, message):
+    line = edit(raw_copy, "enrollment.csv", subject, "eos_date", eos_date)
+    edit(raw_copy, "enrollment.csv", subject, "eos_reason", eos_reason)
+    v = validated(raw_copy, specs)
+    hit = v.rejects[(v.rejects["file"] == "enrollment.csv") & (v.rejects["line"] == line)]
+    assert hit[["column", "rule", "message"]].values.tolist() == [
+        ["eos_reason", "required_if" if eos_date else "blank_if", message]
+    ]
