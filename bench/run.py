@@ -131,7 +131,7 @@ def instrument_core() -> StageClock:
         ("stage_transfer", "write"),
         ("write_outputs", "datasets and documents"),
         ("xpt_lengths", "xpt lengths"),
-        ("trace_table", "trace table"),
+        ("write_parts", "trace table"),  # trace.csv, written dataset by dataset with its line count
         ("diff_transfers", "diff against previous"),
         ("write_changes", "changes"),
         ("write_manifest", "manifest"),

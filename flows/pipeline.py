@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,7 +20,7 @@ import pandas as pd
 from flows import __version__, progress
 from flows.cutoff import apply_cutoff, data_as_of
 from flows.diff import diff_transfers, first_transfer, write_changes
-from flows.distinct import shared_codes
+from flows.distinct import constant_text, distinct_rows, shared_codes
 from flows.eligibility import Eligibility, evaluate_eligibility
 from flows.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, shorten
 from flows.fingerprint import fingerprint, unchanged_since
@@ -43,7 +43,7 @@ from flows.specs import Specs
 from flows.validate import Validation, site_today, validate_raw
 from flows.writers import WRITERS
 from flows.writers.context import WriteContext
-from flows.writers.csv import write_table
+from flows.writers.csv import write_parts, write_table
 from flows.writers.lines import shared_distinct
 from flows.writers.xpt import xpt_lengths
 
@@ -79,41 +79,53 @@ def read_inputs(raw_dir: Path, specs: Specs, scans: dict[str, Scan] | None = Non
     return files
 
 
-def trace_table(datasets: dict[str, pd.DataFrame], specs: Specs) -> pd.DataFrame:
-    """One row per SDTM record that came from a raw row: domain, key, source file and line."""
-    parts = []
+TRACE_COLUMNS = ("domain", "USUBJID", "seq", "file", "line")
+
+
+def trace_parts(datasets: dict[str, pd.DataFrame], specs: Specs) -> Iterator[pd.DataFrame]:
+    """The trace table, one part per dataset that came from raw rows: per record its domain, key, source file and
+    line. In parts: at 100,000 subjects the whole table would be 22 million rows held at once."""
     for domain, frame in datasets.items():
         if "_line" not in frame:
             continue
-        seq = specs.sdtm[domain].seq
-        parts.append(
-            pd.DataFrame(
-                {
-                    "domain": domain,
-                    "USUBJID": frame["USUBJID"],
-                    "seq": frame[seq] if seq else pd.NA,
-                    "file": frame["_file"],
-                    "line": frame["_line"].astype("int64"),
-                }
-            )
+        seq, n = specs.sdtm[domain].seq, len(frame)
+        yield pd.DataFrame(
+            {
+                "domain": constant_text(domain, n),
+                "USUBJID": frame["USUBJID"].array,
+                "seq": frame[seq].astype("Int64").array if seq else pd.array([pd.NA] * n, dtype="Int64"),
+                "file": frame["_file"].array,
+                "line": frame["_line"].to_numpy(dtype="int64"),
+            },
+            copy=False,
         )
-    return pd.concat(parts, ignore_index=True).astype({"seq": "Int64"})
 
 
-def traced_lines(trace: pd.DataFrame) -> dict[str, int]:
-    """Distinct source lines per raw file in a trace table: a bitmap over each file's line numbers, not a hash of
-    millions of (file, line) pairs."""
-    codes, files = pd.factorize(trace["file"])
-    lines, out = trace["line"].to_numpy(), {}
-    for i, name in enumerate(files):
-        these = lines[codes == i]
-        if these.min() < 0:  # never a line number: counted the slow way
-            out[name] = len(np.unique(these))
-            continue
-        present = np.zeros(int(these.max()) + 1, bool)
-        present[these] = True
-        out[name] = int(np.count_nonzero(present))
-    return out
+class LineCount:
+    """Distinct source lines per raw file over parts of a trace: a bitmap over each file's line numbers, not a hash
+    of millions of (file, line) pairs."""
+
+    def __init__(self) -> None:
+        self.present: dict[str, np.ndarray] = {}
+
+    def add(self, part: pd.DataFrame) -> pd.DataFrame:
+        """Count the lines of a part (file and line columns); the part is returned, to be written on."""
+        if not len(part):
+            return part
+        files = distinct_rows(part, ["file"])  # a dataset's records mostly come from one file
+        lines = part["line"].to_numpy()
+        for i, name in enumerate(files.rows["file"]):
+            these = lines[files.codes == i] if len(files.rows) > 1 else lines
+            if these.min() < 0:
+                raise ValueError(f"{name}: a traced line number below 0")
+            seen = self.present.setdefault(name, np.zeros(0, bool))
+            if len(seen) <= these.max():
+                seen = self.present[name] = np.concatenate([seen, np.zeros(int(these.max()) + 1 - len(seen), bool)])
+            seen[these] = True
+        return part
+
+    def counts(self) -> dict[str, int]:
+        return {name: int(np.count_nonzero(seen)) for name, seen in self.present.items()}
 
 
 @dataclass(frozen=True)
@@ -204,15 +216,14 @@ def write_manifest(
     stamp: str,
     fingerprint: str | None,
     packer: Packer,
-    trace: pd.DataFrame,
+    traced: dict[str, int],
 ) -> dict:
     """manifest.json: inputs (sha256, rows read/valid/rejected/cut, physical lines, balanced), rejects, the
     eligibility rules checked on the data and their disagreements with the checklist (warnings), outputs (rows,
     sha256), fingerprint. An input balances when its records are valid or rejected and every physical data line
     lies in one of them: a quoting error that merges lines into one rejected record shows as `lines_rejected`.
-    The hashes come from `packer`; `trace` is the transfer's trace table (worked out once for the whole transfer)."""
+    The hashes come from `packer`; `traced` counts each raw file's lines in the transfer's trace."""
     validation, inputs = prepared.validation, {}
-    traced = traced_lines(trace)
     rejected_lines = validation.rejects.groupby("file")["line"].unique()
     for name, f in prepared.raw.items():
         c = {**validation.counts[name], "cut": prepared.cut.get(name, 0), "tabulated": int(traced.get(f.file, 0))}
@@ -267,13 +278,13 @@ def stage_transfer(
             write_table(rejects, staging / "rejects.csv", text=[c for c in rejects.columns if c != "line"])
             outputs["rejects.csv"] = {"rows": len(rejects)}
             packer.add(staging / "rejects.csv")
-            trace = trace_table(prepared.datasets, specs)
-            write_table(trace, staging / "trace.csv", text=["domain", "USUBJID", "file"])
-            outputs["trace.csv"] = {"rows": len(trace)}
+            count = LineCount()
+            parts = (count.add(part) for part in trace_parts(prepared.datasets, specs))
+            write_parts(parts, staging / "trace.csv", TRACE_COLUMNS, text=["domain", "USUBJID", "file"])
+            outputs["trace.csv"] = {"rows": sum(len(f) for f in prepared.datasets.values() if "_line" in f)}
             packer.add(staging / "trace.csv")
             write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
-            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, trace)
-            del trace
+            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, count.counts())
             write_sums(staging, packer)
             write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created, packer)
     except BaseException:

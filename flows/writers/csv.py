@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -70,17 +70,51 @@ def _tokens(col: pd.Series, neutralised: bool) -> Tokens | RowTokens | None:
 def write_frame(frame: pd.DataFrame, path: Path, text: Collection[str]) -> None:
     """frame.to_csv(path, index=False) with the `text` columns neutralised, in the same bytes, built from the
     columns' distinct values rather than row by row where every column is Arrow text or a number."""
-    fast = len(frame) and frame.shape[1] > 1 and END not in frame  # pandas quotes a lone empty field: "" alone
-    tokens = [_tokens(frame[c], c in text) for c in frame] if fast else [None]
-    if any(t is None for t in tokens):
-        safe = frame.assign(**{c: neutralise(frame[c]) for c in text if c in frame})
-        bare_cr = any(safe[c].astype("str").str.contains("\r", regex=False).any() for c in text if c in safe)
-        quoting = csv.QUOTE_ALL if bare_cr else csv.QUOTE_MINIMAL  # pandas would leave a carriage return unquoted
-        safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\n", quoting=quoting)
+    tokens = _all_tokens(frame, text)
+    if tokens is None:
+        path.write_bytes(_by_pandas(frame, text, header=True))
         return
     with path.open("wb") as fh:
-        fh.write((",".join(_field(str(c)) for c in frame) + "\n").encode("utf-8"))
+        fh.write(_header(frame.columns))
         write_rows(fh, tokens, len(frame), ",", after="\n")
+
+
+def _all_tokens(frame: pd.DataFrame, text: Collection[str]) -> list[Tokens | RowTokens] | None:
+    """Every column's tokens, or None when pandas writes the frame: a column of another kind, or a lone column
+    (pandas quotes a lone empty field: "")."""
+    if not len(frame) or frame.shape[1] < 2 or END in frame:
+        return None
+    tokens = [_tokens(frame[c], c in text) for c in frame]
+    return tokens if all(t is not None for t in tokens) else None  # type: ignore[return-value]
+
+
+def _header(columns: Collection[str]) -> bytes:
+    return (",".join(_field(str(c)) for c in columns) + "\n").encode("utf-8")
+
+
+def _by_pandas(frame: pd.DataFrame, text: Collection[str], header: bool) -> bytes:
+    """What pandas' to_csv writes of the frame with its `text` columns neutralised: every field quoted when a value
+    holds a carriage return (pandas would leave it bare, and a reader would end the record there)."""
+    safe = frame.assign(**{c: neutralise(frame[c]) for c in text if c in frame})
+    bare_cr = any(safe[c].astype("str").str.contains("\r", regex=False).any() for c in text if c in safe)
+    quoting = csv.QUOTE_ALL if bare_cr else csv.QUOTE_MINIMAL
+    return safe.to_csv(index=False, header=header, lineterminator="\n", quoting=quoting).encode("utf-8")
+
+
+def write_parts(parts: Iterable[pd.DataFrame], path: Path, columns: Sequence[str], text: Collection[str]) -> None:
+    """write_frame of the parts (each with `columns`) one after another, without putting them together: the trace
+    of ten million records is written dataset by dataset."""
+    with path.open("wb") as fh:
+        fh.write(_header(columns))
+        for part in parts:
+            if list(part.columns) != list(columns):
+                raise ValueError(f"write_parts: columns {list(part.columns)}, expected {list(columns)}")
+            if not len(part):
+                continue
+            if (tokens := _all_tokens(part, text)) is None:
+                fh.write(_by_pandas(part, text, header=False))
+            else:
+                write_rows(fh, tokens, len(part), ",", after="\n")
 
 
 def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
