@@ -47,8 +47,10 @@ def _by_level(flags: pd.DataFrame, subjects: pd.DataFrame, study: Study) -> pd.D
     cols = levels(study)
     n = subjects["level"].value_counts().reindex(cols, fill_value=0)
     out = {}
+    aligned = flags.index.equals(pd.Index(subjects["USUBJID"]))  # one row per subject, in order: no look-up
     for name in flags.columns:
-        hit = subjects["USUBJID"].map(flags[name]).fillna(False).astype(bool).to_numpy()
+        column = flags[name] if aligned else subjects["USUBJID"].map(flags[name])
+        hit = column.fillna(False).astype(bool).to_numpy()
         count = pd.Series(hit, index=subjects.index).groupby(subjects["level"]).sum().reindex(cols, fill_value=0)
         row = {lv: _pct(int(count[lv]), int(n[lv])) for lv in cols}
         row[TOTAL] = _pct(int(count.sum()), int(n.sum()))
@@ -154,7 +156,7 @@ def _grade(ae: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(ae["AETOXGR"], errors="coerce")
 
 
-def _isin(values: pd.Series, ids: pd.Series) -> np.ndarray:
+def isin_text(values: pd.Series, ids: pd.Series) -> np.ndarray:
     """values.isin(ids) for text, in Arrow (pandas makes a Python list of the ids first)."""
     text = pa.chunked_array([pa.array(values.astype("str").array)])
     return pc.is_in(text, value_set=pa.array(ids.astype("str").array)).to_numpy().astype(bool)
@@ -164,7 +166,7 @@ def ae_overview(dm: pd.DataFrame, ae: pd.DataFrame, study: Study) -> pd.DataFram
     """Treated subjects with: any AE, grade >= 3, serious, related, fatal; CRS and ICANS by worst grade; deaths."""
     safety = study.data["safety"]
     subjects = treated(dm)
-    ae = ae[ae["USUBJID"].isin(subjects["USUBJID"])]
+    ae = ae[isin_text(ae["USUBJID"], subjects["USUBJID"])]
     grade = _grade(ae)
     by = ae["USUBJID"]
     flags = {
@@ -183,7 +185,7 @@ def ae_overview(dm: pd.DataFrame, ae: pd.DataFrame, study: Study) -> pd.DataFram
         for g in range(1, 6):
             flags[f"{label} worst grade {g}"] = pd.Series(worst.index[worst == g])
     frame = pd.DataFrame(
-        {name: _isin(subjects["USUBJID"], ids) for name, ids in flags.items()},
+        {name: isin_text(subjects["USUBJID"], ids) for name, ids in flags.items()},
         index=subjects["USUBJID"],
     )
     frame["Deaths (DM.DTHFL)"] = subjects["died"].to_numpy()

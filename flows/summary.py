@@ -44,8 +44,8 @@ def arm_counts(dm: pd.DataFrame, study: Study, ds: pd.DataFrame | None = None) -
     not_treated = study.data["arm_null_reasons"]["not_treated"]
     names = {a["armcd"]: a["arm"] for a in study.arms}
     armcd, actual, nrs = dm["ARMCD"], dm["ACTARMCD"], dm["ARMNRS"]
-    ended = set(ds.loc[ds["DSCAT"] == END_OF_STUDY, "USUBJID"]) if ds is not None and len(ds) else set()
-    pending = (nrs == not_treated).fillna(False).astype(bool) & ~dm["USUBJID"].isin(ended)
+    ended = ds.loc[ds["DSCAT"] == END_OF_STUDY, "USUBJID"] if ds is not None and len(ds) else pd.Series([], dtype="str")
+    pending = (nrs == not_treated).fillna(False).astype(bool) & ~safety.isin_text(dm["USUBJID"], ended)
     extra = sorted(set(armcd.dropna()) - set(names))
     rows = []
     for code in [*names, *extra]:
@@ -88,8 +88,8 @@ def criterion_counts(ie: pd.DataFrame, dm: pd.DataFrame, study: Study) -> pd.Dat
     columns = ["IETESTCD", "IETEST", "IECAT", "subjects", "screen_failures"]
     if ie.empty:
         return pd.DataFrame(columns=columns)
-    failed = set(dm.loc[dm["ARMNRS"] == study.data["arm_null_reasons"]["screen_failure"], "USUBJID"])
-    per = ie.drop_duplicates(["IETESTCD", "USUBJID"]).assign(sf=lambda f: f["USUBJID"].isin(failed))
+    failed = dm.loc[dm["ARMNRS"] == study.data["arm_null_reasons"]["screen_failure"], "USUBJID"]
+    per = ie.drop_duplicates(["IETESTCD", "USUBJID"]).assign(sf=lambda f: safety.isin_text(f["USUBJID"], failed))
     out = per.groupby("IETESTCD", sort=True).agg(
         IETEST=("IETEST", "first"),
         IECAT=("IECAT", "first"),
