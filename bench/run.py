@@ -131,7 +131,7 @@ def instrument_core() -> StageClock:
         ("stage_transfer", "write"),
         ("write_outputs", "datasets and documents"),
         ("xpt_lengths", "xpt lengths"),
-        ("write_parts", "trace table"),  # trace.csv, written dataset by dataset with its line count
+        ("write_trace", "trace table"),  # trace.csv, written dataset by dataset, and its lines counted
         ("diff_transfers", "diff against previous"),
         ("write_changes", "changes"),
         ("write_manifest", "manifest"),

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from flows import __version__, progress
 from flows.cutoff import apply_cutoff, data_as_of
 from flows.diff import diff_transfers, first_transfer, write_changes
-from flows.distinct import constant_text, distinct_rows, shared_codes
+from flows.distinct import shared_codes
 from flows.eligibility import Eligibility, evaluate_eligibility
 from flows.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, shorten
 from flows.fingerprint import fingerprint, unchanged_since
@@ -40,10 +39,11 @@ from flows.read import RawFile, Scan, read_raw
 from flows.sdtm_schema import TRACE
 from flows.signals import shielded
 from flows.specs import Specs
+from flows.trace import write_trace
 from flows.validate import Validation, site_today, validate_raw
 from flows.writers import WRITERS
 from flows.writers.context import WriteContext
-from flows.writers.csv import write_parts, write_table
+from flows.writers.csv import write_table
 from flows.writers.lines import shared_distinct
 from flows.writers.xpt import xpt_lengths
 
@@ -77,55 +77,6 @@ def read_inputs(raw_dir: Path, specs: Specs, scans: dict[str, Scan] | None = Non
     if problems:
         raise StructuralError(" | ".join(problems))
     return files
-
-
-TRACE_COLUMNS = ("domain", "USUBJID", "seq", "file", "line")
-
-
-def trace_parts(datasets: dict[str, pd.DataFrame], specs: Specs) -> Iterator[pd.DataFrame]:
-    """The trace table, one part per dataset that came from raw rows: per record its domain, key, source file and
-    line. In parts: at 100,000 subjects the whole table would be 22 million rows held at once."""
-    for domain, frame in datasets.items():
-        if "_line" not in frame:
-            continue
-        seq, n = specs.sdtm[domain].seq, len(frame)
-        yield pd.DataFrame(
-            {
-                "domain": constant_text(domain, n),
-                "USUBJID": frame["USUBJID"].array,
-                "seq": frame[seq].astype("Int64").array if seq else pd.array([pd.NA] * n, dtype="Int64"),
-                "file": frame["_file"].array,
-                "line": frame["_line"].to_numpy(dtype="int64"),
-            },
-            copy=False,
-        )
-
-
-class LineCount:
-    """Distinct source lines per raw file over parts of a trace: a bitmap over each file's line numbers, not a hash
-    of millions of (file, line) pairs."""
-
-    def __init__(self) -> None:
-        self.present: dict[str, np.ndarray] = {}
-
-    def add(self, part: pd.DataFrame) -> pd.DataFrame:
-        """Count the lines of a part (file and line columns); the part is returned, to be written on."""
-        if not len(part):
-            return part
-        files = distinct_rows(part, ["file"])  # a dataset's records mostly come from one file
-        lines = part["line"].to_numpy()
-        for i, name in enumerate(files.rows["file"]):
-            these = lines[files.codes == i] if len(files.rows) > 1 else lines
-            if these.min() < 0:
-                raise ValueError(f"{name}: a traced line number below 0")
-            seen = self.present.setdefault(name, np.zeros(0, bool))
-            if len(seen) <= these.max():
-                seen = self.present[name] = np.concatenate([seen, np.zeros(int(these.max()) + 1 - len(seen), bool)])
-            seen[these] = True
-        return part
-
-    def counts(self) -> dict[str, int]:
-        return {name: int(np.count_nonzero(seen)) for name, seen in self.present.items()}
 
 
 @dataclass(frozen=True)
@@ -278,13 +229,11 @@ def stage_transfer(
             write_table(rejects, staging / "rejects.csv", text=[c for c in rejects.columns if c != "line"])
             outputs["rejects.csv"] = {"rows": len(rejects)}
             packer.add(staging / "rejects.csv")
-            count = LineCount()
-            parts = (count.add(part) for part in trace_parts(prepared.datasets, specs))
-            write_parts(parts, staging / "trace.csv", TRACE_COLUMNS, text=["domain", "USUBJID", "file"])
-            outputs["trace.csv"] = {"rows": sum(len(f) for f in prepared.datasets.values() if "_line" in f)}
+            rows, traced = write_trace(prepared.datasets, specs, staging / "trace.csv")
+            outputs["trace.csv"] = {"rows": rows}
             packer.add(staging / "trace.csv")
             write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
-            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, count.counts())
+            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, traced)
             write_sums(staging, packer)
             write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created, packer)
     except BaseException:

@@ -227,24 +227,6 @@ def test_manifest_counts_the_lines_an_unbalanced_quote_swallowed(raw_copy, tmp_p
     assert reject["message"].str.contains(f"over lines 11-{physical + 1}: {physical - 9} physical lines").all()
 
 
-@pytest.mark.parametrize(
-    ("parts", "expected"),
-    [
-        ([(["a.csv", "a.csv", "b.csv"], [2, 2, 2])], {"a.csv": 1, "b.csv": 1}),  # one line, two records (SUPP--)
-        ([(["a.csv", "a.csv", "a.csv"], [5, 3, 900])], {"a.csv": 3}),
-        ([(["a.csv"], [900]), (["b.csv", "a.csv"], [7, 900]), (["a.csv"], [4])], {"a.csv": 2, "b.csv": 1}),  # union
-        ([([], [])], {}),  # no record from a raw row
-    ],
-)
-def test_line_count_counts_distinct_lines_per_file(parts, expected):
-    count = pipeline.LineCount()
-    frames = [pd.DataFrame({"file": pd.Series(f, dtype="str"), "line": pd.Series(n, dtype="int64")}) for f, n in parts]
-    assert all(count.add(frame) is frame for frame in frames)
-    assert count.counts() == expected
-    whole = pd.concat(frames)
-    assert expected == whole.drop_duplicates(["file", "line"])["file"].value_counts().to_dict()
-
-
 def test_prepare_uses_up_the_valid_rows(specs):
     """The raw rows' memory goes back once the datasets are derived: nothing of the pipeline keeps them alive."""
     import weakref
