@@ -35,7 +35,7 @@ from flows.publish import (
     sweep_staging,
     utc_stamp,
 )
-from flows.read import RawFile, Scan, read_raw
+from flows.read import RawFile, Scan, read_raw, use_returning_pool
 from flows.sdtm_schema import TRACE
 from flows.signals import shielded
 from flows.specs import Specs
@@ -445,6 +445,7 @@ def run_export(
     folder, lock or temporary file is left. Unchanged inputs publish nothing unless `force`. An interrupt
     (Interrupted, KeyboardInterrupt) cleans up the same way and is raised on.
     """
+    use_returning_pool()
     run = Run(Path(raw_dir), Path(out_dir) / specs.study.studyid, specs, strict, cutoff, force)
     try:
         return _walk(run, call)

@@ -24,16 +24,14 @@ from flows.specs import RawContract
 SOURCE = "_file"  # column carrying the raw file name through the core; the index carries the line
 
 
-def _use_returning_pool() -> None:
+def use_returning_pool() -> None:
     """Arrow's jemalloc pool hands freed pages back to the system sooner than its default, mimalloc: the CSV
     parser's buffers and the validation's temporaries do not stay in the process (about 150 MB less peak memory
-    at 100,000 subjects). ARROW_DEFAULT_MEMORY_POOL, when set, decides instead."""
+    at 100,000 subjects). ARROW_DEFAULT_MEMORY_POOL, when set, decides instead. Set by the export's entry
+    (pipeline.run_export), not by importing the package: a program that imports flows keeps its own pool."""
     if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc keeps its default
             pa.set_memory_pool(pa.jemalloc_memory_pool())
-
-
-_use_returning_pool()
 
 
 @dataclass(frozen=True)

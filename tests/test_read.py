@@ -125,3 +125,27 @@ def test_quoted_carriage_return_is_text(tmp_path, specs):
     (tmp_path / "dosing.csv").write_text("\n".join([header, ",".join(fields), *rest[:3]]) + "\n", newline="")
     raw = read_raw(tmp_path, specs.raw["dosing"])
     assert list(raw.frame.index) == [2, 3, 4, 5] and raw.frame.iloc[0, -1].endswith("\rX")
+
+
+def test_importing_flows_leaves_arrows_memory_pool_alone():
+    """The jemalloc pool is the export's choice, made when it runs: importing the package changes nothing."""
+    import os
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+
+    code = (
+        "import pyarrow as pa; before = pa.default_memory_pool().backend_name; "
+        "import flows.pipeline, flows.read; assert pa.default_memory_pool().backend_name == before, 'import'; "
+        "flows.read.use_returning_pool(); print(before, pa.default_memory_pool().backend_name)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    try:
+        pa.jemalloc_memory_pool()
+        expected = "jemalloc"
+    except NotImplementedError:  # a pyarrow built without it keeps its default
+        expected = out.stdout.split()[0]
+    assert out.stdout.split()[1] == expected
