@@ -56,7 +56,9 @@ class RawFile:
 
     def without_rows(self) -> RawFile:
         """The file's facts without its rows (their memory goes back once validation has taken the valid ones)."""
-        return replace(self, frame=self.frame.iloc[:0], read=self.rows)
+        empty = {c: pd.array([], dtype=t) for c, t in self.frame.dtypes.items()}  # not iloc[:0]: a slice keeps the data
+        index = pd.Index([], dtype=self.frame.index.dtype, name=self.frame.index.name)
+        return replace(self, frame=pd.DataFrame(empty, index=index), read=self.rows)
 
     def lines_of(self, starts: pd.Index | pd.Series) -> int:
         """Physical lines taken by the records starting on `starts` (a quoted line break makes a record longer)."""
