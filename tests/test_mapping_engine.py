@@ -190,3 +190,42 @@ def test_per_distinct_combination_and_per_record_give_the_same_datasets(specs, m
     per_combination = engine.derive_datasets(valid, specs)
     for domain, frame in per_record.items():
         pd.testing.assert_frame_equal(per_combination[domain], frame, obj=domain)
+
+
+def test_consuming_derivation_lets_each_raw_file_go_after_its_last_reader(specs, monkeypatch):
+    """With consume, a raw file's valid rows leave `valid` as soon as no node still to come reads them (the plan
+    knows: records `from`, raw sources, last_contact's child files), and the datasets are the same."""
+    from flows import pipeline
+    from flows.mapping import engine
+    from flows.mapping.plan import plan_domains, raw_reads
+
+    valid = pipeline.validate_raw(pipeline.read_inputs(RAW, specs), specs).valid
+    expected = engine.derive_datasets(valid, specs)
+    plan = plan_domains(specs)
+    reads = raw_reads(plan, specs)
+    assert reads[("QS", "__records__")] == {"assessments"}
+    rfpendtc = next(n for n in plan.order if n == ("DM", "RFPENDTC"))
+    assert reads[rfpendtc] == {n for n, c in specs.raw.items() if c.parent == "enrollment"}  # last_contact
+    events: list[tuple[str, object]] = []
+
+    class Watched(dict):
+        def __delitem__(self, key):
+            events.append(("gone", key))
+            super().__delitem__(key)
+
+    evaluate = engine._evaluate
+
+    def logged(plan, ctx, var):
+        events.append(("node", (ctx.domain, var)))
+        return evaluate(plan, ctx, var)
+
+    monkeypatch.setattr(engine, "_evaluate", logged)
+    got = engine.derive_datasets(Watched(valid), specs, consume=True)
+    for domain, frame in expected.items():
+        pd.testing.assert_frame_equal(got[domain], frame, obj=domain)
+    nodes = [n for kind, n in events if kind == "node"]
+    for raw in specs.raw:
+        gone = events.index(("gone", raw))
+        readers = [n for n in nodes if raw in reads[n]]
+        assert all(events.index(("node", n)) < gone for n in readers)  # never before a reader
+    assert events.index(("gone", "assessments")) < events.index(("node", ("QS", "EPOCH")))

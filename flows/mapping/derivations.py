@@ -63,9 +63,9 @@ def last_contact(ctx: Context, dates: list[str] | None = None) -> pd.Series:
     parts = [pd.DataFrame({"USUBJID": subject, "d": ctx.column(c).str.slice(0, 10)}) for c in dates or []]
     for name, contract in specs.raw.items():
         cols = [c.name for c in contract.columns if c.type in ("date", "datetime")]
+        if contract.parent != (ctx.contract.name if ctx.contract else None) or not cols or ctx.valid[name].empty:
+            continue  # (the plan knows which files this reads: see mapping.plan.step_raw_reads)
         frame = ctx.valid[name]
-        if contract.parent != (ctx.contract.name if ctx.contract else None) or not cols or frame.empty:
-            continue
         keys = contract.subject_columns
         last = last_dates_by_subject(frame, keys, cols)
         site = last[keys[0]] if len(keys) == 2 else None

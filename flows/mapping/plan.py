@@ -87,6 +87,38 @@ def _step_deps(domain: str, step: Step, sig: Signature) -> set[Node]:
     return deps
 
 
+def step_raw_reads(step: Step, spec: DomainSpec, specs: Specs) -> set[str]:
+    """The raw files whose valid rows a step reads: a `raw` or `source` argument naming `<raw file>.<column>`, and
+    for last_contact every raw file whose parent is the domain's."""
+    reads: set[str] = set()
+    for part in (step.args.get("parts") or {}).values() if step.algorithm == "template" else ():
+        reads |= step_raw_reads(part, spec, specs)
+    sig = signature_of(step)
+    for a, kind in sig.params.items():
+        head = str(step.args.get(a) or "").split(".", 1)[0]
+        if kind in ("raw", "source") and head in specs.raw:
+            reads.add(head)
+    if step.derivation and step.algorithm == "last_contact":  # as derivations.last_contact picks them
+        own = (spec.records or {}).get("from")
+        own = own if own in specs.raw else None
+        reads |= {name for name, contract in specs.raw.items() if contract.parent == own}
+    return reads
+
+
+def raw_reads(plan: Plan, specs: Specs) -> dict[Node, set[str]]:
+    """Per node of the plan, the raw files whose valid rows it reads (records `from`, and its steps' raw reads)."""
+    reads: dict[Node, set[str]] = {}
+    for domain, node in plan.order:
+        spec = specs.sdtm[domain]
+        if node == RECORDS:
+            head = (spec.records or {}).get("from")
+            reads[(domain, node)] = {head} if head in specs.raw else set()
+        else:
+            steps = plan.domains[domain].steps[node]
+            reads[(domain, node)] = set().union(*(step_raw_reads(s, spec, specs) for s in steps))
+    return reads
+
+
 def plan_domain(spec: DomainSpec) -> DomainPlan:
     """Parse a domain's mappings; raise SpecError naming the file and variable on the first unreadable one."""
     steps, deps = {}, {}
@@ -174,4 +206,4 @@ def plan_domains(specs: Specs) -> Plan:
     return Plan(domains, order)
 
 
-__all__ = ["RECORDS", "RECORD_SOURCES", "Copy", "Plan", "copied_columns", "parse_filter", "plan_domains"]
+__all__ = ["RECORDS", "RECORD_SOURCES", "Copy", "Plan", "copied_columns", "parse_filter", "plan_domains", "raw_reads"]
