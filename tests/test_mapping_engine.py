@@ -197,12 +197,12 @@ def test_consuming_derivation_lets_each_raw_file_go_after_its_last_reader(specs,
     knows: records `from`, raw sources, last_contact's child files), and the datasets are the same."""
     from flows import pipeline
     from flows.mapping import engine
-    from flows.mapping.plan import plan_domains, raw_reads
+    from flows.mapping.plan import plan_domains
 
     valid = pipeline.validate_raw(pipeline.read_inputs(RAW, specs), specs).valid
     expected = engine.derive_datasets(valid, specs)
     plan = plan_domains(specs)
-    reads = raw_reads(plan, specs)
+    reads = plan.reads
     assert reads[("QS", "__records__")] == {"assessments"}
     rfpendtc = next(n for n in plan.order if n == ("DM", "RFPENDTC"))
     assert reads[rfpendtc] == {n for n, c in specs.raw.items() if c.parent == "enrollment"}  # last_contact

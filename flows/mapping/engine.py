@@ -15,7 +15,7 @@ from flows.errors import OutputCheckError
 from flows.keys import key_order, seq_in_key_order, sort_by_keys
 from flows.mapping.context import Context
 from flows.mapping.derivations import RECORD_FILTERS, RECORD_SOURCES, VARIABLE_DERIVATIONS
-from flows.mapping.plan import RECORDS, Plan, plan_domains, raw_reads
+from flows.mapping.plan import RECORDS, Plan, plan_domains
 from flows.mapping.registry import ALGORITHMS, SIGNATURES, holds
 from flows.mapping.steps import Step
 from flows.mapping.vocabulary import fill_template, first_non_null, null_unless
@@ -239,8 +239,7 @@ def _derive_all(valid: dict[str, pd.DataFrame], specs: Specs, facts: Mapping[str
     contexts: dict[str, Context] = {}
     last_read: dict[str, int] = {}  # with consume: each raw file's rows go after the last node that reads them
     if consume:
-        reads = raw_reads(plan, specs)
-        last_read = dict.fromkeys(valid, -1) | {raw: i for i, node in enumerate(plan.order) for raw in reads[node]}
+        last_read = dict.fromkeys(valid, -1) | {raw: i for i, n in enumerate(plan.order) for raw in plan.reads[n]}
     for i, (domain, node) in enumerate(plan.order):
         for raw in [r for r, last in last_read.items() if last < i and r in valid]:
             del valid[raw]

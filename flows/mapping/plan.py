@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -29,6 +30,7 @@ class DomainPlan:
 class Plan:
     domains: Mapping[str, DomainPlan]
     order: list[Node]  # every domain's records and variables, each after what it reads
+    reads: Mapping[Node, frozenset[str]]  # the raw files whose valid rows each node reads
 
 
 def qualifier_steps(qualifier: Mapping[str, Any], where: str) -> tuple[Step, ...]:
@@ -105,18 +107,29 @@ def step_raw_reads(step: Step, spec: DomainSpec, specs: Specs) -> set[str]:
     return reads
 
 
-def raw_reads(plan: Plan, specs: Specs) -> dict[Node, set[str]]:
-    """Per node of the plan, the raw files whose valid rows it reads (records `from`, and its steps' raw reads)."""
-    reads: dict[Node, set[str]] = {}
-    for domain, node in plan.order:
-        spec = specs.sdtm[domain]
-        if node == RECORDS:
-            head = (spec.records or {}).get("from")
-            reads[(domain, node)] = {head} if head in specs.raw else set()
-        else:
-            steps = plan.domains[domain].steps[node]
-            reads[(domain, node)] = set().union(*(step_raw_reads(s, spec, specs) for s in steps))
-    return reads
+def _node_reads(node: Node, domains: Mapping[str, DomainPlan], specs: Specs) -> frozenset[str]:
+    """The raw files whose valid rows a node reads: its records' `from`, or its steps' raw reads."""
+    domain, var = node
+    spec = specs.sdtm[domain]
+    if var == RECORDS:
+        head = (spec.records or {}).get("from")
+        return frozenset({head} if head in specs.raw else ())
+    return frozenset().union(*(step_raw_reads(s, spec, specs) for s in domains[domain].steps[var]))
+
+
+def _readers_first(graph: Mapping[Node, set[Node]], reads: Mapping[Node, frozenset[str]]) -> list[Node]:
+    """A topological order that takes, of the nodes ready, those reading raw rows first (ties in static order): the
+    last reader of a raw file comes early, and its rows can go before the bulk of the variables are derived."""
+    rank = {n: i for i, n in enumerate(TopologicalSorter(graph).static_order())}  # a cycle raises here
+    sorter, ready, order = TopologicalSorter(graph), [], []
+    sorter.prepare()
+    while sorter.is_active():
+        for node in sorter.get_ready():
+            heapq.heappush(ready, (not reads[node], rank[node], node))
+        node = heapq.heappop(ready)[2]
+        order.append(node)
+        sorter.done(node)
+    return order
 
 
 def plan_domain(spec: DomainSpec) -> DomainPlan:
@@ -198,12 +211,13 @@ def plan_domains(specs: Specs) -> Plan:
         graph[(d, RECORDS)] = {n for n in record_deps(spec, specs) if n[0] != d}
         for var, deps in domains[d].deps.items():
             graph[(d, var)] = {n for n in deps if n[0] in domains and (n[1] == RECORDS or n[1] in domains[n[0]].steps)}
+    reads = {node: _node_reads(node, domains, specs) for node in graph}
     try:
-        order = list(TopologicalSorter(graph).static_order())
+        order = _readers_first(graph, reads)
     except CycleError as exc:
         cycle = " -> ".join(f"{d}.{v}" for d, v in exc.args[1])
         raise SpecError(f"{specs.root / 'sdtm'}: mappings read each other in a cycle: {cycle}") from None
-    return Plan(domains, order)
+    return Plan(domains, order, reads)
 
 
-__all__ = ["RECORDS", "RECORD_SOURCES", "Copy", "Plan", "copied_columns", "parse_filter", "plan_domains", "raw_reads"]
+__all__ = ["RECORDS", "RECORD_SOURCES", "Copy", "Plan", "copied_columns", "parse_filter", "plan_domains"]
