@@ -119,13 +119,20 @@ def _column_checks(col: RawColumn, specs: Specs, today: date | None = None) -> l
 
 
 def _copy_checks(copies: list[Copy]) -> list[tuple[str, str, object]]:
-    """A column an SDTM text variable copies: ASCII (SAS XPORT v5 holds nothing else), and no longer than the
-    shortest variable that takes every value of it."""
+    """A column an SDTM text variable copies: ASCII (SAS XPORT v5 holds nothing else), no white space at its end
+    (XPORT drops it, CSV and Dataset-JSON keep it), and no longer than the shortest variable that takes every value
+    of it."""
     if not copies:
         return []
     names = ", ".join(c.variable for c in copies)
     checks: list[tuple[str, str, object]] = [
-        ("ascii", f"must be ASCII text (it becomes {names}; SAS XPORT v5 holds ASCII only)", _ascii)
+        ("ascii", f"must be ASCII text (it becomes {names}; SAS XPORT v5 holds ASCII only)", _ascii),
+        (
+            "trailing_blank",
+            "must not end in white space (SAS XPORT v5 drops it: the formats would disagree, and a blank value "
+            "would be missing)",
+            _no_trailing_blank,
+        ),
     ]
     if whole := [(c.length, c.variable) for c in copies if c.length is not None]:
         n, variable = min(whole)
@@ -135,6 +142,10 @@ def _copy_checks(copies: list[Copy]) -> list[tuple[str, str, object]]:
 
 def _ascii(s: pd.Series) -> pd.Series:
     return s.str.isascii().fillna(True).astype(bool)
+
+
+def _no_trailing_blank(s: pd.Series) -> pd.Series:
+    return (s.str.rstrip() == s).fillna(True).astype(bool)
 
 
 def _at_most(n: int):

@@ -156,6 +156,8 @@ CRS_ICANS = "meddra_pt is one of Cytokine release syndrome, Immune effector cell
         # copied into AETERM as it is: the row is rejected, not the whole transfer failing AE's output check
         ("0001", 0, "verbatim_term", "Fièvre", "ascii", "must be ASCII text (it becomes AE.AETERM;"),
         ("0001", 0, "verbatim_term", "x" * 201, "length", "must be at most 200 characters (AE.AETERM's length)"),
+        ("0001", 0, "verbatim_term", "Fever  ", "trailing_blank", "must not end in white space"),  # XPT: 'Fever'
+        ("0001", 0, "verbatim_term", "   ", "trailing_blank", "a blank value would be missing"),  # XPT: missing
     ],
 )
 def test_adverse_event_rules(raw_copy, specs, subject, nth, column, value, rule, message):
