@@ -19,7 +19,8 @@ class Context:
     records: pd.DataFrame  # one row per record: raw columns or study-list fields, plus _file/_line for raw rows
     specs: Specs
     contract: RawContract | None  # the raw contract of the records, when they come from a raw file
-    valid: Mapping[str, pd.DataFrame]  # every raw file's valid rows (after any data cut)
+    valid: Mapping[str, pd.DataFrame]  # every raw file's valid rows (after any data cut); in a consuming derivation a
+    # file goes once no node still to come reads it, so a step reads one only as mapping.plan.step_raw_reads knows
     datasets: dict[str, dict[str, pd.Series]]  # variables derived so far, per domain
     facts: Mapping[str, Any] = field(default_factory=dict)  # what the run knows beyond the data (the cut)
     cache: dict[Any, pd.Series] = field(default_factory=dict)  # results several steps share (study days)
