@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flows.errors import SpecError
-from flows.specs import CORES, ORIGINS, RAW_TYPES
+from flows.specs import CONDITIONS, CORES, ORIGINS, RAW_TYPES
 
 if TYPE_CHECKING:
     from flows.specs import RawContract, Specs
@@ -29,7 +29,6 @@ RULE_PARAMETERS: dict[str, dict[str, tuple[bool, str]]] = {
 RULE_CHECKS = set(RULE_PARAMETERS)
 TS_KEYS = {"parmcd", "from", "value", "codelist", "format", "ref", "comment"}  # comment: define.xml, e.g. a source
 CONDITIONAL_RULES = {"required_if", "blank_if", "blank_unless", "any_of_if"}  # need a when, when_in or when_present
-CONDITIONS = ("when", "when_in", "when_present")
 ROW_RULES = {
     "required_if",
     "blank_if",

@@ -17,6 +17,7 @@ SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
 RAW_TYPES = {"string", "integer", "float", "date", "partial_date", "datetime"}
 ORIGINS = {"Collected", "Derived", "Assigned", "Protocol", "Predecessor"}
 CORES = {"Req", "Exp", "Perm"}
+CONDITIONS = ("when", "when_in", "when_present")  # what a conditional row rule of a raw contract holds under
 
 
 @dataclass(frozen=True)

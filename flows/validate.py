@@ -26,7 +26,7 @@ from flows.distinct import (
 )
 from flows.raw_schema import raw_schema
 from flows.read import SOURCE, RawFile
-from flows.specs import RawContract, Specs
+from flows.specs import CONDITIONS, RawContract, Specs
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "rule", "message"]
 REDACTED = "<redacted>"
@@ -145,7 +145,7 @@ def _rule_columns(rule: Mapping) -> list[str]:
     """The columns a row rule reads."""
     kind, col = rule["rule"], rule["column"]
     if kind in ("required_if", "blank_if", "blank_unless", "any_of_if"):
-        conditions = [*rule.get("when", {}), *rule.get("when_in", {}), *rule.get("when_present", {})]
+        conditions = [c for key in CONDITIONS for c in rule.get(key, {})]
         return list(dict.fromkeys([*conditions, *_targets(rule)]))
     if kind == "same_within":
         return [rule["by"], col]
