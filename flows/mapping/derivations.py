@@ -15,6 +15,7 @@ from flows.keys import usubjid
 from flows.mapping.context import Context
 from flows.mapping.steps import Signature
 from flows.mapping.vocabulary import lookup_per_subject, per_subject
+from flows.specs import Specs
 
 
 def age(ctx: Context, birth: str, at: str) -> pd.Series:
@@ -55,17 +56,22 @@ def last_dates_by_subject(frame: pd.DataFrame, keys: list[str], columns: list[st
     return out.assign(d=text)
 
 
+def child_files(specs: Specs, parent: str | None) -> list[str]:
+    """The raw files whose parent file is `parent` (None: the files of no parent): what last_contact reads."""
+    return [name for name, contract in specs.raw.items() if contract.parent == parent]
+
+
 def last_contact(ctx: Context, dates: list[str] | None = None) -> pd.Series:
     """Latest date of any record of the subject: the record's own `dates` and every date of the raw files whose
     parent is this domain's raw file (after any cut)."""
     specs, studyid = ctx.specs, ctx.specs.study.studyid
     subject = ctx.variables["USUBJID"]
     parts = [pd.DataFrame({"USUBJID": subject, "d": ctx.column(c).str.slice(0, 10)}) for c in dates or []]
-    for name, contract in specs.raw.items():
+    for name in child_files(specs, ctx.contract.name if ctx.contract else None):
+        contract, frame = specs.raw[name], ctx.valid[name]
         cols = [c.name for c in contract.columns if c.type in ("date", "datetime")]
-        if contract.parent != (ctx.contract.name if ctx.contract else None) or not cols or ctx.valid[name].empty:
-            continue  # (the plan knows which files this reads: see mapping.plan.step_raw_reads)
-        frame = ctx.valid[name]
+        if not cols or frame.empty:
+            continue
         keys = contract.subject_columns
         last = last_dates_by_subject(frame, keys, cols)
         site = last[keys[0]] if len(keys) == 2 else None

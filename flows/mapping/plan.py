@@ -9,7 +9,7 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from flows.errors import SpecError
-from flows.mapping.derivations import RECORD_FILTERS, RECORD_SOURCES, VARIABLE_DERIVATIONS
+from flows.mapping.derivations import RECORD_FILTERS, RECORD_SOURCES, VARIABLE_DERIVATIONS, child_files
 from flows.mapping.registry import SIGNATURES, implicit_refs
 from flows.mapping.steps import Signature, Step, StepError, _condition, parse_map, parse_step
 from flows.specs import DomainSpec, Specs
@@ -100,10 +100,9 @@ def step_raw_reads(step: Step, spec: DomainSpec, specs: Specs) -> set[str]:
         head = str(step.args.get(a) or "").split(".", 1)[0]
         if kind in ("raw", "source") and head in specs.raw:
             reads.add(head)
-    if step.derivation and step.algorithm == "last_contact":  # as derivations.last_contact picks them
+    if step.derivation and step.algorithm == "last_contact":
         own = (spec.records or {}).get("from")
-        own = own if own in specs.raw else None
-        reads |= {name for name, contract in specs.raw.items() if contract.parent == own}
+        reads |= set(child_files(specs, own if own in specs.raw else None))
     return reads
 
 
