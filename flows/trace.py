@@ -66,5 +66,5 @@ def write_trace(datasets: dict[str, pd.DataFrame], specs: Specs, path: Path) -> 
     """Write trace.csv dataset by dataset; return its rows and the distinct lines it names per raw file."""
     count = LineCount()
     parts = (count.add(part) for part in trace_parts(datasets, specs))
-    write_parts(parts, path, TRACE_COLUMNS, text=["domain", "USUBJID", "file"])
-    return sum(len(f) for f in datasets.values() if "_line" in f), count.counts()
+    rows = write_parts(parts, path, TRACE_COLUMNS, text=["domain", "USUBJID", "file"])
+    return rows, count.counts()

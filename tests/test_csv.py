@@ -116,7 +116,7 @@ def test_parts_written_one_after_another_are_the_whole_frame(tmp_path, name):
     frame = FRAMES[name].iloc[[0, 1, 2, 4, 5, 6, 7]]  # row 3 holds a carriage return: not pandas' own bytes
     parts = [frame.iloc[:2], frame.iloc[2:2], frame.iloc[2:]]
     text = [c for c in frame if not pd.api.types.is_numeric_dtype(frame[c])]
-    write_parts(iter(parts), tmp_path / "parts.csv", list(frame.columns), text)
+    assert write_parts(iter(parts), tmp_path / "parts.csv", list(frame.columns), text) == len(frame)
     write_frame(frame.reset_index(drop=True), tmp_path / "whole.csv", text)
     assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     with pytest.raises(ValueError, match="columns"):

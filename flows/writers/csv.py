@@ -101,9 +101,10 @@ def _by_pandas(frame: pd.DataFrame, text: Collection[str], header: bool) -> byte
     return safe.to_csv(index=False, header=header, lineterminator="\n", quoting=quoting).encode("utf-8")
 
 
-def write_parts(parts: Iterable[pd.DataFrame], path: Path, columns: Sequence[str], text: Collection[str]) -> None:
+def write_parts(parts: Iterable[pd.DataFrame], path: Path, columns: Sequence[str], text: Collection[str]) -> int:
     """write_frame of the parts (each with `columns`) one after another, without putting them together: the trace
-    of ten million records is written dataset by dataset."""
+    of ten million records is written dataset by dataset. Returns the rows written."""
+    rows = 0
     with path.open("wb") as fh:
         fh.write(_header(columns))
         for part in parts:
@@ -115,6 +116,8 @@ def write_parts(parts: Iterable[pd.DataFrame], path: Path, columns: Sequence[str
                 fh.write(_by_pandas(part, text, header=False))
             else:
                 write_rows(fh, tokens, len(part), ",", after="\n")
+            rows += len(part)
+    return rows
 
 
 def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
