@@ -155,7 +155,7 @@ def _at_most(n: int):
 def raw_schema(contract: RawContract, specs: Specs, today: date | None = None) -> RawSchema:
     """Build the lazy-validation schema of one raw file: nullability, types, plausible dates (none after `today`,
     the run's date at the study's sites), ranges, patterns, terms, and for a column an SDTM text variable copies,
-    ASCII and the variable's length.
+    ASCII, no white space at its end and the variable's length (`_copy_checks`).
 
     Every check is element-wise, so each runs once per distinct value of its column.
     """
