@@ -14,15 +14,11 @@ def usubjid(studyid: str, site: pd.Series | None, subject: pd.Series) -> pd.Seri
     the submission; built once per subject, however many rows (row by row when there are few)."""
     if site is None:
         return (studyid + "-" + subject.astype("str")).astype("str")
-    if not site.index.equals(subject.index):
+    if len(site) <= SMALL or not site.index.equals(subject.index):  # few rows, or rows aligned by label
         return studyid + "-" + site + "-" + subject
-    if len(site) <= SMALL:
-        out = studyid + "-" + site + "-" + subject
-        out.name = site.name if site.name == subject.name else None
-        return out
     pairs = distinct_rows(pd.DataFrame({"s": site.array, "n": subject.array}), ["s", "n"])
     out = pairs.expand(studyid + "-" + pairs.rows["s"] + "-" + pairs.rows["n"], site.index)
-    out.name = site.name if site.name == subject.name else None
+    out.name = site.name if site.name == subject.name else None  # as pandas names the row-by-row result
     return out
 
 
