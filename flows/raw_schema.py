@@ -11,6 +11,7 @@ import pandera.pandas as pa
 from flows.dates import is_valid
 from flows.distinct import per_value_check
 from flows.mapping.plan import Copy, copied_columns
+from flows.sdtm_schema import ascii_text, fits
 from flows.specs import RawColumn, RawContract, Specs
 
 NUMBER = r"-?\d+(\.\d+)?"
@@ -121,12 +122,12 @@ def _column_checks(col: RawColumn, specs: Specs, today: date | None = None) -> l
 def _copy_checks(copies: list[Copy]) -> list[tuple[str, str, object]]:
     """A column an SDTM text variable copies: ASCII (SAS XPORT v5 holds nothing else), no white space at its end
     (XPORT drops it, CSV and Dataset-JSON keep it), and no longer than the shortest variable that takes every value
-    of it."""
+    of it. ASCII and length are the output check's own tests (flows.sdtm_schema), run on the raw rows first."""
     if not copies:
         return []
     names = ", ".join(c.variable for c in copies)
     checks: list[tuple[str, str, object]] = [
-        ("ascii", f"must be ASCII text (it becomes {names}; SAS XPORT v5 holds ASCII only)", _ascii),
+        ("ascii", f"must be ASCII text (it becomes {names}; SAS XPORT v5 holds ASCII only)", ascii_text),
         (
             "trailing_blank",
             "must not end in white space (SAS XPORT v5 drops it: the formats would disagree, and a blank value "
@@ -136,20 +137,12 @@ def _copy_checks(copies: list[Copy]) -> list[tuple[str, str, object]]:
     ]
     if whole := [(c.length, c.variable) for c in copies if c.length is not None]:
         n, variable = min(whole)
-        checks.append(("length", f"must be at most {n} characters ({variable}'s length)", _at_most(n)))
+        checks.append(("length", f"must be at most {n} characters ({variable}'s length)", fits(n)))
     return checks
-
-
-def _ascii(s: pd.Series) -> pd.Series:
-    return s.str.isascii().fillna(True).astype(bool)
 
 
 def _no_trailing_blank(s: pd.Series) -> pd.Series:
     return (s.str.rstrip() == s).fillna(True).astype(bool)
-
-
-def _at_most(n: int):
-    return lambda s: (s.str.len() <= n).fillna(True).astype(bool)
 
 
 def raw_schema(contract: RawContract, specs: Specs, today: date | None = None) -> RawSchema:

@@ -17,14 +17,22 @@ TRACE = ["_file", "_line"]  # raw source of each record, carried beside the SDTM
 TEXT = pd.api.types.pandas_dtype("str")
 
 
+def fits(n: int) -> Callable[[pd.Series], pd.Series]:
+    """Text of at most n characters (null passes): an SDTM text variable's length."""
+    return lambda s: (s.str.len() <= n) | s.isna()
+
+
+def ascii_text(s: pd.Series) -> pd.Series:
+    """ASCII text (null passes): all that SAS XPORT v5 holds."""
+    return s.str.isascii() | s.isna()
+
+
 def _checks(var: Variable, specs: Specs) -> list[pa.Check]:
     """Element-wise checks, each run once per distinct value (a dataset repeats a few values millions of times)."""
     checks = []
     if var.type == "Char":
-        n = var.length
-        fits = per_value_check(lambda s: (s.str.len() <= n) | s.isna())
-        checks.append(pa.Check(fits, error=f"longer than {var.length} characters"))
-        checks.append(pa.Check(per_value_check(lambda s: s.str.isascii() | s.isna()), error="non-ASCII text"))
+        checks.append(pa.Check(per_value_check(fits(var.length)), error=f"longer than {var.length} characters"))
+        checks.append(pa.Check(per_value_check(ascii_text), error="non-ASCII text"))
     if var.codelist:
         allowed = _allowed(var, specs)
         checks.append(
