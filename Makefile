@@ -28,9 +28,10 @@ run: $(READY)   ## export raw/ into output/<STUDYID>/<UTC stamp>/ and point late
 test: $(READY)  ## the test suite (what CI runs)
 	$(PY) -m pytest
 
-lint: $(READY)
+lint: $(READY)  ## ruff, and the floor plan: stage packages import one way ([tool.importlinter] in pyproject.toml)
 	$(VENV)/bin/ruff check flows tests bench
 	$(VENV)/bin/ruff format --check flows tests bench
+	$(VENV)/bin/lint-imports
 
 format: $(READY)
 	$(VENV)/bin/ruff format flows tests bench

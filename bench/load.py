@@ -39,10 +39,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from flows.lock import LOCK_NAME  # noqa: E402
-from flows.serve import answers, free_port, spawn, stop  # noqa: E402
-from flows.specs import SPECS_DIR, Study  # noqa: E402
-from flows.synth import main as synth  # noqa: E402
+from flows.run.lock import LOCK_NAME  # noqa: E402
+from flows.schedule.serve import spawn, stop  # noqa: E402
+from flows.schedule.server import answers, free_port  # noqa: E402
+from flows.spec.model import Study  # noqa: E402
+from flows.spec.read import SPECS_DIR  # noqa: E402
+from flows.tools.synth import main as synth  # noqa: E402
 
 STUDIES, WORKERS, SUBJECTS = 20, 2, 8
 DATABASES = ("sqlite", "postgresql")

@@ -115,9 +115,9 @@ def instrument_core() -> StageClock:
     """Timers around the pure steps: read, validate (each check per file), derive per domain, each writer."""
 
     clock = StageClock()
-    pipeline = importlib.import_module("flows.pipeline")
-    validate = importlib.import_module("flows.validate")
-    writers = importlib.import_module("flows.writers")
+    pipeline = importlib.import_module("flows.run.pipeline")
+    validate = importlib.import_module("flows.raw.validate")
+    writers = importlib.import_module("flows.transfer.writers")
     for name, label in [
         ("run_export", "export"),
         ("fingerprint", "fingerprint inputs"),
@@ -154,9 +154,9 @@ def instrument_core() -> StageClock:
         clock.wrap(holder, "write", f"{fmt} writer")
         writers.WRITERS[fmt] = (folder, ext, holder.write)
     for module, name, label in [
-        ("flows.define", "write_define", "define.xml"),
-        ("flows.define_html", "write_define_html", "define.html"),
-        ("flows.summary", "write_summary", "summary.html"),
+        ("flows.transfer.define", "write_define", "define.xml"),
+        ("flows.transfer.define_html", "write_define_html", "define.html"),
+        ("flows.review.summary", "write_summary", "summary.html"),
     ]:
         with contextlib.suppress(ImportError):
             clock.wrap(importlib.import_module(module), name, label)
@@ -203,7 +203,7 @@ def bench_specs(domains: list[str] | None):
     """The study's specs, with only the SDTM datasets `domains` names and those they read (all without)."""
     from dataclasses import replace
 
-    from flows.specs import load_specs
+    from flows.mapping.load import load_specs
 
     specs = load_specs()
     if not domains:
@@ -216,7 +216,7 @@ def bench_specs(domains: list[str] | None):
 
 
 def child_core(raw: Path, out: Path, domains: list[str] | None = None) -> dict:
-    from flows.pipeline import run_export
+    from flows.run.pipeline import run_export
 
     specs = bench_specs(domains)
     clock = instrument_core()
@@ -232,7 +232,7 @@ def child_core(raw: Path, out: Path, domains: list[str] | None = None) -> dict:
 def packing_cost(transfer: Path) -> dict:
     """What packaging a published transfer costs on one core, after the timed run: SHA-256, CRC-32 and deflate of
     every file but the zip, as the export's Packer does once per file (`pack_s`), and the bytes packed (`out_mb`)."""
-    from flows.package import Packer, transfer_files
+    from flows.transfer.package import Packer, transfer_files
 
     files = [rel for rel in transfer_files(transfer) if rel.suffix != ".zip"]
     start = time.perf_counter()
@@ -244,7 +244,7 @@ def packing_cost(transfer: Path) -> dict:
 def child_flow(raw: Path, out: Path) -> dict:
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.flow import export_study
+    from flows.schedule.flow import export_study
 
     with prefect_test_harness(server_startup_timeout=120):
         ready = time.perf_counter()
@@ -264,11 +264,11 @@ def child_cold(raw: Path, out: Path) -> dict:
     import flows.cli  # noqa: F401  (what `python -m flows` imports first)
 
     cli = time.perf_counter()
-    from flows.specs import load_specs
+    from flows.mapping.load import load_specs
 
     specs = load_specs()
     loaded = time.perf_counter()
-    from flows.pipeline import run_export
+    from flows.run.pipeline import run_export
 
     imported = time.perf_counter()
     clock = instrument_core()
@@ -287,8 +287,8 @@ def child_warm(raw: Path, out: Path) -> dict:
     """`run_export` of raw/ WARM_RUNS times in a process that has imported everything and run it once (untimed):
     each run with --force into the same folder, so each also diffs against the transfer before it. Then one more,
     instrumented, for where a warm run spends its time."""
-    from flows.pipeline import run_export
-    from flows.specs import load_specs
+    from flows.mapping.load import load_specs
+    from flows.run.pipeline import run_export
 
     specs = load_specs()
     result = run_export(raw, out, specs, force=True)
@@ -302,7 +302,7 @@ def child_warm(raw: Path, out: Path) -> dict:
             raise SystemExit(f"export failed: {result.message}")
     done = time.perf_counter()
     clock = instrument_core()
-    importlib.import_module("flows.pipeline").run_export(raw, out, specs, force=True)  # the instrumented one
+    importlib.import_module("flows.run.pipeline").run_export(raw, out, specs, force=True)  # the instrumented one
     steps = {
         "  " * (len(s["stage"]) - 2) + s["stage"][-1]: s["seconds"] for s in clock.report() if 2 <= len(s["stage"]) <= 3
     }

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from flows import __version__
-from flows.errors import Interrupted, PipelineError, describe, shorten
+from flows.kernel.errors import Interrupted, PipelineError, describe, shorten
 
 PROG = "s103-sdtm"
 SHOWN_REJECTS = 10  # reject records listed on stderr (root causes first); every one is in rejects.csv
@@ -73,19 +73,19 @@ def _prefect_console(debug: bool, verbose: bool) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from flows import progress
-    from flows.specs import load_specs
+    from flows.mapping.load import load_specs
+    from flows.run import progress
 
     specs = load_specs(args.specs)
     with progress.reporting(progress.mode_for(sys.stderr, args.quiet, args.verbose)):
         if os.environ.get("PREFECT_API_URL"):
-            from flows.flow import export_study, result_of  # importing Prefect sets up its logging
+            from flows.schedule.flow import export_study, result_of  # importing Prefect sets up its logging
 
             _prefect_console(args.debug, args.verbose)
             params = (str(args.raw), str(args.out), args.strict, args.cutoff, str(args.specs), args.force)
             result = result_of(export_study(*params, return_state=True))
         else:
-            from flows.pipeline import run_export
+            from flows.run.pipeline import run_export
 
             result = run_export(args.raw, args.out, specs, strict=args.strict, cutoff=args.cutoff, force=args.force)
     if args.debug and result.error is not None:
@@ -105,7 +105,7 @@ def _iso_date(text: str) -> str:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from flows.diff import diff_transfers, differs, render_markdown
+    from flows.transfer.diff import diff_transfers, differs, render_markdown
 
     for path in (args.old, args.new):
         if not (path / "parquet").is_dir():
@@ -116,13 +116,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from flows.status import main as status
+    from flows.schedule.status import main as status
 
     return status(args.out, args.runs, args.specs)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from flows.serve import main as serve
+    from flows.schedule.serve import main as serve
 
     runner = not (args.no_runner or args.deploy)
     return serve(args.port, args.runner_only, args.home, host=args.host, runner=runner, specs_dirs=args.specs,
@@ -130,14 +130,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from flows.synth import main as synth
+    from flows.tools.synth import main as synth
 
     synth(args.subjects, args.seed, args.out, args.as_of, args.specs)
     return 0
 
 
 def cmd_ct_extract(args: argparse.Namespace) -> int:
-    from flows.ct_extract import main as extract
+    from flows.tools.ct_extract import main as extract
 
     extract(args.selection, args.out)
     return 0
@@ -156,8 +156,8 @@ def version() -> str:
 
 def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser and each subcommand's (for a usage line that fits the command given)."""
-    from flows.serve import LOCAL_HOME
-    from flows.specs import SPECS_DIR
+    from flows.schedule.server import LOCAL_HOME
+    from flows.spec.read import SPECS_DIR
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="on an unexpected failure, also print the traceback")
@@ -218,7 +218,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from flows.signals import handled
+    from flows.run.signals import handled
 
     top, subs = parser()
     args, extra = top.parse_known_args(argv)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.pipeline import run_export
-from flows.specs import load_specs
+from flows.mapping.load import load_specs
+from flows.run.pipeline import run_export
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "raw"

@@ -7,8 +7,8 @@ import pyreadstat
 import pytest
 import yaml
 
-from flows.safety import dlt_table
-from flows.specs import load_specs
+from flows.mapping.load import load_specs
+from flows.review.safety import dlt_table
 from tests.conftest import RAW, ROOT, STUDYID
 
 

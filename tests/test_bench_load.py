@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
-from flows.deployments import study_deployments
-from flows.serve import _die_with_parent
+from flows.schedule.deployments import study_deployments
+from flows.schedule.serve import _die_with_parent
 from tests.conftest import ROOT, bench_script
 from tests.test_serve import family, running
 

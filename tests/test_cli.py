@@ -9,7 +9,8 @@ import errno
 import pandas as pd
 import pytest
 
-from flows import cli, pipeline
+from flows import cli
+from flows.run import pipeline
 from tests.conftest import RAW, run_cli
 
 
@@ -44,12 +45,12 @@ def test_diff_of_a_folder_that_is_no_transfer(tmp_path):
 
 
 def test_unexpected_failure_outside_an_export_is_one_line(sample_export, monkeypatch, capsys):
-    import flows.diff
+    import flows.transfer.diff
 
     def fail(old, new):
         raise OSError(errno.EIO, "Input/output error", str(new / "parquet" / "dm.parquet"))
 
-    monkeypatch.setattr(flows.diff, "diff_transfers", fail)
+    monkeypatch.setattr(flows.transfer.diff, "diff_transfers", fail)
     _, transfer = sample_export
     assert cli.main(["diff", str(transfer), str(transfer)]) == 2
     err = capsys.readouterr().err

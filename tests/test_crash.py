@@ -1,9 +1,9 @@
-"""Tests of flows/crash.py: the crash automation is Prefect's zombie-run recipe, scoped to the export flow. The crash
-scenarios themselves (SIGKILL of the server, the runner, everything) are server tests in tests/test_serve.py."""
+"""Tests of flows/schedule/crash.py: the crash automation is Prefect's zombie-run recipe, scoped to the export flow. The
+crash scenarios themselves (SIGKILL of the server, the runner, everything) are server tests in tests/test_serve.py."""
 
 from __future__ import annotations
 
-from flows.crash import crash_automation
+from flows.schedule.crash import crash_automation
 
 
 def test_crash_automation_is_prefects_zombie_recipe_scoped_to_the_export_flow():

@@ -1,4 +1,5 @@
-"""flows.writers.csv: the column-at-a-time writer gives the bytes of pandas' to_csv, quoting and numbers included."""
+"""flows.transfer.writers.csv: the column-at-a-time writer gives the bytes of pandas' to_csv, quoting and numbers
+included."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.specs import DomainSpec, Variable
-from flows.writers.context import WriteContext
-from flows.writers.csv import write_csv
+from flows.spec.model import DomainSpec, Variable
+from flows.transfer.writers.context import WriteContext
+from flows.transfer.writers.csv import write_csv
 from tests.conftest import in_chunks
 
 CTX = WriteContext("X", datetime(2026, 10, 31), {})
@@ -69,7 +70,7 @@ def test_same_bytes_as_pandas(tmp_path, name, rows):
 
 def test_table_same_bytes_as_pandas_with_text_neutralised(tmp_path):
     """write_table (trace.csv, rejects.csv): to_csv's bytes, formulas quoted out in the named text columns only."""
-    from flows.writers.csv import neutralise, write_table
+    from flows.transfer.writers.csv import neutralise, write_table
 
     formulas = pd.Series(["=1+2", "a,b", None, "-2.5", "@x", "ok", "", '"q"'], dtype="str")
     frame = pd.DataFrame(
@@ -84,7 +85,7 @@ def test_table_same_bytes_as_pandas_with_text_neutralised(tmp_path):
 def test_formulas_neutralised_numbers_kept(tmp_path):
     """OWASP's advice for CSV injection: a text cell starting with = + - @ tab or CR gets a leading single quote; a
     plain number such as -2.5 (text or numeric column) is left as it is."""
-    from flows.writers.csv import neutralise
+    from flows.transfer.writers.csv import neutralise
 
     text = pd.Series(["=1+2", "+cmd|'/C calc'!A0", "-2-3", "@SUM(A1)", "\tx", "\rx", "-2.5", "+1e3", "a=b", "", None])
     text = text.astype("str")
@@ -111,7 +112,7 @@ def test_formulas_neutralised_numbers_kept(tmp_path):
 @pytest.mark.parametrize("name", ["numbers of every kind", "object text (not Arrow)", "integers rendered per row"])
 def test_parts_written_one_after_another_are_the_whole_frame(tmp_path, name):
     """write_parts (trace.csv, dataset by dataset) writes the bytes write_frame writes of the parts put together."""
-    from flows.writers.csv import write_frame, write_parts
+    from flows.transfer.writers.csv import write_frame, write_parts
 
     frame = FRAMES[name].iloc[[0, 1, 2, 4, 5, 6, 7]]  # row 3 holds a carriage return: not pandas' own bytes
     parts = [frame.iloc[:2], frame.iloc[2:2], frame.iloc[2:]]

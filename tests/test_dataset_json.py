@@ -10,8 +10,8 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from flows.writers.dataset_json import dataset_json
-from flows.writers.xpt import xpt_lengths
+from flows.transfer.writers.dataset_json import dataset_json
+from flows.transfer.writers.xpt import xpt_lengths
 from tests.conftest import in_chunks
 from tests.test_xpt import GOLDEN, spec_from_xpt
 
@@ -69,9 +69,9 @@ def test_golden_rows_match_cdisc_example(name):
 @pytest.mark.parametrize("chunks", [False, True], ids=["text in one chunk", "text in several Arrow chunks"])
 def test_written_text_is_json_dumps_of_the_document(tmp_path, rows, chunks):
     """The column-at-a-time rows are what json.dumps writes: escapes, nulls, integers and doubles alike."""
-    from flows.specs import DomainSpec, Variable
-    from flows.writers.context import WriteContext
-    from flows.writers.dataset_json import write_dataset_json
+    from flows.spec.model import DomainSpec, Variable
+    from flows.transfer.writers.context import WriteContext
+    from flows.transfer.writers.dataset_json import write_dataset_json
 
     texts = ['say "hi"', "back\\slash", "line\nbreak\ttab", "bell\x07", None, "é ok"]
     frame = pd.DataFrame(

@@ -1,11 +1,11 @@
-"""Tests of flows/dates.py: ISO 8601 parsing, partial dates, age and study day."""
+"""Tests of flows/kernel/dates.py: ISO 8601 parsing, partial dates, age and study day."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from flows.dates import completed_years, impute_first, is_valid, study_day
+from flows.kernel.dates import completed_years, impute_first, is_valid, study_day
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""Tests of flows/define.py and flows/define_html.py: define.xml read back with ElementTree against the datasets,
-the specs and CDISC's Define-XML 2.1 example; define.html parsed with html.parser."""
+"""Tests of flows/transfer/define.py and flows/transfer/define_html.py: define.xml read back with ElementTree against
+the datasets, the specs and CDISC's Define-XML 2.1 example; define.html parsed with html.parser."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from flows import pipeline
-from flows.define import (
+from flows.kernel.errors import OutputCheckError
+from flows.mapping.load import load_specs
+from flows.run import pipeline
+from flows.spec.model import Specs, Variable
+from flows.spec.sdtm_schema import TRACE
+from flows.tools.synth import synthesize, write_raw
+from flows.transfer.define import (
     build_define,
     check_oids,
     define_bytes,
@@ -23,12 +28,8 @@ from flows.define import (
     value_data_type,
     write_define,
 )
-from flows.define_html import write_define_html
-from flows.errors import OutputCheckError
-from flows.sdtm_schema import TRACE
-from flows.specs import Specs, Variable, load_specs
-from flows.synth import synthesize, write_raw
-from flows.writers.xpt import xpt_lengths
+from flows.transfer.define_html import write_define_html
+from flows.transfer.writers.xpt import xpt_lengths
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
 XLINK = "{http://www.w3.org/1999/xlink}"

@@ -1,5 +1,5 @@
-"""Tests of flows/deployments.py: prefect.yaml's deployment runs on the study's cron in the study's time zone, and
-every other study gets a deployment of its own from its specs (cron, time zone, specs, raw folder, output root)."""
+"""Tests of flows/schedule/deployments.py: prefect.yaml's deployment runs on the study's cron in the study's time zone,
+and every other study gets a deployment of its own from its specs (cron, time zone, specs, raw folder, output root)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.deployments import ENTRYPOINT, PREFECT_YAML, check_schedule, deployment_spec, study_deployments
-from flows.specs import SPECS_DIR
+from flows.schedule.deployments import ENTRYPOINT, PREFECT_YAML, check_schedule, deployment_spec, study_deployments
+from flows.spec.read import SPECS_DIR
 from tests.conftest import ROOT
 
 SECOND = ROOT / "tests" / "studies" / "PBO-2201" / "specs"  # the second study (America/New_York), raw/ beside it
@@ -51,7 +51,7 @@ def test_prefect_reads_our_prefect_yaml():
     ids=["another zone", "no zone in the slug", "no zone in the description"],
 )
 def test_a_schedule_that_hides_or_changes_the_study_time_zone_is_refused(specs, change, error):
-    from flows.errors import SpecError
+    from flows.kernel.errors import SpecError
 
     with pytest.raises(SpecError, match=error):
         check_schedule({**deployment_spec(), **change}, specs)
@@ -97,7 +97,7 @@ def test_a_study_runs_on_the_cron_and_time_zone_of_its_study_yaml(tmp_path):
 
 
 def test_the_repository_study_yaml_and_prefect_yaml_name_the_same_cron(specs):
-    from flows.errors import SpecError
+    from flows.kernel.errors import SpecError
 
     assert specs.study.cron == deployment_spec()["schedules"][0]["cron"]
     other = {**deployment_spec(), "schedules": [{**deployment_spec()["schedules"][0], "cron": "0 3 * * *"}]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from flows.pipeline import prepare, read_inputs, validate_raw
+from flows.run.pipeline import prepare, read_inputs, validate_raw
 from tests.conftest import RAW, STUDYID
 
 

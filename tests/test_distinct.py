@@ -1,4 +1,4 @@
-"""flows.distinct: codes, distinct rows, duplicates and per-value checks agree with plain pandas."""
+"""flows.kernel.distinct: codes, distinct rows, duplicates and per-value checks agree with plain pandas."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows import distinct
-from flows.distinct import (
+from flows.kernel import distinct
+from flows.kernel.distinct import (
     constant_text,
     distinct_rows,
     duplicated,
@@ -241,7 +241,7 @@ def test_constant_column(n):
 
 def test_rows_where_keeps_a_constant_column_one_block():
     """The raw file name of ten million rows is one block repeated: filtering the rows keeps it so, not a copy."""
-    from flows.distinct import constant_text, rows_where
+    from flows.kernel.distinct import constant_text, rows_where
 
     n = 3 * (1 << 16) + 5
     f = pd.DataFrame(

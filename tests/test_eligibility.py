@@ -1,5 +1,5 @@
-"""Tests of flows/eligibility.py: the criteria rules of study.yaml on the sample's raw rows (hand-computed from raw/),
-the checks' edge cases on small frames, and a planted checklist disagreement through a whole export."""
+"""Tests of flows/raw/eligibility.py: the criteria rules of study.yaml on the sample's raw rows (hand-computed from
+raw/), the checks' edge cases on small frames, and a planted checklist disagreement through a whole export."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import pandas as pd
 import pytest
 
-from flows.eligibility import age_range, class_in, evaluate_eligibility, score_threshold
-from flows.pipeline import read_inputs, run_export
-from flows.read import SOURCE
-from flows.validate import validate_raw
+from flows.raw.eligibility import age_range, class_in, evaluate_eligibility, score_threshold
+from flows.raw.read import SOURCE
+from flows.raw.validate import validate_raw
+from flows.run.pipeline import read_inputs, run_export
 from tests.conftest import RAW, STUDYID
 
 

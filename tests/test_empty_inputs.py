@@ -7,7 +7,7 @@ import csv
 import pandas as pd
 import pyreadstat
 
-from flows.pipeline import run_export
+from flows.run.pipeline import run_export
 
 
 def test_dosing_with_only_its_header_publishes_an_empty_ex(tmp_path, raw_copy, specs):

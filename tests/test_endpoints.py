@@ -7,8 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from flows.pipeline import prepare, read_inputs, validate_raw
-from flows.summary import arm_counts
+from flows.review.summary import arm_counts
+from flows.run.pipeline import prepare, read_inputs, validate_raw
 from tests.conftest import RAW, STUDYID
 
 DL1_INF = "S103 CAR-T 1.0 x 10^6 cells/kg infusion"

@@ -1,10 +1,10 @@
-"""flows.errors: any failure as one short line: an OSError by its code and path, anything else named as a bug."""
+"""flows.kernel.errors: any failure as one short line: an OSError by its code and path, anything else named as a bug."""
 
 from __future__ import annotations
 
 import errno
 
-from flows.errors import Interrupted, StructuralError, describe, shorten
+from flows.kernel.errors import Interrupted, StructuralError, describe, shorten
 
 
 def test_os_errors_by_code_and_path():

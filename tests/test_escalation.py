@@ -1,4 +1,5 @@
-"""Tests of flows/escalation.py: the SVG read back as XML (rows, markers per arm and kind, axis), determinism, size."""
+"""Tests of flows/review/escalation.py: the SVG read back as XML (rows, markers per arm and kind, axis), determinism,
+size."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows import escalation, safety
-from flows.specs import Specs, load_specs
+from flows.mapping.load import load_specs
+from flows.review import escalation, safety
+from flows.spec.model import Specs
 from tests.test_summary import make_ae, make_dm, make_ex, make_suppae
 
 SVG = "{http://www.w3.org/2000/svg}"

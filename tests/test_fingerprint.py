@@ -1,4 +1,4 @@
-"""Tests of flows/fingerprint.py: what changes the fingerprint, and that unchanged inputs publish nothing."""
+"""Tests of flows/run/fingerprint.py: what changes the fingerprint, and that unchanged inputs publish nothing."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.fingerprint import KEY, fingerprint, unchanged_since
-from flows.pipeline import run_export
-from flows.read import scan_file
-from flows.specs import SPECS_DIR, load_specs
+from flows.mapping.load import load_specs
+from flows.raw.read import scan_file
+from flows.run.fingerprint import KEY, fingerprint, unchanged_since
+from flows.run.pipeline import run_export
+from flows.spec.read import SPECS_DIR
 from tests.conftest import RAW, run_cli
 
 

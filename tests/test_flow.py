@@ -20,7 +20,7 @@ def harness(tmp_path_factory):
 
 
 def test_flow_publishes_same_datasets_as_core(harness, tmp_path, sample_export):
-    from flows.flow import export_study
+    from flows.schedule.flow import export_study
 
     result = export_study(raw_dir=str(RAW), out_dir=str(tmp_path))
     assert result.exit_code == 0, result.message
@@ -34,7 +34,7 @@ def test_flow_publishes_same_datasets_as_core(harness, tmp_path, sample_export):
 
 
 def test_flow_strict_with_rejects_publishes_nothing(harness, raw_copy, tmp_path):
-    from flows.flow import export_study
+    from flows.schedule.flow import export_study
 
     enrol = pd.read_csv(raw_copy / "enrollment.csv", dtype=str, keep_default_na=False)
     enrol.loc[0, "sex"] = "X"

@@ -1,4 +1,4 @@
-"""Resilience of the Prefect flow (flows/flow.py) on Prefect's offline test harness: reads retry transient I/O
+"""Resilience of the Prefect flow (flows/schedule/flow.py) on Prefect's offline test harness: reads retry transient I/O
 errors only, a failed run ends Failed with its one-line reason and changes nothing, unchanged inputs publish
 nothing, and a held lock is a clean skip."""
 
@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from flows import pipeline
-from flows.errors import StructuralError
-from flows.lock import study_lock
+from flows.kernel.errors import StructuralError
+from flows.run import pipeline
+from flows.run.lock import study_lock
 from tests.conftest import RAW
 
 
@@ -34,13 +34,13 @@ def harness():
 def test_only_io_errors_are_retried(error, retried):
     from prefect.states import Failed
 
-    from flows.flow import _transient
+    from flows.schedule.flow import _transient
 
     assert _transient(None, None, Failed(data=error)) is retried
 
 
 def test_read_retried_after_a_transient_error_then_published(harness, tmp_path, monkeypatch):
-    from flows.flow import export_study
+    from flows.schedule.flow import export_study
 
     calls, read = [], pipeline.read_inputs
 
@@ -57,7 +57,7 @@ def test_read_retried_after_a_transient_error_then_published(harness, tmp_path, 
 
 
 def test_failed_run_keeps_previous_transfer_and_says_why_in_one_line(harness, raw_copy, tmp_path, specs):
-    from flows.flow import export_study
+    from flows.schedule.flow import export_study
 
     first = export_study(raw_dir=str(raw_copy), out_dir=str(tmp_path), return_state=True).result()
     study_dir = tmp_path / specs.study.studyid
@@ -70,7 +70,7 @@ def test_failed_run_keeps_previous_transfer_and_says_why_in_one_line(harness, ra
 
 
 def test_unchanged_then_locked(harness, tmp_path, specs):
-    from flows.flow import export_study, result_of
+    from flows.schedule.flow import export_study, result_of
 
     published = export_study(raw_dir=str(RAW), out_dir=str(tmp_path), return_state=True).result()
     state = export_study(raw_dir=str(RAW), out_dir=str(tmp_path), return_state=True)
@@ -113,7 +113,7 @@ FAULTS = ["out is a file", "latest is a folder", "disk full while writing", "a b
 
 @pytest.mark.parametrize("kind", FAULTS)
 def test_same_exit_code_and_line_with_and_without_prefect(harness, tmp_path, monkeypatch, specs, kind):
-    from flows.flow import export_study, result_of
+    from flows.schedule.flow import export_study, result_of
 
     out, kwargs = _fault(kind, tmp_path / "plain", monkeypatch)
     plain = pipeline.run_export(RAW, out, specs, **kwargs)

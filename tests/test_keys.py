@@ -1,4 +1,4 @@
-"""flows.keys: key order (ranks combined into one integer) against pandas' stable sort, and --SEQ."""
+"""flows.kernel.keys: key order (ranks combined into one integer) against pandas' stable sort, and --SEQ."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.keys import key_order, seq_in_key_order
+from flows.kernel.keys import key_order, seq_in_key_order
 
 
 def frame() -> pd.DataFrame:
@@ -36,7 +36,7 @@ def test_key_order_is_a_stable_sort_with_nulls_first(keys):
 
 
 def test_key_order_of_many_keys_falls_back_to_sorting_key_by_key(monkeypatch):
-    from flows import keys as k
+    from flows.kernel import keys as k
 
     f = frame()
     real = k._ranks

@@ -1,4 +1,5 @@
-"""flows.writers.lines: rows joined a block at a time from each column's distinct values, as a plain join would."""
+"""flows.transfer.writers.lines: rows joined a block at a time from each column's distinct values, as a plain join
+would."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from flows.writers import lines
-from flows.writers.lines import RowTokens, column_tokens, shared_distinct, write_rows
+from flows.transfer.writers import lines
+from flows.transfer.writers.lines import RowTokens, column_tokens, shared_distinct, write_rows
 
 RNG = np.random.default_rng(7)
 ROWS = 1000

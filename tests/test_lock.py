@@ -1,4 +1,4 @@
-"""Tests of flows/lock.py: one export per study at a time, and a crashed run's lock never blocks the next."""
+"""Tests of flows/run/lock.py: one export per study at a time, and a crashed run's lock never blocks the next."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.lock import EXIT_LOCKED, LOCK_NAME, Holder, LockedError, acquire, read_holder, release, study_lock
-from flows.pipeline import run_export
+from flows.run.lock import EXIT_LOCKED, LOCK_NAME, Holder, LockedError, acquire, read_holder, release, study_lock
+from flows.run.pipeline import run_export
 from tests.conftest import RAW, run_cli
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)

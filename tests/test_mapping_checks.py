@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows.errors import SpecError
-from flows.specs import load_specs
+from flows.kernel.errors import SpecError
+from flows.mapping.load import load_specs
 from tests.conftest import run_cli
 from tests.test_specs import broken
 

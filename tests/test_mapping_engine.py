@@ -11,8 +11,9 @@ import pyreadstat
 import pytest
 
 from flows.mapping.derivations import arm_of_dose
-from flows.pipeline import run_export
-from flows.specs import SPECS_DIR, load_specs
+from flows.mapping.load import load_specs
+from flows.run.pipeline import run_export
+from flows.spec.read import SPECS_DIR
 from tests.conftest import RAW, ROOT, STUDYID
 
 FIXTURE = ROOT / "tests" / "fixtures" / "s103_before"
@@ -180,8 +181,9 @@ def test_row_wise_variables_are_worked_out_per_distinct_combination(specs, domai
 def test_per_distinct_combination_and_per_record_give_the_same_datasets(specs, monkeypatch):
     """Above SMALL records a row-wise variable, a study day or an epoch is worked out per distinct combination; the
     sample (below it) per record: both ways give the same datasets."""
-    from flows import distinct, pipeline
+    from flows.kernel import distinct
     from flows.mapping import engine
+    from flows.run import pipeline
 
     valid = pipeline.validate_raw(pipeline.read_inputs(RAW, specs), specs).valid
     per_record = engine.derive_datasets(valid, specs)
@@ -195,9 +197,9 @@ def test_per_distinct_combination_and_per_record_give_the_same_datasets(specs, m
 def test_consuming_derivation_lets_each_raw_file_go_after_its_last_reader(specs, monkeypatch):
     """With consume, a raw file's valid rows leave `valid` as soon as no node still to come reads them (the plan
     knows: records `from`, raw sources, last_contact's child files), and the datasets are the same."""
-    from flows import pipeline
     from flows.mapping import engine
     from flows.mapping.plan import plan_domains
+    from flows.run import pipeline
 
     valid = pipeline.validate_raw(pipeline.read_inputs(RAW, specs), specs).valid
     expected = engine.derive_datasets(valid, specs)

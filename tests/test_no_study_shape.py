@@ -1,5 +1,5 @@
 """No study shape in flows/: no raw file name or raw column name of any contract (S103's and the test studies')
-appears as a string literal in the runtime package. The sample generator (flows/synth.py) may keep S103's."""
+appears as a string literal in the runtime package. The sample generator (flows/tools/synth.py) may keep S103's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""flows.package: SHA256SUMS and the zip from the packer's digests, the bytes of zipfile's writestr."""
+"""flows.transfer.package: SHA256SUMS and the zip from the packer's digests, the bytes of zipfile's writestr."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.package import SUMS, Packer, write_sums, write_zip
+from flows.transfer.package import SUMS, Packer, write_sums, write_zip
 
 CREATED = datetime(2026, 10, 31, 12, 0, 0)
 

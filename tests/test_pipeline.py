@@ -1,4 +1,4 @@
-"""flows.pipeline's run: one boundary for every failure. Each fault ends in one line naming the step, the cause and
+"""flows.run.pipeline's run: one boundary for every failure. Each fault ends in one line naming the step, the cause and
 the path, exit code 2, nothing published, and no staging folder, lock, temporary file or empty folder left.
 
 Faults a test machine cannot make for real (a full or read-only file system; chmod does not stop root) are a
@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows import lock, pipeline
-from flows.pipeline import STEPS, run_export
+from flows.run import lock, pipeline
+from flows.run.pipeline import STEPS, run_export
 from tests.conftest import RAW, STUDYID, run_cli
 
 
@@ -95,7 +95,7 @@ def test_file_system_faults_end_in_one_line(published, specs, monkeypatch, targe
 
 def test_failed_link_switch_discards_the_staging_folder(published, specs, monkeypatch):
     out, before = published
-    from flows import publish
+    from flows.transfer import publish
 
     def no_replace(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device", str(src), None, str(dst))

@@ -1,4 +1,4 @@
-"""flows.progress: a line per step for long runs (plain), a bar on a terminal, every step timed with --verbose,
+"""flows.run.progress: a line per step for long runs (plain), a bar on a terminal, every step timed with --verbose,
 nothing when quiet or when no reporter is installed."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import time
 
-from flows import progress
+from flows.run import progress
 
 STEPS = ["fingerprint-inputs", "read-raw-exports", "validate-raw"]
 

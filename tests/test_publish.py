@@ -1,4 +1,5 @@
-"""Tests of flows/publish.py: `latest` moves only when a transfer is complete, and leftovers of killed runs go."""
+"""Tests of flows/transfer/publish.py: `latest` moves only when a transfer is complete, and leftovers of killed runs
+go."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 
 import pytest
 
-from flows import publish as pub
+from flows.transfer import publish as pub
 
 
 def make_transfer(study_dir, name: str) -> None:

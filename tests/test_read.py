@@ -1,4 +1,4 @@
-"""flows.read: the file is fingerprinted and counted in one streaming pass; Arrow parses it from the path."""
+"""flows.raw.read: the file is fingerprinted and counted in one streaming pass; Arrow parses it from the path."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from flows.errors import StructuralError
-from flows.read import read_raw, scan_file
+from flows.kernel.errors import StructuralError
+from flows.raw.read import read_raw, scan_file
 from tests.conftest import RAW
 
 
@@ -84,7 +84,7 @@ def test_unbalanced_quote_reports_the_lines_it_swallowed(tmp_path, specs):
     assert raw.header == tuple(header.split(","))
     assert raw.lines_of(raw.frame.index) + raw.lines_of(pd.Index([11])) == raw.lines
 
-    from flows.validate import ragged_rejects
+    from flows.raw.validate import ragged_rejects
 
     message = ragged_rejects(raw)["message"].tolist()
     assert message == [
@@ -137,8 +137,8 @@ def test_importing_flows_leaves_arrows_memory_pool_alone():
 
     code = (
         "import pyarrow as pa; before = pa.default_memory_pool().backend_name; "
-        "import flows.pipeline, flows.read; assert pa.default_memory_pool().backend_name == before, 'import'; "
-        "flows.read.use_returning_pool(); print(before, pa.default_memory_pool().backend_name)"
+        "import flows.run.pipeline, flows.raw.read; assert pa.default_memory_pool().backend_name == before, 'import'; "
+        "flows.raw.read.use_returning_pool(); print(before, pa.default_memory_pool().backend_name)"
     )
     env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -1,11 +1,11 @@
-"""Tests of flows/report.py: the run's Markdown says what was read, rejected and written, and where it went."""
+"""Tests of flows/schedule/report.py: the run's Markdown says what was read, rejected and written, and where it went."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from flows.report import run_report
-from flows.validate import Validation
+from flows.raw.validate import Validation
+from flows.schedule.report import run_report
 
 REJECTS = pd.DataFrame(
     {"file": ["dosing.csv"] * 3, "line": [3, 3, 7], "column": ["dose", "lot", "dose"], "value": ["", "", "x"],

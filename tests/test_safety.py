@@ -1,12 +1,13 @@
-"""Tests of flows/safety.py: the safety tables by dose level against counts made by hand on small SDTM frames."""
+"""Tests of flows/review/safety.py: the safety tables by dose level against counts made by hand on small SDTM frames."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from flows import safety
-from flows.specs import Specs, load_specs
+from flows.mapping.load import load_specs
+from flows.review import safety
+from flows.spec.model import Specs
 from tests.test_summary import make_ae, make_dm, make_ex, make_suppae
 
 THREE_PLUS_THREE = {"cohort_size": 3, "max_cohorts": 2, "max_dlt_to_escalate": [0, 1]}

@@ -1,4 +1,5 @@
-"""flows.sdtm_schema: a dataset conformed to its spec, and every output check failure reported as a pipeline bug."""
+"""flows.spec.sdtm_schema: a dataset conformed to its spec, and every output check failure reported as a pipeline
+bug."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from flows.errors import OutputCheckError
-from flows.sdtm_schema import conform, quick_schema, sdtm_schema
+from flows.kernel.errors import OutputCheckError
+from flows.spec.sdtm_schema import conform, quick_schema, sdtm_schema
 
 
 def published(sample_export, name: str) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from flows.dates import DATETIME, PARTIAL_DATE, study_day
+from flows.kernel.dates import DATETIME, PARTIAL_DATE, study_day
 
 
 @pytest.fixture(scope="module")

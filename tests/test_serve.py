@@ -1,7 +1,7 @@
-"""Tests of flows/serve.py and prefect.yaml: the schedule is the study's, and, on a real Prefect server started by
-`python -m flows serve` in a temporary home, triggered runs publish once, rerun idempotently, never overlap, fail
-without touching `latest`, and Ctrl-C leaves no process behind; a SIGKILL of the server, the runner, the supervisor
-or everything mid-run leaves no dead schedule and no orphan; the same export runs on a PostgreSQL-backed server."""
+"""Tests of flows/schedule/serve.py and prefect.yaml: the schedule is the study's, and, on a real Prefect server started
+by `python -m flows serve` in a temporary home, triggered runs publish once, rerun idempotently, never overlap, fail
+without touching `latest`, and Ctrl-C leaves no process behind; a SIGKILL of the server, the runner, the supervisor or
+everything mid-run leaves no dead schedule and no orphan; the same export runs on a PostgreSQL-backed server."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.deployments import deployment_spec
-from flows.serve import _die_with_parent, answers, database, free_port, local_api_url, port_free, prefect_env
+from flows.schedule.deployments import deployment_spec
+from flows.schedule.serve import _die_with_parent, database, prefect_env
+from flows.schedule.server import answers, free_port, local_api_url, port_free
 from tests.conftest import RAW, ROOT, bench_script, run_cli
 
 SECOND = ROOT / "tests" / "studies" / "PBO-2201" / "specs"  # the second study (America/New_York), raw/ beside it
@@ -58,7 +59,7 @@ def test_prefect_env_turns_heartbeats_on_and_keeps_leases_on_disk_for_a_local_se
 def test_a_child_started_by_spawn_dies_with_its_parent(tmp_path):
     """The parent-death signal: SIGKILL a middle process; its child, in a session of its own, gets SIGTERM."""
     script = (
-        "import sys, time; from flows.serve import spawn; "
+        "import sys, time; from flows.schedule.serve import spawn; "
         "child = spawn([sys.executable, '-c', 'import time; time.sleep(60)'], env={}); "
         "print(child.pid, flush=True); time.sleep(60)"
     )

@@ -1,4 +1,4 @@
-"""flows.signals: SIGTERM (what a scheduler or container sends) and SIGINT stop an export cleanly: staging and lock
+"""flows.run.signals: SIGTERM (what a scheduler or container sends) and SIGINT stop an export cleanly: staging and lock
 removed, `latest` untouched, exit code 143 or 130."""
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import textwrap
 
 import pytest
 
-from flows.errors import Interrupted
-from flows.signals import handled, shielded
+from flows.kernel.errors import Interrupted
+from flows.run.signals import handled, shielded
 from tests.conftest import RAW, ROOT, STUDYID
 
 KILL_WHILE_WRITING = textwrap.dedent(
     """
     import os, signal, sys
-    from flows import cli, pipeline
+    from flows import cli
+    from flows.run import pipeline
 
     out, signum = sys.argv[1], int(sys.argv[2])
     write = pipeline.write_outputs

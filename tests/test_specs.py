@@ -1,4 +1,5 @@
-"""Tests of flows/specs.py and flows/spec_checks.py: broken specs stop start-up with one line naming file and key."""
+"""Tests of flows/spec/model.py and flows/spec/checks.py: broken specs stop start-up with one line naming file and
+key."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import SpecError
-from flows.specs import SPECS_DIR, load_specs
+from flows.kernel.errors import SpecError
+from flows.mapping.load import load_specs
+from flows.spec.read import SPECS_DIR
 from tests.conftest import run_cli
 
 

@@ -1,4 +1,4 @@
-"""Tests of flows/status.py (the part without a server): the latest transfer and an export in progress."""
+"""Tests of flows/schedule/status.py (the part without a server): the latest transfer and an export in progress."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import os
 import socket
 from datetime import UTC, datetime
 
-from flows.lock import LOCK_NAME
-from flows.status import transfer_lines
+from flows.run.lock import LOCK_NAME
+from flows.schedule.status import transfer_lines
 
 
 def test_latest_transfer_with_its_fingerprint_and_a_running_export(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests of flows/summary.py: the HTML tables against the frames they count, the inline SVG, determinism."""
+"""Tests of flows/review/summary.py: the HTML tables against the frames they count, the inline SVG, determinism."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows import summary
-from flows.specs import Specs, Study, load_specs
-from flows.validate import REJECT_COLUMNS
+from flows.mapping.load import load_specs
+from flows.raw.validate import REJECT_COLUMNS
+from flows.review import summary
+from flows.spec.model import Specs, Study
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -331,7 +332,7 @@ def test_identical_across_processes(tmp_path, datasets, specs):
     """A fresh interpreter with another hash seed writes the same bytes (no set or dict order leaks in)."""
     script = (
         "import sys; from pathlib import Path; sys.path.insert(0, 'tests');"
-        "import test_summary as t; from flows import summary; from flows.specs import load_specs;"
+        "import test_summary as t; from flows.review import summary; from flows.mapping.load import load_specs;"
         "s = load_specs(); dm = t.make_dm(s);"
         "summary.write_summary({'DM': dm, 'EX': t.make_ex(dm, s), 'IE': t.make_ie(dm, s)}, t.make_rejects(), s,"
         " '2026-01-31', Path(sys.argv[1]))"
@@ -361,7 +362,7 @@ def test_empty_rejects_ex_and_ie(tmp_path, datasets, specs):
 
 @pytest.mark.skipif(not any((ROOT / "raw").glob("*.csv")), reason="no sample raw exports in raw/")
 def test_sample_summary_matches_datasets(tmp_path, specs):
-    from flows import pipeline
+    from flows.run import pipeline
 
     raw = pipeline.read_inputs(ROOT / "raw", specs)
     validation = pipeline.validate_raw(raw, specs)

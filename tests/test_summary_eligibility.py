@@ -1,11 +1,11 @@
-"""Tests of flows/summary_eligibility.py: the summary.html section of the eligibility rules checked on the data."""
+"""Tests of flows/review/eligibility.py: the summary.html section of the eligibility rules checked on the data."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from flows.eligibility import WARNING_COLUMNS, Eligibility
-from flows.summary_eligibility import eligibility_section
+from flows.raw.eligibility import WARNING_COLUMNS, Eligibility
+from flows.review.eligibility import eligibility_section
 
 CHECKS = {
     "INCL01": {"check": "age_range", "evaluated": 34, "warnings": 1},

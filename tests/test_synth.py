@@ -1,4 +1,4 @@
-"""Tests of flows/synth.py: composition, consistency with the study spec, determinism and the CSV format."""
+"""Tests of flows/tools/synth.py: composition, consistency with the study spec, determinism and the CSV format."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from flows import synth
-from flows.synth import FILES, synthesize, write_raw
+from flows.tools import synth
+from flows.tools.synth import FILES, synthesize, write_raw
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 STUDY = yaml.safe_load((SPECS / "study.yaml").read_text(encoding="utf-8"))

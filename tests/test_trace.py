@@ -1,12 +1,13 @@
-"""Tests of flows/trace.py: trace.csv names each record's source line, and the lines are counted per raw file."""
+"""Tests of flows/transfer/trace.py: trace.csv names each record's source line, and the lines are counted per raw
+file."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from flows.pipeline import prepare, read_inputs, validate_raw
-from flows.trace import TRACE_COLUMNS, LineCount, write_trace
+from flows.run.pipeline import prepare, read_inputs, validate_raw
+from flows.transfer.trace import TRACE_COLUMNS, LineCount, write_trace
 from tests.conftest import RAW
 
 

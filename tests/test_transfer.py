@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from flows import diff
-from flows.pipeline import run_export
+from flows.run.pipeline import run_export
+from flows.transfer import diff
 from tests.conftest import RAW, STUDYID, run_cli
 from tests.test_export import tree
 

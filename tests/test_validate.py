@@ -1,4 +1,4 @@
-"""Tests of flows/validate.py: every rule rejects the right raw line with its reason, and nothing else."""
+"""Tests of flows/raw/validate.py: every rule rejects the right raw line with its reason, and nothing else."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.pipeline import read_inputs, validate_raw
+from flows.run.pipeline import read_inputs, validate_raw
 from tests.conftest import RAW as RAW_DIR
 
 
@@ -304,7 +304,7 @@ def test_a_ragged_row_does_not_shadow_its_subjects_valid_row(raw_copy, specs):
     ],
 )
 def test_date_bounds_leave_invalid_dates_to_the_type_check(value, early, late):
-    from flows.raw_schema import _not_after, _not_before
+    from flows.spec.raw_schema import _not_after, _not_before
 
     values = pd.Series(["2025-01-02", value, "2025-03-04"], index=[2, 3, 4], dtype="str")
     assert _not_before("partial_date", "2025-01-01")(values).tolist() == [True, early, True]

@@ -12,10 +12,10 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from flows.errors import OutputCheckError
-from flows.specs import DomainSpec, Variable
-from flows.writers.context import WriteContext
-from flows.writers.xpt import ibm_doubles, write_xpt, xpt_lengths
+from flows.kernel.errors import OutputCheckError
+from flows.spec.model import DomainSpec, Variable
+from flows.transfer.writers.context import WriteContext
+from flows.transfer.writers.xpt import ibm_doubles, write_xpt, xpt_lengths
 from tests.conftest import in_chunks
 
 # ../shared/ sits beside the repository, here and in CI

@@ -6,12 +6,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from flows.errors import SpecError
-from flows.mapping.derivations import RECORD_SOURCES
+from flows.kernel.errors import SpecError
+from flows.mapping.derivations import DATA_FACTS, RECORD_SOURCES
 from flows.mapping.plan import parse_filter, plan_domains, signature_of
 from flows.mapping.registry import AGGREGATES, table_rows
 from flows.mapping.steps import Condition, Step, StepError
-from flows.specs import DomainSpec, Specs
+from flows.spec.model import DomainSpec, Specs
 
 RAW_READERS = {"assign", "assign_ct", "dtc"}  # algorithms that carry a collected raw value into a variable
 
@@ -230,8 +230,18 @@ def raw_source(step: Step, spec: DomainSpec) -> str | None:
     return f"{spec.records['from']}.{step.args.get('column') or step.args.get('date')}"
 
 
+def check_data_facts(specs: Specs) -> None:
+    """A TS parameter of study.yaml taken `from: data.X` names a data fact the derivations know."""
+    for i, ts in enumerate(specs.study.data["trial_summary"]):
+        fact = str(ts.get("from", ""))
+        if fact.startswith("data.") and fact.removeprefix("data.") not in DATA_FACTS:
+            where = f"{specs.study.path}: trial_summary[{i}]"
+            raise SpecError(f"{where}.from: unknown data fact '{fact}' (one of {sorted(DATA_FACTS)})")
+
+
 def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
     """Every domain's records and mappings against the specs; return the domains with each variable's raw source."""
+    check_data_facts(specs)
     plan = plan_domains(specs)
     updated = {}
     for domain, spec in specs.sdtm.items():

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from flows.specs import RawContract, Specs
+from flows.spec.model import RawContract, Specs
 
 
 @dataclass

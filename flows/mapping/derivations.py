@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flows.dates import completed_years, impute_first, parse_date
-from flows.distinct import _code_dtype, distinct_rows, value_codes
-from flows.keys import usubjid
+from flows.kernel.dates import completed_years, impute_first, parse_date
+from flows.kernel.distinct import _code_dtype, distinct_rows, value_codes
+from flows.kernel.keys import usubjid
 from flows.mapping.context import Context
 from flows.mapping.steps import Signature
 from flows.mapping.vocabulary import lookup_per_subject, per_subject
-from flows.specs import Specs
+from flows.spec.model import Specs
 
 
 def age(ctx: Context, birth: str, at: str) -> pd.Series:

@@ -10,18 +10,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flows.distinct import SMALL, distinct_rows, rows_where, shared_codes
-from flows.errors import OutputCheckError
-from flows.keys import key_order, seq_in_key_order, sort_by_keys
+from flows.kernel.distinct import SMALL, distinct_rows, rows_where, shared_codes
+from flows.kernel.errors import OutputCheckError
+from flows.kernel.keys import key_order, seq_in_key_order, sort_by_keys
 from flows.mapping.context import Context
 from flows.mapping.derivations import RECORD_FILTERS, RECORD_SOURCES, VARIABLE_DERIVATIONS
 from flows.mapping.plan import RECORDS, Plan, plan_domains
 from flows.mapping.registry import ALGORITHMS, SIGNATURES, holds
 from flows.mapping.steps import Step
 from flows.mapping.vocabulary import fill_template, first_non_null, null_unless
-from flows.read import SOURCE
-from flows.sdtm_schema import TRACE, conform
-from flows.specs import DomainSpec, Specs
+from flows.raw.read import SOURCE
+from flows.spec.model import DomainSpec, Specs
+from flows.spec.sdtm_schema import TRACE, conform
 
 
 def _unpivot(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
@@ -212,7 +212,7 @@ def _finish(spec: DomainSpec, frame: pd.DataFrame, specs: Specs, known: tuple | 
     """Sorted by the keys (by the order --SEQ was numbered in, when it was for the same keys) and conformed. `frame`
     is used up: its columns go as their sorted copies come (a dataset of ten million records is not held twice)."""
     keys = tuple(k for k in spec.keys if k in frame)
-    out = sort_by_keys(frame, spec, known[1] if known and known[0] == keys else None, consume=True)
+    out = sort_by_keys(frame, spec.keys, known[1] if known and known[0] == keys else None, consume=True)
     checked = conform(out, spec, specs)
     for col in TRACE:
         if col in out:

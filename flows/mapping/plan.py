@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from flows.errors import SpecError
+from flows.kernel.errors import SpecError
 from flows.mapping.derivations import RECORD_FILTERS, RECORD_SOURCES, VARIABLE_DERIVATIONS, child_files
 from flows.mapping.registry import SIGNATURES, implicit_refs
 from flows.mapping.steps import Signature, Step, StepError, _condition, parse_map, parse_step
-from flows.specs import DomainSpec, Specs
+from flows.spec.model import Copy, DomainSpec, Specs
 
 Node = tuple[str, str]  # (domain, variable), or (domain, RECORDS) for the building of a domain's records
 RECORDS = "__records__"
@@ -172,15 +172,7 @@ def record_deps(spec: DomainSpec, specs: Specs) -> set[Node]:
     return deps
 
 
-@dataclass(frozen=True)
-class Copy:
-    """An SDTM text variable that takes a raw column's values as they are (an `assign` of the column)."""
-
-    variable: str  # DOMAIN.VARIABLE
-    length: int | None  # its length, when every value of the column lands in it (no record filter, no condition)
-
-
-def copied_columns(specs: Specs) -> dict[tuple[str, str], list[Copy]]:
+def copied_columns(specs: Specs) -> dict[tuple[str, str], tuple[Copy, ...]]:
     """(raw file, column) -> the SDTM text variables its values are copied into. Such a value must be ASCII and fit
     the variable, or the dataset fails its output check: validation rejects the row first, naming file and line."""
     out: dict[tuple[str, str], list[Copy]] = {}
@@ -199,7 +191,7 @@ def copied_columns(specs: Specs) -> dict[tuple[str, str], list[Copy]]:
                     out.setdefault((raw, column), []).append(
                         Copy(f"{domain}.{var.name}", var.length if every else None)
                     )
-    return out
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def plan_domains(specs: Specs) -> Plan:
@@ -219,4 +211,4 @@ def plan_domains(specs: Specs) -> Plan:
     return Plan(domains, order, reads)
 
 
-__all__ = ["RECORDS", "RECORD_SOURCES", "Copy", "Plan", "copied_columns", "parse_filter", "plan_domains"]
+__all__ = ["RECORDS", "RECORD_SOURCES", "Plan", "copied_columns", "parse_filter", "plan_domains"]

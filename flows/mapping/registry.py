@@ -7,24 +7,17 @@ from typing import Any
 
 import pandas as pd
 
-from flows import distinct
-from flows.keys import usubjid
+from flows.kernel import distinct
+from flows.kernel.keys import subject_ids
 from flows.mapping import vocabulary as v
 from flows.mapping.context import Context
 from flows.mapping.steps import Condition, Signature, Step
-from flows.specs import RawContract
 
 REFERENCE = "DM.RFSTDTC"  # SDTMIG: study days count from the subject reference start date
 
 
-def subject_ids(frame: pd.DataFrame, contract: RawContract, studyid: str) -> pd.Series:
-    """USUBJID of each row of a raw frame, from its columns of role SITEID and SUBJID."""
-    keys = contract.subject_columns
-    return usubjid(studyid, frame[keys[0]] if len(keys) == 2 else None, frame[keys[-1]])
-
-
 def _usubjid(ctx: Context) -> pd.Series:
-    return subject_ids(ctx.records, ctx.contract, ctx.specs.study.studyid)
+    return subject_ids(ctx.records, ctx.contract.subject_columns, ctx.specs.study.studyid)
 
 
 def _per_subject_source(ctx: Context, dotted: str) -> tuple[pd.Series, pd.Series]:
@@ -33,7 +26,7 @@ def _per_subject_source(ctx: Context, dotted: str) -> tuple[pd.Series, pd.Series
     if head in ctx.specs.sdtm:
         return ctx.ref(dotted)
     frame = ctx.valid[head]
-    return subject_ids(frame, ctx.specs.raw[head], ctx.specs.study.studyid), frame[column]
+    return subject_ids(frame, ctx.specs.raw[head].subject_columns, ctx.specs.study.studyid), frame[column]
 
 
 def _study_day(ctx: Context, date: str, reference: str | None = None) -> pd.Series:

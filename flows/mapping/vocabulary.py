@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.dates import study_day
-from flows.distinct import SMALL, _arrow_data, constant_text, distinct_rows, per_value
+from flows.kernel.dates import study_day
+from flows.kernel.distinct import SMALL, _arrow_data, constant_text, distinct_rows, per_value
 
 
 def assign(values: pd.Series) -> pd.Series:
@@ -143,7 +143,7 @@ def null_unless(values: pd.Series, mask: pd.Series) -> pd.Series:
 
 
 def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
-    """SDTM --DY against a reference date (see flows.dates.study_day): no day 0, null when a date is partial.
+    """SDTM --DY against a reference date (see flows.kernel.dates.study_day): no day 0, null when a date is partial.
     Worked out once per distinct pair of dates (on the records when there are few)."""
     frame = pd.DataFrame({"d": dtc.astype("str").array, "r": reference.astype("str").array}, index=dtc.index)
     if len(frame) <= SMALL:

@@ -1,0 +1,259 @@
+"""The safety review's tables by dose level (DM.ACTARMCD), from SDTM datasets and the study's `safety` section.
+
+Every function returns a plain DataFrame with one column per dose level (escalation order) and a total; the
+summary page renders them. Nothing here reads raw files or holds a study fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flows.kernel.dates import parse_date
+from flows.spec.model import Study
+
+TOTAL = "Total"
+DLT_QNAM = "DLTFL"  # SUPPAE QNAM of the per-event DLT flag
+WEIGHT_TESTCD = "WEIGHT"  # VSTESTCD of body weight (CDISC CT)
+ESCALATE, EXPAND, STOP, PENDING, NOT_DOSED = "ESCALATE", "EXPAND TO {n}", "STOP: MTD EXCEEDED", "PENDING", ""
+
+
+def levels(study: Study) -> list[str]:
+    """Dose levels (ARMCD) in escalation order."""
+    return [a["armcd"] for a in study.arms]
+
+
+def treated(dm: pd.DataFrame) -> pd.DataFrame:
+    """Treated subjects (ACTARMCD present): USUBJID, level, first infusion date, last known date, death flag."""
+    rows = dm[dm["ACTARMCD"].notna()]
+    return pd.DataFrame(
+        {
+            "USUBJID": rows["USUBJID"].astype("str").to_numpy(),
+            "level": rows["ACTARMCD"].astype("str").to_numpy(),
+            "first": parse_date(rows["RFXSTDTC"]).to_numpy(),
+            "last": parse_date(rows["RFPENDTC"]).to_numpy(),
+            "died": rows["DTHFL"].eq("Y").fillna(False).to_numpy(bool),
+        }
+    )
+
+
+def _by_level(flags: pd.DataFrame, subjects: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Subjects per level (and total) for each boolean column of flags (index USUBJID): 'n (pct%)' strings."""
+    cols = levels(study)
+    n = subjects["level"].value_counts().reindex(cols, fill_value=0)
+    out = {}
+    aligned = flags.index.equals(pd.Index(subjects["USUBJID"]))  # one row per subject, in order: no look-up
+    for name in flags.columns:
+        column = flags[name] if aligned else subjects["USUBJID"].map(flags[name])
+        hit = column.fillna(False).astype(bool).to_numpy()
+        count = pd.Series(hit, index=subjects.index).groupby(subjects["level"]).sum().reindex(cols, fill_value=0)
+        row = {lv: _pct(int(count[lv]), int(n[lv])) for lv in cols}
+        row[TOTAL] = _pct(int(count.sum()), int(n.sum()))
+        out[name] = row
+    return pd.DataFrame.from_dict(out, orient="index", columns=[*cols, TOTAL])
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{k} ({100 * k / n:.0f}%)" if n else str(k)
+
+
+def _stat_rows(values: pd.Series, level: pd.Series, study: Study, digits: int = 1) -> dict[str, dict[str, str]]:
+    """n, mean (SD), median and min-max of a numeric series per level and in total."""
+    cols = levels(study)
+    rows: dict[str, dict[str, str]] = {"n": {}, "Mean (SD)": {}, "Median": {}, "Min - max": {}}
+    groups = {lv: values[level == lv].dropna().astype(float) for lv in cols}
+    groups[TOTAL] = values.dropna().astype(float)
+    for col, v in groups.items():
+        rows["n"][col] = str(len(v))
+        if len(v):
+            sd = f"{v.std(ddof=1):.{digits}f}" if len(v) > 1 else "-"
+            rows["Mean (SD)"][col] = f"{v.mean():.{digits}f} ({sd})"
+            rows["Median"][col] = f"{v.median():.{digits}f}"
+            rows["Min - max"][col] = f"{v.min():.{digits}f} - {v.max():.{digits}f}"
+    return rows
+
+
+def _frame(rows: Mapping[str, Mapping[str, str]], study: Study) -> pd.DataFrame:
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=[*levels(study), TOTAL]).fillna("")
+    return out.rename_axis("row").reset_index()
+
+
+def demographics(dm: pd.DataFrame, study: Study, vs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Age, sex and (when VS holds a baseline weight) weight of the treated subjects, by level."""
+    rows = dm[dm["ACTARMCD"].notna()]
+    level = rows["ACTARMCD"].astype("str")
+    age = {f"Age ({str(rows['AGEU'].dropna().iloc[0]).lower()}): {k}" if rows["AGEU"].notna().any() else f"Age: {k}": v
+           for k, v in _stat_rows(pd.to_numeric(rows["AGE"]), level, study).items()}  # fmt: skip
+    out: dict[str, dict[str, str]] = dict(age)
+    subjects = treated(dm)
+    for sex in sorted(rows["SEX"].dropna().unique()):
+        flags = pd.DataFrame({f"Sex {sex}": rows.set_index("USUBJID")["SEX"].eq(sex)})
+        out.update(_by_level(flags, subjects, study).to_dict(orient="index"))
+    weight = baseline_weight(vs)
+    if weight is not None:
+        kg = rows["USUBJID"].map(weight)
+        out.update({f"Weight: {k}": v for k, v in _stat_rows(kg, level, study).items()})
+    return _frame(out, study)
+
+
+def baseline_weight(vs: pd.DataFrame | None) -> pd.Series | None:
+    """Baseline body weight per USUBJID from VS (VSTESTCD WEIGHT, VSBLFL Y), or None when VS has none."""
+    if vs is None or not {"VSTESTCD", "VSSTRESN", "VSBLFL"} <= set(vs.columns):
+        return None
+    base = vs[(vs["VSTESTCD"] == WEIGHT_TESTCD) & (vs["VSBLFL"] == "Y")]
+    return base.groupby("USUBJID")["VSSTRESN"].first() if len(base) else None
+
+
+def disposition(dm: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Assigned (ARMCD) and treated (ACTARMCD) per level; of the treated: deaths, DLT-evaluable, follow-up days."""
+    cols = levels(study)
+    assigned = dm["ARMCD"].value_counts().reindex(cols, fill_value=0)
+    subjects = treated(dm)
+    n = subjects["level"].value_counts().reindex(cols, fill_value=0)
+    rows: dict[str, dict[str, str]] = {
+        "Assigned (ARMCD)": {**{c: str(assigned[c]) for c in cols}, TOTAL: str(int(dm["ARMCD"].notna().sum()))},
+        "Treated (ACTARMCD)": {**{c: str(n[c]) for c in cols}, TOTAL: str(int(n.sum()))},
+    }
+    days = pd.Series((subjects["last"] - subjects["first"]).dt.days + 1, index=subjects.index)
+    window = _window(study)
+    flags = pd.DataFrame(
+        {
+            "Died (DTHFL)": subjects["died"].to_numpy(),
+            f"Followed through day {window[1]}": (days >= window[1]).to_numpy(),
+        },
+        index=subjects["USUBJID"],
+    )
+    rows.update(_by_level(flags, subjects, study).to_dict(orient="index"))
+    stats = _stat_rows(days, subjects["level"], study, digits=0)
+    rows["Follow-up days: median"] = stats["Median"]
+    rows["Follow-up days: min - max"] = stats["Min - max"]
+    return _frame(rows, study)
+
+
+def exposure(dm: pd.DataFrame, ex: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Planned dose per level, and the dose received (EX.EXDOSE) of the treated, by their ACTARMCD."""
+    cols = levels(study)
+    unit = str(study.treatment["dose_unit"])
+    level = ex["USUBJID"].map(dm.set_index("USUBJID")["ACTARMCD"])
+    rows: dict[str, dict[str, str]] = {f"Planned dose ({unit})": {a["armcd"]: f"{a['dose']:g}" for a in study.arms}}
+    rows["Infusions (EX records)"] = {**{c: str(int((level == c).sum())) for c in cols}, TOTAL: str(len(ex))}
+    stats = _stat_rows(pd.to_numeric(ex["EXDOSE"]), level, study, digits=2)
+    rows.update({f"Dose received ({unit}): {k}": v for k, v in stats.items() if k != "n"})
+    return _frame(rows, study)
+
+
+def _window(study: Study) -> tuple[int, int]:
+    window = study.data["safety"]["dlt"]["window"]
+    return int(window["from_day"]), int(window["to_day"])
+
+
+def _grade(ae: pd.DataFrame) -> pd.Series:
+    return pd.to_numeric(ae["AETOXGR"], errors="coerce")
+
+
+def isin_text(values: pd.Series, ids: pd.Series) -> np.ndarray:
+    """values.isin(ids) for text, in Arrow (pandas makes a Python list of the ids first)."""
+    text = pa.chunked_array([pa.array(values.astype("str").array)])
+    return pc.is_in(text, value_set=pa.array(ids.astype("str").array)).to_numpy().astype(bool)
+
+
+def ae_overview(dm: pd.DataFrame, ae: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Treated subjects with: any AE, grade >= 3, serious, related, fatal; CRS and ICANS by worst grade; deaths."""
+    safety = study.data["safety"]
+    subjects = treated(dm)
+    ae = ae[isin_text(ae["USUBJID"], subjects["USUBJID"])]
+    grade = _grade(ae)
+    by = ae["USUBJID"]
+    flags = {
+        "Any AE": by.drop_duplicates(),
+        "Grade >= 3": by[grade >= 3].drop_duplicates(),
+        "Serious (AESER = Y)": by[ae["AESER"] == "Y"].drop_duplicates(),
+        "Related (AEREL " + ", ".join(safety["relationship"]["related"]) + ")": by[
+            ae["AEREL"].isin(safety["relationship"]["related"])
+        ].drop_duplicates(),
+        "Fatal AE (grade 5)": by[grade == 5].drop_duplicates(),
+    }
+    for label, term in safety["special_interest"].items():
+        hit = ae["AEDECOD"] == term
+        worst = grade[hit].groupby(by[hit]).max()
+        flags[f"{label} any grade"] = pd.Series(worst.index)
+        for g in range(1, 6):
+            flags[f"{label} worst grade {g}"] = pd.Series(worst.index[worst == g])
+    frame = pd.DataFrame(
+        {name: isin_text(subjects["USUBJID"], ids) for name, ids in flags.items()},
+        index=subjects["USUBJID"],
+    )
+    frame["Deaths (DM.DTHFL)"] = subjects["died"].to_numpy()
+    out = _by_level(frame, subjects, study)
+    level = ae["USUBJID"].map(pd.Series(subjects["level"].to_numpy(), index=subjects["USUBJID"]))
+    records = level.value_counts().reindex(levels(study), fill_value=0)
+    head = pd.DataFrame([{**records.astype(str).to_dict(), TOTAL: str(len(ae))}], index=["AE records"])
+    return pd.concat([head, out]).rename_axis("row").reset_index()
+
+
+def dlt_events(ae: pd.DataFrame, supp: pd.DataFrame) -> pd.DataFrame:
+    """AE records flagged as DLT in SUPPAE (QNAM DLTFL = Y, IDVAR AESEQ)."""
+    flag = supp[(supp["QNAM"] == DLT_QNAM) & (supp["QVAL"] == "Y") & (supp["IDVAR"] == "AESEQ")]
+    keys = set(zip(flag["USUBJID"].astype("str"), flag["IDVARVAL"].astype("str").str.strip(), strict=True))
+    subject = ae["USUBJID"].astype("str")
+    candidate = subject.isin(flag["USUBJID"].astype("str")).to_numpy()  # the pairs are looked up for these only
+    seq = pd.to_numeric(ae["AESEQ"][candidate]).astype("Int64").astype("str")
+    hit = np.zeros(len(ae), dtype=bool)
+    hit[candidate] = [(u, s) in keys for u, s in zip(subject[candidate], seq, strict=True)]
+    return ae[hit]
+
+
+def decide(evaluable: int, with_dlt: int, pending: int, rule: Mapping[str, Any]) -> str:
+    """What the escalation rule decides for a level: stop, pending, expand or escalate.
+
+    `rule` has cohort_size, max_cohorts and max_dlt_to_escalate (DLTs allowed after 1, 2, ... cohorts): a 3+3 is
+    (3, 2, [0, 1]). More DLTs than the last allowance stops at once; otherwise every treated subject must be
+    evaluable, and the completed cohorts decide.
+    """
+    size, cohorts, allowed = int(rule["cohort_size"]), int(rule["max_cohorts"]), list(rule["max_dlt_to_escalate"])
+    if with_dlt > allowed[-1]:
+        return STOP
+    done = min(evaluable // size, cohorts)
+    if pending or done == 0:
+        return PENDING
+    if with_dlt <= allowed[done - 1]:
+        return ESCALATE
+    return EXPAND.format(n=size * (done + 1)) if done < cohorts else STOP
+
+
+def dlt_table(dm: pd.DataFrame, ae: pd.DataFrame, supp: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Per level: treated, DLT-evaluable, still in the window, subjects with a DLT, and the rule's decision.
+
+    Evaluable: a DLT, or followed (RFPENDTC) through the last day of the DLT window.
+    """
+    subjects = treated(dm)
+    dlt_ids = set(dlt_events(ae, supp)["USUBJID"].astype("str"))
+    last_day = _window(study)[1]
+    observed = (subjects["last"] - subjects["first"]).dt.days + 1 >= last_day
+    has_dlt = subjects["USUBJID"].isin(dlt_ids)
+    evaluable = has_dlt | observed
+    rule = study.data["safety"]["escalation"]
+    rows = []
+    for lv in levels(study):
+        at = subjects["level"] == lv
+        n, e, d = int(at.sum()), int((at & evaluable).sum()), int((at & has_dlt).sum())
+        decision = decide(e, d, n - e, rule) if n else NOT_DOSED
+        rows.append({"level": lv, "treated": n, "evaluable": e, "in_window": n - e, "dlt": d, "decision": decision})
+    return pd.DataFrame(rows, columns=["level", "treated", "evaluable", "in_window", "dlt", "decision"])
+
+
+def markers(ae: pd.DataFrame, supp: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Escalation-picture markers: USUBJID, AESTDTC and kind (a special-interest label such as CRS, or DLT)."""
+    parts = []
+    for label, term in study.data["safety"]["special_interest"].items():
+        hit = ae[ae["AEDECOD"] == term]
+        parts.append(pd.DataFrame({"USUBJID": hit["USUBJID"], "AESTDTC": hit["AESTDTC"], "kind": label}))
+    dlt = dlt_events(ae, supp)
+    parts.append(pd.DataFrame({"USUBJID": dlt["USUBJID"], "AESTDTC": dlt["AESTDTC"], "kind": "DLT"}))
+    out = pd.concat(parts, ignore_index=True).astype("str")
+    return out.sort_values(["kind", "USUBJID", "AESTDTC"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,459 @@
+"""The export as one ordered list of steps (fingerprint, read, validate, derive, write, publish) and `run_export`,
+which walks them under the study's lock.
+
+Nothing here imports Prefect: flows/schedule/flow.py walks the same STEPS through `run_export`, each step as a task.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from flows import __version__
+from flows.kernel.distinct import shared_codes
+from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, shorten
+from flows.mapping.engine import derive_datasets
+from flows.raw.cutoff import apply_cutoff, data_as_of
+from flows.raw.eligibility import Eligibility, evaluate_eligibility
+from flows.raw.read import RawFile, Scan, read_raw, use_returning_pool
+from flows.raw.validate import Validation, site_today, validate_raw
+from flows.run import progress
+from flows.run.fingerprint import fingerprint, unchanged_since
+from flows.run.lock import study_lock
+from flows.run.signals import shielded
+from flows.spec.model import Specs
+from flows.spec.sdtm_schema import TRACE
+from flows.transfer.diff import diff_transfers, first_transfer, write_changes
+from flows.transfer.package import Packer, write_sums, write_zip
+from flows.transfer.publish import (
+    LATEST,
+    discard,
+    latest_transfer,
+    new_staging,
+    publish,
+    sweep_staging,
+    utc_stamp,
+)
+from flows.transfer.trace import write_trace
+from flows.transfer.writers import WRITERS
+from flows.transfer.writers.context import WriteContext
+from flows.transfer.writers.csv import write_table
+from flows.transfer.writers.lines import shared_distinct
+from flows.transfer.writers.xpt import xpt_lengths
+
+EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
+
+
+@dataclass
+class ExportResult:
+    """What a run did: exit code, one-line summary, the transfer (if published) and the counts."""
+
+    exit_code: int
+    message: str
+    transfer: Path | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejects: pd.DataFrame | None = None
+    stage: str | None = None  # the step the run ended in
+    error: BaseException | None = None  # an unexpected failure (its traceback is shown with --debug)
+    validation: Validation | None = None
+    fingerprint: str | None = None
+
+
+def read_inputs(raw_dir: Path, specs: Specs, scans: dict[str, Scan] | None = None) -> dict[str, RawFile]:
+    """Read every raw file (with its scan by file name from `scans`, when the fingerprint made it); report the
+    structural problems of all files at once."""
+    files, problems, scans = {}, [], scans or {}
+    for name, contract in specs.raw.items():
+        try:
+            files[name] = read_raw(raw_dir, contract, scans.get(contract.file))
+        except StructuralError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise StructuralError(" | ".join(problems))
+    return files
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a transfer is written from: the inputs, their validation, the cut and the datasets."""
+
+    raw: dict[str, RawFile]
+    validation: Validation
+    datasets: dict[str, pd.DataFrame]
+    cut: dict[str, int]
+    cutoff: str | None
+    created: datetime
+    eligibility: Eligibility = field(default_factory=Eligibility)  # the rules on the data against the checklist
+
+
+def prepare(
+    raw: dict[str, RawFile], validation: Validation, specs: Specs, cutoff: str | None = None, today: date | None = None
+) -> Prepared:
+    """Apply the data cut to the valid rows, check the eligibility rules on what remains and derive the datasets
+    from it (the check first: its temporaries are gone before the datasets take their memory).
+
+    The valid rows are used up: `validation.valid` is empty afterwards, and the raw rows' memory goes back before
+    the datasets are sorted (hold a frame elsewhere to keep it). A data-as-of date after `today` is refused."""
+    valid, cut = dict(validation.valid), dict.fromkeys(validation.valid, 0)
+    validation.valid.clear()
+    if cutoff:
+        valid, cut = apply_cutoff(valid, specs, cutoff)
+    created = data_as_of(valid, specs, cutoff)
+    if today and created.date() > today:  # validation rejects every later date: a bug if one got through
+        where = future_date(valid, specs, today) or f"data as of {created:%Y-%m-%d}"
+        raise PipelineError(f"{where}: a date after today ({today}) would date the transfer")
+    try:
+        with shared_codes(validation.codes):  # the columns' codes, as validation worked them out
+            eligibility = evaluate_eligibility(valid, specs)
+            facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
+            datasets = derive_datasets(valid, specs, facts, consume=True)
+    finally:
+        validation.codes.clear()  # the datasets are derived: the raw columns' codes are no more use
+    return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility)
+
+
+def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer) -> dict[str, dict]:
+    """Write every dataset in every format into the staging folder, each file handed to `packer` once written;
+    return rows per file."""
+    plain = {d: f.drop(columns=TRACE, errors="ignore") for d, f in prepared.datasets.items()}
+    lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
+    ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
+    outputs = {}
+    for folder, _, _ in WRITERS.values():
+        (staging / folder).mkdir(exist_ok=True)
+    for domain, frame in plain.items():
+        with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
+            for folder, ext, writer in WRITERS.values():
+                path = staging / folder / f"{domain.lower()}.{ext}"
+                writer(frame, specs.sdtm[domain], path, ctx)
+                packer.add(path)
+                outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
+    from flows.review.summary import write_summary
+    from flows.transfer.define import define_metadata, write_define
+    from flows.transfer.define_html import write_define_html
+
+    (staging / "documents").mkdir()
+    packer.add(Path(shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")))
+    meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say
+    write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml", meta)
+    packer.add(staging / "define.xml")
+    write_define_html(plain, specs, lengths, staging / "define.html", meta)
+    packer.add(staging / "define.html")
+    write_summary(
+        plain, prepared.validation.rejects, specs, prepared.cutoff, staging / "summary.html", prepared.eligibility
+    )
+    packer.add(staging / "summary.html")
+    return outputs
+
+
+def _not_tabulated_because(name: str, specs: Specs) -> str:
+    """Why valid rows of a raw file are in no dataset: no dataset reads the file, or the contract's reason."""
+    if not any((spec.records or {}).get("from") == name for spec in specs.sdtm.values()):
+        return f"no dataset in specs/sdtm takes records from {specs.raw[name].file}"
+    return specs.raw[name].not_tabulated
+
+
+def write_manifest(
+    staging: Path,
+    prepared: Prepared,
+    outputs: dict[str, dict],
+    specs: Specs,
+    stamp: str,
+    fingerprint: str | None,
+    packer: Packer,
+    traced: dict[str, int],
+) -> dict:
+    """manifest.json: inputs (sha256, rows read/valid/rejected/cut, physical lines, balanced), rejects, the
+    eligibility rules checked on the data and their disagreements with the checklist (warnings), outputs (rows,
+    sha256), fingerprint. An input balances when its records are valid or rejected and every physical data line
+    lies in one of them: a quoting error that merges lines into one rejected record shows as `lines_rejected`.
+    The hashes come from `packer`; `traced` counts each raw file's lines in the transfer's trace."""
+    validation, inputs = prepared.validation, {}
+    rejected_lines = validation.rejects.groupby("file")["line"].unique()
+    for name, f in prepared.raw.items():
+        c = {**validation.counts[name], "cut": prepared.cut.get(name, 0), "tabulated": int(traced.get(f.file, 0))}
+        c["not_tabulated"] = c["valid"] - c["cut"] - c["tabulated"]
+        bad = pd.Index(rejected_lines.get(f.file, []))
+        lines = f.lines if f.lines >= 0 else c["read"]
+        valid_lines = validation.lines[name]
+        inputs[f.file] = {
+            "sha256": f.sha256,
+            "bytes": f.size,
+            **c,
+            "not_tabulated_because": _not_tabulated_because(name, specs) if c["not_tabulated"] else None,
+            "lines": lines,
+            "lines_rejected": f.lines_of(bad),
+            "balanced": c["read"] == c["valid"] + c["rejected"]
+            and c["not_tabulated"] >= 0
+            and lines == valid_lines + f.lines_of(bad),
+        }
+    for rel, entry in outputs.items():
+        entry["sha256"] = packer.digest(rel).sha256
+    by_rule = validation.rejects["rule"].value_counts().sort_index()
+    manifest = {
+        "study": specs.study.studyid,
+        "transfer": stamp,
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pipeline_version": __version__,
+        "ct_release": specs.ct_release,
+        "data_cutoff": prepared.cutoff,
+        "data_as_of": prepared.created.isoformat(timespec="seconds"),
+        "inputs": inputs,
+        "rejects": {"records": len(validation.rejects), "by_rule": {k: int(v) for k, v in by_rule.items()}},
+        "eligibility_checks": prepared.eligibility.checks,
+        "eligibility_warnings": prepared.eligibility.manifest(),
+        "outputs": dict(sorted(outputs.items())),
+        "balanced": all(i["balanced"] for i in inputs.values()),
+        "fingerprint": fingerprint,
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def stage_transfer(
+    prepared: Prepared, specs: Specs, study_dir: Path, fingerprint: str | None = None
+) -> tuple[Path, str]:
+    """Write everything of one transfer into a new staging folder; on any failure the folder is removed."""
+    previous = latest_transfer(study_dir)
+    staging, stamp = new_staging(study_dir), utc_stamp()
+    try:
+        with Packer(staging, spill_dir=study_dir) as packer:
+            outputs = write_outputs(prepared, specs, staging, packer)
+            rejects = prepared.validation.rejects
+            write_table(rejects, staging / "rejects.csv", text=[c for c in rejects.columns if c != "line"])
+            outputs["rejects.csv"] = {"rows": len(rejects)}
+            packer.add(staging / "rejects.csv")
+            rows, traced = write_trace(prepared.datasets, specs, staging / "trace.csv")
+            outputs["trace.csv"] = {"rows": rows}
+            packer.add(staging / "trace.csv")
+            write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
+            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, traced)
+            write_sums(staging, packer)
+            write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created, packer)
+    except BaseException:
+        discard(staging)
+        raise
+    return staging, stamp
+
+
+def summary_line(validation: Validation) -> str:
+    read = sum(c["read"] for c in validation.counts.values())
+    rejected = sum(c["rejected"] for c in validation.counts.values())
+    return (
+        f"{read} raw rows read, {read - rejected} valid, {rejected} rejected ({len(validation.rejects)} reject records)"
+    )
+
+
+# --- the run: one ordered list of steps, walked by the plain run and, each as a task, by the Prefect flow
+
+
+@dataclass
+class Run:
+    """One export: what it was asked for, and what its steps made so far (read by the next step and the report)."""
+
+    raw_dir: Path
+    study_dir: Path
+    specs: Specs
+    strict: bool = False
+    cutoff: str | None = None
+    force: bool = False
+    stage: str = "starting"  # the step running, named in the one-line reason of a failure
+    swept: list[str] = field(default_factory=list)
+    fingerprint: str | None = None
+    scans: dict[str, Scan] = field(default_factory=dict)  # each raw file's scan, made with the fingerprint
+    raw: dict[str, RawFile] | None = None
+    validation: Validation | None = None
+    summary: str = ""
+    prepared: Prepared | None = None
+    staging: Path | None = None
+    stamp: str | None = None
+    transfer: Path | None = None
+    today: date = date.min  # the run's date at the study's sites, set when the run starts
+
+    def result(self, code: int, message: str, error: BaseException | None = None) -> ExportResult:
+        v = self.validation
+        counts, rejects = (v.counts, v.rejects) if v is not None else ({}, None)
+        return ExportResult(code, message, self.transfer, counts, rejects, self.stage, error, v, self.fingerprint)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the run: its name (the Prefect task's), what it does, and whether it is I/O worth a retry."""
+
+    name: str
+    func: Callable[[Run], ExportResult | None]  # None: go on; a result: the run ends here with it
+    io: bool = False
+
+
+def today(specs: Specs) -> date:
+    """The date at the study's sites now: no data date and no cut-off may lie after it."""
+    return site_today(specs)
+
+
+def check_cutoff(cutoff: str | None, specs: Specs, now: date) -> None:
+    if cutoff and date.fromisoformat(cutoff) > now:
+        raise PipelineError(f"--cutoff {cutoff} is after today ({now} at the study's sites): a cut cannot be ahead")
+
+
+def check_cutoff_has_data(valid: dict[str, pd.DataFrame], specs: Specs, cutoff: str | None) -> None:
+    """A cut before the first date of every subject-level file (before the first consent) leaves nothing to publish."""
+    if not cutoff:
+        return
+    for name, contract in specs.raw.items():
+        column = (contract.cut or {}).get("date")
+        if contract.parent is None and column and name in valid and valid[name][column].notna().any():
+            first = str(valid[name][column].str.slice(0, 10).min())
+            if first > cutoff:
+                raise PipelineError(
+                    f"--cutoff {cutoff} is before any data: the first {column} in {contract.file} is {first}"
+                )
+
+
+def future_date(valid: dict[str, pd.DataFrame], specs: Specs, after: date) -> str | None:
+    """`file:line: column='value'` of the first valid date after `after`, if any (it would date the transfer)."""
+    limit = after.isoformat()
+    for name, contract in specs.raw.items():
+        frame = valid.get(name)
+        for col in contract.columns:
+            if frame is None or col.type not in ("date", "datetime") or col.name not in frame:
+                continue
+            late = frame[col.name].str.slice(0, 10).gt(limit).fillna(False).astype(bool)
+            if late.any():
+                line = late.idxmax()
+                return f"{contract.file}:{line}: {col.name}={frame.at[line, col.name]!r}"
+    return None
+
+
+def _fingerprint(run: Run) -> ExportResult | None:
+    run.fingerprint = fingerprint(run.raw_dir, run.specs, run.cutoff, scans=run.scans)
+    zone = run.specs.study.timezone
+    if not run.force and (stamp := unchanged_since(run.study_dir, run.fingerprint, run.today, zone)):
+        return run.result(EXIT_CLEAN, f"unchanged since {stamp}")
+    return None
+
+
+def _read(run: Run) -> None:
+    run.raw = read_inputs(run.raw_dir, run.specs, run.scans)
+    run.scans = {}
+
+
+def _validate(run: Run) -> ExportResult | None:
+    run.validation = validate_raw(run.raw, run.specs, run.today)
+    run.summary = summary_line(run.validation)
+    if run.strict and len(run.validation.rejects):
+        return run.result(EXIT_REJECTS, f"not published (--strict): {run.summary}")
+    return None
+
+
+def _derive(run: Run) -> None:
+    check_cutoff_has_data(run.validation.valid, run.specs, run.cutoff)
+    run.raw = {name: f.without_rows() for name, f in run.raw.items()}  # validated: the valid rows are all we need
+    run.prepared = prepare(run.raw, run.validation, run.specs, run.cutoff, run.today)
+
+
+def _write(run: Run) -> None:
+    run.staging, run.stamp = stage_transfer(run.prepared, run.specs, run.study_dir, run.fingerprint)
+
+
+def _publish(run: Run) -> None:
+    with shielded():  # a signal now would split the rename from the switch of `latest`: it waits until both are done
+        run.transfer = publish(run.staging, run.study_dir, run.stamp)
+        run.staging = None
+
+
+STEPS: tuple[Step, ...] = (
+    Step("fingerprint-inputs", _fingerprint, io=True),
+    Step("read-raw-exports", _read, io=True),
+    Step("validate-raw", _validate),
+    Step("derive-sdtm", _derive),
+    Step("write-transfer", _write),
+    Step("publish-transfer", _publish, io=True),
+)
+
+
+def _direct(step: Step, run: Run) -> ExportResult | None:
+    return step.func(run)
+
+
+def check_output(study_dir: Path) -> None:
+    """Refuse, before any work, an output root or study folder that is a file, and a `latest` that is not a link."""
+    for folder in (study_dir.parent, study_dir):
+        if folder.exists() and not folder.is_dir():
+            raise PipelineError(f"{folder}: not a folder (--out must name a folder)")
+    latest = study_dir / LATEST
+    if latest.exists() and not latest.is_symlink():
+        kind = "folder" if latest.is_dir() else "file"
+        raise PipelineError(f"{latest}: a {kind}, not the link to the latest transfer; move it away")
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders a run would create to reach `folder`, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _walk(run: Run, call: Callable[[Step, Run], ExportResult | None]) -> ExportResult:
+    run.today = today(run.specs)  # one date for the whole run: validation and the checks agree across midnight
+    check_cutoff(run.cutoff, run.specs, run.today)
+    check_output(run.study_dir)
+    made = _missing_folders(run.study_dir)
+    try:
+        run.stage = "lock"
+        with study_lock(run.study_dir, run.specs.study.studyid):
+            run.swept = sweep_staging(run.study_dir)
+            try:
+                for index, step in enumerate(STEPS, 1):
+                    run.stage = step.name
+                    progress.stage(index, len(STEPS), step.name)
+                    if (ended := call(step, run)) is not None:
+                        return ended
+            finally:
+                if run.staging is not None:
+                    discard(run.staging)
+                    run.staging = None
+    finally:
+        if run.transfer is None:  # a run that published nothing leaves no empty folder behind
+            for folder in made:
+                with suppress(OSError):
+                    folder.rmdir()
+    code = EXIT_REJECTS if len(run.validation.rejects) else EXIT_CLEAN
+    return run.result(code, f"published {run.transfer}: {run.summary}")
+
+
+def run_export(
+    raw_dir: Path,
+    out_dir: Path,
+    specs: Specs,
+    strict: bool = False,
+    cutoff: str | None = None,
+    force: bool = False,
+    call: Callable[[Step, Run], ExportResult | None] = _direct,
+) -> ExportResult:
+    """The whole export: STEPS in order under the study's lock; `call` runs a step (the flow: as a Prefect task).
+
+    Exit code 0 clean (or unchanged), 1 with rejects, 2 nothing published, 3 another export of the study is running.
+    Every failure, expected or not, ends here as one line naming the step; nothing is published, and no staging
+    folder, lock or temporary file is left. Unchanged inputs publish nothing unless `force`. An interrupt
+    (Interrupted, KeyboardInterrupt) cleans up the same way and is raised on.
+    """
+    use_returning_pool()
+    run = Run(Path(raw_dir), Path(out_dir) / specs.study.studyid, specs, strict, cutoff, force)
+    try:
+        return _walk(run, call)
+    except Interrupted as exc:
+        exc.transfer = run.transfer  # the signal came after publishing: it says so
+        raise
+    except PipelineError as exc:
+        return run.result(exc.exit_code, shorten(str(exc), 4 * MAX_SHOWN))
+    except Exception as exc:  # a bug or the environment (disk full, read-only, ...): one line, the traceback kept
+        return run.result(EXIT_FAILED, f"{run.stage}: {describe(exc)}", exc)

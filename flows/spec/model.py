@@ -1,0 +1,227 @@
+"""What the specs say, as frozen dataclasses: the study (specs/study.yaml), the raw contracts (specs/raw/), the
+dataset specs (specs/sdtm/) and the controlled terminology (specs/ct/)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+RAW_TYPES = {"string", "integer", "float", "date", "partial_date", "datetime"}
+ORIGINS = {"Collected", "Derived", "Assigned", "Protocol", "Predecessor"}
+CORES = {"Req", "Exp", "Perm"}
+CONDITIONS = ("when", "when_in", "when_present")  # what a conditional row rule of a raw contract holds under
+
+
+@dataclass(frozen=True)
+class Term:
+    value: str
+    code: str
+    decode: str
+
+
+@dataclass(frozen=True)
+class Codelist:
+    name: str
+    code: str
+    label: str
+    extensible: bool
+    terms: tuple[Term, ...]
+
+    @cached_property
+    def values(self) -> frozenset[str]:
+        return frozenset(t.value for t in self.terms)
+
+    def code_of(self, value: str) -> str:
+        return next(t.code for t in self.terms if t.value == value)
+
+
+@dataclass(frozen=True)
+class RawColumn:
+    name: str
+    type: str
+    required: bool
+    description: str
+    pattern: str | None = None
+    codelist: str | None = None
+    values: tuple[str, ...] | None = None
+    values_from: str | None = None
+    min: float | None = None
+    max: float | None = None
+    pii: bool = False
+    role: str | None = None  # the identifier a derivation needs the column as: SITEID, SUBJID
+    earliest: str | None = None  # a date column's own lower bound (e.g. birth), instead of the study's
+
+
+@dataclass(frozen=True)
+class RawContract:
+    name: str
+    file: str
+    description: str
+    key: tuple[str, ...]
+    allow_empty: bool
+    parent: str | None
+    columns: tuple[RawColumn, ...]
+    row_rules: tuple[Mapping[str, Any], ...]
+    cut: Mapping[str, Any] | None
+    not_tabulated: str
+    path: Path
+    parent_rules: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> RawColumn:
+        return next(c for c in self.columns if c.name == name)
+
+    def role(self, role: str) -> str | None:
+        """The column that plays `role` (SITEID, SUBJID), or None."""
+        return next((c.name for c in self.columns if c.role == role), None)
+
+    @property
+    def subject_columns(self) -> list[str]:
+        """The columns that identify a subject: the site (if the file has one) and the subject number."""
+        return [c for c in (self.role("SITEID"), self.role("SUBJID")) if c]
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    label: str
+    type: str
+    length: int
+    core: str
+    role: str
+    origin: str
+    codelist: str | None = None
+    values: tuple[str, ...] | None = None
+    source: str | None = None  # <raw file>.<column>, worked out from `map` at load
+    method: str | None = None
+    map: Any = None  # how the variable is derived: one mapping step or a list (first non-null wins)
+    sponsor_codelist: Mapping[str, Any] | None = None  # {name, codes, decodes}: study.yaml paths of the terms
+    dictionary: Mapping[str, Any] | None = None  # {name, version_from}: an external dictionary (MedDRA)
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    domain: str
+    label: str
+    klass: str
+    structure: str
+    keys: tuple[str, ...]
+    seq: str | None
+    variables: tuple[Variable, ...]
+    path: Path
+    records: Mapping[str, Any] | None = None  # {from: <raw file>} | {study: <list>} | {derivation: <source>}
+    value_lists: Mapping[str, str] | None = None  # variable -> the variable whose values select its definition
+
+    @property
+    def names(self) -> list[str]:
+        return [v.name for v in self.variables]
+
+    def variable(self, name: str) -> Variable:
+        return next(v for v in self.variables if v.name == name)
+
+
+@dataclass(frozen=True)
+class Study:
+    """The protocol facts of specs/study.yaml, with lookups the derivations need."""
+
+    data: Mapping[str, Any]
+    path: Path
+
+    @property
+    def studyid(self) -> str:
+        return self.data["studyid"]
+
+    @property
+    def arms(self) -> list[Mapping[str, Any]]:
+        return self.data["arms"]
+
+    @property
+    def visits(self) -> list[Mapping[str, Any]]:
+        return self.data["visits"]["schedule"]
+
+    @property
+    def criteria(self) -> list[Mapping[str, Any]]:
+        return self.data["criteria"]["list"]
+
+    @property
+    def treatment(self) -> Mapping[str, Any]:
+        return self.data["treatment"]
+
+    @property
+    def sites(self) -> list[Mapping[str, Any]]:
+        return self.data["sites"]
+
+    @property
+    def timezone(self) -> str:
+        """The study's time zone (IANA name): its sites'; with sites in several zones, the first site's."""
+        return self.sites[0]["timezone"]
+
+    @property
+    def cron(self) -> str | None:
+        """The scheduled export's cron (`schedule.cron`); None: the deployment's own (prefect.yaml)."""
+        return (self.data.get("schedule") or {}).get("cron")
+
+    @property
+    def schedule_timezone(self) -> str:
+        """The time zone of the scheduled export: `schedule.timezone`, by default the study's."""
+        return (self.data.get("schedule") or {}).get("timezone") or self.timezone
+
+    @property
+    def outcomes(self) -> Mapping[str, str]:
+        return self.data["screening_outcomes"]
+
+    def lookup(self, dotted: str) -> Any:
+        """Resolve 'a.b.c' in the study; through a list it collects the field of every element. `*` takes every
+        value of a mapping, and the lists found under it are joined ('instruments.*.items': every item)."""
+        node: Any = self.data
+        spread = False
+        for part in dotted.split("."):
+            if part == "*" and isinstance(node, Mapping):
+                node, spread = list(node.values()), True
+            elif isinstance(node, list) and spread and part != "count":
+                found = [item[part] for item in node if isinstance(item, Mapping) and part in item]
+                if not found:
+                    raise KeyError(dotted)
+                node = [x for f in found for x in (f if isinstance(f, list) else [f])]
+            elif isinstance(node, list):
+                node = len(node) if part == "count" else [item[part] for item in node]
+            elif isinstance(node, Mapping) and part in node:
+                node = node[part]
+            else:
+                raise KeyError(dotted)
+        return node
+
+    def allowed(self, dotted: str) -> list[str]:
+        """Values a raw column may take according to `values_from` (a list, or a mapping's values or keys)."""
+        node = self.lookup(dotted)
+        if isinstance(node, Mapping):
+            node = list(node.values()) if all(isinstance(v, str) for v in node.values()) else list(node)
+        return [str(v) for v in node]
+
+
+@dataclass(frozen=True)
+class Specs:
+    study: Study
+    ct_release: str
+    codelists: Mapping[str, Codelist]
+    raw: Mapping[str, RawContract]
+    sdtm: Mapping[str, DomainSpec]
+    methods: Mapping[str, str]
+    root: Path
+    # (raw file, column) -> the SDTM text variables that copy its values as they are: worked out from the mappings
+    # when the specs are loaded (flows.mapping.load), read by raw validation (ASCII, no trailing blank, length)
+    copies: Mapping[tuple[str, str], tuple[Copy, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Copy:
+    """An SDTM text variable that takes a raw column's values as they are (an `assign` of the column)."""
+
+    variable: str  # DOMAIN.VARIABLE
+    length: int | None  # its length, when every value of the column lands in it (no record filter, no condition)

@@ -1,0 +1,117 @@
+"""Read a spec folder's YAML into the model (flows.spec.model); a malformed file is a SpecError naming file and key.
+`flows.mapping.load.load_specs` reads and checks every spec; this module only reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flows.kernel.errors import SpecError
+from flows.spec.model import Codelist, DomainSpec, RawColumn, RawContract, Specs, Study, Term, Variable
+
+SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
+
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: ~10x faster
+
+
+def _read_yaml(path: Path) -> Mapping[str, Any]:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)
+    except FileNotFoundError:
+        raise SpecError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _need(data: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in data or data[key] is None:
+        raise SpecError(f"{where}: missing required key '{key}'")
+    return data[key]
+
+
+def _build(cls: type, data: Mapping[str, Any], required: tuple[str, ...], where: str, **extra: Any) -> Any:
+    for key in required:
+        _need(data, key, where)
+    known = set(cls.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {unknown}")
+    values = {k: tuple(v) if isinstance(v, list) and k != "map" else v for k, v in data.items()}
+    return cls(**values, **extra)
+
+
+def load_codelists(path: Path) -> tuple[str, dict[str, Codelist]]:
+    data = _read_yaml(path)
+    lists = {}
+    for name, cl in _need(data, "codelists", str(path)).items():
+        where = f"{path}: codelists.{name}"
+        terms = tuple(Term(t["value"], t["code"], t.get("decode", "")) for t in _need(cl, "terms", where))
+        lists[name] = Codelist(name, _need(cl, "code", where), cl.get("name", name), cl["extensible"], terms)
+    return str(_need(data, "release", str(path))), lists
+
+
+def load_raw_contract(path: Path) -> RawContract:
+    data = _read_yaml(path)
+    where = str(path)
+    cols = tuple(
+        _build(RawColumn, c, ("name", "type", "required", "description"), f"{where}: columns[{i}]")
+        for i, c in enumerate(_need(data, "columns", where))
+    )
+    return RawContract(
+        name=path.stem,
+        file=_need(data, "file", where),
+        description=_need(data, "description", where),
+        key=tuple(_need(data, "key", where)),
+        allow_empty=bool(data.get("allow_empty", False)),
+        parent=data.get("parent"),
+        columns=cols,
+        row_rules=tuple(data.get("row_rules") or ()),
+        cut=data.get("cut"),
+        not_tabulated=_need(data, "not_tabulated", where),
+        path=path,
+        parent_rules=tuple(data.get("parent_rules") or ()),
+    )
+
+
+def load_domain(path: Path) -> DomainSpec:
+    data = _read_yaml(path)
+    where = str(path)
+    required = ("name", "label", "type", "length", "core", "role", "origin")
+    variables = tuple(
+        _build(Variable, v, required, f"{where}: variables.{v.get('name', i)}")
+        for i, v in enumerate(_need(data, "variables", where))
+    )
+    return DomainSpec(
+        domain=_need(data, "domain", where),
+        label=_need(data, "label", where),
+        klass=_need(data, "class", where),
+        structure=_need(data, "structure", where),
+        keys=tuple(_need(data, "keys", where)),
+        seq=data.get("seq"),
+        variables=variables,
+        path=path,
+        records=_need(data, "records", where),
+        value_lists=data.get("value_lists"),
+    )
+
+
+def read_specs(root: Path = SPECS_DIR) -> Specs:
+    """Read every spec under root, unchecked (`flows.mapping.load.load_specs` checks them)."""
+    study = Study(_read_yaml(root / "study.yaml"), root / "study.yaml")
+    release, codelists = load_codelists(root / "ct" / "sdtm-ct.yaml")
+    raw = {p.stem: load_raw_contract(p) for p in sorted((root / "raw").glob("*.yaml"))}
+    sdtm_dir = root / "sdtm"
+    methods = dict(_read_yaml(sdtm_dir / "methods.yaml")["methods"]) if (sdtm_dir / "methods.yaml").exists() else {}
+    sdtm = {}
+    for p in sorted(sdtm_dir.glob("*.yaml")):
+        if p.name != "methods.yaml":
+            spec = load_domain(p)
+            sdtm[spec.domain] = spec
+    specs = Specs(study, release, codelists, raw, sdtm, methods, root)
+    return specs

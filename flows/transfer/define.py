@@ -1,0 +1,771 @@
+"""Define-XML 2.1 of a transfer's SDTM datasets, generated from the specs and the data (nothing hand-written per study).
+
+`define_metadata` gathers what the define says as frozen dataclasses; `define_xml` renders that as the ODM tree,
+laid out like CDISC's Define-XML 2.1 SDTM example; `check_oids` checks every OID reference. define_html.py renders
+the same metadata for people.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from numbers import Integral
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flows.kernel.errors import OutputCheckError
+from flows.mapping.derivations import DATA_FACT_METHODS
+from flows.spec.model import Codelist, DomainSpec, Specs, Variable
+from flows.spec.sdtm_schema import TRACE
+
+ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
+DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+NAMESPACES = {"": ODM_NS, "def": DEF_NS, "xlink": XLINK_NS, "xml": XML_NS}
+ODM_VERSION, DEFINE_VERSION = "1.3.2", "2.1.0"
+NCI_ALIAS = "nci:ExtCodeID"
+LENGTH_TYPES = {"text", "integer", "float"}  # Define-XML gives Length for these DataTypes only
+STUDY_DOC = ("LF.STUDY", "documents/study.yaml", "Study specification (the protocol as data)")
+
+
+_VALUE_TYPES = (
+    ("integer", re.compile(r"-?\d+")),
+    ("date", re.compile(r"\d{4}-\d{2}-\d{2}")),
+    ("datetime", re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")),
+    ("durationDatetime", re.compile(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")),
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    type: str  # Collected, Derived, Assigned, Protocol, Predecessor
+    source: str | None  # Investigator, Sponsor...
+    text: str | None = None  # the raw field of a collected value, the predecessor variable
+
+
+@dataclass(frozen=True)
+class Item:
+    """One ItemDef: a dataset variable or one value-level definition of it."""
+
+    oid: str
+    name: str
+    label: str
+    data_type: str
+    length: int | None  # the Define-XML Length: only for text, integer and float
+    xpt_length: int | None  # as written to the XPT file (shown in define.html)
+    digits: int | None
+    origin: Origin
+    codelist: str | None = None
+    comment: str | None = None
+    value_list: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    item: str
+    order: int
+    mandatory: bool
+    key: int | None = None
+    method: str | None = None
+    role: str | None = None
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class Leaf:
+    id: str
+    href: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    oid: str
+    name: str
+    label: str
+    klass: str
+    structure: str
+    keys: tuple[str, ...]
+    repeating: bool
+    reference: bool
+    refs: tuple[ItemRef, ...]
+    leaf: Leaf
+    records: int
+
+
+@dataclass(frozen=True)
+class Term:
+    value: str
+    code: str | None
+    decode: str | None
+
+
+@dataclass(frozen=True)
+class CodeList:
+    oid: str
+    name: str
+    code: str | None  # NCI code of a CT codelist; None for a sponsor codelist
+    terms: tuple[Term, ...]
+    decoded: bool  # CodeListItem with Decode, else EnumeratedItem
+    used_by: tuple[str, ...]
+    data_type: str = "text"
+    external: tuple[str, str] | None = None  # (dictionary, version) of an ExternalCodeList, e.g. MedDRA
+
+
+@dataclass(frozen=True)
+class Method:
+    oid: str
+    name: str
+    text: str
+    used_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Comment:
+    oid: str
+    text: str
+    used_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WhereClause:
+    oid: str
+    item: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ValueList:
+    oid: str
+    refs: tuple[ItemRef, ...]
+
+
+@dataclass(frozen=True)
+class Standard:
+    oid: str
+    name: str
+    type: str
+    version: str
+    publishing_set: str | None = None
+
+
+@dataclass(frozen=True)
+class Define:
+    studyid: str
+    title: str
+    originator: str
+    standards: tuple[Standard, ...]
+    documents: tuple[Leaf, ...]
+    datasets: tuple[Dataset, ...]
+    items: tuple[Item, ...]  # dataset variables, then value-level items
+    value_lists: tuple[ValueList, ...]
+    where_clauses: tuple[WhereClause, ...]
+    codelists: tuple[CodeList, ...]
+    methods: tuple[Method, ...]
+    comments: tuple[Comment, ...]
+
+    def item(self, oid: str) -> Item:
+        return next(i for i in self.items if i.oid == oid)
+
+
+# --- vector helpers -------------------------------------------------------------------------------------------
+
+
+def item_data_type(var: Variable, values: pd.Series) -> str:
+    """text, datetime for --DTC, integer for numbers that are all whole (SEQ, DY, AGE), float otherwise."""
+    if var.type == "Char":
+        return "datetime" if var.name.endswith("DTC") else "text"
+    present = values.dropna().astype("float64")
+    return "integer" if bool((present == np.floor(present)).all()) else "float"
+
+
+def significant_digits(values: pd.Series) -> int:
+    """Most digits after the decimal point of any value (shortest round-trip form)."""
+    decimals = [len(np.format_float_positional(float(x), trim="-").partition(".")[2]) for x in values.dropna()]
+    return max(decimals, default=0)
+
+
+def value_data_type(values: list[str]) -> str:
+    """DataType of one value-level definition from its values: integer, ISO 8601 date/duration, else text."""
+    for data_type, pattern in _VALUE_TYPES:
+        if values and all(pattern.fullmatch(v) for v in values):
+            return data_type
+    return "text"
+
+
+def text_length(values: list[str]) -> int:
+    """Longest value in UTF-8 bytes, at least 1 (as the XPT writer measures)."""
+    return max([1, *(len(v.encode("utf-8")) for v in values)])
+
+
+# --- metadata -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Registry:
+    """Methods, comments and codelists as they are met, one per distinct text or term set, OIDs stable."""
+
+    specs: Specs
+    methods: dict[str, dict] = field(default_factory=dict)
+    comments: dict[str, dict] = field(default_factory=dict)
+    codelists: dict[tuple, dict] = field(default_factory=dict)
+
+    def method(self, text: str, oid: str, user: str) -> str:
+        entry = self.methods.setdefault(text, {"oid": oid, "users": []})
+        entry["users"].append(user)
+        return entry["oid"]
+
+    def comment(self, text: str, oid: str, user: str) -> str:
+        entry = self.comments.setdefault(text, {"oid": oid, "users": []})
+        entry["users"].append(user)
+        return entry["oid"]
+
+    def ct_codelist(self, name: str, values: tuple[str, ...] | None, user: str) -> str:
+        cl = self.specs.codelists[name]
+        if values is not None and set(values) == set(cl.values):
+            values = None
+        key = ("ct", name, tuple(sorted(values)) if values else None)
+        oid = f"CL.{name}" if values is None else f"CL.{name}.{user}"
+        entry = self.codelists.setdefault(key, {"oid": oid, "users": []})
+        entry["users"].append(user)
+        return entry["oid"]
+
+    def sponsor_codelist(self, spec: Mapping[str, str], user: str) -> str:
+        """A variable's sponsor codelist (spec key sponsor_codelist: name, label, codes, decodes in study.yaml)."""
+        key = ("sponsor", spec["name"], None)
+        entry = self.codelists.setdefault(key, {"oid": f"CL.{spec['name']}", "users": [], "spec": spec})
+        entry["users"].append(user)
+        return entry["oid"]
+
+    def built_methods(self) -> tuple[Method, ...]:
+        out = [
+            Method(e["oid"], f"Algorithm to derive {_names(e['users'])}", text, tuple(e["users"]))
+            for text, e in self.methods.items()
+        ]
+        return tuple(sorted(out, key=lambda m: m.oid))
+
+    def built_comments(self) -> tuple[Comment, ...]:
+        return tuple(
+            sorted(
+                (Comment(e["oid"], text, tuple(e["users"])) for text, e in self.comments.items()), key=lambda c: c.oid
+            )
+        )
+
+    def external_codelist(self, spec: Mapping[str, Any], user: str) -> str:
+        """A variable coded with an external dictionary (spec key dictionary: name, version_from in study.yaml)."""
+        version = str(self.specs.study.lookup(spec["version_from"]))
+        key = ("external", spec["name"], version)
+        oid = f"CL.{spec['name'].upper()}"
+        entry = self.codelists.setdefault(key, {"oid": oid, "users": []})
+        entry["users"].append(user)
+        return entry["oid"]
+
+    def built_codelists(self) -> tuple[CodeList, ...]:
+        out = []
+        for (kind, name, values), e in self.codelists.items():
+            users = tuple(e["users"])
+            if kind == "sponsor":
+                out.append(_sponsor_codelist(self.specs, e["spec"], e["oid"], users))
+            elif kind == "external":
+                out.append(CodeList(e["oid"], f"{name} {values}", None, (), False, users, external=(name, values)))
+            else:
+                out.append(_ct_codelist(self.specs, self.specs.codelists[name], values, e["oid"], users))
+        return tuple(sorted(out, key=lambda c: c.oid))
+
+
+def _names(users: list[str]) -> str:
+    """'EXSTDY, EXENDY, IEDY' from ['EX.EXSTDY', 'EX.EXENDY', 'IE.IEDY'], 'TSVAL (ACTSUB)' from ['TS.TSVAL.ACTSUB']."""
+    names = (f"{u.split('.')[1]} ({u.split('.', 2)[2]})" if u.count(".") > 1 else u.split(".")[1] for u in users)
+    return ", ".join(dict.fromkeys(names))
+
+
+def _decodes(specs: Specs, cl: Codelist) -> dict[str, str] | None:
+    """Decodes worth showing: the test name of a --TESTCD codelist, the NCI term of short codes (M, Y); else None."""
+    paired = specs.codelists.get(cl.name[:-2]) if cl.name.endswith("CD") else None
+    if paired is not None:
+        names = {t.code: t.value for t in paired.terms}
+        return {t.value: names.get(t.code, t.decode) for t in cl.terms}
+    if any(len(t.value) <= 2 and t.decode and t.decode.upper() != t.value.upper() for t in cl.terms):
+        return {t.value: t.decode for t in cl.terms}
+    return None
+
+
+def _ct_codelist(
+    specs: Specs, cl: Codelist, values: tuple[str, ...] | None, oid: str, users: tuple[str, ...]
+) -> CodeList:
+    decodes = _decodes(specs, cl)
+    terms = tuple(
+        Term(t.value, t.code, (decodes or {}).get(t.value) or None)
+        for t in cl.terms
+        if values is None or t.value in values
+    )
+    name = cl.label if values is None else f"{cl.label} ({_names(list(users))})"
+    return CodeList(oid, name, cl.code, terms, decodes is not None, users)
+
+
+def study_values(specs: Specs, paths: str | list[str]) -> list:
+    """The values of one study.yaml path, or of several joined in order."""
+    return [v for path in ([paths] if isinstance(paths, str) else paths) for v in specs.study.lookup(path)]
+
+
+def _sponsor_codelist(specs: Specs, spec: Mapping[str, str], oid: str, users: tuple[str, ...]) -> CodeList:
+    codes, decodes = study_values(specs, spec["codes"]), study_values(specs, spec["decodes"])
+    terms = tuple(Term(str(c), None, str(d)) for c, d in zip(codes, decodes, strict=True))
+    label = spec["label"]
+    return CodeList(oid, label, None, terms, True, users)
+
+
+def _origin(var: Variable, specs: Specs) -> Origin:
+    if var.origin == "Collected":
+        file, column = (var.source or "").split(".", 1)
+        return Origin("Collected", "Investigator", f"{specs.raw[file].file} column {column}")
+    if var.origin == "Predecessor":
+        return Origin("Predecessor", None, var.source or var.method)
+    return Origin(var.origin, "Sponsor")
+
+
+def _check_inputs(
+    datasets: Mapping[str, pd.DataFrame], specs: Specs, lengths: Mapping[str, Mapping[str, int]]
+) -> list[str]:
+    """Datasets against their specs and the lengths, every difference both ways."""
+    problems = []
+    for domain, frame in datasets.items():
+        if domain not in specs.sdtm:
+            problems.append(f"{domain}: no spec in specs/sdtm")
+            continue
+        names = specs.sdtm[domain].names
+        columns = [c for c in frame.columns if c not in TRACE]
+        missing, extra = [n for n in names if n not in columns], [c for c in columns if c not in names]
+        if missing:
+            problems.append(f"{domain}: variables in the spec but not in the dataset {missing}")
+        if extra:
+            problems.append(f"{domain}: variables in the dataset but not in the spec {extra}")
+        given = lengths.get(domain, {})
+        no_length = [n for n in names if not isinstance(given.get(n), Integral) or given[n] < 1]
+        if no_length:
+            problems.append(f"{domain}: no XPT length (positive integer) for {no_length}")
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            problems.append(f"{domain}: lengths given for variables not in the spec {unknown}")
+    return problems
+
+
+def _value_list(
+    domain: str, var: Variable, by: str, frame: pd.DataFrame, specs: Specs, reg: _Registry
+) -> tuple[ValueList, list[Item], list[WhereClause]]:
+    """One ItemDef per value of `by` (TSPARMCD), with its WhereClauseDef; types and lengths from its values."""
+    from_ts = (specs.sdtm[domain].records or {}).get("derivation") == "trial_summary"
+    entries = {e["parmcd"]: e for e in specs.study.data.get("trial_summary", [])} if from_ts else {}
+    name_col = by[:-2] if by.endswith("CD") and by[:-2] in frame else None  # TSPARMCD -> TSPARM
+    parent_origin = _origin(var, specs)
+    supp = (specs.sdtm[domain].records or {}).get("supplemental") or {}
+    qualifiers = {q["qnam"]: q for q in supp.get("qualifiers", [])}
+    refs, items, wheres = [], [], []
+    for order, key in enumerate(sorted(frame[by].dropna().astype(str).unique()), start=1):
+        rows = frame[frame[by] == key]
+        values = rows[var.name].dropna().astype(str).tolist()
+        oid, user = f"IT.{domain}.{var.name}.{key}", f"{domain}.{var.name}.{key}"
+        data_type = value_data_type(values)
+        length = text_length(values) if data_type in LENGTH_TYPES else None
+        entry = entries.get(key, {})
+        origin, method = parent_origin, None
+        if str(entry.get("from", "")).startswith("data."):
+            fact = entry["from"].removeprefix("data.")
+            text = DATA_FACT_METHODS.get(fact) or f"Determined at export from the data of the transfer (fact '{fact}')"
+            origin, method = Origin("Derived", "Sponsor"), reg.method(text, f"MT.{user}", user)
+        if key in qualifiers:  # a SUPP-- qualifier: its own origin and method
+            q = qualifiers[key]
+            origin = Origin(q["qorig"], "Sponsor")
+            if q.get("method"):
+                method = reg.method(str(q["method"]).strip(), f"MT.{user}", user)
+            label = str(q["qlabel"])
+        codelist = reg.ct_codelist(entry["codelist"], None, user) if entry.get("codelist") else None
+        comment = reg.comment(entry["comment"], f"COM.{user}", user) if entry.get("comment") else None
+        if key not in qualifiers:
+            label = str(rows[name_col].dropna().iloc[0]) if name_col and rows[name_col].notna().any() else key
+        items.append(Item(oid, key, label[:40], data_type, length, length, None, origin, codelist, comment))
+        where = WhereClause(f"WC.{domain}.{by}.{key}", f"IT.{domain}.{by}", (key,))
+        wheres.append(where)
+        refs.append(ItemRef(oid, order, var.core == "Req", method=method, where=where.oid))
+    return ValueList(f"VL.{domain}.{var.name}", tuple(refs)), items, wheres
+
+
+def _dataset(
+    spec: DomainSpec, frame: pd.DataFrame, lengths: Mapping[str, int], specs: Specs, reg: _Registry
+) -> tuple[Dataset, list[Item], list[Item], list[ValueList], list[WhereClause]]:
+    """The ItemGroupDef of one dataset, its variables' ItemDefs and any value-level metadata of them."""
+    domain = spec.domain
+    refs, items, value_items, value_lists, wheres = [], [], [], [], []
+    for order, var in enumerate(spec.variables, start=1):
+        oid, user = f"IT.{domain}.{var.name}", f"{domain}.{var.name}"
+        data_type = item_data_type(var, frame[var.name])
+        text = specs.methods.get(var.method, var.method) if var.method else None
+        method = comment = codelist = value_list = None
+        if text and var.origin == "Derived":
+            method = reg.method(text, f"MT.{var.method}" if var.method in specs.methods else f"MT.{user}", user)
+        elif text and var.origin != "Predecessor":  # how an assigned or protocol value is set
+            comment = reg.comment(text, f"COM.{user}", user)
+        if var.codelist:
+            codelist = reg.ct_codelist(var.codelist, var.values, user)
+        elif var.sponsor_codelist:
+            codelist = reg.sponsor_codelist(var.sponsor_codelist, user)
+        elif var.dictionary:
+            codelist = reg.external_codelist(var.dictionary, user)
+        if var.name in (spec.value_lists or {}):
+            vl, vl_items, vl_wheres = _value_list(domain, var, spec.value_lists[var.name], frame, specs, reg)
+            value_list = vl.oid
+            value_lists.append(vl)
+            value_items += vl_items
+            wheres += vl_wheres
+        length = lengths[var.name]
+        digits = significant_digits(frame[var.name]) if data_type == "float" else None
+        items.append(
+            Item(
+                oid,
+                var.name,
+                var.label,
+                data_type,
+                length if data_type in LENGTH_TYPES else None,
+                length,
+                digits,
+                _origin(var, specs),
+                codelist,
+                comment,
+                value_list,
+            )
+        )
+        key = spec.keys.index(var.name) + 1 if var.name in spec.keys else None
+        refs.append(ItemRef(oid, order, var.core == "Req", key, method, var.role))
+    reference = spec.klass == "TRIAL DESIGN"
+    # Repeating No: at most one record per subject (keyed by STUDYID, USUBJID) or no subject data at all,
+    # as in CDISC's examples (DM, TI, TS).
+    repeating = not reference and not set(spec.keys) <= {"STUDYID", "USUBJID"}
+    leaf = Leaf(f"LF.{domain}", f"xpt/{domain.lower()}.xpt", f"{domain.lower()}.xpt")
+    ds = Dataset(
+        f"IG.{domain}",
+        domain,
+        spec.label,
+        spec.klass,
+        spec.structure,
+        spec.keys,
+        repeating,
+        reference,
+        tuple(refs),
+        leaf,
+        len(frame),
+    )
+    return ds, items, value_items, value_lists, wheres
+
+
+def define_metadata(
+    datasets: Mapping[str, pd.DataFrame], specs: Specs, lengths: Mapping[str, Mapping[str, int]]
+) -> Define:
+    """Everything define.xml and define.html say, from the specs, the datasets and their XPT lengths.
+
+    Datasets come in the order of `datasets`, variables in spec order. Raises OutputCheckError listing every
+    disagreement between datasets, specs and lengths.
+    """
+    problems = _check_inputs(datasets, specs, lengths)
+    if problems:
+        raise OutputCheckError("define.xml: " + "; ".join(problems))
+    study = specs.study
+    ig_version = str(study.lookup("sdtm.ig_version"))
+    ig = Standard(f"STD.SDTMIG.{ig_version}", "SDTMIG", "IG", ig_version)
+    ct = Standard(f"STD.CT.SDTM.{specs.ct_release}", "CDISC/NCI", "CT", specs.ct_release, "SDTM")
+    reg = _Registry(specs)
+    built, items, value_items, value_lists, wheres = [], [], [], [], []
+    for domain, frame in datasets.items():
+        ds, ds_items, ds_value_items, ds_vls, ds_wheres = _dataset(
+            specs.sdtm[domain], frame, lengths[domain], specs, reg
+        )
+        built.append(ds)
+        items += ds_items
+        value_items += ds_value_items
+        value_lists += ds_vls
+        wheres += ds_wheres
+    return Define(
+        studyid=study.studyid,
+        title=str(study.data.get("title", study.studyid)),
+        originator=str(study.data.get("sponsor", study.studyid)),
+        standards=(ig, ct),
+        documents=(Leaf(*STUDY_DOC),),
+        datasets=tuple(built),
+        items=tuple(items + value_items),
+        value_lists=tuple(value_lists),
+        where_clauses=tuple(wheres),
+        codelists=reg.built_codelists(),
+        methods=reg.built_methods(),
+        comments=reg.built_comments(),
+    )
+
+
+# --- XML ------------------------------------------------------------------------------------------------------
+
+
+def _tag(name: str) -> str:
+    """'ItemDef' -> '{ODM}ItemDef', 'def:leaf' -> '{def}leaf'."""
+    prefix, _, local = name.rpartition(":")
+    return f"{{{NAMESPACES[prefix]}}}{local}"
+
+
+def _attr(name: str) -> str:
+    """'OID' stays unqualified (ODM attributes are), 'def:Context' -> '{def}Context'."""
+    return _tag(name) if ":" in name else name
+
+
+def _add(
+    parent: ET.Element | None, tag: str, attrs: Mapping[str, object] | None = None, text: str | None = None
+) -> ET.Element:
+    """Element `tag` ('ItemDef', 'def:leaf') with the attributes that are not None, in the order given."""
+    qualified = {_attr(k): str(v) for k, v in (attrs or {}).items() if v is not None}
+    el = ET.Element(_tag(tag), qualified) if parent is None else ET.SubElement(parent, _tag(tag), qualified)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _description(parent: ET.Element, text: str, tag: str = "Description") -> None:
+    _add(_add(parent, tag), "TranslatedText", {"xml:lang": "en"}, text)
+
+
+def _yes(flag: bool) -> str:
+    return "Yes" if flag else "No"
+
+
+def _item_ref(parent: ET.Element, ref: ItemRef) -> None:
+    attrs = {"ItemOID": ref.item, "Mandatory": _yes(ref.mandatory), "OrderNumber": ref.order}
+    el = _add(parent, "ItemRef", {**attrs, "KeySequence": ref.key, "MethodOID": ref.method, "Role": ref.role})
+    if ref.where:
+        _add(el, "def:WhereClauseRef", {"WhereClauseOID": ref.where})
+
+
+def _leaf(parent: ET.Element, leaf: Leaf) -> None:
+    _add(_add(parent, "def:leaf", {"ID": leaf.id, "xlink:href": leaf.href}), "def:title", text=leaf.title)
+
+
+def define_xml(meta: Define, created: str) -> ET.Element:
+    """The ODM root of define.xml; `created` (ISO 8601 date and time) becomes CreationDateTime and part of FileOID."""
+    try:
+        datetime.fromisoformat(created)
+    except ValueError:
+        raise ValueError(f"define.xml: created '{created}' is not an ISO 8601 date and time") from None
+    if "T" not in created:
+        raise ValueError(f"define.xml: created '{created}' needs a time (ODM CreationDateTime is a dateTime)")
+    std_ig, std_ct = meta.standards
+    odm = _add(
+        None,
+        "ODM",
+        {
+            "ODMVersion": ODM_VERSION,
+            "FileOID": f"{meta.studyid}/{created}/Define-XML_{DEFINE_VERSION}",
+            "FileType": "Snapshot",
+            "CreationDateTime": created,
+            "Originator": meta.originator,
+            "def:Context": "Submission",
+        },
+    )
+    study = _add(odm, "Study", {"OID": study_oid(meta.studyid)})
+    gv = _add(study, "GlobalVariables")
+    _add(gv, "StudyName", text=meta.studyid)
+    _add(gv, "StudyDescription", text=meta.title)
+    _add(gv, "ProtocolName", text=meta.studyid)
+    mdv = _add(
+        study,
+        "MetaDataVersion",
+        {
+            "OID": metadata_version_oid(meta.studyid, std_ig.name, std_ig.version),
+            "Name": f"Study {meta.studyid}, SDTM data definitions",
+            "Description": f"SDTM datasets of study {meta.studyid} ({std_ig.name} {std_ig.version}, "
+            f"{std_ct.name} CT {std_ct.publishing_set} {std_ct.version})",
+            "def:DefineVersion": DEFINE_VERSION,
+        },
+    )
+    standards = _add(mdv, "def:Standards")
+    for s in meta.standards:
+        attrs = {"OID": s.oid, "Name": s.name, "Type": s.type, "PublishingSet": s.publishing_set}
+        _add(standards, "def:Standard", {**attrs, "Version": s.version, "Status": "Final"})
+    docs = _add(mdv, "def:SupplementalDoc")
+    for leaf in meta.documents:
+        _add(docs, "def:DocumentRef", {"leafID": leaf.id})
+    for vl in meta.value_lists:
+        el = _add(mdv, "def:ValueListDef", {"OID": vl.oid})
+        for ref in vl.refs:
+            _item_ref(el, ref)
+    for wc in meta.where_clauses:
+        el = _add(mdv, "def:WhereClauseDef", {"OID": wc.oid})
+        comparator = "EQ" if len(wc.values) == 1 else "IN"
+        rc = _add(el, "RangeCheck", {"Comparator": comparator, "SoftHard": "Soft", "def:ItemOID": wc.item})
+        for value in wc.values:
+            _add(rc, "CheckValue", text=value)
+    for ds in meta.datasets:
+        el = _add(
+            mdv,
+            "ItemGroupDef",
+            {
+                "OID": ds.oid,
+                "Domain": ds.name,
+                "Name": ds.name,
+                "Repeating": _yes(ds.repeating),
+                "IsReferenceData": _yes(ds.reference),
+                "SASDatasetName": ds.name,
+                "def:Structure": ds.structure,
+                "Purpose": "Tabulation",
+                "def:StandardOID": std_ig.oid,
+                "def:ArchiveLocationID": ds.leaf.id,
+            },
+        )
+        _description(el, ds.label)
+        for ref in ds.refs:
+            _item_ref(el, ref)
+        _add(el, "def:Class", {"Name": ds.klass})
+        _leaf(el, ds.leaf)
+    for item in meta.items:
+        el = _add(
+            mdv,
+            "ItemDef",
+            {
+                "OID": item.oid,
+                "Name": item.name,
+                "DataType": item.data_type,
+                "Length": item.length,
+                "SignificantDigits": item.digits,
+                "SASFieldName": item.name,
+                "def:CommentOID": item.comment,
+            },
+        )
+        _description(el, item.label)
+        if item.codelist:
+            _add(el, "CodeListRef", {"CodeListOID": item.codelist})
+        origin = _add(el, "def:Origin", {"Type": item.origin.type, "Source": item.origin.source})
+        if item.origin.text:
+            _description(origin, item.origin.text)
+        if item.value_list:
+            _add(el, "def:ValueListRef", {"ValueListOID": item.value_list})
+    for cl in meta.codelists:
+        attrs = {
+            "OID": cl.oid,
+            "Name": cl.name,
+            "DataType": cl.data_type,
+            "def:StandardOID": std_ct.oid if cl.code else None,
+        }
+        el = _add(mdv, "CodeList", attrs)
+        if cl.external:
+            _add(el, "ExternalCodeList", {"Dictionary": cl.external[0], "Version": cl.external[1]})
+        for order, term in enumerate(cl.terms, start=1):
+            if cl.decoded:
+                t = _add(el, "CodeListItem", {"CodedValue": term.value, "OrderNumber": order})
+                _description(t, term.decode or term.value, "Decode")
+            else:
+                t = _add(el, "EnumeratedItem", {"CodedValue": term.value, "OrderNumber": order})
+            if term.code:
+                _add(t, "Alias", {"Context": NCI_ALIAS, "Name": term.code})
+        if cl.code:
+            _add(el, "Alias", {"Context": NCI_ALIAS, "Name": cl.code})
+    for m in meta.methods:
+        _description(_add(mdv, "MethodDef", {"OID": m.oid, "Name": m.name, "Type": "Computation"}), m.text)
+    for c in meta.comments:
+        _description(_add(mdv, "def:CommentDef", {"OID": c.oid}), c.text)
+    for leaf in meta.documents:
+        _leaf(mdv, leaf)
+    return odm
+
+
+def build_define(
+    datasets: Mapping[str, pd.DataFrame], specs: Specs, lengths: Mapping[str, Mapping[str, int]], created: str
+) -> ET.Element:
+    """The define.xml tree of these datasets (see `define_metadata` and `define_xml`)."""
+    return define_xml(define_metadata(datasets, specs, lengths), created)
+
+
+# --- checks and writing ---------------------------------------------------------------------------------------
+
+# referencing attribute (local name) -> defining element (local name)
+OID_REFERENCES = {
+    "ItemOID": "ItemDef",
+    "CodeListOID": "CodeList",
+    "MethodOID": "MethodDef",
+    "CommentOID": "CommentDef",
+    "ValueListOID": "ValueListDef",
+    "WhereClauseOID": "WhereClauseDef",
+    "StandardOID": "Standard",
+    "leafID": "leaf",
+    "ArchiveLocationID": "leaf",
+}
+
+
+def _local(name: str) -> str:
+    return name.rpartition("}")[2]
+
+
+def study_oid(studyid: str) -> str:
+    """ODM Study OID; Dataset-JSON's studyOID must be the same."""
+    return f"STDY.{studyid}"
+
+
+def metadata_version_oid(studyid: str, ig_name: str, ig_version: str) -> str:
+    """ODM MetaDataVersion OID; Dataset-JSON's metaDataVersionOID must be the same."""
+    return f"MDV.{studyid}.{ig_name}.{ig_version}"
+
+
+def check_oids(root: ET.Element) -> list[str]:
+    """Every OID referenced is defined exactly once, every definition is referenced, and a CodeList's DataType is
+    that of the items using it; one message per problem."""
+    kinds = set(OID_REFERENCES.values())
+    defined: dict[str, list[str]] = {}
+    referenced: dict[str, set[str]] = {kind: set() for kind in kinds}
+    for el in root.iter():
+        kind = _local(el.tag)
+        if kind in kinds:
+            defined.setdefault(kind, []).append(el.get("ID" if kind == "leaf" else "OID", ""))
+        for attr, value in el.attrib.items():
+            target = OID_REFERENCES.get(_local(attr))
+            if target:
+                referenced[target].add(value)
+    problems = []
+    for kind in sorted(kinds):
+        oids = defined.get(kind, [])
+        problems += [
+            f"{kind} {oid} defined {oids.count(oid)} times" for oid in sorted(set(oids)) if oids.count(oid) > 1
+        ]
+        problems += [f"{kind} {oid} referenced but not defined" for oid in sorted(referenced[kind] - set(oids))]
+        problems += [f"{kind} {oid} defined but never referenced" for oid in sorted(set(oids) - referenced[kind])]
+    cl_types = {el.get("OID"): el.get("DataType") for el in root.iter(_tag("CodeList"))}
+    for item in root.iter(_tag("ItemDef")):
+        ref = item.find(_tag("CodeListRef"))
+        cl = ref.get("CodeListOID") if ref is not None else None
+        if cl in cl_types and cl_types[cl] != item.get("DataType"):
+            problems.append(f"ItemDef {item.get('OID')} is {item.get('DataType')} but CodeList {cl} is {cl_types[cl]}")
+    return problems
+
+
+def define_bytes(root: ET.Element) -> bytes:
+    """UTF-8 bytes of the tree: XML declaration, two-space indentation, namespaces as in CDISC's example."""
+    for prefix, uri in NAMESPACES.items():
+        if prefix != "xml":
+            ET.register_namespace(prefix, uri)
+    ET.indent(root, space="  ")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode").encode("utf-8") + b"\n"
+
+
+def write_define(
+    datasets: Mapping[str, pd.DataFrame],
+    specs: Specs,
+    lengths: Mapping[str, Mapping[str, int]],
+    created: str,
+    path: Path,
+    meta: Define | None = None,
+) -> None:
+    """Write define.xml; the same inputs give the same bytes. Raises OutputCheckError on any OID problem.
+    `meta`, when given, is define_metadata of the same datasets (worked out once for define.xml and define.html)."""
+    root = define_xml(meta, created) if meta is not None else build_define(datasets, specs, lengths, created)
+    problems = check_oids(root)
+    if problems:
+        raise OutputCheckError("define.xml: OID check failed: " + "; ".join(problems))
+    Path(path).write_bytes(define_bytes(root))

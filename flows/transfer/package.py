@@ -1,0 +1,136 @@
+"""Hand-over packaging of a transfer folder: SHA256SUMS and a reproducible zip.
+
+A `Packer` reads each file once, as soon as it is written, in a thread of its own (hashlib and zlib work without
+the GIL, so this overlaps the writing of the next file): SHA-256 for the manifest and SHA256SUMS, and the CRC-32 and
+deflated bytes that the zip then copies. The zip's bytes are those zipfile's writestr makes at level 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import zipfile
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from flows.transfer.publish import sha256_file
+
+SUMS = "SHA256SUMS"
+LEVEL = 1  # zip compression level: fast, and the text files shrink ten- to twentyfold anyway
+READ = 1 << 22
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One file: its SHA-256, CRC-32 and size, and where its deflated bytes lie in the packer's spill file."""
+
+    sha256: str
+    crc: int
+    size: int
+    offset: int
+    length: int
+
+
+class Packer:
+    """Digests of the files of `folder`, worked out in a background thread; `add` a file once it is complete."""
+
+    def __init__(self, folder: Path, spill_dir: Path | None = None) -> None:
+        self.folder = folder
+        # no name, so nothing is left behind whatever happens; closed by close()
+        self._spill = tempfile.TemporaryFile(dir=spill_dir)  # noqa: SIM115
+        self._end = 0  # where the next deflated bytes go (only the worker writes)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="packer")
+        self._digests: dict[str, Future[Digest]] = {}
+
+    def __enter__(self) -> Packer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._spill.close()
+
+    def add(self, path: Path) -> None:
+        rel = path.relative_to(self.folder).as_posix()
+        self._digests[rel] = self._pool.submit(self._digest, path)
+
+    def digest(self, rel: Path | str) -> Digest:
+        """The digest of a file of the folder, worked out now if it was never added."""
+        key = Path(rel).as_posix()
+        if key not in self._digests:
+            self.add(self.folder / key)
+        return self._digests[key].result()
+
+    def _digest(self, path: Path) -> Digest:
+        sha, crc, size, start = hashlib.sha256(), 0, 0, self._end
+        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)  # what zipfile uses for ZIP_DEFLATED
+        with path.open("rb") as fh:
+            while block := fh.read(READ):
+                sha.update(block)
+                crc = zlib.crc32(block, crc)
+                size += len(block)
+                self._put(deflate.compress(block))
+        self._put(deflate.flush())
+        return Digest(sha.hexdigest(), crc, size, start, self._end - start)
+
+    def _put(self, data: bytes) -> None:
+        os.pwrite(self._spill.fileno(), data, self._end)
+        self._end += len(data)
+
+    def copy_deflated(self, digest: Digest, out: BinaryIO) -> None:
+        for start in range(digest.offset, digest.offset + digest.length, READ):
+            out.write(os.pread(self._spill.fileno(), min(READ, digest.offset + digest.length - start), start))
+
+
+def transfer_files(folder: Path, exclude: set[str] = frozenset()) -> list[Path]:
+    """Files of a transfer, relative and sorted, so every listing and archive has one order."""
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and p.name not in exclude)
+
+
+def write_sums(folder: Path, packer: Packer | None = None) -> None:
+    """SHA256SUMS for every file of the transfer, in `sha256sum -c` format."""
+    sha = (lambda rel: packer.digest(rel).sha256) if packer else (lambda rel: sha256_file(folder / rel))
+    lines = [f"{sha(rel)}  {rel.as_posix()}" for rel in transfer_files(folder, {SUMS})]
+    (folder / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _write_deflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, digest: Digest, packer: Packer) -> None:
+    """An entry from bytes deflated beforehand, laid out as ZipFile.writestr lays it out (header, then data)."""
+    info.compress_type, info._compresslevel = zipfile.ZIP_DEFLATED, LEVEL
+    info.file_size, info.compress_size, info.CRC, info.flag_bits = digest.size, digest.length, digest.crc, 0
+    zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT  # writestr's rule
+    if not zip64 and max(info.file_size, info.compress_size) > zipfile.ZIP64_LIMIT:
+        raise RuntimeError(f"{info.filename}: too large for a zip entry without ZIP64")
+    zf.fp.seek(zf.start_dir)
+    info.header_offset = zf.fp.tell()
+    zf._writecheck(info)
+    zf._didModify = True
+    zf.fp.write(info.FileHeader(zip64))
+    packer.copy_deflated(digest, zf.fp)
+    zf.start_dir = zf.fp.tell()
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+
+
+def write_zip(folder: Path, name: str, created: datetime, packer: Packer | None = None) -> Path:
+    """A zip of the transfer with fixed entry times and order, plus a .sha256 beside it."""
+    target = folder / name
+    stamp = (max(created.year, 1980), created.month, created.day, 0, 0, 0)
+    with (
+        Packer(folder) if packer is None else nullcontext(packer) as pack,  # a packer given is closed by its owner
+        zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as zf,
+    ):
+        for rel in transfer_files(folder, {name}):
+            info = zipfile.ZipInfo(rel.as_posix(), date_time=stamp)
+            info.external_attr = 0o644 << 16
+            _write_deflated(zf, info, pack.digest(rel), pack)
+    (folder / f"{name}.sha256").write_text(f"{sha256_file(target)}  {name}\n", encoding="utf-8")
+    return target
