@@ -24,7 +24,7 @@ LOOKUP_LIMIT = 1 << 24  # largest code space compacted with a lookup table (a fe
 _SHARED: ContextVar[dict | None] = ContextVar("flows.kernel.distinct shared codes", default=None)
 
 
-def _code_dtype(space: int, least: type = np.int8) -> type:
+def code_dtype(space: int, least: type = np.int8) -> type:
     """The smallest signed integer type (at least `least`) holding -1 to space."""
     fits = next(t for t in (np.int8, np.int16, np.int32, np.int64) if space < np.iinfo(t).max)
     return np.result_type(fits, least).type
@@ -44,21 +44,21 @@ def shared_codes(memo: dict | None = None) -> Iterator[None]:
         _SHARED.reset(token)
 
 
-def _arrow_data(values: pd.Series) -> pa.ChunkedArray | None:
+def arrow_data(values: pd.Series) -> pa.ChunkedArray | None:
     data = getattr(values.array, "_pa_array", None)
     return data if isinstance(data, pa.ChunkedArray) else None
 
 
 def _recall(values: pd.Series, kind: object) -> tuple | None:
     """What was worked out of a column's data (its codes, its distinct rows) in the current shared_codes block."""
-    shared, data = _SHARED.get(), _arrow_data(values)
+    shared, data = _SHARED.get(), arrow_data(values)
     entry = shared.get((kind, id(data))) if shared is not None and data is not None else None
     return entry[1:] if entry is not None and entry[0]() is data else None
 
 
 def _remember(values: pd.Series, kind: object, *facts: object) -> None:
     """Keep facts of a column's data for the current shared_codes block, as long as the data live."""
-    shared, data = _SHARED.get(), _arrow_data(values)
+    shared, data = _SHARED.get(), arrow_data(values)
     if shared is None or data is None:
         return
     key = (kind, id(data))
@@ -125,11 +125,11 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         return np.empty(0, np.int8), 0
     if not isinstance(values.array, pd.arrays.ArrowExtensionArray):
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        return codes.astype(_code_dtype(len(uniques))), len(uniques)
+        return codes.astype(code_dtype(len(uniques))), len(uniques)
     # Arrow data never change, so the same data object (pandas keeps it as `_pa_array`) has the same codes.
     if (known := _known(values)) is not None:
         return known
-    data = _arrow_data(values)
+    data = arrow_data(values)
     if data is not None and _one_block(data):  # one block repeated: its codes, repeated
         block, n = value_codes(pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([data.chunks[0]]))))
         codes = np.resize(block, len(values))
@@ -137,7 +137,7 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         return codes, n
     encoded = pc.dictionary_encode(pa.chunked_array(pa.array(values.array)))  # one dictionary for every chunk
     n = len(encoded.chunks[-1].dictionary)
-    codes, start = np.empty(len(values), _code_dtype(n)), 0
+    codes, start = np.empty(len(values), code_dtype(n)), 0
     for chunk in encoded.chunks:  # copied chunk by chunk into the small integer type, with no wider temporary
         indices = pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices
         codes[start : start + len(chunk)] = indices.to_numpy()
@@ -188,7 +188,7 @@ def take_rows(frame: pd.DataFrame, order: np.ndarray, consume: bool = False) -> 
             continue
         codes = known[0][order]
         if isinstance(col.array, pd.arrays.ArrowStringArray):  # built from the few distinct values: no random reads
-            uniques = _values_at(_arrow_data(col), _representatives(known[0], known[1]))
+            uniques = _values_at(arrow_data(col), representatives(known[0], known[1]))
             indices = pa.array(codes, mask=codes < 0) if len(codes) and codes.min() < 0 else pa.array(codes)
             out[i] = _text_like(col, uniques.take(indices))
         else:
@@ -209,11 +209,11 @@ def _compact(combined: np.ndarray, space: int) -> tuple[np.ndarray, int]:
     if _by_lookup(space, len(combined)):
         present = np.zeros(space, bool)
         present[combined] = True
-        dense = np.cumsum(present, dtype=_code_dtype(space, np.int32))
+        dense = np.cumsum(present, dtype=code_dtype(space, np.int32))
         dense -= 1
         return dense[combined], int(dense[-1]) + 1
     codes, uniques = pd.factorize(combined)
-    return codes.astype(_code_dtype(len(uniques), np.int32)), len(uniques)
+    return codes.astype(code_dtype(len(uniques), np.int32)), len(uniques)
 
 
 def combined_codes(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, int]:
@@ -224,7 +224,7 @@ def combined_codes(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndar
         if not _by_lookup(space * (n + 1), len(frame)):  # keep the space small: compact what is combined so far
             combined, space = _compact(combined, space)
         space *= n + 1
-        combined = combined.astype(_code_dtype(space, np.int32), copy=False)
+        combined = combined.astype(code_dtype(space, np.int32), copy=False)
         combined *= n + 1  # in place: no room for many temporaries
         combined += codes
         combined += 1
@@ -257,13 +257,13 @@ class Distinct:
         series = series.reset_index(drop=True)
         out = series.take(self.codes)
         out.index = index
-        if _SHARED.get() is not None and _arrow_data(out) is not None:  # its codes follow from the distinct rows'
+        if _SHARED.get() is not None and arrow_data(out) is not None:  # its codes follow from the distinct rows'
             codes, uniques = pd.factorize(series, use_na_sentinel=True)
-            remember_codes(out, codes.astype(_code_dtype(len(uniques)))[self.codes], len(uniques))
+            remember_codes(out, codes.astype(code_dtype(len(uniques)))[self.codes], len(uniques))
         return out
 
 
-def _representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndarray:
+def representatives(codes: np.ndarray, n: int, block: int = 1 << 20) -> np.ndarray:
     """For each of the n codes, the position of the first row that has it; a negative code (null) is no code.
     Codes numbered in order of first appearance (as value_codes numbers them) get increasing positions."""
     out = np.full(n, -1, np.intp)
@@ -283,7 +283,7 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     """The distinct combinations of `columns` in frame, each with the label of one row that has it.
 
     Of text columns, they are worked out once in a shared_codes block (several checks and steps read the same)."""
-    datas = [_arrow_data(frame[c]) for c in columns]
+    datas = [arrow_data(frame[c]) for c in columns]
     kind = ("distinct", *(id(d) for d in datas[1:])) if columns and all(d is not None for d in datas) else None
     known = _recall(frame[columns[0]], kind) if kind else None
     if known is not None and all(ref() is d for ref, d in zip(known[2], datas[1:], strict=True)):
@@ -292,11 +292,11 @@ def distinct_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Distinct:
     if len(columns) == 1:  # a column's codes are dense already (null, if any, as one more code)
         codes, n = value_codes(frame[columns[0]])
         if len(codes) and codes.min() < 0:
-            codes, n = (codes + 1).astype(_code_dtype(n + 1), copy=False), n + 1
+            codes, n = (codes + 1).astype(code_dtype(n + 1), copy=False), n + 1
     else:
         codes, n = _compact(*combined_codes(frame, columns))
-        codes = codes.astype(_code_dtype(n), copy=False)  # a few combinations: a byte a row, not four
-    representative = _representatives(codes, n)
+        codes = codes.astype(code_dtype(n), copy=False)  # a few combinations: a byte a row, not four
+    representative = representatives(codes, n)
     positions = np.sort(representative)
     rows = _rows_at(frame, columns, datas, positions)
     if n and (np.diff(representative) > 0).all():  # codes already in frame order (a column's): no renumbering
@@ -365,7 +365,7 @@ def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFram
     kept = int(np.count_nonzero(keep))
 
     def filtered(values: pd.Series) -> pd.api.extensions.ExtensionArray:
-        if (block := _constant_block(_arrow_data(values))) is not None:  # a constant stays one block of memory
+        if (block := _constant_block(arrow_data(values))) is not None:  # a constant stays one block of memory
             return values.array._from_pyarrow_array(_repeated(block, kept))
         return values.array[keep]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from flows.kernel.distinct import SMALL, _representatives, distinct_rows, take_rows, value_codes
+from flows.kernel.distinct import SMALL, distinct_rows, representatives, take_rows, value_codes
 
 
 def usubjid(studyid: str, site: pd.Series | None, subject: pd.Series) -> pd.Series:
@@ -40,7 +40,7 @@ def _ranks(col: pd.Series) -> tuple[np.ndarray, int]:
         rank[np.argsort(uniques, kind="stable")] = np.arange(n)
         return rank[codes], n
     codes, n = value_codes(col)  # -1 for null
-    uniques = pd.Series(col.array.take(_representatives(codes, n)))
+    uniques = pd.Series(col.array.take(representatives(codes, n)))
     rank = np.empty(n + 1, np.int64)
     rank[0] = 0
     rank[1:][uniques.argsort(kind="stable").to_numpy()] = np.arange(1, n + 1)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from flows.kernel.dates import completed_years, impute_first, parse_date
-from flows.kernel.distinct import _code_dtype, distinct_rows, value_codes
+from flows.kernel.distinct import code_dtype, distinct_rows, value_codes
 from flows.kernel.keys import usubjid
 from flows.mapping.context import Context
 from flows.mapping.steps import Signature
@@ -46,7 +46,7 @@ def last_dates_by_subject(frame: pd.DataFrame, keys: list[str], columns: list[st
     found = [(c, distinct_rows(frame, [c])) for c in columns]
     days = [d.rows[c].str.slice(0, 10).reset_index(drop=True) for c, d in found]
     ranks, known = pd.factorize(pd.concat(days, ignore_index=True), sort=True)  # dates sort as text; null: -1
-    latest, start = np.full(len(subjects.rows), -1, _code_dtype(len(known))), 0
+    latest, start = np.full(len(subjects.rows), -1, code_dtype(len(known))), 0
     for day, (_, distinct) in zip(days, found, strict=True):
         rank = ranks[start : start + len(day)].astype(latest.dtype)
         np.maximum.at(latest, subjects.codes, rank[distinct.codes])

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flows.kernel.dates import study_day
-from flows.kernel.distinct import SMALL, _arrow_data, constant_text, distinct_rows, per_value
+from flows.kernel.distinct import SMALL, arrow_data, constant_text, distinct_rows, per_value
 
 
 def assign(values: pd.Series) -> pd.Series:
@@ -118,7 +118,7 @@ def epoch_of_day(day: pd.Series, schedule: Sequence[Mapping[str, Any]]) -> pd.Se
 
 def _text(values: pd.Series) -> pa.ChunkedArray | None:
     """The Arrow data of a text Series (None for any other kind)."""
-    return _arrow_data(values) if isinstance(values.array, pd.arrays.ArrowStringArray) else None
+    return arrow_data(values) if isinstance(values.array, pd.arrays.ArrowStringArray) else None
 
 
 def first_non_null(parts: Sequence[pd.Series]) -> pd.Series:

@@ -16,10 +16,10 @@ import pyarrow.compute as pc
 from flows.kernel.dates import completed_years, impute_first, parse_date
 from flows.kernel.distinct import (
     Distinct,
-    _code_dtype,
-    _representatives,
+    code_dtype,
     distinct_rows,
     duplicated,
+    representatives,
     rows_where,
     shared_codes,
     value_codes,
@@ -374,13 +374,13 @@ def _with_parent(
     combination each row of the child is."""
     codes, n = value_codes(theirs)
     # the parent's value (or null) and whether the rule applies, as one small code per subject
-    per_subject = ((codes.astype(np.int64) + 1) * 2 + applies).astype(_code_dtype(2 * n + 2))
+    per_subject = ((codes.astype(np.int64) + 1) * 2 + applies).astype(code_dtype(2 * n + 2))
     columns = list(dict.fromkeys(columns))
     frame = pd.DataFrame({c: child[c].array for c in columns}, index=child.index)
     frame["_parent"] = per_subject[subjects.codes]
     distinct = distinct_rows(frame, ["_parent", *columns])
     parent = distinct.rows["_parent"].to_numpy()
-    values = theirs.iloc[_representatives(codes, n)].reset_index(drop=True)
+    values = theirs.iloc[representatives(codes, n)].reset_index(drop=True)
     rows = distinct.rows[columns].reset_index(drop=True)
     rows["_theirs"] = values.reindex(parent // 2 - 1).reset_index(drop=True)  # -1: null
     rows["_applies"] = (parent % 2).astype(bool)
