@@ -459,13 +459,18 @@ def _kill_supervisor_mid_run(served: Served, hold: Path, out: Path) -> list[int]
         hold.unlink()
 
 
+def hold_env(hold: Path) -> dict[str, str]:
+    """The environment of a stack whose runs wait while `hold` exists (the hook tests/hooks/sitecustomize.py)."""
+    return {"S103_TEST_HOLD_FILE": str(hold), "PYTHONPATH": str(ROOT / "tests" / "hooks")}
+
+
 def crash(kind: str, home: Path) -> Crash:
     """Serve, hold a run mid-way (the test hook), SIGKILL part of the stack, restart what a person would restart,
     trigger the next run and wait for it; at the end SIGKILL `make serve` alone with a run held (nothing it
     started may survive it)."""
     port, hold, out = free_port(), home / "hold", home / "out"
     hold.touch()
-    served = wait_deployed(start_serve(home, port, S103_TEST_HOLD_FILE=str(hold)))
+    served = wait_deployed(start_serve(home, port, **hold_env(hold)))
     pids = family(served.process.pid)
     try:
         first = served.trigger(raw_dir=str(RAW), out_dir=str(out))
@@ -483,7 +488,7 @@ def crash(kind: str, home: Path) -> Crash:
                 with suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             served.process.wait()
-            served.process = start_serve(home, port, S103_TEST_HOLD_FILE=str(hold)).process
+            served.process = start_serve(home, port, **hold_env(hold)).process
         hold.unlink()
         _wait_answering(served)
         second = served.wait(served.trigger(raw_dir=str(RAW), out_dir=str(out)), timeout=RECOVERY_BOUND + 60)

@@ -284,7 +284,7 @@ class Run:
 
 
 @dataclass(frozen=True)
-class Step:
+class RunStep:
     """One step of the run: its name (the Prefect task's), what it does, and whether it is I/O worth a retry."""
 
     name: str
@@ -368,17 +368,17 @@ def _publish(run: Run) -> None:
         run.staging = None
 
 
-STEPS: tuple[Step, ...] = (
-    Step("fingerprint-inputs", _fingerprint, io=True),
-    Step("read-raw-exports", _read, io=True),
-    Step("validate-raw", _validate),
-    Step("derive-sdtm", _derive),
-    Step("write-transfer", _write),
-    Step("publish-transfer", _publish, io=True),
+STEPS: tuple[RunStep, ...] = (
+    RunStep("fingerprint-inputs", _fingerprint, io=True),
+    RunStep("read-raw-exports", _read, io=True),
+    RunStep("validate-raw", _validate),
+    RunStep("derive-sdtm", _derive),
+    RunStep("write-transfer", _write),
+    RunStep("publish-transfer", _publish, io=True),
 )
 
 
-def _direct(step: Step, run: Run) -> ExportResult | None:
+def _direct(step: RunStep, run: Run) -> ExportResult | None:
     return step.func(run)
 
 
@@ -402,7 +402,7 @@ def _missing_folders(folder: Path) -> list[Path]:
     return missing
 
 
-def _walk(run: Run, call: Callable[[Step, Run], ExportResult | None]) -> ExportResult:
+def _walk(run: Run, call: Callable[[RunStep, Run], ExportResult | None]) -> ExportResult:
     run.today = today(run.specs)  # one date for the whole run: validation and the checks agree across midnight
     check_cutoff(run.cutoff, run.specs, run.today)
     check_output(run.study_dir)
@@ -437,7 +437,7 @@ def run_export(
     strict: bool = False,
     cutoff: str | None = None,
     force: bool = False,
-    call: Callable[[Step, Run], ExportResult | None] = _direct,
+    call: Callable[[RunStep, Run], ExportResult | None] = _direct,
 ) -> ExportResult:
     """The whole export: STEPS in order under the study's lock; `call` runs a step (the flow: as a Prefect task).
 

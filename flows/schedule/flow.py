@@ -5,8 +5,6 @@ through Prefect's logger (with the traceback of an unexpected failure) and artif
 from __future__ import annotations
 
 import json
-import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,10 +28,6 @@ from flows.spec.read import SPECS_DIR
 from flows.transfer.publish import latest_transfer
 
 RETRY_DELAYS = [1, 4, 16]  # seconds: a share that hiccups usually answers again within these
-# Tests only, inert unless set: while the file this names exists, a run holds the study lock in a task `test-hold`
-# (at most HOLD_MAX seconds) before it reads anything, so that a crash test can kill it mid-run. See README.
-HOLD_ENV = "S103_TEST_HOLD_FILE"
-HOLD_MAX = 600
 
 
 def _transient(task, task_run, state) -> bool:
@@ -50,7 +44,7 @@ def _transient(task, task_run, state) -> bool:
 IO = {"retries": 3, "retry_delay_seconds": RETRY_DELAYS, "retry_condition_fn": _transient, "cache_policy": NO_CACHE}
 
 
-def _task(step: pipeline.Step):
+def _task(step: pipeline.RunStep):
     """A step of the core's run as a Prefect task of the same name; I/O steps retry transient errors."""
     options = IO if step.io else {"cache_policy": NO_CACHE}
     return task(name=step.name, **options)(step.func)
@@ -59,17 +53,8 @@ def _task(step: pipeline.Step):
 TASKS = {step.name: _task(step) for step in pipeline.STEPS}
 
 
-def _as_task(step: pipeline.Step, run: pipeline.Run) -> pipeline.ExportResult | None:
-    if step is pipeline.STEPS[0] and (hold := os.environ.get(HOLD_ENV)) and Path(hold).exists():
-        hold_task(Path(hold))  # tests only: the run holds the study lock here, before it reads anything
+def _as_task(step: pipeline.RunStep, run: pipeline.Run) -> pipeline.ExportResult | None:
     return TASKS[step.name](quote(run))  # quoted: Prefect passes the run as it is, without looking inside
-
-
-@task(name="test-hold", cache_policy=NO_CACHE)
-def hold_task(path: Path) -> None:
-    deadline = time.monotonic() + HOLD_MAX
-    while path.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
 
 
 def _report(studyid: str | None, outcome: str, **parts) -> None:

@@ -101,7 +101,7 @@ class Dataset:
 
 
 @dataclass(frozen=True)
-class Term:
+class CodeListTerm:
     value: str
     code: str | None
     decode: str | None
@@ -112,7 +112,7 @@ class CodeList:
     oid: str
     name: str
     code: str | None  # NCI code of a CT codelist; None for a sponsor codelist
-    terms: tuple[Term, ...]
+    terms: tuple[CodeListTerm, ...]
     decoded: bool  # CodeListItem with Decode, else EnumeratedItem
     used_by: tuple[str, ...]
     data_type: str = "text"
@@ -302,7 +302,7 @@ def _ct_codelist(
 ) -> CodeList:
     decodes = _decodes(specs, cl)
     terms = tuple(
-        Term(t.value, t.code, (decodes or {}).get(t.value) or None)
+        CodeListTerm(t.value, t.code, (decodes or {}).get(t.value) or None)
         for t in cl.terms
         if values is None or t.value in values
     )
@@ -317,7 +317,7 @@ def study_values(specs: Specs, paths: str | list[str]) -> list:
 
 def _sponsor_codelist(specs: Specs, spec: Mapping[str, str], oid: str, users: tuple[str, ...]) -> CodeList:
     codes, decodes = study_values(specs, spec["codes"]), study_values(specs, spec["decodes"])
-    terms = tuple(Term(str(c), None, str(d)) for c, d in zip(codes, decodes, strict=True))
+    terms = tuple(CodeListTerm(str(c), None, str(d)) for c, d in zip(codes, decodes, strict=True))
     label = spec["label"]
     return CodeList(oid, label, None, terms, True, users)
 
