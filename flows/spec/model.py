@@ -53,6 +53,35 @@ class RawColumn:
     pii: bool = False
     role: str | None = None  # the identifier a derivation needs the column as: SITEID, SUBJID
     earliest: str | None = None  # a date column's own lower bound (e.g. birth), instead of the study's
+    source: str | None = None  # its name in the file (CSV header, XPT variable) or its ODM ItemOID; default: name
+    format: str | None = None  # how a date is written in the file (VALUE_FORMATS); default: ISO 8601
+    decode: Mapping[str, str] | None = None  # coded value in the file -> the value the pipeline sees (1: Y, 0: N)
+
+    @property
+    def in_file(self) -> str:
+        """The column's name where the file has it: its `source`, or its own name."""
+        return self.source or self.name
+
+
+# How a date is written in a raw file, read once into ISO 8601 (flows.raw.values): UN/UNK mark unknown parts.
+VALUE_FORMATS = ("ISO 8601", "DDMONYYYY", "DD/MM/YYYY", "MM/DD/YYYY", "SAS date")
+FILE_TYPES = ("csv", "xpt", "odm")
+ENCODINGS = ("utf-8", "latin-1", "cp1252", "utf-16")
+
+
+@dataclass(frozen=True)
+class RawFormat:
+    """How a raw file is written (a contract's `format`): CSV with its dialect, SAS transport, or CDISC ODM 1.3 XML,
+    where one file holds many forms and the contract names its form and item group."""
+
+    type: str = "csv"  # FILE_TYPES
+    delimiter: str = ","
+    encoding: str = "utf-8"  # a byte-order mark is allowed and skipped
+    quote: str = '"'
+    decimal: str = "."  # the decimal mark of the file's numbers: "." or ","
+    study_event: str | None = None  # ODM: StudyEventOID (default: any)
+    form: str | None = None  # ODM: FormOID
+    item_group: str | None = None  # ODM: ItemGroupOID
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,7 @@ class RawContract:
     not_tabulated: str
     path: Path
     parent_rules: tuple[Mapping[str, Any], ...] = ()
+    format: RawFormat = RawFormat()
 
     @property
     def column_names(self) -> list[str]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import yaml
 
 from flows.kernel.errors import SpecError
-from flows.spec.model import Codelist, DomainSpec, RawColumn, RawContract, Specs, Study, Term, Variable
+from flows.spec.model import Codelist, DomainSpec, RawColumn, RawContract, RawFormat, Specs, Study, Term, Variable
 
 SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
 
@@ -56,13 +57,26 @@ def load_codelists(path: Path) -> tuple[str, dict[str, Codelist]]:
     return str(_need(data, "release", str(path))), lists
 
 
+CONTRACT_KEYS = {"file", "description", "not_tabulated", "key", "allow_empty", "parent", "columns", "row_rules", "cut"}
+CONTRACT_KEYS |= {"parent_rules", "format"}
+
+
+def _raw_column(data: Mapping[str, Any], where: str) -> RawColumn:
+    col = _build(RawColumn, data, ("name", "type", "required", "description"), where)
+    if col.decode is not None:
+        if not isinstance(col.decode, Mapping) or not col.decode:
+            raise SpecError(f"{where}.decode: a mapping of coded value -> value (e.g. {{1: Y, 0: N}})")
+        col = dataclasses.replace(col, decode={str(k): str(v) for k, v in col.decode.items()})
+    return col
+
+
 def load_raw_contract(path: Path) -> RawContract:
     data = _read_yaml(path)
     where = str(path)
-    cols = tuple(
-        _build(RawColumn, c, ("name", "type", "required", "description"), f"{where}: columns[{i}]")
-        for i, c in enumerate(_need(data, "columns", where))
-    )
+    unknown = sorted(set(data) - CONTRACT_KEYS)
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {unknown} (one of {sorted(CONTRACT_KEYS)})")
+    cols = tuple(_raw_column(c, f"{where}: columns[{i}]") for i, c in enumerate(_need(data, "columns", where)))
     return RawContract(
         name=path.stem,
         file=_need(data, "file", where),
@@ -76,6 +90,7 @@ def load_raw_contract(path: Path) -> RawContract:
         not_tabulated=_need(data, "not_tabulated", where),
         path=path,
         parent_rules=tuple(data.get("parent_rules") or ()),
+        format=_build(RawFormat, data.get("format") or {}, (), f"{where}: format"),
     )
 
 
