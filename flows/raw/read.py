@@ -19,9 +19,12 @@ import pyarrow.csv as pv
 
 from flows.kernel.distinct import constant_text
 from flows.kernel.errors import StructuralError
+from flows.raw.values import normalise_values
 from flows.spec.model import RawContract
 
 SOURCE = "_file"  # column carrying the raw file name through the core; the index carries the line
+Dialect = dict[str, str]  # the csv module's delimiter and quotechar
+DELIMITERS = (",", ";", "\t", "|")  # what a header of one column may hold when the contract declares another
 
 
 def use_returning_pool() -> None:
@@ -103,20 +106,20 @@ def _ragged_frame(rows: list[tuple[int, int, int]], records: list[list[list[str]
     return frame
 
 
-def _swallowed(physical: list[str], first: int, end: int) -> list[list[str]]:
+def _swallowed(physical: list[str], first: int, end: int, dialect: Dialect) -> list[list[str]]:
     """What the lines of a record over lines first-end would have said on their own (e.g. which subject they were):
     the first line with its quote characters taken as text (its unbalanced quote started the record), then each
     further physical line parsed alone."""
-    loose = next(csv.reader([physical[first - 1].rstrip("\r")], quoting=csv.QUOTE_NONE), [])
-    rest = [next(csv.reader([physical[n - 1].rstrip("\r")]), []) for n in range(first + 1, end + 1)]
-    return [[f.strip('"') for f in loose], *rest]
+    loose = next(csv.reader([physical[first - 1].rstrip("\r")], quoting=csv.QUOTE_NONE, **dialect), [])
+    rest = [next(csv.reader([physical[n - 1].rstrip("\r")], **dialect), []) for n in range(first + 1, end + 1)]
+    return [[f.strip(dialect["quotechar"]) for f in loose], *rest]
 
 
-def _lone_cr(file: str, text: str, header: list[str], line: int) -> StructuralError:
+def _lone_cr(file: str, text: str, header: list[str], line: int, dialect: Dialect) -> StructuralError:
     """The one-line error for a carriage return alone in an unquoted field of physical line `line` (no CSV reader
     agrees where such a record ends), naming the column it is in."""
     physical = text.split("\n")[line - 1]
-    before = next(csv.reader([physical.split("\r", 1)[0]]), [""])
+    before = next(csv.reader([physical.split("\r", 1)[0]], **dialect), [""])
     column = f"column {header[len(before) - 1]}: " if "\r" in physical and 0 < len(before) <= len(header) else ""
     return StructuralError(
         f"{file}: line {line}: {column}a carriage return (CR) inside an unquoted field; quote the field, or end "
@@ -124,17 +127,17 @@ def _lone_cr(file: str, text: str, header: list[str], line: int) -> StructuralEr
     )
 
 
-def _scan_lines(data: bytes, header: list[str], file: str) -> _Lines:
+def _scan_lines(data: bytes, header: list[str], file: str, dialect: Dialect) -> _Lines:
     """Slow path, for files with quoted line breaks, blank lines or ragged rows. An unbalanced quote makes one
     record of every line up to the next quote: it is ragged, and its `end` says how far it reached."""
     text, width = data.decode("utf-8"), len(header)
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), **dialect)
 
     def checked() -> Iterator[list[str]]:
         try:
             yield from reader
         except csv.Error:
-            raise _lone_cr(file, text, header, reader.line_num) from None
+            raise _lone_cr(file, text, header, reader.line_num, dialect) from None
 
     records_in = checked()
     next(records_in)
@@ -150,7 +153,7 @@ def _scan_lines(data: bytes, header: list[str], file: str) -> _Lines:
                 ragged.append((first, end, len(record)))
                 if end > first and physical is None:
                     physical = text.split("\n")
-                records.append([record, *(_swallowed(physical, first, end) if end > first else [])])
+                records.append([record, *(_swallowed(physical, first, end, dialect) if end > first else [])])
             if end > first:
                 spans.append((first, end))
         line = end
@@ -210,22 +213,57 @@ def _text(path: Path) -> bytes:
     return path.read_bytes().removeprefix(codecs.BOM_UTF8)
 
 
-def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> RawFile:
-    """Read one raw file as all-text columns; raise StructuralError for what no row-level reject can express.
+@dataclass(frozen=True)
+class _Csv:
+    """A CSV file as read: its records (columns as the file names them), the line of each, the ragged records, the
+    records over several lines, the physical data lines and the header."""
 
-    `scan` is the file's scan when it was made already (by the fingerprint, which reads every byte anyway)."""
-    path = raw_dir / contract.file
-    if not path.is_file():
-        raise StructuralError(f"{contract.file}: missing file (expected in {raw_dir})")
-    scan = scan or scan_file(path)
-    if scan.blank:
-        raise StructuralError(f"{contract.file}: empty file (no header line)")
+    frame: pd.DataFrame
+    lines: pd.Index
+    ragged: pd.DataFrame
+    spans: pd.DataFrame | None
+    data_lines: int
+    header: list[str]
+
+
+def _utf8(path: Path, contract: RawContract) -> bytes | None:
+    """The file as UTF-8 bytes without a byte-order mark when its contract declares another encoding (read whole:
+    such files are small); None for UTF-8, which Arrow reads from disk itself."""
+    encoding = contract.format.encoding
+    if encoding == "utf-8":
+        return None
+    data = path.read_bytes()
     try:
-        header = next(csv.reader([scan.first_line.decode("utf-8").rstrip("\r")]))
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise StructuralError(
+            f"{contract.file}: line {line}: not {encoding} text (its contract's format.encoding)"
+        ) from None
+    return text.removeprefix("\ufeff").encode("utf-8")
+
+
+def _scan_of(data: bytes) -> Scan:
+    """The line facts of text held in memory (its fingerprint stays that of the file on disk)."""
+    first = data.split(b"\n", 1)[0]
+    return Scan("", len(data), first.rstrip(b"\r"), not data.strip(), data.count(b"\n"), data.endswith(b"\n"))
+
+
+def _header(line: bytes, contract: RawContract, dialect: Dialect, text: bytes) -> list[str]:
+    try:
+        header = next(csv.reader([line.decode("utf-8").rstrip("\r")], **dialect), [])
     except UnicodeDecodeError:
-        raise _undecodable(contract.file, _text(path)) from None
-    missing = [c for c in contract.column_names if c not in header]
-    extra = [c for c in header if c not in contract.column_names]
+        raise _undecodable(contract.file, text) from None
+    wanted = [c.in_file for c in contract.columns]
+    if len(header) == 1 and len(wanted) > 1:
+        other = next((d for d in DELIMITERS if d != dialect["delimiter"] and d in header[0]), None)
+        if other is not None:
+            raise StructuralError(
+                f"{contract.file}: line 1 is one column holding {other!r}: declare delimiter {other!r}? "
+                f"(contract {contract.path.name} format.delimiter is {dialect['delimiter']!r})"
+            )
+    missing = [c for c in wanted if c not in header]
+    extra = [c for c in header if c not in wanted]
     if missing or extra:
         parts = [
             f"missing required column(s) {missing}" if missing else "",
@@ -236,13 +274,30 @@ def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> 
         )
     if len(set(header)) != len(header):
         raise StructuralError(f"{contract.file}: line 1: duplicate column names")
+    return header
+
+
+def _read_csv(path: Path, contract: RawContract, scan: Scan) -> _Csv:
+    """A CSV file in its contract's dialect (delimiter, quote, encoding), every column as text."""
+    fmt = contract.format
+    dialect: Dialect = {"delimiter": fmt.delimiter, "quotechar": fmt.quote}
+    data = _utf8(path, contract)
+    lines_of = scan if data is None else _scan_of(data)
+    if lines_of.blank:
+        raise StructuralError(f"{contract.file}: empty file (no header line)")
+    text = (lambda: _text(path)) if data is None else (lambda: data)
+    header = _header(lines_of.first_line, contract, dialect, text() if data is not None else b"")
     skipped: list[object] = []
     try:
         table = pv.read_csv(
-            path,  # Arrow reads the file itself (and skips a byte-order mark): faster, and no copy of it in memory
+            # Arrow reads a UTF-8 file itself (and skips a byte-order mark): faster, and no copy of it in memory
+            path if data is None else pa.BufferReader(data),
             read_options=pv.ReadOptions(use_threads=True),
             parse_options=pv.ParseOptions(
-                newlines_in_values=True, invalid_row_handler=lambda row: skipped.append(row) or "skip"
+                delimiter=fmt.delimiter,
+                quote_char=fmt.quote,
+                newlines_in_values=True,
+                invalid_row_handler=lambda row: skipped.append(row) or "skip",
             ),
             convert_options=pv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.large_string()),  # what pandas' str holds: no copy
@@ -253,28 +308,63 @@ def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> 
         )
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
-            raise _undecodable(contract.file, _text(path)) from None
+            raise _undecodable(contract.file, text()) from None
         raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
+    frame = table.to_pandas()
+    lines = None if skipped else _line_numbers(lines_of, len(frame))
+    if lines is not None:
+        return _Csv(frame, lines, _ragged_frame([], []), None, len(frame), header)
+    found = _scan_lines(text(), header, contract.file, dialect)
+    return _Csv(frame, found.good, found.ragged, found.spans, found.data_lines, header)
+
+
+def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> RawFile:
+    """Read one raw file as all-text columns named as the contract names them, each value in the pipeline's one
+    representation (flows.raw.values); raise StructuralError for what no row-level reject can express.
+
+    `scan` is the file's scan when it was made already (by the fingerprint, which reads every byte anyway)."""
+    path = raw_dir / contract.file
+    if not path.is_file():
+        raise StructuralError(f"{contract.file}: missing file (expected in {raw_dir})")
+    scan = scan or scan_file(path)
+    if contract.format.type != "csv":
+        return _read_records(path, contract, scan)
+    found = _read_csv(path, contract, scan)
     if not _as_scanned(path, scan):  # the fingerprint and the counts would not describe the rows read
         raise StructuralError(
             f"{contract.file}: changed while the export read it (size or modification time differs from its "
             "fingerprint's); run again once the file is complete"
         )
-    frame = table.to_pandas()
-    lines = None if skipped else _line_numbers(scan, len(frame))
-    ragged = _ragged_frame([], [])
-    spans, data_lines = None, len(frame)
-    if lines is None:
-        found = _scan_lines(_text(path), header, contract.file)
-        lines, ragged, spans, data_lines = found.good, found.ragged, found.spans, found.data_lines
+    frame, lines = found.frame, found.lines
     if len(lines) != len(frame):
         raise StructuralError(f"{contract.file}: records could not be matched to lines (malformed quoting?)")
-    if frame.empty and ragged.empty and not contract.allow_empty:
+    if frame.empty and found.ragged.empty and not contract.allow_empty:
         raise StructuralError(f"{contract.file}: empty file (header only, no data rows)")
+    names = {c.in_file: c.name for c in contract.columns}
     frame.index = lines
     frame.index.name = "line"
-    frame = frame[contract.column_names]
+    frame = normalise_values(frame[list(names)].rename(columns=names), contract)
     frame.insert(0, SOURCE, constant_text(contract.file, len(frame)))
+    header = tuple(names[h] for h in found.header)
     return RawFile(
-        contract.name, contract.file, frame, scan.sha256, scan.size, ragged, data_lines, spans, tuple(header)
+        contract.name, contract.file, frame, scan.sha256, scan.size, found.ragged, found.data_lines, found.spans, header
     )
+
+
+def _read_records(path: Path, contract: RawContract, scan: Scan) -> RawFile:
+    """A SAS transport or ODM file: one record per row, numbered by record (XPT) or the line of its item group
+    (ODM); every record has every column, so none is ragged."""
+    frame = RECORD_READERS[contract.format.type](path, contract)
+    if not _as_scanned(path, scan):
+        raise StructuralError(f"{contract.file}: changed while the export read it; run again once it is complete")
+    if frame.empty and not contract.allow_empty:
+        raise StructuralError(f"{contract.file}: no records for contract {contract.path.name}")
+    frame = normalise_values(frame[contract.column_names], contract)
+    frame.insert(0, SOURCE, constant_text(contract.file, len(frame)))
+    header = tuple(contract.column_names)
+    return RawFile(
+        contract.name, contract.file, frame, scan.sha256, scan.size, _ragged_frame([], []), len(frame), None, header
+    )
+
+
+RECORD_READERS: dict[str, Callable[[Path, RawContract], pd.DataFrame]] = {}

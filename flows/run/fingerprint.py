@@ -72,6 +72,8 @@ def fingerprint(
             scans[contract.file] = scan
     for path in _spec_files(specs.root):
         _add(digest, f"specs/{path.relative_to(specs.root).as_posix()}", path.read_bytes())
+    for path in _spec_files(specs.base) if specs.base else ():  # the folder a layout's specs extend
+        _add(digest, f"base/{path.relative_to(specs.base).as_posix()}", path.read_bytes())
     return f"sha256:{digest.hexdigest()}"
 
 

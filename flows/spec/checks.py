@@ -9,7 +9,18 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flows.kernel.errors import SpecError
-from flows.spec.model import CONDITIONS, CORES, ORIGINS, RAW_TYPES, RawContract, Specs
+from flows.spec.model import (
+    CONDITIONS,
+    CORES,
+    ENCODINGS,
+    FILE_TYPES,
+    ORIGINS,
+    RAW_TYPES,
+    VALUE_FORMATS,
+    RawColumn,
+    RawContract,
+    Specs,
+)
 
 # Each eligibility rule `check` (study.yaml criteria.list[].rule) and its parameters: name -> (required, kind).
 # A key outside these, or one without a value, is what an unquoted comma in a YAML flow mapping leaves behind.
@@ -263,6 +274,46 @@ def _as_list(value: object) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def check_format(contract: RawContract) -> None:
+    """A contract's `format`: a file type the pipeline reads, with what that type needs."""
+    fmt, where = contract.format, f"{contract.path}: format"
+    if fmt.type not in FILE_TYPES:
+        raise SpecError(f"{where}.type: '{fmt.type}' is not one of {list(FILE_TYPES)}")
+    if fmt.encoding not in ENCODINGS:
+        raise SpecError(f"{where}.encoding: '{fmt.encoding}' is not one of {list(ENCODINGS)}")
+    for key in ("delimiter", "quote"):
+        if not isinstance(getattr(fmt, key), str) or len(getattr(fmt, key)) != 1:
+            raise SpecError(f"{where}.{key}: one character, not {getattr(fmt, key)!r}")
+    if fmt.delimiter == fmt.quote:
+        raise SpecError(f"{where}: delimiter and quote must differ")
+    if fmt.decimal not in (".", ","):
+        raise SpecError(f"{where}.decimal: '.' or ',', not {fmt.decimal!r}")
+    if fmt.decimal == fmt.delimiter:
+        raise SpecError(f"{where}: a decimal comma needs another delimiter (e.g. ';')")
+    if fmt.type == "odm" and not (fmt.form and fmt.item_group):
+        raise SpecError(f"{where}: an ODM file needs the form and item_group (FormOID, ItemGroupOID) of the rows")
+    if fmt.type != "odm" and (fmt.form or fmt.item_group or fmt.study_event):
+        raise SpecError(f"{where}: form, item_group and study_event are for type odm")
+
+
+def _check_written(col: RawColumn, contract: RawContract, specs: Specs, where: str) -> None:
+    """How a column is written in the file: a date format on a date column, a decode table whose values the column
+    allows."""
+    if col.format is not None:
+        if col.type not in ("date", "partial_date", "datetime"):
+            raise SpecError(f"{where}.format: only a date column has a format (the column is {col.type})")
+        if col.format not in VALUE_FORMATS:
+            raise SpecError(f"{where}.format: '{col.format}' is not one of {list(VALUE_FORMATS)}")
+    if col.decode is not None:
+        if col.type != "string":
+            raise SpecError(f"{where}.decode: only a text column is decoded (the column is {col.type})")
+        decoded = sorted(set(col.decode.values()))
+        if col.codelist:
+            _in_codelist(specs, col.codelist, decoded, f"{where}.decode")
+        elif col.values and set(decoded) - set(col.values):
+            raise SpecError(f"{where}.decode: {sorted(set(decoded) - set(col.values))} not among its values")
+
+
 def check_raw(specs: Specs) -> None:
     for contract in specs.raw.values():
         where = str(contract.path)
@@ -272,10 +323,12 @@ def check_raw(specs: Specs) -> None:
                 raise SpecError(f"{where}: key: '{key}' is not a column")
         if contract.parent and contract.parent not in specs.raw:
             raise SpecError(f"{where}: parent: unknown raw file '{contract.parent}'")
+        check_format(contract)
         for col in contract.columns:
             cw = f"{where}: columns.{col.name}"
             if col.type not in RAW_TYPES:
                 raise SpecError(f"{cw}.type: '{col.type}' is not one of {sorted(RAW_TYPES)}")
+            _check_written(col, contract, specs, cw)
             if col.earliest is not None:
                 if col.type not in ("date", "partial_date", "datetime"):
                     raise SpecError(f"{cw}.earliest: only a date column has an earliest date")

@@ -63,8 +63,15 @@ class RawColumn:
         return self.source or self.name
 
 
-# How a date is written in a raw file, read once into ISO 8601 (flows.raw.values): UN/UNK mark unknown parts.
-VALUE_FORMATS = ("ISO 8601", "DDMONYYYY", "DD/MM/YYYY", "MM/DD/YYYY", "SAS date")
+# How a date is written in a raw file (a column's `format`), read once into ISO 8601 (flows.raw.values), with examples;
+# UN or UNK mark an unknown day or month, and make a partial date.
+VALUE_FORMATS = {
+    "ISO 8601": "2025-05-21, 1979-02",
+    "DDMONYYYY": "21MAY2025, UNFEB1979, UNUNK1995",
+    "DD/MM/YYYY": "21/05/2025, UN/02/1979",
+    "MM/DD/YYYY": "05/21/2025, 02/UN/1979",
+    "SAS date": "23882, days since 1960-01-01",
+}
 FILE_TYPES = ("csv", "xpt", "odm")
 ENCODINGS = ("utf-8", "latin-1", "cp1252", "utf-16")
 
@@ -247,6 +254,7 @@ class Specs:
     # (raw file, column) -> the SDTM text variables that copy its values as they are: worked out from the mappings
     # when the specs are loaded (flows.mapping.load), read by raw validation (ASCII, no trailing blank, length)
     copies: Mapping[tuple[str, str], tuple[Copy, ...]] = field(default_factory=dict)
+    base: Path | None = None  # the spec folder root/layout.yaml extends: study.yaml, ct/ and sdtm/ come from it
 
 
 @dataclass(frozen=True)

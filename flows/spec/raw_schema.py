@@ -10,7 +10,7 @@ import pandera.pandas as pa
 
 from flows.kernel.dates import is_valid
 from flows.kernel.distinct import per_value_check
-from flows.spec.model import Copy, RawColumn, RawContract, Specs
+from flows.spec.model import VALUE_FORMATS, Copy, RawColumn, RawContract, Specs
 from flows.spec.sdtm_schema import ascii_text, fits
 
 NUMBER = r"-?\d+(\.\d+)?"
@@ -94,9 +94,10 @@ def _column_checks(col: RawColumn, specs: Specs, today: date | None = None) -> l
         checks.append(("type:number", "must be a decimal number", _matches(NUMBER)))
     elif col.type in DATE_TYPES:
         shape = {"date": "YYYY-MM-DD", "partial_date": "YYYY, YYYY-MM or YYYY-MM-DD", "datetime": "YYYY-MM-DDThh:mm"}
-        checks.append(
-            (f"type:{col.type}", f"must be a valid ISO 8601 {shape[col.type]}", lambda s, k=col.type: is_valid(s, k))
-        )
+        expected = f"ISO 8601 {shape[col.type]}"
+        if col.format and col.format != "ISO 8601":
+            expected = f"{col.format} (e.g. {VALUE_FORMATS[col.format]})"
+        checks.append((f"type:{col.type}", f"must be a valid {expected}", lambda s, k=col.type: is_valid(s, k)))
         checks += _date_checks(col, specs, today)
     if col.min is not None or col.max is not None:
         checks.append(("range", f"must be between {col.min} and {col.max}", _in_range(col.min, col.max)))

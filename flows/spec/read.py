@@ -116,17 +116,35 @@ def load_domain(path: Path) -> DomainSpec:
     )
 
 
+def base_of(root: Path) -> Path | None:
+    """The spec folder `root/layout.yaml` extends (`extends: <folder>`, relative to root), or None: a folder for
+    another EDC layout of a study holds only its raw contracts, and takes study.yaml, ct/ and sdtm/ from its base."""
+    layout = root / "layout.yaml"
+    if not layout.exists():
+        return None
+    data = _read_yaml(layout)
+    unknown = sorted(set(data) - {"extends"})
+    if unknown or not isinstance(data.get("extends"), str):
+        raise SpecError(f"{layout}: holds one key, extends: the spec folder whose study, CT and datasets it takes")
+    base = (root / data["extends"]).resolve()
+    if not (base / "study.yaml").is_file() or (base / "layout.yaml").exists():
+        raise SpecError(f"{layout}: extends: {data['extends']} is not a spec folder with its own study.yaml")
+    return base
+
+
 def read_specs(root: Path = SPECS_DIR) -> Specs:
-    """Read every spec under root, unchecked (`flows.mapping.load.load_specs` checks them)."""
-    study = Study(_read_yaml(root / "study.yaml"), root / "study.yaml")
-    release, codelists = load_codelists(root / "ct" / "sdtm-ct.yaml")
+    """Read every spec under root, unchecked (`flows.mapping.load.load_specs` checks them): the raw contracts of
+    root/raw, the rest from root or, when root has a layout.yaml, from the folder it extends."""
+    base = base_of(root)
+    shared = base or root
+    study = Study(_read_yaml(shared / "study.yaml"), shared / "study.yaml")
+    release, codelists = load_codelists(shared / "ct" / "sdtm-ct.yaml")
     raw = {p.stem: load_raw_contract(p) for p in sorted((root / "raw").glob("*.yaml"))}
-    sdtm_dir = root / "sdtm"
+    sdtm_dir = shared / "sdtm"
     methods = dict(_read_yaml(sdtm_dir / "methods.yaml")["methods"]) if (sdtm_dir / "methods.yaml").exists() else {}
     sdtm = {}
     for p in sorted(sdtm_dir.glob("*.yaml")):
         if p.name != "methods.yaml":
             spec = load_domain(p)
             sdtm[spec.domain] = spec
-    specs = Specs(study, release, codelists, raw, sdtm, methods, root)
-    return specs
+    return Specs(study, release, codelists, raw, sdtm, methods, root, base=base)

@@ -1,0 +1,37 @@
+"""The spec folder of another EDC layout of a study: its raw contracts, and a layout.yaml that takes the study,
+CT and dataset specs from the study's own folder (flows.spec.read.base_of)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flows.spec.model import RawContract
+from flows.spec.read import LOADER
+
+
+def contract_yaml(contract: RawContract, file: str, fmt: dict[str, Any]) -> dict[str, Any]:
+    """A contract's YAML as written, with another file and format (columns copied, to be changed by the caller)."""
+    data = dict(yaml.load(contract.path.read_text(encoding="utf-8"), Loader=LOADER))
+    data["file"], data["format"] = file, fmt
+    data["columns"] = [dict(c) for c in data["columns"]]
+    return data
+
+
+def write_layout(out: Path, base: Path, contracts: dict[str, dict[str, Any]]) -> None:
+    """out/layout.yaml extending `base`, and out/raw/<name>.yaml for each contract (deterministic bytes)."""
+    (out / "raw").mkdir(parents=True, exist_ok=True)
+    extends = os.path.relpath(base.resolve(), out.resolve())
+    (out / "layout.yaml").write_text(
+        "# Another EDC layout of the study: its raw contracts here, its study, CT and dataset specs from there.\n"
+        f"extends: {extends}\n",
+        encoding="utf-8",
+    )
+    for name, data in sorted(contracts.items()):
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=False, width=120, default_flow_style=None)
+        (out / "raw" / f"{name}.yaml").write_text(
+            "# Written by the layout converter (flows/tools); do not edit.\n" + text
+        )
