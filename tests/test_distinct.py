@@ -20,6 +20,7 @@ from flows.kernel.distinct import (
     take_rows,
     value_codes,
 )
+from flows.kernel.pandas_arrow import arrow_data
 
 
 def frame() -> pd.DataFrame:
@@ -167,7 +168,7 @@ def test_take_rows_consuming_empties_the_frame_column_by_column():
 
     f = frame().assign(study="S103", n=range(6))
     expected = f.iloc[[5, 3, 1, 0, 2, 4]].reset_index(drop=True)
-    data = weakref.ref(f["site"].array._pa_array)
+    data = weakref.ref(arrow_data(f["site"]))
     with shared_codes():
         taken = take_rows(f, np.array([5, 3, 1, 0, 2, 4]), consume=True)
     pd.testing.assert_frame_equal(taken, expected)
@@ -250,7 +251,7 @@ def test_rows_where_keeps_a_constant_column_one_block():
     keep = np.arange(n) % 3 != 0
     out = rows_where(f, keep)
     pd.testing.assert_frame_equal(out, f.loc[keep])
-    chunks = out["_file"].array._pa_array.chunks
+    chunks = arrow_data(out["_file"]).chunks
     assert len({c.buffers()[2].address for c in chunks}) == 1  # every chunk the same bytes
     mixed = rows_where(f.assign(_file=f["text"]), keep)  # a column of several values is filtered as usual
     pd.testing.assert_frame_equal(mixed, f.assign(_file=f["text"]).loc[keep])

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows.kernel.pandas_arrow import arrow_data
 from flows.run import lock, pipeline
 from flows.run.pipeline import STEPS, run_export
 from tests.conftest import RAW, STUDYID, run_cli
@@ -235,13 +236,13 @@ def test_prepare_uses_up_the_valid_rows(specs):
     validation = pipeline.validate_raw(raw, specs)
     name = next(n for n, c in specs.raw.items() if c.file == "assessments.csv")
     text = next(c for c in validation.valid[name] if validation.valid[name][c].dtype == "str")
-    data = weakref.ref(validation.valid[name][text].array._pa_array)
+    data = weakref.ref(arrow_data(validation.valid[name][text]))
     read = {n: f.rows for n, f in raw.items()}
     raw = {n: f.without_rows() for n, f in raw.items()}
     prepared = pipeline.prepare(raw, validation, specs)
     assert validation.valid == {} and data() is None
     assert {n: f.rows for n, f in raw.items()} == read and all(f.frame.empty for f in raw.values())
-    held = [f.frame[c].array._pa_array.get_total_buffer_size() for f in raw.values() for c in f.frame]
+    held = [arrow_data(f.frame[c]).get_total_buffer_size() for f in raw.values() for c in f.frame]
     assert max(held) <= 8  # one offset each: an empty slice of the rows would keep all their bytes
     assert len(prepared.datasets["QS"]) > 0
 

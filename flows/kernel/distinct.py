@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flows.kernel.pandas_arrow import arrow_data, text_from_arrow
+
 LOOKUP_LIMIT = 1 << 24  # largest code space compacted with a lookup table (a few bytes per code), not by hashing
 
 
@@ -42,11 +44,6 @@ def shared_codes(memo: dict | None = None) -> Iterator[None]:
         yield
     finally:
         _SHARED.reset(token)
-
-
-def arrow_data(values: pd.Series) -> pa.ChunkedArray | None:
-    data = getattr(values.array, "_pa_array", None)
-    return data if isinstance(data, pa.ChunkedArray) else None
 
 
 def _recall(values: pd.Series, kind: object) -> tuple | None:
@@ -126,7 +123,7 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     if not isinstance(values.array, pd.arrays.ArrowExtensionArray):
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         return codes.astype(code_dtype(len(uniques))), len(uniques)
-    # Arrow data never change, so the same data object (pandas keeps it as `_pa_array`) has the same codes.
+    # Arrow data never change, so the same data object (see arrow_data) has the same codes.
     if (known := _known(values)) is not None:
         return known
     data = arrow_data(values)
@@ -163,11 +160,6 @@ def _values_at(data: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
     return pa.concat_arrays(parts).take(pa.array(back))
 
 
-def _text_like(column: pd.Series, data: pa.Array) -> pd.api.extensions.ExtensionArray:
-    """Arrow text data as an array of the same pandas dtype as `column` (str stays str)."""
-    return column.array._from_pyarrow_array(pa.chunked_array([data], type=data.type))
-
-
 def take_rows(frame: pd.DataFrame, order: np.ndarray, consume: bool = False) -> pd.DataFrame:
     """frame.iloc[order] for a permutation `order` of its rows, index reset. A column of one value is kept as it is
     (any order of it is itself), and the codes known of a column carry over to its reordered copy. With `consume`,
@@ -190,7 +182,7 @@ def take_rows(frame: pd.DataFrame, order: np.ndarray, consume: bool = False) -> 
         if isinstance(col.array, pd.arrays.ArrowStringArray):  # built from the few distinct values: no random reads
             uniques = _values_at(arrow_data(col), representatives(known[0], known[1]))
             indices = pa.array(codes, mask=codes < 0) if len(codes) and codes.min() < 0 else pa.array(codes)
-            out[i] = _text_like(col, uniques.take(indices))
+            out[i] = text_from_arrow(col, uniques.take(indices))
         else:
             out[i] = col.array.take(order)
         remember_codes(pd.Series(out[i], copy=False), codes, known[1])
@@ -331,7 +323,7 @@ def _rows_at(
     for c, data in zip(columns, datas, strict=True):
         values = frame[c]
         if isinstance(values.array, pd.arrays.ArrowStringArray) and _by_position(data, positions):
-            arrays.append(_text_like(values, _values_at(data, positions)))
+            arrays.append(text_from_arrow(values, _values_at(data, positions)))
             continue
         if keep is None:
             keep = np.zeros(len(frame), bool)
@@ -366,7 +358,7 @@ def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFram
 
     def filtered(values: pd.Series) -> pd.api.extensions.ExtensionArray:
         if (block := _constant_block(arrow_data(values))) is not None:  # a constant stays one block of memory
-            return values.array._from_pyarrow_array(_repeated(block, kept))
+            return text_from_arrow(values, _repeated(block, kept))
         return values.array[keep]
 
     out = pd.DataFrame(

@@ -2,7 +2,8 @@
 
 A `Packer` reads each file once, as soon as it is written, in a thread of its own (hashlib and zlib work without
 the GIL, so this overlaps the writing of the next file): SHA-256 for the manifest and SHA256SUMS, and the CRC-32 and
-deflated bytes that the zip then copies. The zip's bytes are those zipfile's writestr makes at level 1.
+deflated bytes that the zip then copies (through `zip_deflated`). The zip's bytes are those zipfile's writestr makes
+at level 1.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 from flows.transfer.publish import sha256_file
+from flows.transfer.zip_deflated import add_deflated, deflater
 
 SUMS = "SHA256SUMS"
 LEVEL = 1  # zip compression level: fast, and the text files shrink ten- to twentyfold anyway
@@ -71,7 +74,7 @@ class Packer:
 
     def _digest(self, path: Path) -> Digest:
         sha, crc, size, start = hashlib.sha256(), 0, 0, self._end
-        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)  # what zipfile uses for ZIP_DEFLATED
+        deflate = deflater(LEVEL)
         with path.open("rb") as fh:
             while block := fh.read(READ):
                 sha.update(block)
@@ -102,24 +105,6 @@ def write_sums(folder: Path, packer: Packer | None = None) -> None:
     (folder / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _write_deflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, digest: Digest, packer: Packer) -> None:
-    """An entry from bytes deflated beforehand, laid out as ZipFile.writestr lays it out (header, then data)."""
-    info.compress_type, info._compresslevel = zipfile.ZIP_DEFLATED, LEVEL
-    info.file_size, info.compress_size, info.CRC, info.flag_bits = digest.size, digest.length, digest.crc, 0
-    zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT  # writestr's rule
-    if not zip64 and max(info.file_size, info.compress_size) > zipfile.ZIP64_LIMIT:
-        raise RuntimeError(f"{info.filename}: too large for a zip entry without ZIP64")
-    zf.fp.seek(zf.start_dir)
-    info.header_offset = zf.fp.tell()
-    zf._writecheck(info)
-    zf._didModify = True
-    zf.fp.write(info.FileHeader(zip64))
-    packer.copy_deflated(digest, zf.fp)
-    zf.start_dir = zf.fp.tell()
-    zf.filelist.append(info)
-    zf.NameToInfo[info.filename] = info
-
-
 def write_zip(folder: Path, name: str, created: datetime, packer: Packer | None = None) -> Path:
     """A zip of the transfer with fixed entry times and order, plus a .sha256 beside it."""
     target = folder / name
@@ -131,6 +116,8 @@ def write_zip(folder: Path, name: str, created: datetime, packer: Packer | None 
         for rel in transfer_files(folder, {name}):
             info = zipfile.ZipInfo(rel.as_posix(), date_time=stamp)
             info.external_attr = 0o644 << 16
-            _write_deflated(zf, info, pack.digest(rel), pack)
+            digest = pack.digest(rel)
+            copy = partial(pack.copy_deflated, digest)
+            add_deflated(zf, info, digest.size, digest.crc, digest.length, LEVEL, copy)
     (folder / f"{name}.sha256").write_text(f"{sha256_file(target)}  {name}\n", encoding="utf-8")
     return target
