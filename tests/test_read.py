@@ -149,3 +149,52 @@ def test_importing_flows_leaves_arrows_memory_pool_alone():
     except NotImplementedError:  # a pyarrow built without it keeps its default
         expected = out.stdout.split()[0]
     assert out.stdout.split()[1] == expected
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-16"])
+def test_a_declared_encoding_reads_as_the_utf8_file_does(tmp_path, specs, encoding):
+    import dataclasses
+
+    from flows.spec.model import RawFormat
+
+    text = (RAW / "eligibility.csv").read_text(encoding="utf-8").replace("INCL01,Y", "INCL01,é", 1)
+    (tmp_path / "utf8").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "utf8" / "eligibility.csv").write_text(text, encoding="utf-8")
+    (tmp_path / "other" / "eligibility.csv").write_text(text.replace("\n", "\r\n"), encoding=encoding, newline="")
+    contract = specs.raw["eligibility"]
+    declared = dataclasses.replace(contract, format=RawFormat(encoding=encoding))
+    want, got = read_raw(tmp_path / "utf8", contract), read_raw(tmp_path / "other", declared)
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+    assert got.frame.loc[2, "met"] == "é" and got.lines == want.lines
+
+
+def test_columns_are_found_by_their_name_in_the_file(tmp_path, specs):
+    import dataclasses
+
+    from flows.spec.model import RawFormat
+
+    contract = specs.raw["eligibility"]
+    named = {"site": "SITENO", "subject": "SUBJNO", "criterion": "IETESTCD", "met": "IEORRES", "date": "IEDAT"}
+    columns = tuple(dataclasses.replace(c, source=named[c.name]) for c in contract.columns)
+    vendor = dataclasses.replace(contract, columns=columns, format=RawFormat(delimiter="|", quote="'"))
+    lines = (RAW / "eligibility.csv").read_text().splitlines()
+    header = "|".join(named[c] for c in lines[0].split(","))
+    (tmp_path / "eligibility.csv").write_text("\n".join([header, *(x.replace(",", "|") for x in lines[1:])]) + "\n")
+    got, want = read_raw(tmp_path, vendor), read_raw(RAW, contract)
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+    assert got.header == ("site", "subject", "criterion", "met", "date")
+
+
+def test_text_not_in_the_declared_encoding_names_the_line(tmp_path, specs):
+    import dataclasses
+
+    from flows.spec.model import RawFormat
+
+    (tmp_path / "eligibility.csv").write_bytes(
+        (RAW / "eligibility.csv").read_bytes().replace(b"INCL02", b"\xff\xfe\xff", 1)
+    )
+    declared = dataclasses.replace(specs.raw["eligibility"], format=RawFormat(encoding="utf-16"))
+    with pytest.raises(StructuralError) as err:
+        read_raw(tmp_path, declared)
+    assert str(err.value).startswith("eligibility.csv: line ") and "not utf-16 text" in str(err.value)

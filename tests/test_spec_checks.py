@@ -186,3 +186,35 @@ def test_a_bad_schedule_is_named(schedule, expected):
 def test_a_site_without_a_time_zone_is_named():
     with pytest.raises(SpecError, match=r"study\.yaml: sites\[1\]\.timezone: None is not an IANA time zone"):
         check_study_schedule({"sites": [{"timezone": "Asia/Shanghai"}, {"id": "02"}]}, "study.yaml")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ({"type": "sas7bdat"}, "format.type: 'sas7bdat' is not one of ['csv', 'xpt', 'odm']"),
+        ({"encoding": "ebcdic"}, "format.encoding: 'ebcdic' is not one of"),
+        ({"delimiter": ";;"}, "format.delimiter: one character, not ';;'"),
+        ({"decimal": ","}, "format: a decimal comma needs another delimiter (e.g. ';')"),
+        ({"decimal": "·"}, "format.decimal: '.' or ',', not '·'"),
+        ({"type": "odm", "form": "F.AE"}, "format: an ODM file needs the form and item_group"),
+        ({"form": "F.AE"}, "format: form, item_group and study_event are for type odm"),
+    ],
+)
+def test_a_broken_format_is_named(specs, fmt, expected):
+    from flows.spec.model import RawFormat
+
+    found = message(check_raw, with_contract(specs, "adverse_events", format=RawFormat(**fmt)))
+    assert found.startswith(f"{specs.raw['adverse_events'].path}: ") and expected in found
+
+
+@pytest.mark.parametrize(
+    ("column", "changes", "expected"),
+    [
+        ("sex", {"format": "DDMONYYYY"}, "columns.sex.format: only a date column has a format (the column is string)"),
+        ("consent_date", {"format": "YYYYMMDD"}, "columns.consent_date.format: 'YYYYMMDD' is not one of"),
+        ("weight_kg", {"decode": {"1": "Y"}}, "columns.weight_kg.decode: only a text column is decoded"),
+        ("sex", {"decode": {"1": "M", "2": "W"}}, "columns.sex.decode: ['W'] not in codelist SEX"),
+    ],
+)
+def test_a_broken_column_format_or_decode_is_named(specs, column, changes, expected):
+    assert expected in message(check_raw, with_column(specs, "enrollment", column, **changes))
