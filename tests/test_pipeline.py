@@ -111,7 +111,7 @@ def test_failed_link_switch_discards_the_staging_folder(published, specs, monkey
 def test_a_bug_is_one_line_with_its_step(published, specs, monkeypatch):
     out, before = published
 
-    def bug(raw, specs, today=None):
+    def bug(raw, specs, today=None, sites=None):
         raise TypeError("operation 'rsub' not supported for dtype 'str'\nmore lines")
 
     monkeypatch.setattr(pipeline, "validate_raw", bug)

@@ -10,6 +10,7 @@ import pytest
 
 from flows.run.pipeline import read_inputs, validate_raw
 from tests.conftest import RAW as RAW_DIR
+from tests.conftest import ROOT
 
 
 def edit(raw: Path, file: str, subject: str, column: str, value: str, nth: int = 0) -> int:
@@ -304,11 +305,11 @@ def test_a_ragged_row_does_not_shadow_its_subjects_valid_row(raw_copy, specs):
     ],
 )
 def test_date_bounds_leave_invalid_dates_to_the_type_check(value, early, late):
-    from flows.spec.raw_schema import _not_after, _not_before
+    from flows.spec.raw_schema import not_after, _not_before
 
     values = pd.Series(["2025-01-02", value, "2025-03-04"], index=[2, 3, 4], dtype="str")
     assert _not_before("partial_date", "2025-01-01")(values).tolist() == [True, early, True]
-    assert _not_after("partial_date", "2030-12-31")(values).tolist() == [True, late, True]
+    assert not_after("partial_date", "2030-12-31")(values).tolist() == [True, late, True]
 
 
 def test_text_no_dataset_copies_may_be_any_unicode(raw_copy, specs):
@@ -346,3 +347,31 @@ def test_end_of_study_date_and_reason_come_together(raw_copy, specs, subject, eo
     assert hit[["column", "rule", "message"]].values.tolist() == [
         ["eos_reason", "required_if" if eos_date else "blank_if", message]
     ]
+
+
+def test_dates_are_judged_by_each_sites_calendar():
+    """PBO-2201 has sites in Boston and Berlin. At 23:30 UTC on 10 March Berlin is already on the 11th: its date of
+    the 11th is today there, not in the future, while the same date at Boston's site is a day ahead."""
+    from datetime import UTC, date, datetime
+
+    from flows.mapping.load import load_specs
+    from flows.raw.read import SOURCE
+    from flows.raw.validate import site_dates, site_future_rejects, site_today
+
+    pbo = load_specs(ROOT / "tests" / "studies" / "PBO-2201" / "specs")
+    now = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
+    sites = site_dates(pbo, now)
+    assert sites == {"101": date(2026, 3, 10), "201": date(2026, 3, 11)}
+    assert site_today(pbo, now) == date(2026, 3, 11)
+    frame = pd.DataFrame(
+        {
+            SOURCE: "IE.csv",
+            "SITENO": ["101", "201", "101", "101"],
+            "IEDAT": ["2026-03-11", "2026-03-11", "2026-03", None],
+        },
+        index=pd.Index([2, 3, 4, 5], name="line"),
+        dtype="str",
+    )
+    found = site_future_rejects(frame, pbo.raw["eligibility"], date(2026, 3, 11), sites)
+    assert found[["line", "column", "value", "rule"]].values.tolist() == [[2, "IEDAT", "2026-03-11", "date_in_future"]]
+    assert found["message"].iloc[0] == "must not be after today (2026-03-10 at site 101)"

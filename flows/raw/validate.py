@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -26,7 +26,7 @@ from flows.kernel.distinct import (
 )
 from flows.raw.read import SOURCE, RawFile
 from flows.spec.model import CONDITIONS, RawContract, Specs
-from flows.spec.raw_schema import raw_schema
+from flows.spec.raw_schema import DATE_TYPES, FUTURE_DATE, not_after, raw_schema
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "rule", "message"]
 REDACTED = "<redacted>"
@@ -56,9 +56,36 @@ def reject(frame: pd.DataFrame, mask: pd.Series, column: str, rule: str, message
     )
 
 
-def site_today(specs: Specs) -> date:
-    """The date at the study's sites now: no data date and no cut-off may lie after it."""
-    return datetime.now(ZoneInfo(specs.study.timezone)).date()
+def site_dates(specs: Specs, now: datetime | None = None) -> dict[str, date]:
+    """Each site's own date at the instant `now` (default: now), in its time zone (study.yaml sites[].timezone)."""
+    now = now or datetime.now(UTC)
+    return {str(site["id"]): now.astimezone(ZoneInfo(site["timezone"])).date() for site in specs.study.sites}
+
+
+def site_today(specs: Specs, now: datetime | None = None) -> date:
+    """The latest date at any of the study's sites: no data date and no cut-off may lie after it. A row of a site
+    whose own date is still the day before is held to that date (site_future_rejects)."""
+    return max(site_dates(specs, now).values())
+
+
+def site_future_rejects(
+    frame: pd.DataFrame, contract: RawContract, today: date, sites: Mapping[str, date]
+) -> pd.DataFrame:
+    """Dates after their own site's today that are not after the latest `today` (the schema rejects those): a date
+    is judged by the calendar of the site that recorded it, not by another site's."""
+    site_column, behind = contract.role("SITEID"), {s: d for s, d in sites.items() if d < today}
+    if not site_column or not behind or frame.empty:
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    parts = []
+    for col in (c for c in contract.columns if c.type in DATE_TYPES):
+        for site, day in sorted(behind.items()):
+            at_site = (frame[site_column] == site).fillna(False).astype(bool)
+            values = frame[col.name].where(at_site)
+            after = ~not_after(col.type, day.isoformat())(values) & not_after(col.type, today.isoformat())(values)
+            message = f"must not be after today ({day.isoformat()} at site {site})"
+            parts.append(reject(frame, after & at_site, col.name, FUTURE_DATE, message))
+    found = [p for p in parts if not p.empty]
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=REJECT_COLUMNS)
 
 
 def schema_rejects(frame: pd.DataFrame, contract: RawContract, specs: Specs, today: date | None = None) -> pd.DataFrame:
@@ -471,12 +498,18 @@ def parents_first(specs: Specs) -> list[str]:
     return order
 
 
-def validate_raw(raw: Mapping[str, RawFile], specs: Specs, today: date | None = None) -> Validation:
+def validate_raw(
+    raw: Mapping[str, RawFile], specs: Specs, today: date | None = None, sites: Mapping[str, date] | None = None
+) -> Validation:
     """Collect every failure of every file, then keep the rows with none (and whose subject is kept).
 
-    `today` is the run's date at the study's sites (by default now): a date after it is rejected.
+    `today` is the run's date at the study's sites (by default now: the latest of `sites`, each site's own date):
+    a date after it is rejected, and a row of a site whose date is earlier is held to its site's date.
     """
-    today = today or site_today(specs)
+    if today is None:
+        sites = sites or site_dates(specs)
+        today = max(sites.values())
+    sites = sites or {}
     order = parents_first(specs)
     found: dict[str, list[pd.DataFrame]] = {}
     bad_lines: dict[str, pd.Index] = {}
@@ -485,6 +518,7 @@ def validate_raw(raw: Mapping[str, RawFile], specs: Specs, today: date | None = 
         with shared_codes(memo):  # a file's checks read its columns many times: each is encoded once
             contract, frame = specs.raw[name], raw[name].frame
             parts = [ragged_rejects(raw[name]), schema_rejects(frame, contract, specs, today)]
+            parts.append(site_future_rejects(frame, contract, today, sites))
             parts += [key_rejects(frame, contract), *row_rule_rejects(frame, contract, specs)]
             if contract.parent is not None:
                 parent, parent_contract = raw[contract.parent].frame, specs.raw[contract.parent]

@@ -23,7 +23,7 @@ from flows.mapping.engine import derive_datasets
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
 from flows.raw.read import RawFile, Scan, read_raw, use_returning_pool
-from flows.raw.validate import Validation, site_today, validate_raw
+from flows.raw.validate import Validation, site_dates, site_today, validate_raw
 from flows.run import progress
 from flows.run.fingerprint import fingerprint, unchanged_since
 from flows.run.lock import study_lock
@@ -275,7 +275,8 @@ class Run:
     staging: Path | None = None
     stamp: str | None = None
     transfer: Path | None = None
-    today: date = date.min  # the run's date at the study's sites, set when the run starts
+    today: date = date.min  # the run's date at the study's sites (the latest of theirs), set when the run starts
+    sites: dict[str, date] = field(default_factory=dict)  # each site's own date at the same instant
 
     def result(self, code: int, message: str, error: BaseException | None = None) -> ExportResult:
         v = self.validation
@@ -293,7 +294,7 @@ class RunStep:
 
 
 def today(specs: Specs) -> date:
-    """The date at the study's sites now: no data date and no cut-off may lie after it."""
+    """The date at the study's sites now (the latest of their dates): no data date and no cut-off may lie after it."""
     return site_today(specs)
 
 
@@ -345,7 +346,7 @@ def _read(run: Run) -> None:
 
 
 def _validate(run: Run) -> ExportResult | None:
-    run.validation = validate_raw(run.raw, run.specs, run.today)
+    run.validation = validate_raw(run.raw, run.specs, run.today, run.sites)
     run.summary = summary_line(run.validation)
     if run.strict and len(run.validation.rejects):
         return run.result(EXIT_REJECTS, f"not published (--strict): {run.summary}")
@@ -404,6 +405,7 @@ def _missing_folders(folder: Path) -> list[Path]:
 
 def _walk(run: Run, call: Callable[[RunStep, Run], ExportResult | None]) -> ExportResult:
     run.today = today(run.specs)  # one date for the whole run: validation and the checks agree across midnight
+    run.sites = {site: day for site, day in site_dates(run.specs).items() if day <= run.today}
     check_cutoff(run.cutoff, run.specs, run.today)
     check_output(run.study_dir)
     made = _missing_folders(run.study_dir)

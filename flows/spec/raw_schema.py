@@ -60,7 +60,7 @@ def _not_before(kind: str, earliest: str):
     return lambda s: _unless_valid(~((s.str.slice(0, 10) + "~") < earliest).fillna(False).astype(bool), s, kind)
 
 
-def _not_after(kind: str, latest: str):
+def not_after(kind: str, latest: str):
     """A value of the date kind whose earliest possible day is on or before `latest`."""
     return lambda s: _unless_valid(~(s.str.slice(0, 10) > latest).fillna(False).astype(bool), s, kind)
 
@@ -81,7 +81,7 @@ def _date_checks(col: RawColumn, specs: Specs, today: date | None) -> list[tuple
         checks.append(("date_too_early", f"must not be before {earliest} ({source})", _not_before(col.type, earliest)))
     if today is not None:
         msg = f"must not be after today ({today.isoformat()} at the study's sites)"
-        checks.append((FUTURE_DATE, msg, _not_after(col.type, today.isoformat())))
+        checks.append((FUTURE_DATE, msg, not_after(col.type, today.isoformat())))
     return checks
 
 
