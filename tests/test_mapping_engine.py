@@ -10,7 +10,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from flows.mapping.derivations import arm_of_dose
+from flows.mapping.derivations.arm_by_dose import arm_of_dose
 from flows.mapping.load import load_specs
 from flows.run.pipeline import run_export
 from flows.spec.read import SPECS_DIR
@@ -132,7 +132,7 @@ def test_named_derivations_on_the_sample(sample_export):
 
 
 def test_unpivot_makes_one_record_per_row_and_column():
-    from flows.mapping.engine import _unpivot
+    from flows.mapping.records import _unpivot
 
     wide = pd.DataFrame({"subject": ["0001", "0002"], "ITEM1": ["1", "2"], "ITEM2": ["3", None], "_line": [2, 3]})
     long = _unpivot(wide, {"columns": ["ITEM1", "ITEM2"], "name": "item", "value": "score"})

@@ -1,31 +1,12 @@
-"""Each mapping algorithm on its own: inputs annotated beside the expected values."""
+"""The vectorised helpers several algorithms share: inputs annotated beside the expected values."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from flows.mapping import vocabulary as v
-
-
-def s(*values, dtype="str") -> pd.Series:
-    return pd.Series(list(values), dtype=dtype)
-
-
-def test_assign_keeps_values_and_type():
-    out = v.assign(s("M", None))
-    assert out.iloc[0] == "M" and pd.isna(out.iloc[1]) and out.dtype == "str"
-    assert v.assign(s(1.5, None, dtype="Float64")).dtype == "Float64"
-
-
-def test_recode_maps_raw_to_submission_values():
-    out = v.recode(s("Male", "Female", None), {"Male": "M", "Female": "F"})
-    assert out.iloc[:2].tolist() == ["M", "F"] and pd.isna(out.iloc[2])  # null stays null
-
-
-def test_recode_refuses_a_value_without_a_recode():
-    with pytest.raises(ValueError, match="Unknown"):
-        v.recode(s("Unknown"), {"Male": "M"})
+from flows.mapping import vectors as v
+from tests.mapping_cases import s
 
 
 @pytest.mark.parametrize(("value", "dtype"), [("EX", "str"), (3, "Int64"), (2.5, "Float64"), (None, "str")])
@@ -33,32 +14,6 @@ def test_hardcode_repeats_one_value(value, dtype):
     out = v.hardcode(value, pd.RangeIndex(3))
     assert len(out) == 3 and out.dtype == dtype
     assert out.isna().all() if value is None else (out == value).all()
-
-
-@pytest.mark.parametrize(
-    ("date", "time", "expected"),
-    [
-        ("2025-06-17", "11:42", "2025-06-17T11:42"),  # date and time joined
-        ("2025-06", "11:42", "2025-06"),  # partial date: no time can follow
-        ("2025-06-17", None, "2025-06-17"),  # no time
-        ("1984", None, "1984"),  # partial kept partial
-    ],
-)
-def test_iso8601_from_one_or_two_columns(date, time, expected):
-    assert v.iso8601(s(date), s(time)).iloc[0] == expected
-    if time is None:
-        assert v.iso8601(s(date)).iloc[0] == expected
-
-
-def test_lookup_in_a_study_table():
-    out = v.lookup(s("DL1", "DL9", None), {"DL1": "Dose Level 1"})
-    assert out.iloc[0] == "Dose Level 1" and out.iloc[1:].isna().all()  # unknown and null: null
-
-
-def test_copy_of_and_flag_present():
-    assert v.copy_of(s("Y", None)).isna().tolist() == [False, True]
-    flag = v.flag_present(s("2026-01-09", None))  # DTHFL from DTHDTC
-    assert flag.iloc[0] == "Y" and pd.isna(flag.iloc[1])
 
 
 def test_per_subject_summaries():
@@ -70,28 +25,6 @@ def test_per_subject_summaries():
     assert pd.isna(v.per_subject(target, source, values, "min").iloc[2])
     dose = s(2.0, 1.0, 4.0, dtype="Float64")
     assert v.per_subject(target, source, dose, "first", order=values).tolist()[:2] == [1.0, 4.0]  # earliest date
-
-
-SCHEDULE = [
-    {"visit": "SCREENING", "window": [-35, -6], "epoch": "SCREENING"},
-    {"visit": "DAY 1", "window": [1, 1], "epoch": "TREATMENT"},
-    {"visit": "WEEK 2", "window": [12, 18], "epoch": "FOLLOW-UP"},
-]
-
-
-@pytest.mark.parametrize(
-    ("day", "epoch"),
-    [
-        (-28, "SCREENING"),  # in the screening window
-        (-60, "SCREENING"),  # before every window: the first epoch
-        (1, "TREATMENT"),  # the infusion day
-        (5, "TREATMENT"),  # between windows: the last window opened
-        (15, "FOLLOW-UP"),
-        (None, "SCREENING"),  # no reference date (never treated): the first epoch
-    ],
-)
-def test_epoch_of_day(day, epoch):
-    assert v.epoch_of_day(s(day, dtype="Int64"), SCHEDULE).iloc[0] == epoch
 
 
 def test_first_non_null_takes_candidates_in_order():
