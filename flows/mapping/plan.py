@@ -20,7 +20,7 @@ RECORDS = "__records__"
 
 @dataclass(frozen=True)
 class DomainPlan:
-    steps: Mapping[str, tuple[Step, ...]]  # variable -> its steps (the --SEQ variable is numbered at the end)
+    steps: Mapping[str, tuple[Step, ...]]  # variable -> its steps
     deps: Mapping[str, frozenset[Node]]
 
 
@@ -45,7 +45,8 @@ def parse_filter(where: Any, at: str) -> Where:
 
 
 def _step_deps(domain: str, variable: str, spec: DomainSpec, step: Step) -> set[Node]:
-    """What a step reads: the variables and datasets its arguments, its conditions and its operation name."""
+    """What a step reads: what its arguments and conditions name, and what its operation reads unnamed (a study
+    day's reference, the --SEQ keys, the subject's USUBJID)."""
     deps: set[Node] = set()
     for part in step.parts():
         deps |= _step_deps(domain, variable, spec, part)
