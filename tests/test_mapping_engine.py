@@ -10,7 +10,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from flows.mapping.derivations import arm_of_dose
+from flows.mapping.derivations.arm_by_dose import arm_of_dose
 from flows.mapping.load import load_specs
 from flows.run.pipeline import run_export
 from flows.spec.read import SPECS_DIR
@@ -129,19 +129,6 @@ def test_named_derivations_on_the_sample(sample_export):
     assert dm.loc["0001", "AGE"] == "40" and dm.loc["0003", "RFPENDTC"] == "2025-06-01"
     assert dm.loc["0001", "ACTARMCD"] == "DL1" and dm.loc["0010", "ACTARMCD"] == ""  # arm_by_dose; never dosed
     assert dm.loc["0010", "USUBJID"] == f"{STUDYID}-01-0010"
-
-
-def test_unpivot_makes_one_record_per_row_and_column():
-    from flows.mapping.engine import _unpivot
-
-    wide = pd.DataFrame({"subject": ["0001", "0002"], "ITEM1": ["1", "2"], "ITEM2": ["3", None], "_line": [2, 3]})
-    long = _unpivot(wide, {"columns": ["ITEM1", "ITEM2"], "name": "item", "value": "score"})
-    assert long[["subject", "item", "score", "_line"]].astype(str).fillna("").values.tolist() == [
-        ["0001", "ITEM1", "1", "2"],
-        ["0002", "ITEM1", "2", "3"],
-        ["0001", "ITEM2", "3", "2"],  # each record keeps the line of its raw row
-        ["0002", "ITEM2", "", "3"],  # a blank cell stays a record with a null value
-    ]
 
 
 def test_a_condition_filters_records(tmp_path, spec_copy):

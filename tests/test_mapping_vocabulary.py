@@ -1,130 +1,20 @@
-"""Each mapping algorithm on its own: inputs annotated beside the expected values."""
+"""vocabulary.py: the records of the vocabulary and a step's nested steps."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from flows.mapping import vocabulary as v
+from flows.mapping.vocabulary import KINDS, Param
+from tests.mapping_cases import step
 
 
-def s(*values, dtype="str") -> pd.Series:
-    return pd.Series(list(values), dtype=dtype)
+def test_a_parameter_names_a_known_kind():
+    assert Param("date", "variable").kind in KINDS
+    with pytest.raises(ValueError, match="unknown kind 'colum'"):
+        Param("date", "colum")
 
 
-def test_assign_keeps_values_and_type():
-    out = v.assign(s("M", None))
-    assert out.iloc[0] == "M" and pd.isna(out.iloc[1]) and out.dtype == "str"
-    assert v.assign(s(1.5, None, dtype="Float64")).dtype == "Float64"
-
-
-def test_recode_maps_raw_to_submission_values():
-    out = v.recode(s("Male", "Female", None), {"Male": "M", "Female": "F"})
-    assert out.iloc[:2].tolist() == ["M", "F"] and pd.isna(out.iloc[2])  # null stays null
-
-
-def test_recode_refuses_a_value_without_a_recode():
-    with pytest.raises(ValueError, match="Unknown"):
-        v.recode(s("Unknown"), {"Male": "M"})
-
-
-@pytest.mark.parametrize(("value", "dtype"), [("EX", "str"), (3, "Int64"), (2.5, "Float64"), (None, "str")])
-def test_hardcode_repeats_one_value(value, dtype):
-    out = v.hardcode(value, pd.RangeIndex(3))
-    assert len(out) == 3 and out.dtype == dtype
-    assert out.isna().all() if value is None else (out == value).all()
-
-
-@pytest.mark.parametrize(
-    ("date", "time", "expected"),
-    [
-        ("2025-06-17", "11:42", "2025-06-17T11:42"),  # date and time joined
-        ("2025-06", "11:42", "2025-06"),  # partial date: no time can follow
-        ("2025-06-17", None, "2025-06-17"),  # no time
-        ("1984", None, "1984"),  # partial kept partial
-    ],
-)
-def test_iso8601_from_one_or_two_columns(date, time, expected):
-    assert v.iso8601(s(date), s(time)).iloc[0] == expected
-    if time is None:
-        assert v.iso8601(s(date)).iloc[0] == expected
-
-
-def test_lookup_in_a_study_table():
-    out = v.lookup(s("DL1", "DL9", None), {"DL1": "Dose Level 1"})
-    assert out.iloc[0] == "Dose Level 1" and out.iloc[1:].isna().all()  # unknown and null: null
-
-
-def test_copy_of_and_flag_present():
-    assert v.copy_of(s("Y", None)).isna().tolist() == [False, True]
-    flag = v.flag_present(s("2026-01-09", None))  # DTHFL from DTHDTC
-    assert flag.iloc[0] == "Y" and pd.isna(flag.iloc[1])
-
-
-def test_per_subject_summaries():
-    target = s("A", "B", "C")  # C has no source records
-    source = s("A", "A", "B")
-    values = s("2025-06-18", "2025-06-17", "2025-07-01")
-    assert v.per_subject(target, source, values, "min").tolist()[:2] == ["2025-06-17", "2025-07-01"]
-    assert v.per_subject(target, source, values, "max").iloc[0] == "2025-06-18"
-    assert pd.isna(v.per_subject(target, source, values, "min").iloc[2])
-    dose = s(2.0, 1.0, 4.0, dtype="Float64")
-    assert v.per_subject(target, source, dose, "first", order=values).tolist()[:2] == [1.0, 4.0]  # earliest date
-
-
-SCHEDULE = [
-    {"visit": "SCREENING", "window": [-35, -6], "epoch": "SCREENING"},
-    {"visit": "DAY 1", "window": [1, 1], "epoch": "TREATMENT"},
-    {"visit": "WEEK 2", "window": [12, 18], "epoch": "FOLLOW-UP"},
-]
-
-
-@pytest.mark.parametrize(
-    ("day", "epoch"),
-    [
-        (-28, "SCREENING"),  # in the screening window
-        (-60, "SCREENING"),  # before every window: the first epoch
-        (1, "TREATMENT"),  # the infusion day
-        (5, "TREATMENT"),  # between windows: the last window opened
-        (15, "FOLLOW-UP"),
-        (None, "SCREENING"),  # no reference date (never treated): the first epoch
-    ],
-)
-def test_epoch_of_day(day, epoch):
-    assert v.epoch_of_day(s(day, dtype="Int64"), SCHEDULE).iloc[0] == epoch
-
-
-def test_first_non_null_takes_candidates_in_order():
-    out = v.first_non_null([s("2026-05-16", None, None), s("2025-06-17", "2025-06-18", None)])
-    assert out.iloc[:2].tolist() == ["2026-05-16", "2025-06-18"] and pd.isna(out.iloc[2])
-
-
-@pytest.mark.parametrize(
-    ("dtc", "ref", "day"),
-    [("2025-06-17", "2025-06-17T11:42", 1), ("2025-06-16", "2025-06-17", -1), ("2025-06", "2025-06-17", None)],
-)
-def test_study_day_of(dtc, ref, day):  # no day 0; partial dates give no day
-    out = v.study_day_of(s(dtc), s(ref)).iloc[0]
-    assert (pd.isna(out) and day is None) or out == day
-
-
-@pytest.mark.parametrize("dtype", ["str", "Float64"])  # text in Arrow, numbers the pandas way
-def test_first_non_null_is_the_same_for_text_and_numbers(dtype):
-    a = pd.Series(["1", None, None, "4"], dtype="str").astype(dtype)
-    b = pd.Series(["9", "2", None, None], dtype="str").astype(dtype)
-    expected = a.where(a.notna(), b)
-    pd.testing.assert_series_equal(v.first_non_null([a, b]), expected)
-
-
-@pytest.mark.parametrize("dtype", ["str", "Int64"])
-def test_null_unless_is_where(dtype):
-    values = pd.Series(["1", None, "3", "4"], index=[5, 6, 8, 9], dtype="str").astype(dtype)
-    mask = pd.Series([True, True, False, True], index=values.index)
-    pd.testing.assert_series_equal(v.null_unless(values, mask), values.where(mask))
-
-
-def test_lookup_per_subject_gives_each_record_its_subjects_value():
-    subject = s("S-1", "S-2", "S-1", "S-9", None)  # S-9 is not in the other dataset
-    out = v.lookup_per_subject(subject, s("S-2", "S-1"), s("2025-06-18", "2025-06-17"))
-    assert out.tolist()[:3] == ["2025-06-17", "2025-06-18", "2025-06-17"] and out.iloc[3:].isna().all()
-    assert out.dtype == "str"
+def test_an_operation_finds_its_parameter_and_a_step_its_parts():
+    parsed = step('{template: {text: "{a}-{b}", parts: {a: {assign: x}, b: {dtc: d}}}}')
+    assert parsed.operation.param("parts").kind == "steps"
+    assert [p.name for p in parsed.parts()] == ["assign", "dtc"] and step("{assign: x}").parts() == []

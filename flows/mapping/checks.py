@@ -7,13 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flows.kernel.errors import SpecError
-from flows.mapping.derivations import DATA_FACTS, RECORD_SOURCES
-from flows.mapping.plan import parse_filter, plan_domains, signature_of
-from flows.mapping.registry import AGGREGATES, table_rows
-from flows.mapping.steps import Condition, Step, StepError
+from flows.mapping.plan import parse_filter, plan_domains, qualifier_steps
+from flows.mapping.records import SUPP_FIELDS
+from flows.mapping.registry import RECORD_SOURCES
+from flows.mapping.steps import StepError
+from flows.mapping.vocabulary import Condition, Step
 from flows.spec.model import DomainSpec, Specs
-
-RAW_READERS = {"assign", "assign_ct", "dtc"}  # algorithms that carry a collected raw value into a variable
 
 
 def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
@@ -67,14 +66,11 @@ def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
         return fields
     if rec["derivation"] not in RECORD_SOURCES:
         raise SpecError(f"{where}.derivation: unknown record source '{rec['derivation']}' ({sorted(RECORD_SOURCES)})")
-    return set(RECORD_SOURCES[rec["derivation"]][2])
+    return set(RECORD_SOURCES[rec["derivation"]].fields)
 
 
 def _check_supplemental(how: Any, specs: Specs, where: str) -> set[str]:
     """SUPP-- records: a parent dataset, its identifying variable and qualifiers each with a mapping on it."""
-    from flows.mapping.engine import SUPP_FIELDS
-    from flows.mapping.plan import qualifier_steps
-
     if not isinstance(how, Mapping) or how.get("parent") not in specs.sdtm:
         raise SpecError(f"{where}.parent: names no dataset in specs/sdtm")
     parent = specs.sdtm[how["parent"]]
@@ -139,53 +135,6 @@ def _check_arg(kind: str, value: Any, spec: DomainSpec, fields: set[str], specs:
         raise SpecError(f"{where}: '{value}' names no dataset in specs/sdtm")
 
 
-def _check_specifics(step: Step, spec: DomainSpec, specs: Specs, where: str) -> None:
-    """What a signature cannot say: recode tables cover the raw values, look-up tables exist, and so on."""
-    a = step.args
-    if step.algorithm == "assign_ct":
-        table = a["recode"]
-        if not isinstance(table, Mapping) or not table:
-            raise SpecError(f"{where}.recode: a mapping raw value -> submission value")
-        contract = specs.raw.get(spec.records.get("from", ""))
-        col = contract.column(a["column"]) if contract else None
-        allowed = set(col.values or ()) if col else set()
-        if col and col.values_from:
-            allowed |= set(specs.study.allowed(col.values_from))
-        if col and col.codelist and not col.values:
-            allowed |= set(specs.codelists[col.codelist].values)
-        missing = sorted(allowed - {str(k) for k in table})
-        if missing:
-            raise SpecError(f"{where}.recode: raw values {missing} of column '{a['column']}' have no recode")
-        if col and not allowed:
-            raise SpecError(f"{where}: raw column '{a['column']}' needs values or a codelist in its contract")
-    if step.algorithm == "aggregate":
-        if a["how"] not in AGGREGATES:
-            raise SpecError(f"{where}.how: '{a['how']}' is not one of {sorted(AGGREGATES)}")
-        if ("ref" in a) == ("raw" in a):
-            raise SpecError(f"{where}: an aggregate reads one ref (DOMAIN.VARIABLE) or one raw (<file>.<column>)")
-    if step.algorithm == "lookup":
-        if ("column" in a) == ("variable" in a):
-            raise SpecError(f"{where}: a lookup reads one column or one variable")
-        rows = table_rows(specs, a["table"])
-        if not rows or not all(isinstance(r, Mapping) and a["key"] in r for r in rows):
-            raise SpecError(f"{where}.table: '{a['table']}' is not a table of mappings with key '{a['key']}'")
-    if step.algorithm == "template":
-        import string
-
-        names = {f for _, f, _, _ in string.Formatter().parse(str(a["text"])) if f is not None}
-        missing = sorted(names - set(a.get("parts") or {}))
-        if missing:
-            raise SpecError(f"{where}.text: placeholders {missing} have no part")
-    if step.algorithm == "usubjid":
-        contract = specs.raw.get(spec.records.get("from", ""))
-        if not contract or not contract.role("SUBJID"):
-            raise SpecError(f"{where}: usubjid needs records from a raw file with a column of role: SUBJID")
-    if step.algorithm == "arm_by_dose":
-        doses = [float(arm["dose"]) for arm in specs.study.arms if "dose" in arm]
-        if len(doses) != len(specs.study.arms) or len(set(doses)) != len(doses):
-            raise SpecError(f"{where}: arm_by_dose needs a distinct dose per arm; identify arms from the raw data")
-
-
 def _check_sponsor_codelist(cl: Mapping[str, Any], specs: Specs, where: str) -> None:
     missing = sorted({"name", "label", "codes", "decodes"} - set(cl))
     if missing:
@@ -205,12 +154,13 @@ def _check_sponsor_codelist(cl: Mapping[str, Any], specs: Specs, where: str) -> 
 def _check_steps(steps: tuple[Step, ...], spec: DomainSpec, fields: set[str], specs: Specs, where: str) -> None:
     """Every step (and template part) against the domain it runs in: its arguments, conditions and specifics."""
     for step in _with_nested(steps):
-        for arg, kind in signature_of(step).params.items():
-            if arg in step.args:
-                _check_arg(kind, step.args[arg], spec, fields, specs, f"{where}.{step.algorithm}.{arg}")
+        for p in step.operation.params:
+            if p.name in step.args:
+                _check_arg(p.kind, step.args[p.name], spec, fields, specs, f"{where}.{step.name}.{p.name}")
         for c in step.when:
             _check_condition(c, spec, fields, specs, f"{where}.when")
-        _check_specifics(step, spec, specs, f"{where}.{step.algorithm}")
+        if step.operation.check:  # what the parameters' kinds cannot say
+            step.operation.check(step.args, spec, specs, f"{where}.{step.name}")
 
 
 def _with_nested(steps: tuple[Step, ...]) -> list[Step]:
@@ -218,30 +168,22 @@ def _with_nested(steps: tuple[Step, ...]) -> list[Step]:
     out = []
     for step in steps:
         out.append(step)
-        if step.algorithm == "template":
-            out += _with_nested(tuple((step.args.get("parts") or {}).values()))
+        out += _with_nested(tuple(step.parts()))
     return out
 
 
 def raw_source(step: Step, spec: DomainSpec) -> str | None:
     """<raw file>.<column> a collected value comes from, for define.xml's Origin."""
-    if step.derivation or step.algorithm not in RAW_READERS or "from" not in spec.records:
+    if step.operation.collects is None or "from" not in spec.records:
         return None
-    return f"{spec.records['from']}.{step.args.get('column') or step.args.get('date')}"
-
-
-def check_data_facts(specs: Specs) -> None:
-    """A TS parameter of study.yaml taken `from: data.X` names a data fact the derivations know."""
-    for i, ts in enumerate(specs.study.data["trial_summary"]):
-        fact = str(ts.get("from", ""))
-        if fact.startswith("data.") and fact.removeprefix("data.") not in DATA_FACTS:
-            where = f"{specs.study.path}: trial_summary[{i}]"
-            raise SpecError(f"{where}.from: unknown data fact '{fact}' (one of {sorted(DATA_FACTS)})")
+    return f"{spec.records['from']}.{step.args.get(step.operation.collects)}"
 
 
 def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
     """Every domain's records and mappings against the specs; return the domains with each variable's raw source."""
-    check_data_facts(specs)
+    for source in RECORD_SOURCES.values():  # the study facts each reads (TS: trial_summary's data facts)
+        if source.check:
+            source.check(specs)
     plan = plan_domains(specs)
     updated = {}
     for domain, spec in specs.sdtm.items():
@@ -251,13 +193,12 @@ def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
                 flt = parse_filter(spec.records["where"], f"{spec.path}: records.where")
             except StepError as exc:
                 raise SpecError(str(exc)) from None
-            for c in flt.when:
+            for c in flt.conditions:
                 _check_condition(c, spec, fields, specs, f"{spec.path}: records.where")
-            if flt.derivation:
-                from flows.mapping.plan import FILTER_SIGNATURES
-
-                for arg, kind in FILTER_SIGNATURES[flt.algorithm].params.items():
-                    _check_arg(kind, flt.args.get(arg), spec, fields, specs, f"{spec.path}: records.where.{arg}")
+            if flt.step:
+                for p in flt.step.operation.params:
+                    arg = flt.step.args.get(p.name)
+                    _check_arg(p.kind, arg, spec, fields, specs, f"{spec.path}: records.where.{p.name}")
         for var_name, by in (spec.value_lists or {}).items():
             if var_name not in spec.names or by not in spec.names:
                 raise SpecError(f"{spec.path}: value_lists: '{var_name}: {by}' must name two variables of {domain}")

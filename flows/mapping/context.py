@@ -1,4 +1,5 @@
-"""What a mapping step sees while it runs: the domain's records, its variables so far, and the other datasets."""
+"""What a mapping step sees while it runs: the domain's records, its variables so far, and the other datasets; and
+the study days several steps of a domain share."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any
 
 import pandas as pd
 
+from flows.kernel import distinct
+from flows.mapping.vectors import lookup_per_subject, study_day_of
 from flows.spec.model import RawContract, Specs
+
+REFERENCE = "DM.RFSTDTC"  # SDTMIG: study days count from the subject reference start date
+KEY_ORDER = "key order"  # Context.cache: (keys, positions of the records in their order), kept by --SEQ for the sort
 
 
 @dataclass
@@ -36,3 +42,21 @@ class Context:
         """Another dataset's variable `DOMAIN.VAR` with that dataset's USUBJID, for per-subject look-ups."""
         domain, var = dotted.split(".", 1)
         return self.datasets[domain]["USUBJID"], self.datasets[domain][var]
+
+    def study_days(self, date: str, reference: str | None = None) -> pd.Series:
+        """--DY of a variable against the subject's reference date (DM.RFSTDTC unless named), worked out once per
+        distinct subject and date (on the records when there are few) and kept: --DY and EPOCH of a date share it."""
+        key = ("study_day", date, reference)
+        if key not in self.cache:
+            source, ref = self.ref(reference or REFERENCE)
+            subject = self.variables["USUBJID"]
+            if len(subject) <= distinct.SMALL:
+                days = study_day_of(self.variables[date], lookup_per_subject(subject, source, ref))
+                self.cache[key] = days.astype("Int64")
+                return self.cache[key]
+            frame = pd.DataFrame({"u": subject.array, "d": self.variables[date].array}, index=subject.index)
+            pairs = distinct.distinct_rows(frame, ["u", "d"])
+            rows = pairs.rows.reset_index(drop=True)
+            days = study_day_of(rows["d"], lookup_per_subject(rows["u"], source, ref))
+            self.cache[key] = pairs.expand(days, subject.index).astype("Int64")
+        return self.cache[key]

@@ -9,20 +9,18 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from flows.kernel.errors import SpecError
-from flows.mapping.derivations import RECORD_FILTERS, RECORD_SOURCES, VARIABLE_DERIVATIONS, child_files
-from flows.mapping.registry import SIGNATURES, implicit_refs
-from flows.mapping.steps import Signature, Step, StepError, _condition, parse_map, parse_step
+from flows.mapping.registry import ALGORITHMS, DERIVATIONS, RECORD_FILTERS, RECORD_SOURCES
+from flows.mapping.steps import StepError, Where, parse_map, parse_where
+from flows.mapping.vocabulary import Step
 from flows.spec.model import Copy, DomainSpec, Specs
 
 Node = tuple[str, str]  # (domain, variable), or (domain, RECORDS) for the building of a domain's records
 RECORDS = "__records__"
-DERIVATION_SIGNATURES: dict[str, Signature] = {n: sig for n, (_, sig) in VARIABLE_DERIVATIONS.items()}
-FILTER_SIGNATURES: dict[str, Signature] = {n: sig for n, (_, sig) in RECORD_FILTERS.items()}
 
 
 @dataclass(frozen=True)
 class DomainPlan:
-    steps: Mapping[str, tuple[Step, ...]]  # variable -> its steps (the --SEQ variable is numbered at the end)
+    steps: Mapping[str, tuple[Step, ...]]  # variable -> its steps
     deps: Mapping[str, frozenset[Node]]
 
 
@@ -36,53 +34,33 @@ class Plan:
 def qualifier_steps(qualifier: Mapping[str, Any], where: str) -> tuple[Step, ...]:
     """The steps of one supplemental qualifier's `map` (worked out in the parent dataset's records)."""
     try:
-        return tuple(
-            with_parts(s, where) for s in parse_map(qualifier.get("map"), SIGNATURES, DERIVATION_SIGNATURES, where)
-        )
+        return parse_map(qualifier.get("map"), ALGORITHMS, DERIVATIONS, where)
     except StepError as exc:
         raise SpecError(str(exc)) from None
 
 
-def parse_filter(where: Any, at: str) -> Step:
+def parse_filter(where: Any, at: str) -> Where:
     """A record filter: conditions ({column: x, equals: y}, or a list of them) or {derivation: name, <inputs>}."""
-    if isinstance(where, Mapping) and "derivation" in where:
-        return parse_step(where, {}, FILTER_SIGNATURES, at)
-    items = where if isinstance(where, list) else [where]
-    return Step("filter", {}, tuple(_condition(c, at) for c in items))
+    return parse_where(where, RECORD_FILTERS, at)
 
 
-def signature_of(step: Step) -> Signature:
-    return DERIVATION_SIGNATURES[step.algorithm] if step.derivation else SIGNATURES[step.algorithm]
-
-
-def with_parts(step: Step, where: str) -> Step:
-    """A template step with its parts read into steps of their own."""
-    if step.algorithm != "template" or not step.args.get("parts"):
-        return step
-    parts = step.args["parts"]
-    if not isinstance(parts, Mapping):
-        raise StepError(f"{where}.template.parts: a mapping placeholder -> mapping step")
-    parsed = {
-        k: parse_step(v, SIGNATURES, DERIVATION_SIGNATURES, f"{where}.template.parts.{k}") for k, v in parts.items()
-    }
-    return Step(step.algorithm, {**step.args, "parts": parsed}, step.when, step.derivation)
-
-
-def _step_deps(domain: str, step: Step, sig: Signature) -> set[Node]:
+def _step_deps(domain: str, variable: str, spec: DomainSpec, step: Step) -> set[Node]:
+    """What a step reads: what its arguments and conditions name, and what its operation reads unnamed (a study
+    day's reference, the --SEQ keys, the subject's USUBJID)."""
     deps: set[Node] = set()
-    for part in (step.args.get("parts") or {}).values() if step.algorithm == "template" else ():
-        deps |= _step_deps(domain, part, signature_of(part))
-    refs = [str(step.args[a]) for a, kind in sig.params.items() if kind in ("ref", "source") and step.args.get(a)]
+    for part in step.parts():
+        deps |= _step_deps(domain, variable, spec, part)
+    op, args = step.operation, step.args
+    refs = [str(args[p.name]) for p in op.params if p.kind in ("ref", "source") and args.get(p.name)]
     refs = [r for r in refs if r.split(".", 1)[0].isupper()]  # a source may name a raw file instead
-    refs += implicit_refs(step)
-    for a, kind in sig.params.items():
-        if kind == "variable" and step.args.get(a):
-            deps.add((domain, str(step.args[a])))
+    refs += op.refs(args) if op.refs else []
+    for p in op.params:
+        if p.kind == "variable" and args.get(p.name):
+            deps.add((domain, str(args[p.name])))
     for ref in refs:
         other, var = ref.split(".", 1)
         deps |= {(other, var), (other, "USUBJID"), (domain, "USUBJID")}
-    if step.algorithm in ("last_contact", "aggregate"):
-        deps.add((domain, "USUBJID"))
+    deps |= {(domain, v) for v in (op.variables(spec, variable) if op.variables else ())}
     for c in step.when:
         if c.kind == "variable":
             deps.add((domain, c.name))
@@ -91,18 +69,16 @@ def _step_deps(domain: str, step: Step, sig: Signature) -> set[Node]:
 
 def step_raw_reads(step: Step, spec: DomainSpec, specs: Specs) -> set[str]:
     """The raw files whose valid rows a step reads: a `raw` or `source` argument naming `<raw file>.<column>`, and
-    for last_contact every raw file whose parent is the domain's."""
+    those its operation reads without an argument naming them (last_contact: the domain's file's children)."""
     reads: set[str] = set()
-    for part in (step.args.get("parts") or {}).values() if step.algorithm == "template" else ():
+    for part in step.parts():
         reads |= step_raw_reads(part, spec, specs)
-    sig = signature_of(step)
-    for a, kind in sig.params.items():
-        head = str(step.args.get(a) or "").split(".", 1)[0]
-        if kind in ("raw", "source") and head in specs.raw:
+    for p in step.operation.params:
+        head = str(step.args.get(p.name) or "").split(".", 1)[0]
+        if p.kind in ("raw", "source") and head in specs.raw:
             reads.add(head)
-    if step.derivation and step.algorithm == "last_contact":
-        own = (spec.records or {}).get("from")
-        reads |= set(child_files(specs, own if own in specs.raw else None))
+    if step.operation.raw_reads:
+        reads |= set(step.operation.raw_reads(spec, specs))
     return reads
 
 
@@ -137,17 +113,16 @@ def plan_domain(spec: DomainSpec) -> DomainPlan:
     for var in spec.variables:
         where = f"{spec.path}: variables.{var.name}.map"
         try:
-            parsed = tuple(with_parts(s, where) for s in parse_map(var.map, SIGNATURES, DERIVATION_SIGNATURES, where))
+            parsed = parse_map(var.map, ALGORITHMS, DERIVATIONS, where)
         except StepError as exc:
             raise SpecError(str(exc)) from None
         steps[var.name] = parsed
         node_deps: set[Node] = {(spec.domain, RECORDS)}
-        if any(s.algorithm == "seq" for s in parsed):
-            if var.name != spec.seq:
-                raise SpecError(f"{where}: seq numbers the domain's sequence variable only (seq: {spec.seq})")
-            node_deps |= {(spec.domain, k) for k in (*spec.keys, "USUBJID") if k != var.name}
-        for s in parsed:
-            node_deps |= _step_deps(spec.domain, s, signature_of(s))
+        try:
+            for s in parsed:
+                node_deps |= _step_deps(spec.domain, var.name, spec, s)
+        except StepError as exc:  # an operation refusing its place (seq on another variable than the --SEQ)
+            raise SpecError(f"{where}: {exc}") from None
         if (spec.domain, var.name) in node_deps:
             raise SpecError(f"{where}: reads itself")
         deps[var.name] = frozenset(node_deps)
@@ -164,7 +139,7 @@ def record_deps(spec: DomainSpec, specs: Specs) -> set[Node]:
     if not name or name not in RECORD_SOURCES:
         return set()
     deps: set[Node] = set()
-    for ref in RECORD_SOURCES[name][3]:
+    for ref in RECORD_SOURCES[name].reads:
         domain, var = ref.split(".", 1)
         if domain in specs.sdtm:
             names = specs.sdtm[domain].names if var == "*" else [var]
@@ -185,8 +160,8 @@ def copied_columns(specs: Specs) -> dict[tuple[str, str], tuple[Copy, ...]]:
         steps = plan_domain(spec).steps
         for var in spec.variables:
             for step in steps[var.name] if var.type == "Char" else ():
-                column = step.args.get("column")
-                if step.algorithm == "assign" and not step.derivation and column in columns:
+                column = step.args.get(step.operation.copies) if step.operation.copies else None
+                if column in columns:
                     every = "where" not in rec and not step.when
                     out.setdefault((raw, column), []).append(
                         Copy(f"{domain}.{var.name}", var.length if every else None)
@@ -211,4 +186,4 @@ def plan_domains(specs: Specs) -> Plan:
     return Plan(domains, order, reads)
 
 
-__all__ = ["RECORDS", "RECORD_SOURCES", "Plan", "copied_columns", "parse_filter", "plan_domains"]
+__all__ = ["RECORDS", "Copy", "Plan", "copied_columns", "parse_filter", "plan_domains"]

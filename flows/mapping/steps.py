@@ -1,62 +1,37 @@
-"""A variable's `map` read into steps: which algorithm, with which arguments, reading which inputs."""
+"""A variable's `map` read into steps: which operation, with which arguments, under which conditions."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-# Kinds of argument an algorithm declares, so the spec checker knows what each must name:
-# column (a field of the domain's records: a raw column or a study-list field), variable (of the same domain),
-# ref (DOMAIN.VARIABLE of another dataset), raw (<raw file>.<column>: a raw file's valid rows), source (a ref or a
-# raw), study (a dotted path in study.yaml), value (anything).
-KINDS = {"column", "columns", "variable", "ref", "raw", "source", "study", "value"}
+from flows.mapping.vocabulary import Condition, Operation, Step
 
-
-@dataclass(frozen=True)
-class Condition:
-    """One test of `when`: a column or variable equal to, in, or present/absent."""
-
-    kind: str  # column | variable
-    name: str
-    equals: Any = None
-    equals_from: str | None = None  # study.yaml path of the value compared with
-    isin: tuple[Any, ...] | None = None
-    present: bool | None = None
-    in_from: str | None = None  # study.yaml path of a list (or a mapping's values) the value must be in
-
-
-@dataclass(frozen=True)
-class Step:
-    """One mapping step: an algorithm (or a named derivation) with its arguments and the conditions it holds under."""
-
-    algorithm: str
-    args: Mapping[str, Any]
-    when: tuple[Condition, ...] = ()
-    derivation: bool = False
-
-
-@dataclass(frozen=True)
-class Signature:
-    """What an algorithm takes: argument name -> kind; `primary` is the argument a scalar value fills."""
-
-    params: Mapping[str, str]
-    primary: str | None = None
-    optional: frozenset[str] = field(default_factory=frozenset)
+CONDITION_TESTS = ("equals", "equals_from", "in", "in_from", "present")
 
 
 class StepError(ValueError):
     """A mapping that cannot be read; the message names the key."""
 
 
-def _condition(raw: Any, where: str) -> Condition:
+@dataclass(frozen=True)
+class Where:
+    """A `records.where`: conditions that must all hold, or a named record filter (`step`) with its inputs."""
+
+    conditions: tuple[Condition, ...] = ()
+    step: Step | None = None
+
+
+def parse_condition(raw: Any, where: str) -> Condition:
+    """One condition: `{column: x | variable: X, <one of CONDITION_TESTS>: ...}`."""
     if not isinstance(raw, Mapping):
         raise StepError(f"{where}: a condition is a mapping such as {{column: x, equals: y}}")
     kinds = [k for k in ("column", "variable") if k in raw]
     if len(kinds) != 1:
         raise StepError(f"{where}: a condition names one column or one variable")
-    tests = [k for k in ("equals", "equals_from", "in", "in_from", "present") if k in raw]
-    if len(tests) != 1 or set(raw) - {"column", "variable", "equals", "equals_from", "in", "in_from", "present"}:
+    tests = [k for k in CONDITION_TESTS if k in raw]
+    if len(tests) != 1 or set(raw) - {"column", "variable", *CONDITION_TESTS}:
         raise StepError(f"{where}: a condition has exactly one of equals, equals_from, in, in_from, present")
     return Condition(
         kinds[0],
@@ -69,7 +44,7 @@ def _condition(raw: Any, where: str) -> Condition:
     )
 
 
-def parse_step(raw: Any, signatures: Mapping[str, Signature], derivations: Mapping[str, Signature], where: str) -> Step:
+def parse_step(raw: Any, algorithms: Mapping[str, Operation], derivations: Mapping[str, Operation], where: str) -> Step:
     """One step from YAML: `name`, `{name: arg}`, `{name: {..}}` or `{derivation: name, <inputs>}`, each + `when`."""
     if isinstance(raw, str):
         raw = {raw: None}
@@ -78,43 +53,64 @@ def parse_step(raw: Any, signatures: Mapping[str, Signature], derivations: Mappi
     raw = dict(raw)
     when_raw = raw.pop("when", None)
     when_list = when_raw if isinstance(when_raw, list) else [when_raw] if when_raw is not None else []
-    when = tuple(_condition(c, f"{where}.when") for c in when_list)
+    when = tuple(parse_condition(c, f"{where}.when") for c in when_list)
     if "derivation" in raw:
         name = raw.pop("derivation")
         if name not in derivations:
             raise StepError(f"{where}.derivation: unknown derivation '{name}' (known: {sorted(derivations)})")
-        return Step(name, _args(raw, derivations[name], f"{where}.derivation {name}"), when, derivation=True)
+        op = derivations[name]
+        return Step(op, _args(raw, op, f"{where}.derivation {name}"), when)
     if len(raw) != 1:
         raise StepError(f"{where}: a mapping step names one algorithm, got {sorted(raw)}")
     ((name, arg),) = raw.items()
-    if name not in signatures:
-        raise StepError(f"{where}: unknown algorithm '{name}' (known: {sorted(signatures)})")
-    sig = signatures[name]
-    if isinstance(arg, Mapping) and not (sig.primary and sig.params[sig.primary] == "value"):
+    if name not in algorithms:
+        raise StepError(f"{where}: unknown algorithm '{name}' (known: {sorted(algorithms)})")
+    op = algorithms[name]
+    if isinstance(arg, Mapping) and not (op.primary and op.param(op.primary).kind == "value"):
         args = dict(arg)
-    elif arg is None and not sig.primary:
+    elif arg is None and not op.primary:
         args = {}
     else:
-        args = {sig.primary: arg} if sig.primary else {}
-    return Step(name, _args(args, sig, f"{where}.{name}"), when)
+        args = {op.primary: arg} if op.primary else {}
+    args = _args(args, op, f"{where}.{name}")
+    for p in op.params:  # nested steps (a template's parts) are steps of their own
+        if p.kind == "steps" and args.get(p.name):
+            if not isinstance(args[p.name], Mapping):
+                raise StepError(f"{where}.{name}.{p.name}: a mapping placeholder -> mapping step")
+            args[p.name] = {
+                k: parse_step(v, algorithms, derivations, f"{where}.{name}.{p.name}.{k}")
+                for k, v in args[p.name].items()
+            }
+    return Step(op, args, when)
 
 
-def _args(args: Mapping[str, Any], sig: Signature, where: str) -> dict[str, Any]:
-    unknown = sorted(set(args) - set(sig.params))
+def _args(args: Mapping[str, Any], op: Operation, where: str) -> dict[str, Any]:
+    names = {p.name for p in op.params}
+    unknown = sorted(set(args) - names)
     if unknown:
-        raise StepError(f"{where}: unknown argument(s) {unknown} (takes {sorted(sig.params)})")
-    missing = sorted(set(sig.params) - set(args) - sig.optional)
+        raise StepError(f"{where}: unknown argument(s) {unknown} (takes {sorted(names)})")
+    missing = sorted(names - set(args) - {p.name for p in op.params if p.optional})
     if missing:
         raise StepError(f"{where}: missing argument(s) {missing}")
     return dict(args)
 
 
-def parse_map(raw: Any, signatures: Mapping[str, Signature], derivations: Mapping[str, Signature], where: str):
+def parse_map(
+    raw: Any, algorithms: Mapping[str, Operation], derivations: Mapping[str, Operation], where: str
+) -> tuple[Step, ...]:
     """A variable's steps: one step, or a list tried in order (the first non-null value wins)."""
     if raw is None:
         raise StepError(f"{where}: missing required key 'map'")
     items = raw if isinstance(raw, list) else [raw]
     return tuple(
-        parse_step(item, signatures, derivations, f"{where}[{i}]" if len(items) > 1 else where)
+        parse_step(item, algorithms, derivations, f"{where}[{i}]" if len(items) > 1 else where)
         for i, item in enumerate(items)
     )
+
+
+def parse_where(raw: Any, filters: Mapping[str, Operation], where: str) -> Where:
+    """A record filter: conditions ({column: x, equals: y}, or a list of them) or {derivation: name, <inputs>}."""
+    if isinstance(raw, Mapping) and "derivation" in raw:
+        return Where(step=parse_step(raw, {}, filters, where))
+    items = raw if isinstance(raw, list) else [raw]
+    return Where(conditions=tuple(parse_condition(c, where) for c in items))

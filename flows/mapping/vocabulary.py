@@ -1,190 +1,113 @@
-"""The mapping algorithms: each a short, pure, vectorised function of Series (no spec, no study, no I/O).
-
-The engine binds them to a spec's arguments (flows/mapping/registry.py); specs/README.md shows one example of each.
-"""
+"""The vocabulary's types: an algorithm or named derivation (`Operation`), its parameters (`Param`), a record
+source (`RecordSource`), and a spec's use of an operation (`Step`, under `Condition`s). One record per module of
+flows/mapping/algorithms, derivations and sources; flows/mapping/registry.py gathers them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from flows.kernel.dates import study_day
-from flows.kernel.distinct import SMALL, arrow_data, constant_text, distinct_rows, per_value
+from flows.spec.model import DomainSpec, Specs
 
+# What an argument names, so the spec checker knows what to look for (specs/README.md shows this table).
+KINDS: dict[str, str] = {
+    "column": "a field of the domain's records: a raw column, or a field of a study.yaml list",
+    "columns": "a list of such fields",
+    "variable": "a variable of the same dataset",
+    "ref": "`DOMAIN.VARIABLE`: a variable of another dataset",
+    "raw": "`<raw file>.<column>`: a column of a raw file's valid rows (its contract has a column of role SUBJID)",
+    "source": "a `ref` or a `raw`",
+    "study": "a dotted path in study.yaml",
+    "domain": "a dataset of specs/sdtm",
+    "steps": "a mapping name -> mapping step, each worked out on the record",
+    "value": "anything, as written",
+}
 
-def assign(values: pd.Series) -> pd.Series:
-    """A raw column (or study-list field) as it is: text stays text, numbers stay numbers."""
-    return values.copy()
-
-
-def recode(values: pd.Series, table: Mapping[str, str]) -> pd.Series:
-    """Raw values recoded to submission values through `table` (raw -> submitted); nulls stay null.
-
-    A value the table lacks is an error: the spec checker makes sure the raw contract cannot deliver one.
-    """
-    text = values.astype("str")
-    unknown = sorted(set(text.dropna().unique()) - set(table))
-    if unknown:
-        raise ValueError(f"values without a recode: {unknown[:5]}")
-    return text.map(dict(table)).astype("str")
+Args = Mapping[str, Any]
+Check = Callable[[Args, DomainSpec, Specs, str], None]  # (arguments, domain, specs, where): raises SpecError
 
 
-def hardcode(value: Any, index: pd.Index) -> pd.Series:
-    """The same value (or null) on every record."""
-    if value is None:
-        return pd.Series(pd.NA, index=index, dtype="str")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return pd.Series(value, index=index, dtype="Float64" if isinstance(value, float) else "Int64")
-    return pd.Series(constant_text(str(value), len(index)), index=index, copy=False)
+@dataclass(frozen=True)
+class Param:
+    """One named argument of an operation and the kind of thing it names (KINDS)."""
+
+    name: str
+    kind: str
+    optional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"parameter {self.name}: unknown kind '{self.kind}' (one of {sorted(KINDS)})")
 
 
-def iso8601(date: pd.Series, time: pd.Series | None = None) -> pd.Series:
-    """ISO 8601 --DTC from a date (full or partial, kept as it is) and an optional time of day (hh:mm[:ss]).
+@dataclass(frozen=True)
+class Operation:
+    """A mapping algorithm (`{name: args}`) or a named derivation (`{derivation: name, <inputs>}`): what the spec
+    names, what it takes, how it runs, what is checked at load and what the planner and the engine must know."""
 
-    The time is appended only to a complete date: a partial date cannot carry a time.
-    """
-    out = date.astype("str")
-    if time is not None:
-        joinable = out.str.len().eq(10).fillna(False) & time.notna()
-        out = out.where(~joinable, out + "T" + time.astype("str"))
-    return out
+    name: str
+    doc: str  # what it does, for specs/README.md (the module's docstring)
+    example: str  # a spec excerpt in YAML: `VARIABLE: <map>` lines
+    params: tuple[Param, ...]
+    run: Callable[..., pd.Series]  # (ctx, **args) -> one value per record
+    primary: str | None = None  # the parameter a single value fills (`{dtc: start}`)
+    check: Check | None = None  # what the parameters' kinds cannot say (a recode covers the raw values, ...)
+    row_wise: bool = False  # a function of the record's own columns, row by row: can run once per distinct value
+    plain: Callable[[Args], bool] | None = None  # alone: a copy or a constant, nothing saved per distinct value
+    refs: Callable[[Args], Iterable[str]] | None = None  # DOMAIN.VARIABLE read without an argument naming it
+    variables: Callable[[DomainSpec, str], Iterable[str]] | None = None  # own variables read so (spec, variable)
+    raw_reads: Callable[[DomainSpec, Specs], Iterable[str]] | None = None  # raw files read so
+    collects: str | None = None  # the parameter naming the raw column a Collected variable comes from (Origin)
+    copies: str | None = None  # the parameter naming a raw column whose values land in the variable as they are
+    record_filter: bool = False  # a named filter of `records.where`: True where a record is kept
 
-
-def lookup(values: pd.Series, table: Mapping[Any, Any]) -> pd.Series:
-    """Each value replaced by its entry in `table` (a look-up in study.yaml); null where the table has none."""
-    table = dict(table)
-    text = all(isinstance(v, str) for v in table.values())
-    mapped = per_value(lambda s: s.map(table).astype("str") if text else s.map(table))(values)
-    return mapped.astype("str") if text else mapped
-
-
-def lookup_per_subject(subject: pd.Series, source: pd.Series, values: pd.Series) -> pd.Series:
-    """Each record's subject's value (text) in another dataset (`source`: its subjects, one row each); null for a
-    subject the dataset lacks. Looked up once per distinct subject."""
-    table = pd.Series(values.array, index=pd.Index(source.array))
-    return per_value(lambda s: s.map(table).astype("str"))(subject).astype("str")
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
 
 
-def copy_of(values: pd.Series) -> pd.Series:
-    """Another variable of the same record, unchanged."""
-    return values.copy()
+@dataclass(frozen=True)
+class RecordSource:
+    """A named record source (`records: {derivation: name}`): a dataset's records built from the study and other
+    datasets, after them."""
+
+    name: str
+    doc: str
+    example: str
+    run: Callable[..., pd.DataFrame]  # (ctx) -> the records
+    fields: tuple[str, ...]  # the fields its records have
+    reads: tuple[str, ...]  # the datasets it reads: DOMAIN.VARIABLE or DOMAIN.*
+    check: Callable[[Specs], None] | None = None  # the study facts it reads, checked at load
 
 
-def flag_present(values: pd.Series) -> pd.Series:
-    """'Y' where the value is populated, null elsewhere (e.g. DTHFL from DTHDTC)."""
-    return pd.Series(np.where(values.notna(), "Y", None), index=values.index, dtype="str")
+@dataclass(frozen=True)
+class Condition:
+    """One test of `when`: a column or variable equal to, in, or present/absent."""
+
+    kind: str  # column | variable
+    name: str
+    equals: Any = None
+    equals_from: str | None = None  # study.yaml path of the value compared with
+    isin: tuple[Any, ...] | None = None
+    present: bool | None = None
+    in_from: str | None = None  # study.yaml path of a list (or a mapping's values) the value must be in
 
 
-def per_subject(
-    target: pd.Series, source: pd.Series, values: pd.Series, how: str, order: pd.Series | None = None
-) -> pd.Series:
-    """For each target subject, one summary of `values` over the source records of the same subject.
+@dataclass(frozen=True)
+class Step:
+    """One mapping step: an operation with its arguments and the conditions it holds under."""
 
-    how: min, max, first or last (first/last by `order`, ties in record order); null for subjects without records.
-    """
-    frame = pd.DataFrame({"s": source.to_numpy(), "v": values.to_numpy()})
-    if how == "join":  # the distinct values, sorted, as one text
-        frame = frame.dropna(subset=["v"]).drop_duplicates()
-        summary = frame.sort_values("v").groupby("s")["v"].agg(", ".join)
-        return target.map(summary).astype("str")
-    if how in ("first", "last"):
-        frame["o"] = order.to_numpy() if order is not None else np.arange(len(frame))
-        frame = frame.sort_values(["s", "o"], kind="stable", na_position="last")
-        summary = frame.groupby("s", sort=False)["v"].agg(how)
-    else:
-        summary = frame.dropna(subset=["v"]).groupby("s")["v"].agg(how)
-    out = target.map(summary)
-    return out.astype(values.dtype)
+    operation: Operation
+    args: Args
+    when: tuple[Condition, ...] = ()
 
+    @property
+    def name(self) -> str:
+        return self.operation.name
 
-def epoch_of_day(day: pd.Series, schedule: Sequence[Mapping[str, Any]]) -> pd.Series:
-    """EPOCH of each study day from the planned visits: the epoch of the last visit whose window opens on or
-    before the day; the first visit's epoch when the day is unknown (no reference date) or before every window."""
-    starts = np.array([v["window"][0] for v in schedule], dtype=float)
-    epochs = np.array([v["epoch"] for v in schedule], dtype=object)
-    order = np.argsort(starts, kind="stable")
-    starts, epochs = starts[order], epochs[order]
-    d = day.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    pos = np.searchsorted(starts, d, side="right") - 1
-    first = schedule[0]["epoch"]
-    picked = np.where(np.isnan(d) | (pos < 0), first, epochs[np.clip(pos, 0, None)])
-    return pd.Series(picked, index=day.index, dtype="str")
-
-
-def _text(values: pd.Series) -> pa.ChunkedArray | None:
-    """The Arrow data of a text Series (None for any other kind)."""
-    return arrow_data(values) if isinstance(values.array, pd.arrays.ArrowStringArray) else None
-
-
-def first_non_null(parts: Sequence[pd.Series]) -> pd.Series:
-    """The first populated value over several candidate Series, in order."""
-    texts = [_text(p) for p in parts]
-    if all(t is not None and t.type == texts[0].type for t in texts):  # text: Arrow's coalesce, no Python per row
-        return pd.Series(pc.coalesce(*texts).to_pandas().array, index=parts[0].index, name=parts[0].name)
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.where(out.notna(), part)
-    return out
-
-
-def null_unless(values: pd.Series, mask: pd.Series) -> pd.Series:
-    """The values where mask holds, null elsewhere (Series.where, in Arrow for text)."""
-    text = _text(values)
-    if text is None:
-        return values.where(mask)
-    keep = pa.array(mask.to_numpy(dtype=bool))
-    kept = pc.if_else(keep, text.combine_chunks() if text.num_chunks != 1 else text.chunk(0), pa.nulls(1, text.type)[0])
-    return pd.Series(pa.chunked_array([kept]).to_pandas().array, index=values.index, name=values.name)
-
-
-def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
-    """SDTM --DY against a reference date (see flows.kernel.dates.study_day): no day 0, null when a date is partial.
-    Worked out once per distinct pair of dates (on the records when there are few)."""
-    frame = pd.DataFrame({"d": dtc.astype("str").array, "r": reference.astype("str").array}, index=dtc.index)
-    if len(frame) <= SMALL:
-        return study_day(frame["d"], frame["r"]).astype("Int64")
-    pairs = distinct_rows(frame, ["d", "r"])
-    return pairs.expand(study_day(pairs.rows["d"], pairs.rows["r"]).reset_index(drop=True), dtc.index).astype("Int64")
-
-
-def to_number(values: pd.Series) -> pd.Series:
-    """Numeric value of a text result (--STRESN from --STRESC); null where the text is not a number."""
-    return per_value(lambda s: pd.to_numeric(s, errors="coerce").astype("Float64"))(values)
-
-
-def fill_template(text: str, parts: Mapping[str, pd.Series], index: pd.Index) -> pd.Series:
-    """Text from a template whose {name} placeholders take each record's value of a part; null if a part is."""
-    import string
-
-    out = pd.Series("", index=index, dtype="str")
-    for literal, field, _, _ in string.Formatter().parse(text):
-        out = out + literal
-        if field is not None:
-            out = out + parts[field].astype("str")
-    return out
-
-
-def epoch_of_element(subject: pd.Series, dtc: pd.Series, elements: pd.DataFrame) -> pd.Series:
-    """EPOCH of the subject's element (SE: USUBJID, SESTDTC, EPOCH) that started last on or before each date.
-
-    A date without a time is compared with the element's start date; null before the first element. Worked out
-    once per distinct subject and date (on the records when there are few)."""
-    frame = pd.DataFrame({"USUBJID": subject.array, "d": dtc.astype("str").array}, index=subject.index)
-    pairs = distinct_rows(frame, ["USUBJID", "d"]) if len(frame) > SMALL else None
-    u = (pairs.rows if pairs is not None else frame).reset_index(drop=True).reset_index(names="pos")
-    cand = u.merge(elements.dropna(subset=["SESTDTC"]), on="USUBJID", how="inner")
-    dated = cand["d"].notna()
-    short = cand["d"].str.len() == 10
-    start = cand["SESTDTC"].where(~short, cand["SESTDTC"].str.slice(0, 10))
-    cand = cand[dated & (start <= cand["d"]).fillna(False)]
-    last = cand.assign(opens=start).sort_values(["pos", "opens"], kind="stable").drop_duplicates("pos", keep="last")
-    per_pair = pd.Series(pd.NA, index=u.index, dtype="str")
-    per_pair.loc[last["pos"].to_numpy()] = last["EPOCH"].to_numpy()
-    return (pairs.expand(per_pair, subject.index) if pairs is not None else per_pair.set_axis(subject.index)).astype(
-        "str"
-    )
+    def parts(self) -> list[Step]:
+        """The steps nested in its arguments (a template's parts)."""
+        nested = [self.args.get(p.name) or {} for p in self.operation.params if p.kind == "steps"]
+        return [step for steps in nested for step in steps.values()]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from flows.kernel.dates import impute_first
-from flows.mapping.derivations import arm_of_dose
+from flows.mapping.derivations.arm_by_dose import arm_of_dose
 from flows.spec.model import Specs, Study
 
 LABELLED_ROWS = 60  # above this many subjects in a panel, a row per subject would be under 5 px: draw bands

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from flows.kernel.errors import OutputCheckError
-from flows.mapping.derivations import DATA_FACT_METHODS
+from flows.mapping.sources.trial_summary import DATA_FACT_METHODS
 from flows.spec.model import Codelist, DomainSpec, Specs, Variable
 from flows.spec.sdtm_schema import TRACE
 

@@ -1,0 +1,85 @@
+"""EPOCH of a date variable. With `elements: SE`, the epoch of the subject's own element (SE) that started last on
+or before the date, as SDTMIG asks (null before the first element; a date without a time is compared with the
+element's start date). Otherwise the epoch of the planned visit window (study.yaml `visits.schedule`) the record's
+study day falls in (against DM.RFSTDTC or `reference`): the first epoch before every window or without a
+reference date."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flows.kernel.distinct import SMALL, distinct_rows
+from flows.mapping.context import REFERENCE, Context
+from flows.mapping.vocabulary import Operation, Param
+
+ELEMENT_FIELDS = ("USUBJID", "SESTDTC", "EPOCH")
+
+
+def epoch_of_day(day: pd.Series, schedule: Sequence[Mapping[str, Any]]) -> pd.Series:
+    """EPOCH of each study day from the planned visits: the epoch of the last visit whose window opens on or
+    before the day; the first visit's epoch when the day is unknown (no reference date) or before every window."""
+    starts = np.array([v["window"][0] for v in schedule], dtype=float)
+    epochs = np.array([v["epoch"] for v in schedule], dtype=object)
+    order = np.argsort(starts, kind="stable")
+    starts, epochs = starts[order], epochs[order]
+    d = day.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    pos = np.searchsorted(starts, d, side="right") - 1
+    first = schedule[0]["epoch"]
+    picked = np.where(np.isnan(d) | (pos < 0), first, epochs[np.clip(pos, 0, None)])
+    return pd.Series(picked, index=day.index, dtype="str")
+
+
+def epoch_of_element(subject: pd.Series, dtc: pd.Series, elements: pd.DataFrame) -> pd.Series:
+    """EPOCH of the subject's element (SE: USUBJID, SESTDTC, EPOCH) that started last on or before each date.
+
+    A date without a time is compared with the element's start date; null before the first element. Worked out
+    once per distinct subject and date (on the records when there are few)."""
+    frame = pd.DataFrame({"USUBJID": subject.array, "d": dtc.astype("str").array}, index=subject.index)
+    pairs = distinct_rows(frame, ["USUBJID", "d"]) if len(frame) > SMALL else None
+    u = (pairs.rows if pairs is not None else frame).reset_index(drop=True).reset_index(names="pos")
+    cand = u.merge(elements.dropna(subset=["SESTDTC"]), on="USUBJID", how="inner")
+    dated = cand["d"].notna()
+    short = cand["d"].str.len() == 10
+    start = cand["SESTDTC"].where(~short, cand["SESTDTC"].str.slice(0, 10))
+    cand = cand[dated & (start <= cand["d"]).fillna(False)]
+    per_pair = pd.Series(pd.NA, index=u.index, dtype="str")
+    if len(cand):  # an empty frame would take the index of `start` in assign: rows of nothing but nulls
+        last = cand.assign(opens=start).sort_values(["pos", "opens"], kind="stable").drop_duplicates("pos", keep="last")
+        per_pair.loc[last["pos"].to_numpy()] = last["EPOCH"].to_numpy()
+    return (pairs.expand(per_pair, subject.index) if pairs is not None else per_pair.set_axis(subject.index)).astype(
+        "str"
+    )
+
+
+def epoch(ctx: Context, date: str, reference: str | None = None, elements: str | None = None) -> pd.Series:
+    if elements:  # the subject's own elements (SE), as SDTMIG asks
+        se = ctx.datasets[elements]
+        table = pd.DataFrame({k: se[k].to_numpy() for k in ELEMENT_FIELDS})
+        return epoch_of_element(ctx.variables["USUBJID"], ctx.variables[date], table)
+    return epoch_of_day(ctx.study_days(date, reference), ctx.specs.study.visits)
+
+
+def refs(args: Mapping[str, Any]) -> list[str]:
+    """The elements' start and epoch, or the study-day reference."""
+    if args.get("elements"):
+        return [f"{args['elements']}.{v}" for v in ("SESTDTC", "EPOCH")]
+    return [args.get("reference") or REFERENCE]
+
+
+ALGORITHM = Operation(
+    name="epoch",
+    doc=__doc__,
+    example="EPOCH: {epoch: EXSTDTC}\nEPOCH: {epoch: {date: AESTDTC, elements: SE}}",
+    params=(
+        Param("date", "variable"),
+        Param("reference", "ref", optional=True),
+        Param("elements", "domain", optional=True),
+    ),
+    primary="date",
+    run=epoch,
+    refs=refs,
+)

@@ -1,0 +1,63 @@
+"""records.py: a dataset's records from a raw file (unpivoted, grouped, filtered), a study list, a source."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from flows.mapping.context import Context
+from flows.mapping.records import _explode, _group, _unpivot, build_records
+
+
+def test_unpivot_makes_one_record_per_row_and_column():
+    wide = pd.DataFrame({"subject": ["0001", "0002"], "ITEM1": ["1", "2"], "ITEM2": ["3", None], "_line": [2, 3]})
+    long = _unpivot(wide, {"columns": ["ITEM1", "ITEM2"], "name": "item", "value": "score"})
+    assert long[["subject", "item", "score", "_line"]].astype(str).fillna("").values.tolist() == [
+        ["0001", "ITEM1", "1", "2"],
+        ["0002", "ITEM1", "2", "3"],
+        ["0001", "ITEM2", "3", "2"],  # each record keeps the line of its raw row
+        ["0002", "ITEM2", "", "3"],  # a blank cell stays a record with a null value
+    ]
+
+
+def test_group_keeps_min_max_and_the_first_line():
+    frame = pd.DataFrame(
+        {
+            "subject": ["1", "1", "2", "1"],
+            "visit": ["V1", "V1", "V1", "V2"],
+            "date": ["2025-06-02", "2025-06-01", "2025-06-05", "2025-07-01"],
+            "_file": ["a.csv"] * 4,
+            "_line": [2, 3, 4, 5],
+        },
+        dtype="str",
+    ).astype({"_line": int})
+    out = _group(frame, {"by": ["subject", "visit"], "min": ["date"], "max": ["date"]})
+    assert out[["subject", "visit", "min_date", "max_date", "_line"]].values.tolist() == [
+        ["1", "V1", "2025-06-01", "2025-06-02", 2],  # two rows: the earliest and latest, the first line
+        ["2", "V1", "2025-06-05", "2025-06-05", 4],
+        ["1", "V2", "2025-07-01", "2025-07-01", 5],
+    ]
+
+
+def test_explode_numbers_the_elements_of_a_list_field():
+    out = _explode(
+        [{"armcd": "A", "elements": ["S", "T"]}, {"armcd": "B", "elements": []}],
+        {"field": "elements", "as": "etcd", "order": "n"},
+    )
+    assert out[["armcd", "etcd", "n"]].values.tolist() == [["A", "S", 1], ["A", "T", 2]]  # an empty list: none
+
+
+def test_build_records_from_a_filtered_raw_file(specs):
+    enrollment = pd.DataFrame(
+        {"subject": ["1", "2", "3"], "screening_outcome": ["ENROLLED", "SCREEN FAILURE", "ENROLLED"]}
+    )
+    enrollment.index = pd.RangeIndex(2, 5)  # the lines of the rows
+    spec = specs.sdtm["DM"]
+    spec = type(spec)(
+        **{
+            **spec.__dict__,
+            "records": {"from": "enrollment", "where": {"column": "screening_outcome", "equals": "ENROLLED"}},
+        }
+    )
+    ctx = Context("DM", pd.DataFrame(), specs, specs.raw["enrollment"], {"enrollment": enrollment}, {"DM": {}})
+    out = build_records(spec, ctx)
+    assert out["subject"].tolist() == ["1", "3"] and out["_line"].tolist() == [2, 4]
