@@ -305,7 +305,7 @@ def test_a_ragged_row_does_not_shadow_its_subjects_valid_row(raw_copy, specs):
     ],
 )
 def test_date_bounds_leave_invalid_dates_to_the_type_check(value, early, late):
-    from flows.spec.raw_schema import not_after, _not_before
+    from flows.spec.raw_schema import _not_before, not_after
 
     values = pd.Series(["2025-01-02", value, "2025-03-04"], index=[2, 3, 4], dtype="str")
     assert _not_before("partial_date", "2025-01-01")(values).tolist() == [True, early, True]
