@@ -164,3 +164,25 @@ def test_no_assessment_rows_give_no_answers(specs):
     for code, check in (("INCL06", score_threshold), ("INCL02", class_in)):
         answers, _ = check(rule(specs, code), {"assessments": empty.astype("str")}, specs)
         assert answers.empty
+
+
+def test_washout_rules_alone_read_no_checklist(specs):
+    """Only washout rules (which no raw file can check) and no checklist ANSWER column: nothing is evaluated, and
+    nothing asks for the checklist (it ended in StopIteration)."""
+    import dataclasses
+
+    from flows.spec.model import Study
+
+    criteria = [c for c in specs.study.criteria if (c.get("rule") or {}).get("check") in (None, "washout")]
+    study = Study(
+        {**specs.study.data, "criteria": {**specs.study.data["criteria"], "list": criteria}}, specs.study.path
+    )
+    checklist = specs.raw["eligibility"]
+    columns = tuple(dataclasses.replace(c, role=None) if c.role == "ANSWER" else c for c in checklist.columns)
+    washout_only = dataclasses.replace(
+        specs, study=study, raw={**specs.raw, "eligibility": dataclasses.replace(checklist, columns=columns)}
+    )
+    found = evaluate_eligibility({}, washout_only)
+    assert found.warnings.empty
+    assert {c["check"] for c in found.checks.values()} == {"washout"}
+    assert all("not_evaluated" in c for c in found.checks.values()) and len(found.checks) == 6

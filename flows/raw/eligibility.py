@@ -285,7 +285,8 @@ def evaluate_eligibility(valid: Mapping[str, pd.DataFrame], specs: Specs) -> Eli
 
 
 def _evaluate(valid: Mapping[str, pd.DataFrame], specs: Specs, ruled: list[Mapping[str, Any]]) -> Eligibility:
-    answers = checklist(valid, specs, [c["code"] for c in ruled])
+    evaluated = [c["code"] for c in ruled if c["rule"]["check"] in CHECKS]  # washout rules only: no checklist read
+    answers = checklist(valid, specs, evaluated) if evaluated else pd.DataFrame(columns=["IETESTCD", "USUBJID"])
     parts, checks = [], {}
     for c in ruled:
         check = c["rule"]["check"]
