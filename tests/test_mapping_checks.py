@@ -37,6 +37,25 @@ from tests.test_specs import broken
             "map: {derivation: age_at_dose, birth: birth_date, at: consent_date}",
             "dm.yaml: variables.AGE.map.derivation: unknown derivation 'age_at_dose'",
         ),
+        (  # a date algorithm on a column that holds no dates (it published EXSTDTC=K01001-1)
+            "sdtm/ex.yaml",
+            "map: {dtc: start}",
+            "map: {dtc: lot}",
+            "ex.yaml: variables.EXSTDTC.map.dtc.date: 'lot' is declared string in dosing.yaml; this reads date or "
+            "partial_date or datetime",
+        ),
+        (  # a Num variable copying a text column
+            "sdtm/ex.yaml",
+            "map: {assign: cells_per_kg}",
+            "map: {assign: lot}",
+            "ex.yaml: variables.EXDOSE.map.assign: EXDOSE is Num, but 'lot' is declared string in dosing.yaml",
+        ),
+        (  # a misspelt look-up field (it ended as a failed output check, 'a pipeline bug')
+            "sdtm/dm.yaml",
+            "table: sites, key: id, value: country}",
+            "table: sites, key: id, value: contry}",
+            "dm.yaml: variables.COUNTRY.map.lookup.value: no row of 'sites' has 'contry' (its fields: [",
+        ),
         (  # a domain whose source file has no contract
             "sdtm/ex.yaml",
             "records: {from: dosing}",

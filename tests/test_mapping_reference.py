@@ -80,7 +80,15 @@ def used(folder: Path) -> Iterator[tuple[str, str, str]]:
         contract = yaml.safe_load(path.read_text(encoding="utf-8"))
         for rule in [*contract.get("row_rules", []), *contract.get("parent_rules", [])]:
             yield from (("raw rule condition", k, "") for k in rule if k.startswith("when"))
-    study = yaml.safe_load((folder / "study.yaml").read_text(encoding="utf-8"))
+        yield from (("raw contract key", k, "") for k in contract)
+        yield from (("raw format key", k, "") for k in contract.get("format") or {})
+        yield from (("raw file type", str((contract.get("format") or {}).get("type", "csv")), "") for _ in (1,))
+        for col in contract["columns"]:
+            yield from (("raw column key", k, "") for k in col)
+            yield from (("raw date format", col["format"], "") for _ in (1,) if "format" in col)
+    if (folder / "layout.yaml").exists():
+        yield from (("layout.yaml key", k, "") for k in yaml.safe_load((folder / "layout.yaml").read_text()))
+    study = specs.study.data
     yield from (("study.yaml key", key, STUDY) for key in study)
     for element in study.get("elements", []):
         yield from (("study.yaml elements key", key, STUDY) for key in ("starts_at",) if key in element)

@@ -218,3 +218,14 @@ def test_a_broken_format_is_named(specs, fmt, expected):
 )
 def test_a_broken_column_format_or_decode_is_named(specs, column, changes, expected):
     assert expected in message(check_raw, with_column(specs, "enrollment", column, **changes))
+
+
+def test_an_element_epoch_outside_ct_is_named(specs):
+    from flows.spec.checks import check_study
+    from flows.spec.model import Study
+
+    elements = [dict(e) for e in specs.study.data["elements"]]
+    elements[1]["epoch"] = "INFUSION"
+    study = Study({**specs.study.data, "elements": elements}, specs.study.path)
+    found = message(check_study, dataclasses.replace(specs, study=study))
+    assert found == f"{specs.study.path}: elements[1].epoch: ['INFUSION'] not in codelist EPOCH (CT 2025-03-28)"

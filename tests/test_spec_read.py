@@ -45,7 +45,17 @@ def test_a_raw_contract_is_read_as_written(tmp_path):
         ("role: SUBJID, type: string,", "role: SUBJID,", "visits.yaml: columns[0]: missing required key 'type'"),
         ("required: true, description: Visit,", "required: true, descripton: Visit,", "columns[1]: missing required"),
         ("description: Subject}", "description: Subject, colour: red}", "columns[0]: unknown key(s) ['colour']"),
-        ("key: [subject, visit]", "key: [subject, visit", "visits.yaml: not valid YAML: "),
+        (
+            "key: [subject, visit]",
+            "key: [subject, visit",
+            "visits.yaml: line 4, column 14: not valid YAML: did not find expected ',' or ']' "
+            "(while parsing a flow sequence)",
+        ),
+        (
+            "description: One row per visit\n",
+            "description: One row per visit\ndelimiter: ';'\n",
+            "visits.yaml: unknown key(s) ['delimiter']",
+        ),
         (CONTRACT, "- just a list\n", "visits.yaml: expected a mapping at the top level"),
     ],
 )

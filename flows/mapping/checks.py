@@ -12,7 +12,7 @@ from flows.mapping.records import SUPP_FIELDS
 from flows.mapping.registry import RECORD_SOURCES
 from flows.mapping.steps import StepError
 from flows.mapping.vocabulary import Condition, Step
-from flows.spec.model import DomainSpec, Specs
+from flows.spec.model import DomainSpec, RawColumn, Specs, Variable
 
 
 def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
@@ -135,6 +135,37 @@ def _check_arg(kind: str, value: Any, spec: DomainSpec, fields: set[str], specs:
         raise SpecError(f"{where}: '{value}' names no dataset in specs/sdtm")
 
 
+def raw_column(spec: DomainSpec, specs: Specs, name: Any) -> RawColumn | None:
+    """The raw contract's column a field of the domain's records is, when the records come from a raw file."""
+    contract = specs.raw.get(spec.records.get("from")) if isinstance(spec.records.get("from"), str) else None
+    return contract.column(name) if contract and name in contract.column_names else None
+
+
+def _check_column_type(types: tuple[str, ...], value: Any, spec: DomainSpec, specs: Specs, where: str) -> None:
+    """A column an algorithm reads as dates (say) is declared so in its raw contract."""
+    col = raw_column(spec, specs, value)
+    if col is not None and col.type not in types:
+        raise SpecError(
+            f"{where}: '{value}' is declared {col.type} in {specs.raw[spec.records['from']].path.name}; "
+            f"this reads {' or '.join(types)}"
+        )
+
+
+NUMERIC = ("integer", "float")
+
+
+def _check_copied_type(steps: tuple[Step, ...], var: Variable, spec: DomainSpec, specs: Specs, where: str) -> None:
+    """A Num variable takes a raw column as it is only when the column is declared a number."""
+    for step in steps:
+        column = step.args.get(step.operation.copies) if step.operation.copies else None
+        col = raw_column(spec, specs, column) if column else None
+        if var.type == "Num" and col is not None and col.type not in NUMERIC:
+            contract = specs.raw[spec.records["from"]].path.name
+            raise SpecError(
+                f"{where}.{step.name}: {var.name} is Num, but '{column}' is declared {col.type} in {contract}"
+            )
+
+
 def _check_sponsor_codelist(cl: Mapping[str, Any], specs: Specs, where: str) -> None:
     missing = sorted({"name", "label", "codes", "decodes"} - set(cl))
     if missing:
@@ -157,6 +188,8 @@ def _check_steps(steps: tuple[Step, ...], spec: DomainSpec, fields: set[str], sp
         for p in step.operation.params:
             if p.name in step.args:
                 _check_arg(p.kind, step.args[p.name], spec, fields, specs, f"{where}.{step.name}.{p.name}")
+                if p.types is not None:
+                    _check_column_type(p.types, step.args[p.name], spec, specs, f"{where}.{step.name}.{p.name}")
         for c in step.when:
             _check_condition(c, spec, fields, specs, f"{where}.when")
         if step.operation.check:  # what the parameters' kinds cannot say
@@ -207,6 +240,7 @@ def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
             where = f"{spec.path}: variables.{var.name}.map"
             steps = plan.domains[domain].steps.get(var.name, ())
             _check_steps(steps, spec, fields, specs, where)
+            _check_copied_type(steps, var, spec, specs, where)
             if var.sponsor_codelist is not None:
                 _check_sponsor_codelist(
                     var.sponsor_codelist, specs, f"{spec.path}: variables.{var.name}.sponsor_codelist"

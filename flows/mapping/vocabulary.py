@@ -37,6 +37,7 @@ class Param:
     name: str
     kind: str
     optional: bool = False
+    types: tuple[str, ...] | None = None  # a column's raw types it reads (RawColumn.type), checked at load; None: any
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -161,6 +161,9 @@ def check_study(specs: Specs) -> None:
             if key in tr:
                 _in_codelist(specs, cl, [tr[key]], f"{where}: {at}.{key}")
     _in_codelist(specs, "EPOCH", [v["epoch"] for v in study.visits], f"{where}: visits.schedule.epoch")
+    for i, element in enumerate(study.data.get("elements") or []):
+        if isinstance(element, Mapping) and "epoch" in element:
+            _in_codelist(specs, "EPOCH", [element["epoch"]], f"{where}: elements[{i}].epoch")
     if "arm_null_reasons" in study.data:
         _in_codelist(specs, "ARMNULRS", list(study.data["arm_null_reasons"].values()), f"{where}: arm_null_reasons")
     _in_codelist(specs, "IECAT", list(study.data["criteria"]["not_met_when"]), f"{where}: criteria.not_met_when")

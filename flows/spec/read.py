@@ -18,13 +18,25 @@ SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: ~10x faster
 
 
-def _read_yaml(path: Path) -> Mapping[str, Any]:
+def yaml_error(path: Path, exc: yaml.YAMLError) -> SpecError:
+    """A YAML error as one line naming the file, the line and column (1-based) and what is wrong there."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}: line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return SpecError(f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else ""))
+
+
+def read_yaml(path: Path) -> Mapping[str, Any]:
+    """A spec file's top-level mapping; a missing file or a YAML error is a SpecError naming file, line and column."""
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)
     except FileNotFoundError:
         raise SpecError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise yaml_error(path, exc) from None
     if not isinstance(data, Mapping):
         raise SpecError(f"{path}: expected a mapping at the top level")
     return data
@@ -48,7 +60,7 @@ def _build(cls: type, data: Mapping[str, Any], required: tuple[str, ...], where:
 
 
 def load_codelists(path: Path) -> tuple[str, dict[str, Codelist]]:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     lists = {}
     for name, cl in _need(data, "codelists", str(path)).items():
         where = f"{path}: codelists.{name}"
@@ -71,7 +83,7 @@ def _raw_column(data: Mapping[str, Any], where: str) -> RawColumn:
 
 
 def load_raw_contract(path: Path) -> RawContract:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     where = str(path)
     unknown = sorted(set(data) - CONTRACT_KEYS)
     if unknown:
@@ -95,7 +107,7 @@ def load_raw_contract(path: Path) -> RawContract:
 
 
 def load_domain(path: Path) -> DomainSpec:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     where = str(path)
     required = ("name", "label", "type", "length", "core", "role", "origin")
     variables = tuple(
@@ -122,7 +134,7 @@ def base_of(root: Path) -> Path | None:
     layout = root / "layout.yaml"
     if not layout.exists():
         return None
-    data = _read_yaml(layout)
+    data = read_yaml(layout)
     unknown = sorted(set(data) - {"extends"})
     if unknown or not isinstance(data.get("extends"), str):
         raise SpecError(f"{layout}: holds one key, extends: the spec folder whose study, CT and datasets it takes")
@@ -137,11 +149,11 @@ def read_specs(root: Path = SPECS_DIR) -> Specs:
     root/raw, the rest from root or, when root has a layout.yaml, from the folder it extends."""
     base = base_of(root)
     shared = base or root
-    study = Study(_read_yaml(shared / "study.yaml"), shared / "study.yaml")
+    study = Study(read_yaml(shared / "study.yaml"), shared / "study.yaml")
     release, codelists = load_codelists(shared / "ct" / "sdtm-ct.yaml")
     raw = {p.stem: load_raw_contract(p) for p in sorted((root / "raw").glob("*.yaml"))}
     sdtm_dir = shared / "sdtm"
-    methods = dict(_read_yaml(sdtm_dir / "methods.yaml")["methods"]) if (sdtm_dir / "methods.yaml").exists() else {}
+    methods = dict(read_yaml(sdtm_dir / "methods.yaml")["methods"]) if (sdtm_dir / "methods.yaml").exists() else {}
     sdtm = {}
     for p in sorted(sdtm_dir.glob("*.yaml")):
         if p.name != "methods.yaml":

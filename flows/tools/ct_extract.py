@@ -8,6 +8,7 @@ import pandas as pd
 import yaml
 
 from flows.kernel.errors import PipelineError
+from flows.spec.read import read_yaml
 
 COLUMNS = [
     "code",
@@ -23,10 +24,10 @@ COLUMNS = [
 
 def extract_ct(selection_path: Path) -> dict:
     """Return the codelists named in a selection file, as a plain dict ready for YAML."""
-    selection = yaml.safe_load(selection_path.read_text(encoding="utf-8"))
-    source = (selection_path.parent / selection["source"]).resolve()
-    if not source.exists():
-        source = (Path.cwd() / selection["source"]).resolve()
+    selection = read_yaml(selection_path)
+    here = selection_path.resolve().parent  # specs/ct/: the repository's root is two folders up
+    found = (here / selection["source"], here.parents[1] / selection["source"], Path.cwd() / selection["source"])
+    source = next((p.resolve() for p in found if p.is_file()), found[1].resolve())
     if not source.is_file():
         raise PipelineError(
             f"{selection['source']}: the NCI EVS CT release is not there (ct-extract reads it from "

@@ -29,7 +29,10 @@ ALGORITHM = Operation(
     name="dtc",
     doc=__doc__,
     example="EXSTDTC: {dtc: start}\nVSDTC: {dtc: {date: VSDAT, time: VSTIM}}",
-    params=(Param("date", "column"), Param("time", "column", optional=True)),
+    params=(
+        Param("date", "column", types=("date", "partial_date", "datetime")),
+        Param("time", "column", optional=True),
+    ),
     primary="date",
     run=dtc,
     row_wise=True,

@@ -55,6 +55,9 @@ def check_table(args: Mapping[str, Any], spec: DomainSpec, specs: Specs, where: 
     rows = table_rows(specs, args["table"])
     if not rows or not all(isinstance(r, Mapping) and args["key"] in r for r in rows):
         raise SpecError(f"{where}.table: '{args['table']}' is not a table of mappings with key '{args['key']}'")
+    if all(dig(r, args["value"]) is None for r in rows):
+        fields = sorted({k for r in rows for k in r})
+        raise SpecError(f"{where}.value: no row of '{args['table']}' has '{args['value']}' (its fields: {fields})")
 
 
 ALGORITHM = Operation(
