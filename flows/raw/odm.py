@@ -74,7 +74,9 @@ def read_odm(path: Path, contract: RawContract) -> pd.DataFrame:
     try:
         for _, element in parse:
             if element.tag == GROUP and _matches(element, contract):
-                found = {i.get("ItemOID"): i.get("Value", i.text) for i in element if i.get("IsNull") != "Yes"}
+                found = {
+                    i.get("ItemOID"): None if i.get("IsNull") == "Yes" else i.get("Value", i.text) for i in element
+                }
                 seen.update(found)
                 for item in items:
                     values[item].append(found.get(item) or None)

@@ -29,17 +29,22 @@ TIMES = re.compile(r"TIME|TOD|HHMM|HOUR|[BE]8601TM|IS8601TM")
 
 
 def sas_pattern(fmt: str | None, column: RawColumn) -> tuple[int, str] | None:
-    """How a numeric variable's values read as ISO 8601, from its SAS format (or the contract's `format: SAS date`):
-    seconds per unit (86400 for a date) and the strftime pattern; None for a plain number. A width of 16 on an ISO
-    date-time (E8601DT16.) or 5 on a time (TIME5.) shows minutes, and so does the text."""
+    """How a numeric variable's values read as ISO 8601, from its SAS format, else from the contract's `format: SAS
+    date` (date-times for a datetime column): seconds per unit (86400 for a date) and the strftime pattern; None for a
+    plain number. A width of 16 on an ISO date-time (E8601DT16.) or 5 on a time (TIME5.) shows minutes, and so does
+    the text."""
     name, width = re.fullmatch(r"\$?(.*?)(\d*)\.?\d*", fmt or "").groups()
     minutes = (name.endswith("8601DT") and width == "16") or (TIMES.fullmatch(name) and width == "5") or name == "HHMM"
     clock = "%H:%M" if minutes else "%H:%M:%S"
-    if DATETIMES.fullmatch(name) or (not name and column.format == "SAS date" and column.type == "datetime"):
+    if DATETIMES.fullmatch(name):
         return 1, f"%Y-%m-%dT{clock}"
-    if DATES.fullmatch(name) or (not name and column.format == "SAS date"):
+    if DATES.fullmatch(name):
         return 86400, "%Y-%m-%d"
-    return (1, clock) if TIMES.fullmatch(name) else None
+    if TIMES.fullmatch(name):
+        return 1, clock
+    if column.format == "SAS date":
+        return (1, "%Y-%m-%dT%H:%M:%S") if column.type == "datetime" else (86400, "%Y-%m-%d")
+    return None
 
 
 def number_text(values: np.ndarray) -> pa.Array:
