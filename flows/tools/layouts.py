@@ -213,25 +213,30 @@ def layout_contract(path: Path, file: str, fmt: str, sources: Mapping[str, str])
     return f"# Made by flows.tools.layouts from {path.parent.name}/{path.name}: edit that one and run it again.\n{text}"
 
 
-def _write_specs(specs_dir: Path, out: Path, contracts: Mapping[str, RawContract], layout: Mapping[str, tuple]) -> None:
+def _write_specs(out: Path, contracts: Mapping[str, RawContract], layout: Mapping[str, tuple], extends: str) -> None:
     """out/raw/<name>.yaml for each contract (layout: name -> file, format, sources) and out/layout.yaml."""
     (out / "raw").mkdir(parents=True, exist_ok=True)
     for name, (file, fmt, sources) in layout.items():
         text = layout_contract(contracts[name].path, file, fmt, sources)
         (out / "raw" / f"{name}.yaml").write_text(text, encoding="utf-8")
-    extends = Path(os.path.relpath(specs_dir.resolve(), out.resolve())).as_posix()
     note = "# study.yaml, ct/ and sdtm/ come from there; raw/ from here"
     (out / "layout.yaml").write_text(f"{note}\nextends: {extends}\n", encoding="utf-8")
 
 
-def write_layouts(raw_dir: Path = ROOT / "raw", specs_dir: Path = ROOT / "specs", studies: Path | None = None) -> None:
+def write_layouts(
+    raw_dir: Path = ROOT / "raw", specs_dir: Path = ROOT / "specs", studies: Path | None = None, extends: str = ""
+) -> None:
     """The sample in raw/ as tests/studies/S103-xpt and S103-odm: their raw/ files and their specs/ (layout.yaml and
-    the raw contracts; study.yaml, ct/ and sdtm/ are specs_dir's)."""
+    the raw contracts; study.yaml, ct/ and sdtm/ are specs_dir's, which layout.yaml names by `extends`, by default
+    its path relative to the layout's specs/)."""
     studies = studies or ROOT / "tests" / "studies"
     contracts = contracts_of(specs_dir)
+    extends = (
+        extends or Path(os.path.relpath(specs_dir.resolve(), (studies / "S103-xpt" / "specs").resolve())).as_posix()
+    )
     names = write_xpt_layout(raw_dir, specs_dir, studies / "S103-xpt" / "raw")
     xpt = {n: (f"{Path(c.file).stem}.xpt", "{type: xpt}", names[n]) for n, c in contracts.items()}
-    _write_specs(specs_dir, studies / "S103-xpt" / "specs", contracts, xpt)
+    _write_specs(studies / "S103-xpt" / "specs", contracts, xpt, extends)
     study_oid = str(yaml.safe_load((specs_dir / "study.yaml").read_text(encoding="utf-8"))["studyid"])
     write_odm_layout(raw_dir, specs_dir, studies / "S103-odm" / "raw", study_oid)
     odm = {
@@ -242,7 +247,7 @@ def write_layouts(raw_dir: Path = ROOT / "raw", specs_dir: Path = ROOT / "specs"
         )
         for n, c in contracts.items()
     }
-    _write_specs(specs_dir, studies / "S103-odm" / "specs", contracts, odm)
+    _write_specs(studies / "S103-odm" / "specs", contracts, odm, extends)
 
 
 if __name__ == "__main__":
