@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pandas as pd
 import pytest
 from lxml import etree
 
+import flows.raw.odm
 from flows.kernel.errors import SpecError, StructuralError
-from flows.raw.odm import read_odm
+from flows.raw.odm import read_odm, read_odm_forms
 from flows.spec.model import RawColumn, RawContract, RawFormat
 
 ODM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -172,6 +174,22 @@ def test_no_matching_item_group(odm):
 def test_a_contract_without_item_group_is_a_spec_error(odm):
     with pytest.raises(SpecError, match="needs item_group"):
         read_odm(odm, contract(item_group=None))
+
+
+def test_several_forms_in_one_pass(odm):
+    dm, followup = contract(), contract(study_event="SE.FOLLOWUP")
+    other = dataclasses.replace(contract(column("other", "IT.OTHER"), form="F.AE"), name="ae")
+    frames = read_odm_forms(odm, [dm, other, dataclasses.replace(followup, name="fu")])
+    assert list(frames) == ["dm", "ae", "fu"]
+    assert frames["dm"].equals(read_odm(odm, dm))
+    assert frames["fu"].index.tolist() == [34]
+    assert values(frames["ae"]) == [["not this form's"]]
+
+
+def test_rows_read_in_blocks_stay_in_order(odm, monkeypatch):
+    whole = read_odm(odm, contract())
+    monkeypatch.setattr(flows.raw.odm, "BLOCK", 2)  # a block of 2 rows, then 1
+    assert read_odm(odm, contract()).equals(whole)
 
 
 def test_memory_stays_one_subjects(tmp_path, monkeypatch):
