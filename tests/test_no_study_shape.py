@@ -1,5 +1,6 @@
 """No study shape in flows/: no raw file name or raw column name of any contract (S103's and the test studies')
-appears as a string literal in the runtime package. The sample generator (flows/tools/synth.py) may keep S103's."""
+appears as a string literal in the runtime package. The sample generator (flows/tools/synth.py) and its converters to
+other EDC layouts (flows/tools/layouts.py) may keep S103's."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import yaml
 
 from tests.conftest import ROOT
 
-EXEMPT = {"tools/synth.py"}  # the S103 sample generator, not the runtime pipeline
+EXEMPT = {"tools/synth.py", "tools/layouts.py"}  # the S103 sample generator and converters, not the runtime pipeline
 # Words of the spec vocabulary that a contract may also use as a column name: a raw type is not a column.
 VOCABULARY = {"date", "datetime"}
 # Literals equal to some column name that mean something else where they stand (each read and justified).
 ALLOWED = {
     ("transfer/diff.py", "item"): "numpy's scalar method .item()",
     ("schedule/serve.py", "start"): "the `prefect server start` command",
+    ("raw/odm.py", "start"): "lxml's iterparse event at an element's start tag",
     ("spec/checks.py", "visit"): "study.yaml's own keys: visits.schedule[].visit and a criterion rule's visit",
     ("spec/checks.py", "instrument"): "study.yaml's own key: a criterion rule's instrument",
     ("raw/eligibility.py", "visit"): "study.yaml's own key: a criterion rule's visit",
