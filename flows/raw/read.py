@@ -8,7 +8,7 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +19,9 @@ import pyarrow.csv as pv
 
 from flows.kernel.distinct import constant_text
 from flows.kernel.errors import StructuralError
+from flows.raw.odm import read_odm, read_odm_forms
 from flows.raw.values import normalise_values
+from flows.raw.xpt import read_xpt
 from flows.spec.model import RawContract
 
 SOURCE = "_file"  # column carrying the raw file name through the core; the index carries the line
@@ -351,10 +353,11 @@ def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> 
     )
 
 
-def _read_records(path: Path, contract: RawContract, scan: Scan) -> RawFile:
+def _read_records(path: Path, contract: RawContract, scan: Scan | None, frame: pd.DataFrame | None = None) -> RawFile:
     """A SAS transport or ODM file: one record per row, numbered by record (XPT) or the line of its item group
-    (ODM); every record has every column, so none is ragged."""
-    frame = RECORD_READERS[contract.format.type](path, contract)
+    (ODM); every record has every column, so none is ragged. `frame`: its records, when read already."""
+    scan = scan or scan_file(path)
+    frame = RECORD_READERS[contract.format.type](path, contract) if frame is None else frame
     if not _as_scanned(path, scan):
         raise StructuralError(f"{contract.file}: changed while the export read it; run again once it is complete")
     if frame.empty and not contract.allow_empty:
@@ -367,4 +370,33 @@ def _read_records(path: Path, contract: RawContract, scan: Scan) -> RawFile:
     )
 
 
-RECORD_READERS: dict[str, Callable[[Path, RawContract], pd.DataFrame]] = {}
+RECORD_READERS: dict[str, Callable[[Path, RawContract], pd.DataFrame]] = {"xpt": read_xpt, "odm": read_odm}
+
+
+def read_raws(
+    raw_dir: Path, contracts: Mapping[str, RawContract], scans: Mapping[str, Scan] | None = None
+) -> tuple[dict[str, RawFile], list[str]]:
+    """Every contract's file read, with the structural problems of all of them (not only the first): an ODM file
+    that several contracts read is parsed once for all of them."""
+    files, problems, scans = {}, [], scans or {}
+    forms: dict[str, pd.DataFrame] = {}
+    failed: set[str] = set()  # ODM files that could not be parsed: said once, not once per contract
+    odm = sorted({c.file for c in contracts.values() if c.format.type == "odm" and (raw_dir / c.file).is_file()})
+    for file in odm:
+        try:
+            forms |= read_odm_forms(raw_dir / file, [c for c in contracts.values() if c.file == file])
+        except StructuralError as exc:
+            problems.append(str(exc))
+            failed.add(file)
+    for name, contract in contracts.items():
+        if contract.file in failed:
+            continue
+        try:
+            if name in forms:
+                path, scan = raw_dir / contract.file, scans.get(contract.file)
+                files[name] = _read_records(path, contract, scan, forms.pop(name))
+            else:
+                files[name] = read_raw(raw_dir, contract, scans.get(contract.file))
+        except StructuralError as exc:
+            problems.append(str(exc))
+    return files, problems

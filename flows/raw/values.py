@@ -71,7 +71,7 @@ def _decoder(table: dict[str, str]) -> Callable[[pd.Series], pd.Series]:
 
 def _normaliser(col: RawColumn, contract: RawContract) -> Callable[[pd.Series], pd.Series] | None:
     steps: list[Callable[[pd.Series], pd.Series]] = []
-    if col.format and col.format != "ISO 8601":
+    if col.format and col.format != "ISO 8601" and not (col.format == "SAS date" and contract.format.type == "xpt"):
         steps.append(lambda s, w=col.format: s.map(lambda v: iso_of(v, w), na_action="ignore"))
     if contract.format.decimal != "." and col.type in ("integer", "float"):
         steps.append(lambda s, mark=contract.format.decimal: s.str.replace(mark, ".", regex=False))

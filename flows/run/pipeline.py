@@ -22,7 +22,7 @@ from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, Structura
 from flows.mapping.engine import derive_datasets
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
-from flows.raw.read import RawFile, Scan, read_raw, use_returning_pool
+from flows.raw.read import RawFile, Scan, read_raws, use_returning_pool
 from flows.raw.validate import Validation, site_dates, site_today, validate_raw
 from flows.run import progress
 from flows.run.fingerprint import fingerprint, unchanged_since
@@ -69,12 +69,7 @@ class ExportResult:
 def read_inputs(raw_dir: Path, specs: Specs, scans: dict[str, Scan] | None = None) -> dict[str, RawFile]:
     """Read every raw file (with its scan by file name from `scans`, when the fingerprint made it); report the
     structural problems of all files at once."""
-    files, problems, scans = {}, [], scans or {}
-    for name, contract in specs.raw.items():
-        try:
-            files[name] = read_raw(raw_dir, contract, scans.get(contract.file))
-        except StructuralError as exc:
-            problems.append(str(exc))
+    files, problems = read_raws(raw_dir, specs.raw, scans)
     if problems:
         raise StructuralError(" | ".join(problems))
     return files
