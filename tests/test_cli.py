@@ -83,7 +83,7 @@ def test_rejects_on_stderr_root_causes_first_then_counts(capsys):
 
 @pytest.fixture
 def failing_validation(monkeypatch):
-    def bug(raw, specs, today=None):
+    def bug(raw, specs, today=None, sites=None):
         raise TypeError("operation 'rsub' not supported for dtype 'str'")
 
     monkeypatch.setattr(pipeline, "validate_raw", bug)
