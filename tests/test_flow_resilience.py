@@ -101,7 +101,7 @@ def _fault(kind: str, tmp_path, monkeypatch) -> tuple[str, dict]:
         monkeypatch.setattr(pipeline, "write_manifest", full)
     elif kind == "a bug":
 
-        def bug(raw, specs, today=None):
+        def bug(raw, specs, today=None, sites=None):
             raise TypeError("operation 'rsub' not supported for dtype 'str'")
 
         monkeypatch.setattr(pipeline, "validate_raw", bug)
