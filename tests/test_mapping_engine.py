@@ -10,7 +10,6 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from flows.mapping.derivations.arm_by_dose import arm_of_dose
 from flows.mapping.load import load_specs
 from flows.run.pipeline import run_export
 from flows.spec.read import SPECS_DIR
@@ -111,15 +110,6 @@ def test_a_raw_file_no_dataset_reads_is_counted_not_tabulated(tmp_path, spec_cop
     entry = manifest["inputs"]["assessments.csv"]
     assert entry["tabulated"] == 0 and entry["not_tabulated"] == entry["valid"] and entry["balanced"]
     assert "no dataset in specs/sdtm" in entry["not_tabulated_because"]
-
-
-@pytest.mark.parametrize(
-    ("dose", "armcd"),
-    [(1.0, "DL1"), (1.09, "DL1"), (1.2, None), (8.4, "DL4"), (None, None)],  # within 10%, outside, none given
-)
-def test_arm_of_dose(specs, dose, armcd):
-    out = arm_of_dose(pd.Series([dose], dtype="Float64"), specs.study.arms, 0.10).iloc[0]
-    assert (pd.isna(out) and armcd is None) or out == armcd
 
 
 def test_named_derivations_on_the_sample(sample_export):

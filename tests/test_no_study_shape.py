@@ -11,7 +11,11 @@ import yaml
 
 from tests.conftest import ROOT
 
-EXEMPT = {"tools/synth.py", "tools/layouts.py", "tools/csv_layout.py"}  # the S103 sample generator and converters, not the runtime pipeline
+EXEMPT = {
+    "tools/synth.py",
+    "tools/layouts.py",
+    "tools/csv_layout.py",
+}  # the S103 sample generator and converters, not the runtime pipeline
 # Words of the spec vocabulary that a contract may also use as a column name: a raw type is not a column.
 VOCABULARY = {"date", "datetime"}
 # Literals equal to some column name that mean something else where they stand (each read and justified).

@@ -61,3 +61,11 @@ def describe(exc: BaseException) -> str:
         return shorten(f"{exc.strerror or os.strerror(exc.errno)} ({code})" + (f": {where}" if where else ""))
     text = next(iter(str(exc).strip().splitlines()), "")
     return shorten(f"{type(exc).__name__}: {text}".rstrip(": ") + " (a bug: rerun with --debug for the traceback)")
+
+
+def check_both_ways(where: str, missing: tuple[str, list[str]], extra: tuple[str, list[str]], contract: str) -> None:
+    """Raise one StructuralError naming what a file lacks of its contract and what it has beyond it (each as
+    (words, names)), both ways in one line: `QS.xpt: variable(s) missing ['X']; not in the contract ['Y'] (...)`."""
+    parts = [f"{words} {names}" for words, names in (missing, extra) if names]
+    if parts:
+        raise StructuralError(f"{where}: " + "; ".join(parts) + f" (contract {contract})")

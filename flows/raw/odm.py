@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
-from flows.kernel.errors import SpecError, StructuralError
+from flows.kernel.errors import SpecError, StructuralError, check_both_ways
 from flows.spec.model import RawContract, RawFormat
 
 NS = "{http://www.cdisc.org/ns/odm/v1.3}"
@@ -90,14 +90,8 @@ class _Rows:
             raise StructuralError(f"{contract.file}: no ItemGroupData of {where} (contract {contract.path.name})")
         missing = [i for i in self.items if i not in self.seen] if self.lines else []
         extra = sorted(self.seen.difference(self.items) - {None})
-        if missing or extra:
-            parts = [
-                f"ItemOID(s) missing {missing}" if missing else "",
-                f"not in the contract {extra}" if extra else "",
-            ]
-            raise StructuralError(
-                f"{contract.file}: {where}: " + "; ".join(p for p in parts if p) + f" (contract {contract.path.name})"
-            )
+        named = (("ItemOID(s) missing", missing), ("not in the contract", extra))
+        check_both_ways(f"{contract.file}: {where}", *named, contract.path.name)
         self._flush()
         columns = {c.name: pa.chunked_array(self.blocks[c.in_file], pa.large_string()) for c in contract.columns}
         frame = pa.table(columns).to_pandas()

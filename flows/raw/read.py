@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pv
 
 from flows.kernel.distinct import constant_text
-from flows.kernel.errors import StructuralError
+from flows.kernel.errors import StructuralError, check_both_ways
 from flows.raw.odm import read_odm, read_odm_forms
 from flows.raw.values import normalise_values
 from flows.raw.xpt import read_xpt
@@ -264,16 +264,9 @@ def _header(line: bytes, contract: RawContract, dialect: Dialect, text: bytes) -
                 f"{contract.file}: line 1 is one column holding {other!r}: declare delimiter {other!r}? "
                 f"(contract {contract.path.name} format.delimiter is {dialect['delimiter']!r})"
             )
-    missing = [c for c in wanted if c not in header]
-    extra = [c for c in header if c not in wanted]
-    if missing or extra:
-        parts = [
-            f"missing required column(s) {missing}" if missing else "",
-            f"column(s) not in the contract {extra}" if extra else "",
-        ]
-        raise StructuralError(
-            f"{contract.file}: line 1: " + "; ".join(p for p in parts if p) + f" (contract {contract.path.name})"
-        )
+    missing = ("missing required column(s)", [c for c in wanted if c not in header])
+    extra = ("column(s) not in the contract", [c for c in header if c not in wanted])
+    check_both_ways(f"{contract.file}: line 1", missing, extra, contract.path.name)
     if len(set(header)) != len(header):
         raise StructuralError(f"{contract.file}: line 1: duplicate column names")
     return header

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyreadstat
 
-from flows.kernel.errors import StructuralError
+from flows.kernel.errors import StructuralError, check_both_ways
 from flows.spec.model import RawColumn, RawContract
 
 MAGIC = b"HEADER RECORD*******LIB"  # the first record of v5 (LIBRARY) and v8 (LIBV8) files
@@ -104,11 +104,7 @@ def read_xpt(path: Path, contract: RawContract) -> pd.DataFrame:
     missing = [c.in_file for c in contract.columns if c.in_file.upper() not in variables]
     expected = {c.in_file.upper() for c in contract.columns}
     extra = [v for v in meta.column_names if v.upper() not in expected]
-    if missing or extra:
-        parts = [f"variable(s) missing {missing}" if missing else "", f"not in the contract {extra}" if extra else ""]
-        raise StructuralError(
-            f"{contract.file}: " + "; ".join(p for p in parts if p) + f" (contract {contract.path.name})"
-        )
+    check_both_ways(contract.file, ("variable(s) missing", missing), ("not in the contract", extra), contract.path.name)
     formats = meta.original_variable_types
     table = pa.table(
         {
