@@ -198,3 +198,29 @@ def test_text_not_in_the_declared_encoding_names_the_line(tmp_path, specs):
     with pytest.raises(StructuralError) as err:
         read_raw(tmp_path, declared)
     assert str(err.value).startswith("eligibility.csv: line ") and "not utf-16 text" in str(err.value)
+
+
+def test_a_lone_cr_is_refused_even_when_a_blank_line_evens_the_count(tmp_path, specs):
+    """A CR alone ending line 10 and an empty line 31: Arrow's records and the file's LF count agree by chance, so
+    the line numbers would shift by one; the lone CR sends the file to the line-by-line reader, which refuses it."""
+    lines = (RAW / "assessments.csv").read_bytes().split(b"\n")
+    lines[9] = lines[9] + b"\r" + lines[10]
+    del lines[10]
+    lines.insert(30, b"")
+    (tmp_path / "assessments.csv").write_bytes(b"\n".join(lines))
+    with pytest.raises(StructuralError) as err:
+        read_raw(tmp_path, specs.raw["assessments"])
+    assert str(err.value).startswith("assessments.csv: line 10: column ") and "carriage return" in str(err.value)
+
+
+def test_a_link_out_of_the_raw_folder_is_not_read(tmp_path, specs):
+    outside = tmp_path / "secret.csv"
+    outside.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    (raw / "dosing.csv").unlink()
+    (raw / "dosing.csv").symlink_to(outside)
+    with pytest.raises(StructuralError) as err:
+        read_raw(raw, specs.raw["dosing"])
+    assert str(err.value) == f"dosing.csv: is a link to {outside}, outside the raw folder {raw}: not read"
+    assert "root:x" not in str(err.value)

@@ -229,3 +229,9 @@ def test_an_element_epoch_outside_ct_is_named(specs):
     study = Study({**specs.study.data, "elements": elements}, specs.study.path)
     found = message(check_study, dataclasses.replace(specs, study=study))
     assert found == f"{specs.study.path}: elements[1].epoch: ['INFUSION'] not in codelist EPOCH (CT 2025-03-28)"
+
+
+@pytest.mark.parametrize("file", ["../../../../../../etc/passwd", "sub/dosing.csv", ".."])
+def test_a_contract_file_outside_the_raw_folder_is_named(specs, file):
+    found = message(check_raw, with_contract(specs, "dosing", file=file))
+    assert found == f"{specs.raw['dosing'].path}: file: '{file}' must be a plain file name in the raw folder (no path)"

@@ -10,7 +10,7 @@ import pytest
 
 from flows.kernel.errors import SpecError
 from flows.spec.model import RawColumn
-from flows.spec.read import SPECS_DIR, load_codelists, load_domain, load_raw_contract, read_specs
+from flows.spec.read import SPECS_DIR, load_codelists, load_domain, load_raw_contract, read_specs, read_yaml
 
 CONTRACT = """\
 file: visits.csv
@@ -121,3 +121,19 @@ def test_read_specs_does_not_check(tmp_path):
     path = root / "raw" / "dosing.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("parent: enrollment", "parent: enrolment"), "utf-8")
     assert read_specs(root).raw["dosing"].parent == "enrolment"
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path):
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)]
+    path = write(tmp_path, "study.yaml", "\n".join(levels) + "\n")
+    with pytest.raises(SpecError, match=r"study\.yaml: its YAML aliases expand to more than 1,000,000 values"):
+        read_yaml(path)
+
+
+def test_an_alias_as_the_sample_uses_it_is_fine():
+    from flows.spec.read import expanded_size
+
+    assert read_yaml(SPECS_DIR / "study.yaml")["population"]["age"]["max"] == 80
+    shared = {"min": 18}
+    assert expanded_size({"a": shared, "b": [shared, shared]}) == 8  # each use counted: 1 + 2 + (1 + 2 + 2)

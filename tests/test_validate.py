@@ -375,3 +375,19 @@ def test_dates_are_judged_by_each_sites_calendar():
     found = site_future_rejects(frame, pbo.raw["eligibility"], date(2026, 3, 11), sites)
     assert found[["line", "column", "value", "rule"]].values.tolist() == [[2, "IEDAT", "2026-03-11", "date_in_future"]]
     assert found["message"].iloc[0] == "must not be after today (2026-03-10 at site 101)"
+
+
+def test_digits_of_another_script_are_a_row_reject(raw_copy, specs):
+    """Arabic-Indic digits match \\d but no number parser reads them: a reject, not a failed transfer."""
+    line = edit(raw_copy, "enrollment.csv", "0001", "weight_kg", "٦٥.٩")
+    v = validated(raw_copy, specs)
+    hit = v.rejects[(v.rejects["file"] == "enrollment.csv") & (v.rejects["line"] == line)]
+    assert hit[["column", "rule"]].values.tolist() == [["weight_kg", "type:number"]]
+
+
+def test_a_cell_longer_than_arrows_block_is_read_and_rejected_for_its_length(raw_copy, specs):
+    """A 3,000,000-character verbatim term (Arrow reads in 1 MiB blocks): the documented length reject."""
+    line = edit(raw_copy, "adverse_events.csv", "0001", "verbatim_term", "x" * 3_000_000)
+    v = validated(raw_copy, specs)
+    hit = v.rejects[(v.rejects["file"] == "adverse_events.csv") & (v.rejects["line"] == line)]
+    assert hit[["column", "rule"]].values.tolist() == [["verbatim_term", "length"]]

@@ -22,7 +22,7 @@ from flows.kernel.errors import StructuralError, check_both_ways
 from flows.raw.odm import read_odm, read_odm_forms
 from flows.raw.values import normalise_values
 from flows.raw.xpt import read_xpt
-from flows.spec.model import RawContract
+from flows.spec.model import RawContract, RawFormat
 
 SOURCE = "_file"  # column carrying the raw file name through the core; the index carries the line
 Dialect = dict[str, str]  # the csv module's delimiter and quotechar
@@ -85,6 +85,8 @@ def _undecodable(file: str, data: bytes) -> StructuralError:
 def _line_numbers(scan: Scan, records: int) -> pd.Index | None:
     """Line of each record when every line is one record (the fast path); None otherwise."""
     lines = scan.newlines + (0 if scan.ends_with_newline else 1)
+    if scan.lone_cr:  # Arrow ends a record at a CR alone, a line does not: the counts could agree by chance
+        return None
     return pd.RangeIndex(2, records + 2) if lines == records + 1 else None
 
 
@@ -178,12 +180,13 @@ class Scan:
     newlines: int
     ends_with_newline: bool
     modified_ns: int = 0  # the file's modification time when the scan began (0: not known)
+    lone_cr: bool = False  # a carriage return not followed by a line feed somewhere in the file
 
 
 def scan_file(path: Path, block: int = 1 << 24, also: Callable[[bytes], object] | None = None) -> Scan:
     """Fingerprint, size, header and line count of a raw file, read block by block. `also` is handed every block
     too (e.g. another hash), in a thread of its own: hashing releases the GIL, so the two hashes run side by side."""
-    digest, size, newlines, blank, last = hashlib.sha256(), 0, 0, True, b""
+    digest, size, newlines, blank, last, lone_cr = hashlib.sha256(), 0, 0, True, b"", False
     pending: Future | None = None
     with path.open("rb") as fh, ThreadPoolExecutor(1) as pool:
         modified = os.fstat(fh.fileno()).st_mtime_ns
@@ -198,10 +201,16 @@ def scan_file(path: Path, block: int = 1 << 24, also: Callable[[bytes], object] 
             text = chunk.removeprefix(codecs.BOM_UTF8) if size == 0 else chunk
             blank = blank and (not text or text.isspace())
             newlines += chunk.count(b"\n")
+            if not lone_cr and b"\r" in chunk:  # a CR ending the block before is judged with this one
+                joined = last[-1:] + chunk
+                lone_cr = joined.count(b"\r") - joined.count(b"\r\n") > (1 if chunk.endswith(b"\r") else 0)
+            elif last.endswith(b"\r") and not chunk.startswith(b"\n"):
+                lone_cr = True
             size, last = size + len(chunk), chunk
         if pending is not None:
             pending.result()
-    return Scan(digest.hexdigest(), size, first_line, blank, newlines, last.endswith(b"\n"), modified)
+    lone_cr = lone_cr or last.endswith(b"\r")
+    return Scan(digest.hexdigest(), size, first_line, blank, newlines, last.endswith(b"\n"), modified, lone_cr)
 
 
 def _as_scanned(path: Path, scan: Scan) -> bool:
@@ -248,7 +257,9 @@ def _utf8(path: Path, contract: RawContract) -> bytes | None:
 def _scan_of(data: bytes) -> Scan:
     """The line facts of text held in memory (its fingerprint stays that of the file on disk)."""
     first = data.split(b"\n", 1)[0]
-    return Scan("", len(data), first.rstrip(b"\r"), not data.strip(), data.count(b"\n"), data.endswith(b"\n"))
+    lone_cr = data.count(b"\r") != data.count(b"\r\n")
+    blank, ends = not data.strip(), data.endswith(b"\n")
+    return Scan("", len(data), first.rstrip(b"\r"), blank, data.count(b"\n"), ends, lone_cr=lone_cr)
 
 
 def _header(line: bytes, contract: RawContract, dialect: Dialect, text: bytes) -> list[str]:
@@ -272,6 +283,29 @@ def _header(line: bytes, contract: RawContract, dialect: Dialect, text: bytes) -
     return header
 
 
+def _arrow_csv(
+    source: Path | bytes, header: list[str], fmt: RawFormat, skipped: list[object], block: int = 1 << 20
+) -> pa.Table:
+    """Arrow's CSV reader in the contract's dialect, every column text; a record of the wrong width goes to
+    `skipped`. Arrow reads a UTF-8 file itself (and skips a byte-order mark): faster, and no copy in memory."""
+    return pv.read_csv(
+        source if isinstance(source, Path) else pa.BufferReader(source),
+        read_options=pv.ReadOptions(use_threads=True, block_size=min(block, (1 << 31) - 1)),
+        parse_options=pv.ParseOptions(
+            delimiter=fmt.delimiter,
+            quote_char=fmt.quote,
+            newlines_in_values=True,
+            invalid_row_handler=lambda row: skipped.append(row) or "skip",
+        ),
+        convert_options=pv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.large_string()),  # what pandas' str holds: no copy
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        ),
+    )
+
+
 def _read_csv(path: Path, contract: RawContract, scan: Scan) -> _Csv:
     """A CSV file in its contract's dialect (delimiter, quote, encoding), every column as text."""
     fmt = contract.format
@@ -284,27 +318,14 @@ def _read_csv(path: Path, contract: RawContract, scan: Scan) -> _Csv:
     header = _header(lines_of.first_line, contract, dialect, text() if data is not None else b"")
     skipped: list[object] = []
     try:
-        table = pv.read_csv(
-            # Arrow reads a UTF-8 file itself (and skips a byte-order mark): faster, and no copy of it in memory
-            path if data is None else pa.BufferReader(data),
-            read_options=pv.ReadOptions(use_threads=True),
-            parse_options=pv.ParseOptions(
-                delimiter=fmt.delimiter,
-                quote_char=fmt.quote,
-                newlines_in_values=True,
-                invalid_row_handler=lambda row: skipped.append(row) or "skip",
-            ),
-            convert_options=pv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.large_string()),  # what pandas' str holds: no copy
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        table = _arrow_csv(path if data is None else data, header, fmt, skipped)
     except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc):
-            raise _undecodable(contract.file, text()) from None
-        raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
+        if "straddl" not in str(exc):
+            if "UTF8" in str(exc):
+                raise _undecodable(contract.file, text()) from None
+            raise StructuralError(f"{contract.file}: not a well-formed CSV: {str(exc).splitlines()[0]}") from None
+        skipped.clear()  # a record longer than Arrow's block: read again in blocks as long as the file
+        table = _arrow_csv(path if data is None else data, header, fmt, skipped, block=lines_of.size + 1)
     frame = table.to_pandas()
     lines = None if skipped else _line_numbers(lines_of, len(frame))
     if lines is not None:
@@ -313,12 +334,23 @@ def _read_csv(path: Path, contract: RawContract, scan: Scan) -> _Csv:
     return _Csv(frame, found.good, found.ragged, found.spans, found.data_lines, header)
 
 
+def raw_path(raw_dir: Path, file: str) -> Path:
+    """Where a raw file is: inside the raw folder, a link resolved and kept inside it (a file elsewhere is never
+    read, nor a line of it echoed)."""
+    path = raw_dir / file
+    if path.is_symlink() or path.exists():
+        target, folder = path.resolve(), raw_dir.resolve()
+        if not target.is_relative_to(folder):
+            raise StructuralError(f"{file}: is a link to {target}, outside the raw folder {raw_dir}: not read")
+    return path
+
+
 def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> RawFile:
     """Read one raw file as all-text columns named as the contract names them, each value in the pipeline's one
     representation (flows.raw.values); raise StructuralError for what no row-level reject can express.
 
     `scan` is the file's scan when it was made already (by the fingerprint, which reads every byte anyway)."""
-    path = raw_dir / contract.file
+    path = raw_path(raw_dir, contract.file)
     if not path.is_file():
         raise StructuralError(f"{contract.file}: missing file (expected in {raw_dir})")
     scan = scan or scan_file(path)
@@ -377,7 +409,7 @@ def read_raws(
     odm = sorted({c.file for c in contracts.values() if c.format.type == "odm" and (raw_dir / c.file).is_file()})
     for file in odm:
         try:
-            forms |= read_odm_forms(raw_dir / file, [c for c in contracts.values() if c.file == file])
+            forms |= read_odm_forms(raw_path(raw_dir, file), [c for c in contracts.values() if c.file == file])
         except StructuralError as exc:
             problems.append(str(exc))
             failed.add(file)

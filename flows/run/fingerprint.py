@@ -64,7 +64,8 @@ def fingerprint(
     _add(digest, "cutoff", (cutoff or "").encode("utf-8"))
     for contract in sorted(specs.raw.values(), key=lambda c: c.file):
         path = raw_dir / contract.file
-        if not path.is_file():  # a missing file still fingerprints (reading it fails later with a clear message)
+        # a missing file, or a link out of the raw folder, still fingerprints (reading it fails later, saying why)
+        if not path.is_file() or not path.resolve().is_relative_to(raw_dir.resolve()):
             _add(digest, f"raw/{contract.file}", b"\0missing")
             continue
         digest, scan = _add_file(digest, f"raw/{contract.file}", path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -327,6 +328,12 @@ def check_raw(specs: Specs) -> None:
         if contract.parent and contract.parent not in specs.raw:
             raise SpecError(f"{where}: parent: unknown raw file '{contract.parent}'")
         check_format(contract)
+        if (
+            not isinstance(contract.file, str)
+            or contract.file != Path(contract.file).name
+            or contract.file in ("", ".", "..")
+        ):
+            raise SpecError(f"{where}: file: '{contract.file}' must be a plain file name in the raw folder (no path)")
         for col in contract.columns:
             cw = f"{where}: columns.{col.name}"
             if col.type not in RAW_TYPES:

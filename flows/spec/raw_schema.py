@@ -13,8 +13,8 @@ from flows.kernel.distinct import per_value_check
 from flows.spec.model import VALUE_FORMATS, Copy, RawColumn, RawContract, Specs
 from flows.spec.sdtm_schema import ascii_text, fits
 
-NUMBER = r"-?\d+(\.\d+)?"
-INTEGER = r"-?\d+"
+NUMBER = r"-?[0-9]+(\.[0-9]+)?"  # ASCII digits: \d takes every script's, which no number parser reads
+INTEGER = r"-?[0-9]+"
 
 
 @dataclass(frozen=True)

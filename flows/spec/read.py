@@ -27,6 +27,27 @@ def yaml_error(path: Path, exc: yaml.YAMLError) -> SpecError:
     return SpecError(f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else ""))
 
 
+EXPANDED_LIMIT = 1_000_000  # values a spec file may hold once its YAML aliases are expanded (an alias bomb: 10**9)
+
+
+def expanded_size(data: Any, limit: int = EXPANDED_LIMIT) -> int:
+    """How many values `data` holds with every alias expanded (a shared node counted each time it is used),
+    counting each distinct node once: linear in the file, however far its aliases would expand. Stops past limit."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list) else ()
+        total = 1
+        for child in children:
+            total = min(total + size(child), limit + 1)
+        sizes[id(node)] = total
+        return total
+
+    return size(data)
+
+
 def read_yaml(path: Path) -> Mapping[str, Any]:
     """A spec file's top-level mapping; a missing file or a YAML error is a SpecError naming file, line and column."""
     try:
@@ -39,6 +60,8 @@ def read_yaml(path: Path) -> Mapping[str, Any]:
         raise yaml_error(path, exc) from None
     if not isinstance(data, Mapping):
         raise SpecError(f"{path}: expected a mapping at the top level")
+    if expanded_size(data) > EXPANDED_LIMIT:
+        raise SpecError(f"{path}: its YAML aliases expand to more than {EXPANDED_LIMIT:,} values (an alias bomb?)")
     return data
 
 
