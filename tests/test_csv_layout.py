@@ -71,3 +71,17 @@ def test_a_file_in_another_dialect_says_which_delimiter_to_declare(tmp_path):
         "error: DOSING.csv: line 1 is one column holding ';': declare delimiter ';'? "
         "(contract dosing.yaml format.delimiter is ',')"
     )
+
+
+def test_the_assessments_are_one_form_per_instrument_and_qs_reads_two():
+    forms = {
+        n: (LAYOUT / "raw" / f"{n}.csv").read_text(encoding="utf-8-sig").splitlines() for n in ("MGADL", "QMG", "MGFA")
+    }
+    assert {line.split(";")[4] for line in forms["MGADL"][1:]} == {"MG-ADL"}
+    assert [len(lines) - 1 for lines in forms.values()] == [1539, 2394, 59]  # raw/assessments.csv's 3,992 rows
+    qs = (LAYOUT / "specs" / "sdtm" / "qs.yaml").read_text()
+    assert (
+        "  from: [mgadl, qmg]\n" in qs
+        and qs.replace("  from: [mgadl, qmg]\n", "  from: assessments\n")
+        == (ROOT / "specs" / "sdtm" / "qs.yaml").read_text()
+    )

@@ -56,6 +56,18 @@ from tests.test_specs import broken
             "table: sites, key: id, value: contry}",
             "dm.yaml: variables.COUNTRY.map.lookup.value: no row of 'sites' has 'contry' (its fields: [",
         ),
+        (  # one of several sources without a contract
+            "sdtm/qs.yaml",
+            "  from: assessments\n",
+            "  from: [assessments, quests]\n",
+            "qs.yaml: records.from: no contract for raw file 'quests' in specs/raw",
+        ),
+        (  # sources that are not contract names
+            "sdtm/qs.yaml",
+            "  from: assessments\n",
+            "  from: {raw: assessments}\n",
+            "qs.yaml: records.from: a raw contract's name, or a list of them",
+        ),
         (  # a domain whose source file has no contract
             "sdtm/ex.yaml",
             "records: {from: dosing}",

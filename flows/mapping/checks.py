@@ -15,6 +15,22 @@ from flows.mapping.vocabulary import Condition, Step
 from flows.spec.model import DomainSpec, RawColumn, Specs, Variable
 
 
+def _source_fields(spec: DomainSpec, specs: Specs, where: str) -> set[str]:
+    """The columns every raw source of a domain has (one contract, or a list whose valid rows are taken in turn):
+    each a contract, naming its subject columns alike."""
+    named = spec.records["from"]
+    if not spec.raw_sources or not all(isinstance(s, str) for s in spec.raw_sources) or isinstance(named, Mapping):
+        raise SpecError(f"{where}: a raw contract's name, or a list of them")
+    for source in spec.raw_sources:
+        if source not in specs.raw:
+            raise SpecError(f"{where}: no contract for raw file '{source}' in specs/raw")
+    contracts = [specs.raw[s] for s in spec.raw_sources]
+    if len({tuple(c.subject_columns) for c in contracts}) > 1:
+        named = {c.name: c.subject_columns for c in contracts}
+        raise SpecError(f"{where}: the sources name their subject columns (roles SITEID, SUBJID) differently: {named}")
+    return set.intersection(*(set(c.column_names) for c in contracts))
+
+
 def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
     """The fields a domain's records have (raw columns, study-list fields, a named source's fields)."""
     rec, where = spec.records, f"{spec.path}: records"
@@ -26,9 +42,7 @@ def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
     if "supplemental" in rec:
         return _check_supplemental(rec["supplemental"], specs, f"{where}.supplemental")
     if "from" in rec:
-        if rec["from"] not in specs.raw:
-            raise SpecError(f"{where}.from: no contract for raw file '{rec['from']}' in specs/raw")
-        fields = set(specs.raw[rec["from"]].column_names)
+        fields = _source_fields(spec, specs, f"{where}.from")
         if "unpivot" in rec:
             how = rec["unpivot"]
             bad = [c for c in how.get("columns", []) if c not in fields]
@@ -135,20 +149,17 @@ def _check_arg(kind: str, value: Any, spec: DomainSpec, fields: set[str], specs:
         raise SpecError(f"{where}: '{value}' names no dataset in specs/sdtm")
 
 
-def raw_column(spec: DomainSpec, specs: Specs, name: Any) -> RawColumn | None:
-    """The raw contract's column a field of the domain's records is, when the records come from a raw file."""
-    contract = specs.raw.get(spec.records.get("from")) if isinstance(spec.records.get("from"), str) else None
-    return contract.column(name) if contract and name in contract.column_names else None
+def raw_columns(spec: DomainSpec, specs: Specs, name: Any) -> list[tuple[str, RawColumn]]:
+    """(contract file, column) of each raw source that has the field `name` of the domain's records."""
+    contracts = [specs.raw[s] for s in spec.raw_sources if s in specs.raw]
+    return [(c.path.name, c.column(name)) for c in contracts if name in c.column_names]
 
 
 def _check_column_type(types: tuple[str, ...], value: Any, spec: DomainSpec, specs: Specs, where: str) -> None:
     """A column an algorithm reads as dates (say) is declared so in its raw contract."""
-    col = raw_column(spec, specs, value)
-    if col is not None and col.type not in types:
-        raise SpecError(
-            f"{where}: '{value}' is declared {col.type} in {specs.raw[spec.records['from']].path.name}; "
-            f"this reads {' or '.join(types)}"
-        )
+    for contract, col in raw_columns(spec, specs, value):
+        if col.type not in types:
+            raise SpecError(f"{where}: '{value}' is declared {col.type} in {contract}; this reads {' or '.join(types)}")
 
 
 NUMERIC = ("integer", "float")
@@ -158,12 +169,10 @@ def _check_copied_type(steps: tuple[Step, ...], var: Variable, spec: DomainSpec,
     """A Num variable takes a raw column as it is only when the column is declared a number."""
     for step in steps:
         column = step.args.get(step.operation.copies) if step.operation.copies else None
-        col = raw_column(spec, specs, column) if column else None
-        if var.type == "Num" and col is not None and col.type not in NUMERIC:
-            contract = specs.raw[spec.records["from"]].path.name
-            raise SpecError(
-                f"{where}.{step.name}: {var.name} is Num, but '{column}' is declared {col.type} in {contract}"
-            )
+        for contract, col in raw_columns(spec, specs, column) if column and var.type == "Num" else ():
+            if col.type not in NUMERIC:
+                said = f"{var.name} is Num, but '{column}' is declared {col.type} in {contract}"
+                raise SpecError(f"{where}.{step.name}: {said}")
 
 
 def _check_sponsor_codelist(cl: Mapping[str, Any], specs: Specs, where: str) -> None:
@@ -209,7 +218,7 @@ def raw_source(step: Step, spec: DomainSpec) -> str | None:
     """<raw file>.<column> a collected value comes from, for define.xml's Origin."""
     if step.operation.collects is None or "from" not in spec.records:
         return None
-    return f"{spec.records['from']}.{step.args.get(step.operation.collects)}"
+    return ", ".join(f"{source}.{step.args.get(step.operation.collects)}" for source in spec.raw_sources)
 
 
 def check_mappings(specs: Specs) -> dict[str, DomainSpec]:

@@ -114,7 +114,7 @@ def _derive_all(valid: dict[str, pd.DataFrame], specs: Specs, facts: Mapping[str
         where = f"{spec.path.name}: " + ("records" if node == RECORDS else f"variables.{node}")
         try:
             if node == RECORDS:
-                raw = spec.records.get("from")
+                raw = spec.raw_sources[0] if spec.raw_sources else None  # the sources share their subject columns
                 ctx = Context(domain, pd.DataFrame(), specs, specs.raw.get(raw), valid, datasets, facts or {})
                 if "supplemental" in spec.records:
                     how = spec.records["supplemental"]

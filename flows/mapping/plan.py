@@ -87,8 +87,7 @@ def _node_reads(node: Node, domains: Mapping[str, DomainPlan], specs: Specs) -> 
     domain, var = node
     spec = specs.sdtm[domain]
     if var == RECORDS:
-        head = (spec.records or {}).get("from")
-        return frozenset({head} if head in specs.raw else ())
+        return frozenset(s for s in spec.raw_sources if s in specs.raw)
     return frozenset().union(*(step_raw_reads(s, spec, specs) for s in domains[domain].steps[var]))
 
 
@@ -153,19 +152,17 @@ def copied_columns(specs: Specs) -> dict[tuple[str, str], tuple[Copy, ...]]:
     out: dict[tuple[str, str], list[Copy]] = {}
     for domain, spec in specs.sdtm.items():
         rec = spec.records or {}
-        raw = rec.get("from")
-        if raw not in specs.raw:
-            continue
-        columns = set(specs.raw[raw].column_names) - set((rec.get("unpivot") or {}).get("columns", ()))
-        steps = plan_domain(spec).steps
-        for var in spec.variables:
-            for step in steps[var.name] if var.type == "Char" else ():
-                column = step.args.get(step.operation.copies) if step.operation.copies else None
-                if column in columns:
-                    every = "where" not in rec and not step.when
-                    out.setdefault((raw, column), []).append(
-                        Copy(f"{domain}.{var.name}", var.length if every else None)
-                    )
+        for raw in (s for s in spec.raw_sources if s in specs.raw):
+            columns = set(specs.raw[raw].column_names) - set((rec.get("unpivot") or {}).get("columns", ()))
+            steps = plan_domain(spec).steps
+            for var in spec.variables:
+                for step in steps[var.name] if var.type == "Char" else ():
+                    column = step.args.get(step.operation.copies) if step.operation.copies else None
+                    if column in columns:
+                        every = "where" not in rec and not step.when
+                        out.setdefault((raw, column), []).append(
+                            Copy(f"{domain}.{var.name}", var.length if every else None)
+                        )
     return {k: tuple(v) for k, v in out.items()}
 
 

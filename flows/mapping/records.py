@@ -28,17 +28,21 @@ def _unpivot(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def _group(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
-    """One record per distinct combination of `by`, with min_<col>/max_<col> of the listed columns, the file and
-    the first line of the group (grouped in Arrow: fast on 10^7 rows)."""
+    """One record per distinct combination of `by`, with min_<col>/max_<col> of the listed columns, and the file and
+    line of the group's first record (records of several sources: the first source's first); grouped in Arrow: fast
+    on 10^7 rows."""
     by, mins, maxs = list(how["by"]), list(how.get("min", [])), list(how.get("max", []))
-    cols = dict.fromkeys([*by, *mins, *maxs, SOURCE])
+    cols = dict.fromkeys([*by, *mins, *maxs])
     text = {c: pa.array(frame[c], type=pa.large_string()) for c in cols}  # what pandas' str holds: no cast
-    table = pa.table(text | {"_line": frame["_line"].to_numpy()})
-    aggs = [(c, "min") for c in mins] + [(c, "max") for c in maxs] + [(SOURCE, "min"), ("_line", "min")]
+    table = pa.table(text | {"_at": np.arange(len(frame))})
+    aggs = [(c, "min") for c in mins] + [(c, "max") for c in maxs] + [("_at", "min")]
     grouped = table.group_by(by, use_threads=False).aggregate(aggs).to_pandas()
     names = {f"{c}_min": f"min_{c}" for c in mins} | {f"{c}_max": f"max_{c}" for c in maxs}
-    out = grouped.rename(columns={**names, f"{SOURCE}_min": SOURCE, "_line_min": "_line"})
-    return out.sort_values("_line", kind="stable").reset_index(drop=True)
+    out = grouped.rename(columns=names).sort_values("_at_min", kind="stable").reset_index(drop=True)
+    first = out.pop("_at_min").to_numpy()
+    out[SOURCE] = frame[SOURCE].iloc[first].array  # taken in Arrow: the file names are not made Python strings
+    out["_line"] = frame["_line"].to_numpy()[first]
+    return out
 
 
 def _explode(rows: list[Mapping[str, Any]], how: Mapping[str, Any]) -> pd.DataFrame:
@@ -84,16 +88,22 @@ def supplemental_records(how: Mapping[str, Any], parent: Context) -> pd.DataFram
     return pd.concat(parts, ignore_index=True).astype({f: "str" for f in SUPP_FIELDS})
 
 
+def _raw_records(frame: pd.DataFrame) -> pd.DataFrame:
+    """A raw file's valid rows as records, each with its line (`_line`) beside its file (`_file`)."""
+    index = frame.index  # a RangeIndex's to_numpy() would stay cached on the raw rows' index: made afresh
+    lines = np.arange(index.start, index.stop, index.step) if isinstance(index, pd.RangeIndex) else index.to_numpy()
+    records = frame.reset_index(drop=True)
+    records["_line"] = lines
+    return records
+
+
 def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
     """The records of a domain: valid rows of its raw file (unpivoted or grouped, then filtered), a study.yaml
     list (exploded), or a named record source. Raw records keep their file (`_file`) and line (`_line`)."""
     rec = spec.records
     if "from" in rec:
-        frame = ctx.valid[rec["from"]]
-        index = frame.index  # a RangeIndex's to_numpy() would stay cached on the raw rows' index: made afresh
-        lines = np.arange(index.start, index.stop, index.step) if isinstance(index, pd.RangeIndex) else index.to_numpy()
-        records = frame.reset_index(drop=True)
-        records["_line"] = lines
+        parts = [_raw_records(ctx.valid[name]) for name in spec.raw_sources]
+        records = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         if "unpivot" in rec:
             records = _unpivot(records, rec["unpivot"])
         if "group" in rec:

@@ -52,6 +52,23 @@ def contract_with(specs: Specs, roles: tuple[str, ...]) -> RawContract:
     return next(c for c in specs.raw.values() if all(c.role(r) for r in roles))
 
 
+def frames_with(
+    valid: Mapping[str, pd.DataFrame], specs: Specs, roles: tuple[str, ...]
+) -> tuple[pd.DataFrame, RawContract]:
+    """The valid rows of every raw contract with columns of all `roles` (the forms of one table may be several
+    files, e.g. the MG-ADL and the QMG form), as one frame of the subject and role columns named as the first
+    contract names them, and that contract."""
+    contracts = [c for c in specs.raw.values() if all(c.role(r) for r in roles)]
+    first = contracts[0]
+    if len(contracts) == 1:
+        return valid[first.name], first
+    names = [*first.subject_columns, *(first.role(r) for r in roles)]
+    parts = [
+        valid[c.name][[*c.subject_columns, *(c.role(r) for r in roles)]].set_axis(names, axis=1) for c in contracts
+    ]
+    return pd.concat(parts), first
+
+
 def _arrow(values: pd.Series) -> pa.ChunkedArray:
     return pa.chunked_array(pa.array(values.array))
 
@@ -111,8 +128,7 @@ def _yn(holds: pd.Series) -> pd.Series:
 def age_range(rule: Mapping[str, Any], valid: Mapping[str, pd.DataFrame], specs: Specs) -> Answers:
     """Completed years from the date of birth (a partial one imputed to its first day) to the date `at` names."""
     age, at = rule["age"], AT_ROLES[rule["age"]["at"]]
-    contract = contract_with(specs, ("BIRTH_DATE", at))
-    frame = valid[contract.name]
+    frame, contract = frames_with(valid, specs, ("BIRTH_DATE", at))
     birth, ref = frame[contract.role("BIRTH_DATE")], frame[contract.role(at)]
     years = completed_years(impute_first(birth), parse_date(ref))
     known = years.notna().to_numpy()
@@ -130,8 +146,7 @@ def age_range(rule: Mapping[str, Any], valid: Mapping[str, pd.DataFrame], specs:
 
 def class_in(rule: Mapping[str, Any], valid: Mapping[str, pd.DataFrame], specs: Specs) -> Answers:
     """The instrument's class recorded at the visit is one of the rule's classes."""
-    contract = contract_with(specs, RULE_ROLES["class_in"])
-    frame = valid[contract.name]
+    frame, contract = frames_with(valid, specs, RULE_ROLES["class_in"])
     visit, inst, result = (contract.role(r) for r in RULE_ROLES["class_in"])
     classes = specs.study.data["instruments"][rule["instrument"]].get("classes", [])
     rows, _ = rows_in(frame, [*contract.subject_columns, result], {visit: [rule["visit"]], inst: [rule["instrument"]]})
@@ -147,9 +162,9 @@ def score_threshold(rule: Mapping[str, Any], valid: Mapping[str, pd.DataFrame], 
     """At every visit of the rule some instrument's item sum reaches its minimum, with the instrument's ocular items
     below `ocular_share_below` of that sum. A visit without a complete scale of every instrument, unless one of them
     passes, gives no answer; one failing visit answers N."""
-    contract = contract_with(specs, RULE_ROLES["score_threshold"])
+    frame, contract = frames_with(valid, specs, RULE_ROLES["score_threshold"])
     roles = tuple(contract.role(r) for r in RULE_ROLES["score_threshold"])
-    sums = item_sums(valid[contract.name], contract, rule, roles, specs)
+    sums = item_sums(frame, contract, rule, roles, specs)
     instruments = specs.study.data["instruments"]
     need = np.array([len(instruments[t["instrument"]]["items"]) for t in rule["any_of"]])
     low = np.array([float(t["min"]) for t in rule["any_of"]])

@@ -150,7 +150,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
 
 def _not_tabulated_because(name: str, specs: Specs) -> str:
     """Why valid rows of a raw file are in no dataset: no dataset reads the file, or the contract's reason."""
-    if not any((spec.records or {}).get("from") == name for spec in specs.sdtm.values()):
+    if not any(name in spec.raw_sources for spec in specs.sdtm.values()):
         return f"no dataset in specs/sdtm takes records from {specs.raw[name].file}"
     return specs.raw[name].not_tabulated
 

@@ -152,12 +152,19 @@ class DomainSpec:
     seq: str | None
     variables: tuple[Variable, ...]
     path: Path
-    records: Mapping[str, Any] | None = None  # {from: <raw file>} | {study: <list>} | {derivation: <source>}
+    records: Mapping[str, Any] | None = None  # {from: <raw file(s)>} | {study: <list>} | {derivation: <source>}
     value_lists: Mapping[str, str] | None = None  # variable -> the variable whose values select its definition
 
     @property
     def names(self) -> list[str]:
         return [v.name for v in self.variables]
+
+    @property
+    def raw_sources(self) -> tuple[str, ...]:
+        """The raw contracts the records come from: `records.from` names one, or a list (one dataset from several
+        forms, e.g. QS from the MG-ADL and the QMG form), their valid rows taken in that order."""
+        named = (self.records or {}).get("from")
+        return (named,) if isinstance(named, str) else tuple(named or ())
 
     def variable(self, name: str) -> Variable:
         return next(v for v in self.variables if v.name == name)

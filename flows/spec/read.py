@@ -169,7 +169,8 @@ def base_of(root: Path) -> Path | None:
 
 def read_specs(root: Path = SPECS_DIR) -> Specs:
     """Read every spec under root, unchecked (`flows.mapping.load.load_specs` checks them): the raw contracts of
-    root/raw, the rest from root or, when root has a layout.yaml, from the folder it extends."""
+    root/raw, the rest from root or, when root has a layout.yaml, from the folder it extends (with the dataset specs
+    root/sdtm holds in place of the base's of the same name)."""
     base = base_of(root)
     shared = base or root
     study = Study(read_yaml(shared / "study.yaml"), shared / "study.yaml")
@@ -177,9 +178,12 @@ def read_specs(root: Path = SPECS_DIR) -> Specs:
     raw = {p.stem: load_raw_contract(p) for p in sorted((root / "raw").glob("*.yaml"))}
     sdtm_dir = shared / "sdtm"
     methods = dict(read_yaml(sdtm_dir / "methods.yaml")["methods"]) if (sdtm_dir / "methods.yaml").exists() else {}
+    files = {p.name: p for p in sdtm_dir.glob("*.yaml")}
+    if base is not None:  # a layout's own dataset specs replace the base's of the same name (QS of split forms)
+        files |= {p.name: p for p in (root / "sdtm").glob("*.yaml")}
     sdtm = {}
-    for p in sorted(sdtm_dir.glob("*.yaml")):
-        if p.name != "methods.yaml":
-            spec = load_domain(p)
+    for name, path in sorted(files.items()):
+        if name != "methods.yaml":
+            spec = load_domain(path)
             sdtm[spec.domain] = spec
     return Specs(study, release, codelists, raw, sdtm, methods, root, base=base)

@@ -1,7 +1,9 @@
 """The S103 sample as another EDC vendor exports it, for the tests of reading by specs: `;`-separated CSV with a
 byte-order mark and CRLF line ends, upper-case file and column names, dates as DDMONYYYY (UN/UNK for unknown parts),
-numbers with a decimal comma and coded answers (1/0 for Y/N, 1/2 for M/F). Writes the files and the raw contracts
-that read them (tests/studies/S103-csv); the study, CT and dataset specs are the sample's (layout.yaml extends them).
+numbers with a decimal comma, coded answers (1/0 for Y/N, 1/2 for M/F), and the assessments as one form per
+instrument (MGADL.csv, QMG.csv, MGFA.csv). Writes the files, the raw contracts that read them and the dataset specs
+that read the forms (QS from the MG-ADL and the QMG form) into tests/studies/S103-csv; the study, CT and the other
+dataset specs are the sample's (layout.yaml extends them).
 
     python -m flows.tools.csv_layout [--raw raw] [--specs specs] [--out tests/studies/S103-csv]
 """
@@ -40,12 +42,28 @@ def vendor_name(column: str, contract: RawContract) -> str:
     return {"SITEID": "SITENO", "SUBJID": "SUBJNO"}.get(contract.column(column).role or "", column.upper())
 
 
-def vendor_file(contract: RawContract) -> str:
-    return contract.name.upper() + ".csv"
+def form_name(instrument: str) -> str:
+    """A form's contract name from the instrument it holds: 'MG-ADL' -> 'mgadl'."""
+    return "".join(ch for ch in instrument.lower() if ch.isalnum())
 
 
-def write_vendor_file(raw_dir: Path, contract: RawContract, out: Path) -> None:
+def forms_of(raw_dir: Path, contract: RawContract) -> dict[str, pd.DataFrame]:
+    """The file's rows by form: a file with an INSTRUMENT column is one form per instrument (as an EDC exports each
+    CRF page), every other file one form of its own name."""
     frame = pd.read_csv(raw_dir / contract.file, dtype=str, keep_default_na=False)
+    instrument = contract.role("INSTRUMENT")
+    if instrument is None:
+        return {contract.name: frame}
+    return {form_name(i): rows for i, rows in frame.groupby(instrument, sort=False)}
+
+
+def vendor_file(name: str) -> str:
+    return name.upper() + ".csv"
+
+
+def write_vendor_file(frame: pd.DataFrame, contract: RawContract, out: Path) -> None:
+    """One form's rows as the vendor writes them (the dialect, DDMONYYYY, decimal comma, codes, its names)."""
+    frame = frame.copy()
     for col in contract.columns:
         if col.type in ("date", "partial_date", "datetime"):
             frame[col.name] = frame[col.name].map(ddmonyyyy)
@@ -55,13 +73,15 @@ def write_vendor_file(raw_dir: Path, contract: RawContract, out: Path) -> None:
             coded = {value: code for code, value in CODES[col.codelist].items()}
             frame[col.name] = frame[col.name].map(lambda v, c=coded: c.get(v, v))
     frame.columns = [vendor_name(c, contract) for c in frame.columns]
-    with (out / vendor_file(contract)).open("w", encoding="utf-8-sig", newline="") as fh:
+    with out.open("w", encoding="utf-8-sig", newline="") as fh:
         frame.to_csv(fh, sep=";", index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
 
-def vendor_contract(contract: RawContract) -> dict:
-    """The sample's contract with the vendor's file, format, column names, date formats and codes."""
-    data = contract_yaml(contract, vendor_file(contract), FORMAT)
+def vendor_contract(contract: RawContract, form: str) -> dict:
+    """The sample's contract for one form with the vendor's file, format, column names, date formats and codes."""
+    data = contract_yaml(contract, vendor_file(form), FORMAT)
+    if form != contract.name:
+        data["description"] = f"{data['description']}: the {form.upper()} form"
     for col in data["columns"]:
         col["source"] = vendor_name(col["name"], contract)
         if col["type"] in ("date", "partial_date", "datetime"):
@@ -71,12 +91,33 @@ def vendor_contract(contract: RawContract) -> dict:
     return data
 
 
+def split_datasets(specs_dir: Path, split: dict[str, list[str]]) -> dict[str, str]:
+    """The dataset specs that take records from a file split into forms, reading those forms instead (QS from the
+    MG-ADL and the QMG form; a dataset filtered to one instrument from that form alone)."""
+    out = {}
+    for path in sorted((specs_dir / "sdtm").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        for name, forms in split.items():
+            if f"from: {name}\n" not in text:
+                continue
+            wanted = [f for f in forms if f.upper() in text.upper().replace("-", "")] or forms
+            sources = wanted[0] if len(wanted) == 1 else "[" + ", ".join(wanted) + "]"
+            out[path.name] = text.replace(f"from: {name}\n", f"from: {sources}\n")
+    return out
+
+
 def write_csv_layout(raw_dir: Path, specs_dir: Path, out_dir: Path) -> None:
     specs = read_specs(specs_dir)
     (out_dir / "raw").mkdir(parents=True, exist_ok=True)
+    contracts, split = {}, {}
     for contract in specs.raw.values():
-        write_vendor_file(raw_dir, contract, out_dir / "raw")
-    write_layout(out_dir / "specs", specs_dir, {c.name: vendor_contract(c) for c in specs.raw.values()})
+        forms = forms_of(raw_dir, contract)
+        for form, frame in forms.items():
+            write_vendor_file(frame, contract, out_dir / "raw" / vendor_file(form))
+            contracts[form] = vendor_contract(contract, form)
+        if list(forms) != [contract.name]:
+            split[contract.name] = list(forms)
+    write_layout(out_dir / "specs", specs_dir, contracts, split_datasets(specs_dir, split))
 
 
 def main(argv: list[str] | None = None) -> int:

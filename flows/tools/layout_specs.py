@@ -21,8 +21,11 @@ def contract_yaml(contract: RawContract, file: str, fmt: dict[str, Any]) -> dict
     return data
 
 
-def write_layout(out: Path, base: Path, contracts: dict[str, dict[str, Any]]) -> None:
-    """out/layout.yaml extending `base`, and out/raw/<name>.yaml for each contract (deterministic bytes)."""
+def write_layout(
+    out: Path, base: Path, contracts: dict[str, dict[str, Any]], datasets: dict[str, str] | None = None
+) -> None:
+    """out/layout.yaml extending `base`, out/raw/<name>.yaml for each contract and out/sdtm/<file> for each dataset
+    spec the layout replaces (deterministic bytes)."""
     (out / "raw").mkdir(parents=True, exist_ok=True)
     extends = os.path.relpath(base.resolve(), out.resolve())
     (out / "layout.yaml").write_text(
@@ -32,6 +35,8 @@ def write_layout(out: Path, base: Path, contracts: dict[str, dict[str, Any]]) ->
     )
     for name, data in sorted(contracts.items()):
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=False, width=120, default_flow_style=None)
-        (out / "raw" / f"{name}.yaml").write_text(
-            "# Written by the layout converter (flows/tools); do not edit.\n" + text
-        )
+        head = "# Written by the layout converter (flows/tools); do not edit.\n"
+        (out / "raw" / f"{name}.yaml").write_text(head + text, encoding="utf-8")
+    for name, text in sorted((datasets or {}).items()):
+        (out / "sdtm").mkdir(exist_ok=True)
+        (out / "sdtm" / name).write_text(text, encoding="utf-8")

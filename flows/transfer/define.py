@@ -323,9 +323,9 @@ def _sponsor_codelist(specs: Specs, spec: Mapping[str, str], oid: str, users: tu
 
 
 def _origin(var: Variable, specs: Specs) -> Origin:
-    if var.origin == "Collected":
-        file, column = (var.source or "").split(".", 1)
-        return Origin("Collected", "Investigator", f"{specs.raw[file].file} column {column}")
+    if var.origin == "Collected":  # source: <raw file>.<column>, or several (a dataset of several forms)
+        sources = [s.split(".", 1) for s in (var.source or "").split(", ")]
+        return Origin("Collected", "Investigator", "; ".join(f"{specs.raw[f].file} column {c}" for f, c in sources))
     if var.origin == "Predecessor":
         return Origin("Predecessor", None, var.source or var.method)
     return Origin(var.origin, "Sponsor")

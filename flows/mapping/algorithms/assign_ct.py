@@ -31,13 +31,16 @@ def check_recode(args: Mapping[str, Any], spec: DomainSpec, specs: Specs, where:
     table = args["recode"]
     if not isinstance(table, Mapping) or not table:
         raise SpecError(f"{where}.recode: a mapping raw value -> submission value")
-    contract = specs.raw.get(spec.records.get("from", ""))
-    col = contract.column(args["column"]) if contract else None
-    allowed = set(col.values or ()) if col else set()
-    if col and col.values_from:
-        allowed |= set(specs.study.allowed(col.values_from))
-    if col and col.codelist and not col.values:
-        allowed |= set(specs.codelists[col.codelist].values)
+    contracts = [specs.raw[s] for s in spec.raw_sources if s in specs.raw]
+    cols = [c.column(args["column"]) for c in contracts if args["column"] in c.column_names]
+    col = cols[0] if cols else None
+    allowed: set[str] = set()
+    for each in cols:  # what any of the sources allows
+        allowed |= set(each.values or ())
+        if each.values_from:
+            allowed |= set(specs.study.allowed(each.values_from))
+        if each.codelist and not each.values:
+            allowed |= set(specs.codelists[each.codelist].values)
     missing = sorted(allowed - {str(k) for k in table})
     if missing:
         raise SpecError(f"{where}.recode: raw values {missing} of column '{args['column']}' have no recode")

@@ -20,7 +20,7 @@ def usubjid(ctx: Context) -> pd.Series:
 
 
 def check_subject_columns(args: Mapping[str, Any], spec: DomainSpec, specs: Specs, where: str) -> None:
-    contract = specs.raw.get(spec.records.get("from", ""))
+    contract = specs.raw.get(spec.raw_sources[0]) if spec.raw_sources else None
     if not contract or not contract.role("SUBJID"):
         raise SpecError(f"{where}: usubjid needs records from a raw file with a column of role: SUBJID")
 

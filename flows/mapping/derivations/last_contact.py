@@ -59,7 +59,7 @@ def last_contact(ctx: Context, dates: list[str] | None = None) -> pd.Series:
 
 def raw_reads(spec: DomainSpec, specs: Specs) -> list[str]:
     """The raw files whose parent is the domain's raw file."""
-    own = (spec.records or {}).get("from")
+    own = spec.raw_sources[0] if spec.raw_sources else None  # the contract the records' subjects come from
     return child_files(specs, own if own in specs.raw else None)
 
 
