@@ -53,7 +53,8 @@ status: $(READY) ## the latest transfer and the last runs
 	$(PY) -m flows status $(foreach s,$(SPECS),--specs $(s))
 
 # Export cost at 1k, 10k and 100k subjects (core and Prefect flow) against a pyarrow floor measured in the same run;
-# medians of 3 fresh processes each, stage timings at 100k, the cold CLI run on raw/. Data are kept in bench/data/.
+# medians of 3 fresh processes each, stage timings at 100k, reading 10k as CSV, vendor CSV, XPT and ODM, the cold CLI
+# run on raw/. Data are kept in bench/data/.
 bench: $(READY) ## the benchmark table on stdout and in bench/results.md
 	$(PY) bench/run.py
 

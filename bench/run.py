@@ -6,7 +6,10 @@ specs are unchanged). Each (size, mode, run) is one fresh subprocess, so its pea
 - floor: pyarrow reads the same CSVs (every column text, as the pipeline reads them) and writes one Parquet file per
   CSV, with no validation or derivation;
 - core:  `pipeline.run_export` (read, validate, derive, write every format, publish), with stage timings;
-- flow:  the Prefect flow `export_study`, in-process on `prefect_test_harness` (a temporary home and database).
+- flow:  the Prefect flow `export_study`, in-process on `prefect_test_harness` (a temporary home and database);
+- read:  `read_raws` of the 10,000-subject data (--read-size) in each EDC layout the pipeline reads: its own CSV,
+  the vendor CSV (`;`, DDMONYYYY, decimal comma), SAS transport and ODM, converted once by flows/tools under
+  bench/data/<subjects>-<layout>/ (kept while the raw CSVs, the converters and the specs are unchanged).
 
 Wall time is the export itself; start-up (imports, the test server) is reported beside it. The table (medians of
 --runs runs) goes to stdout and bench/results.md with the machine and versions at the top, the stage timings of the
@@ -14,7 +17,7 @@ largest size, the targets, the before/after comparison (bench/before.json, measu
 optimisation with --code, on the datasets of its day: shown for runs of the same --domains), the cold one-off
 CLI run on raw/ and the warm sample export (`run_export` again in a process that has run it once). Every run is
 also kept in bench/results.json. `--sample` measures only the sample's cold and warm runs and replaces their
-section of --results, leaving the rest as it is.
+section of --results, leaving the rest as it is; `--readers-only` does the same for the read in every layout.
 """
 
 from __future__ import annotations
@@ -310,11 +313,33 @@ def child_warm(raw: Path, out: Path) -> dict:
     return {"ready": ready, "done": done, "rows": rows, "times": times, "cpu": cpu, "steps": steps}
 
 
-def child(mode: str, raw: Path, out: Path, domains: list[str] | None = None) -> None:
+def child_read(raw: Path, specs_dir: Path) -> dict:
+    """`read_raws` of every raw file a spec folder's contracts name, as the export's read step calls it (with the
+    export's memory pool), the specs loaded before the clock starts; the files' count and size on disk beside it."""
+    from flows.mapping.load import load_specs
+    from flows.raw.read import read_raws, use_returning_pool
+
+    specs = load_specs(specs_dir)
+    use_returning_pool()
+    ready = time.perf_counter()
+    files, problems = read_raws(raw, specs.raw)
+    done = time.perf_counter()
+    if problems:
+        raise SystemExit(f"read failed: {problems[0]}")
+    names = sorted({c.file for c in specs.raw.values()})
+    size = sum((raw / name).stat().st_size for name in names)
+    rows = sum(f.rows for f in files.values())
+    return {"ready": ready, "done": done, "rows": rows, "files": len(names), "disk_mb": size / 2**20}
+
+
+def child(mode: str, raw: Path, out: Path, domains: list[str] | None = None, specs: Path | None = None) -> None:
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    run = {"floor": child_floor, "core": child_core, "flow": child_flow, "cold": child_cold, "warm": child_warm}[mode]
-    info = run(raw, out, domains) if mode == "core" else run(raw, out)
+    if mode == "read":
+        info = child_read(raw, specs or REPO / "specs")
+    else:
+        run = {"floor": child_floor, "core": child_core, "flow": child_flow, "cold": child_cold, "warm": child_warm}
+        info = run[mode](raw, out, domains) if mode == "core" else run[mode](raw, out)
     done = info.pop("done", time.perf_counter())
     ready = info.pop("ready")
     info.update(startup=ready - started, wall=done - ready, peak_rss_mb=_peak_rss_mb())
@@ -335,7 +360,8 @@ def _digest(paths: list[Path]) -> str:
 def ensure_data(subjects: int, seed: int, root: Path) -> Path:
     """Raw CSVs of `subjects` screened subjects, generated again when the generator or the specs change."""
     folder = root / str(subjects)
-    sources = [REPO / "flows" / "synth.py", REPO / "specs" / "study.yaml", *sorted((REPO / "specs" / "raw").glob("*"))]
+    sources = [REPO / "flows" / "tools" / "synth.py", REPO / "specs" / "study.yaml"]
+    sources += sorted((REPO / "specs" / "raw").glob("*"))
     stamp = {"subjects": subjects, "seed": seed, "sources": _digest(sources)}
     stamp_file = folder / "stamp.json"
     if stamp_file.is_file() and json.loads(stamp_file.read_text()) == stamp:
@@ -350,6 +376,72 @@ def ensure_data(subjects: int, seed: int, root: Path) -> Path:
     return folder
 
 
+LAYOUTS = {  # the layouts the read is measured in: name -> what the report calls it
+    "csv": "CSV (the pipeline's own)",
+    "vendor-csv": "vendor CSV (`;`, BOM, CRLF, DDMONYYYY, decimal comma, codes)",
+    "xpt": "SAS transport (XPORT v5, one file per form)",
+    "odm": "CDISC ODM 1.3.2 (one XML file)",
+}
+READ_SIZE = 10_000  # subjects whose raw data are read in every layout
+CONVERTERS = ("layouts.py", "csv_layout.py", "layout_specs.py")  # flows/tools: what writes the other layouts
+
+
+def ensure_layouts(raw: Path, root: Path) -> dict[str, tuple[Path, Path]]:
+    """The raw CSVs in `raw` in each layout: layout -> (its raw folder, its spec folder). The pipeline's CSV is `raw`
+    with the repository's specs; the others are written by the converters in flows/tools under
+    root/<raw's name>-<layout>/ (raw/ and specs/, whose layout.yaml extends the repository's specs/), and written again
+    when the raw CSVs, the converters or the specs change."""
+    from flows.spec.read import base_of
+
+    specs = REPO / "specs"
+    sources = [*sorted(raw.glob("*.csv")), *(REPO / "flows" / "tools" / n for n in CONVERTERS)]
+    sources += [specs / "study.yaml", *sorted((specs / "raw").glob("*"))]
+    stamp = {"raw": str(raw.resolve()), "sources": _digest(sources)}
+    folders = {layout: root / f"{raw.name}-{layout}" for layout in LAYOUTS if layout != "csv"}
+
+    def fresh(*layouts: str) -> bool:
+        files = [folders[la] / "stamp.json" for la in layouts]
+        return all(f.is_file() and json.loads(f.read_text()) == stamp for f in files)
+
+    def convert(layouts: tuple[str, ...], write) -> None:
+        """`write(staging, extends)` writes the layouts in a folder beside theirs and says where each is; each is then
+        moved in place, its layout.yaml checked to extend the repository's specs from there."""
+        if fresh(*layouts):
+            return
+        start = time.perf_counter()
+        staging = Path(tempfile.mkdtemp(prefix=f".{raw.name}-{layouts[0]}-", dir=root))
+        try:
+            extends = Path(os.path.relpath(specs.resolve(), (folders[layouts[0]] / "specs").resolve())).as_posix()
+            made = write(staging, extends)
+            for layout in layouts:
+                shutil.rmtree(folders[layout], ignore_errors=True)
+                made[layout].rename(folders[layout])
+                folders[layout].chmod(0o755)  # a staging folder of mkdtemp's is the owner's only
+                if base_of(folders[layout] / "specs") != specs.resolve():
+                    raise RuntimeError(f"{folders[layout] / 'specs'}: its layout.yaml does not extend {specs}")
+                (folders[layout] / "stamp.json").write_text(json.dumps(stamp) + "\n")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        print(f"converted {raw} to {', '.join(layouts)} in {time.perf_counter() - start:.1f} s", flush=True)
+
+    def vendor_csv(staging: Path, extends: str) -> dict[str, Path]:
+        from flows.tools.csv_layout import write_csv_layout
+
+        write_csv_layout(raw, specs, staging)  # extends: the specs' path from staging/specs, as deep as the layout's
+        return {"vendor-csv": staging}
+
+    def xpt_and_odm(staging: Path, extends: str) -> dict[str, Path]:
+        from flows.tools.layouts import write_layouts
+
+        write_layouts(raw, specs, staging, extends)  # staging/S103-xpt and staging/S103-odm, extending `extends`
+        return {"xpt": staging / "S103-xpt", "odm": staging / "S103-odm"}
+
+    root.mkdir(parents=True, exist_ok=True)
+    convert(("vendor-csv",), vendor_csv)
+    convert(("xpt", "odm"), xpt_and_odm)  # one converter writes both
+    return {"csv": (raw, specs)} | {layout: (f / "raw", f / "specs") for layout, f in folders.items()}
+
+
 def _child_env(home: Path, code: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(QUIET_PREFECT, PREFECT_HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
@@ -359,12 +451,19 @@ def _child_env(home: Path, code: Path | None) -> dict[str, str]:
 
 
 def measure(
-    mode: str, raw: Path, scratch: Path, timeout: float, code: Path | None = None, domains: list[str] | None = None
+    mode: str,
+    raw: Path,
+    scratch: Path,
+    timeout: float,
+    code: Path | None = None,
+    domains: list[str] | None = None,
+    specs: Path | None = None,
 ) -> dict:
     """One run in a fresh process group; killed (with anything it started) if it outlives `timeout`."""
     work = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=scratch))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--raw", str(raw)]
     cmd += ["--out", str(work / "out")] + (["--domains", *domains] if domains else [])
+    cmd += ["--specs", str(specs)] if specs else []
     start = time.perf_counter()
     try:
         with (work / "stdout").open("w") as out, (work / "stderr").open("w") as err:
@@ -573,7 +672,7 @@ def before_after(before: dict, med: dict, sizes: list[int]) -> list[str]:
 
 
 def report(results: dict, sizes: list[int], modes: list[str], cold: dict | None, before: dict | None,
-           notes: list[str], domains: list[str] | None = None) -> str:  # fmt: skip
+           notes: list[str], domains: list[str] | None = None, readers: list[str] | None = None) -> str:  # fmt: skip
     header = ["subjects", "mode", "raw rows", "CSV MB", "wall s", "rows/s", "peak RSS MB", "RSS/CSV", "wall/floor",
               "RSS/floor", "start-up s", "runs"]  # fmt: skip
     med = medians(results)
@@ -597,6 +696,8 @@ def report(results: dict, sizes: list[int], modes: list[str], cold: dict | None,
     if stages:
         lines += [f"## Stage timings, core export of {largest:,} subjects (median of {len(core_runs)})", ""]
         lines += [*_table(["stage", "seconds", "share", "peak RSS MB after"], stages), ""]
+    if readers:
+        lines += readers
     if before:
         lines += before_after(before, med, sizes)
     if cold:
@@ -642,6 +743,95 @@ def sample_section(cold: dict, alone: bool = False) -> list[str]:
     lines += ["", "Largest imports of the cold run (`python -X importtime`, cumulative, top-level modules):", ""]
     lines += [*_table(["module", "seconds"], [[f"`{n}`", f"{s:.2f}"] for n, s in cold["imports"]]), ""]
     return lines
+
+
+READERS = "## Reading the raw data by format"
+
+
+def measure_readers(layouts: dict[str, tuple[Path, Path]], scratch: Path, runs: int, timeout: float) -> dict:
+    """`runs` fresh `read` processes per layout, the layouts interleaved (drift in the machine's load hits them alike);
+    with the load average before and after."""
+    found: dict[str, list[dict]] = {}
+    load_before = os.getloadavg()[0]
+    for i in range(runs):
+        for layout, (raw, specs) in layouts.items():
+            r = measure("read", raw, scratch, timeout, specs=specs)
+            found.setdefault(layout, []).append(r)
+            print(
+                f"read {layout:<10} run {i + 1}/{runs}: {r['wall']:7.2f} s  {r['peak_rss_mb']:7.0f} MB  "
+                f"({r['rows']:,} rows, {r['disk_mb']:.0f} MB on disk)",
+                flush=True,
+            )
+    data = layouts["csv"][0].parent  # the raw CSVs' folder holds the other layouts too
+    return {"runs": found, "load": [load_before, os.getloadavg()[0]], "data": str(data)}
+
+
+def _shown(path: str) -> str:
+    """A path as the report shows it: from the repository when it is in it."""
+    with contextlib.suppress(ValueError):
+        return Path(path).resolve().relative_to(REPO).as_posix()
+    return path
+
+
+def readers_section(readers: dict, subjects: int, alone: bool = False) -> list[str]:
+    """The read of every raw file in each layout: medians of the runs, against the pipeline's own CSV."""
+    med = {}
+    for layout, runs in readers["runs"].items():
+        med[layout] = {k: statistics.median(r[k] for r in runs) for k in ("wall", "peak_rss_mb", "startup")}
+        med[layout] |= {k: runs[0][k] for k in ("files", "disk_mb", "rows")} | {"runs": len(runs)}
+    base = med.get("csv")
+    rows = [
+        [LAYOUTS.get(layout, layout), str(m["files"]), f"{m['disk_mb']:.1f}", f"{m['rows']:,}", f"{m['wall']:.2f}",
+         f"{m['peak_rss_mb']:.0f}", f"{m['wall'] / base['wall']:.1f}x" if base else "", str(m["runs"])]
+        for layout, m in med.items()
+    ]  # fmt: skip
+    lines = [f"{READERS} ({subjects:,} subjects)", ""]
+    if alone:
+        lines += [f"Measured apart from the sections above (`bench/run.py --readers-only`): {machine()[-1][2:]}", ""]
+    lines += [
+        "Each run is a fresh process: `flows.raw.read.read_raws(raw_dir, specs.raw)` of every file the layout's "
+        "contracts name, as the export's read step calls it (the specs loaded and the export's Arrow memory pool set "
+        "before the clock starts), each value converted to the pipeline's one representation as it is read (ISO 8601 "
+        "dates, decoded codes, decimal points). *wall* is that call alone, median of the runs; *peak RSS* the "
+        "process's own high-water mark (VmHWM: imports and specs included). The data are the generator's "
+        f"({_shown(readers['data'])}/{subjects}/), written in each other layout by the converters in flows/tools "
+        f"(`csv_layout`, `layouts`) under {_shown(readers['data'])}/{subjects}-<layout>/, kept while the raw CSVs, the "
+        "converters and the specs are unchanged.",
+        "",
+        *_table(["layout", "files", "MB on disk", "rows", "wall s", "peak RSS MB", "wall/CSV", "runs"], rows),
+        "",
+    ]
+    before, after = readers["load"]
+    note = f"Load average (1 min) {before:.2f} before these runs and {after:.2f} after, on {CORES} cores"
+    if max(before, after) > 1:
+        note += ": other work was running on this machine, so the times are longer than on an idle one"
+    return [*lines, note + ".", ""]
+
+
+def readers_only(args: argparse.Namespace) -> int:
+    """--readers-only: the read in every layout, written over its section of --results (the rest kept) and under
+    "readers" in --json."""
+    args.data.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="runs-", dir=args.data))
+    try:
+        layouts = ensure_layouts(ensure_data(args.read_size, args.seed, args.data), args.data)
+        readers = measure_readers(layouts, scratch, args.runs, args.timeout)
+    except KeyboardInterrupt:
+        print("interrupted: nothing written", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    section = readers_section(readers, args.read_size, alone=True)
+    old = args.results.read_text(encoding="utf-8") if args.results.is_file() else "# Export benchmark\n"
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(replace_section(old, READERS, section).rstrip("\n") + "\n", encoding="utf-8")
+    dump = {}
+    with contextlib.suppress(OSError, ValueError):
+        dump = json.loads(args.json.read_text(encoding="utf-8"))
+    dump["readers"] = {"subjects": args.read_size, **readers}
+    args.json.write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
+    print("\n".join(section))
+    return 0
 
 
 def replace_section(text: str, heading: str, section: list[str]) -> str:
@@ -706,20 +896,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--sample", action="store_true", help="only the cold and warm runs on raw/: replace their section of --results"
     )
+    p.add_argument("--no-readers", action="store_true", help="skip reading the raw data in every layout")
+    p.add_argument(
+        "--readers-only",
+        action="store_true",
+        help="only the read in every layout (CSV, vendor CSV, XPT, ODM): replace its section of --results",
+    )
+    p.add_argument("--read-size", type=int, default=READ_SIZE, help=f"subjects read in every layout ({READ_SIZE:,})")
     p.add_argument(
         "--domains", nargs="+", help="core runs export only these SDTM datasets (e.g. DM EX IE TI TS), same raw data"
     )
-    p.add_argument("--child", choices=[*MODES, "cold", "warm"], help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=[*MODES, "cold", "warm", "read"], help=argparse.SUPPRESS)
+    p.add_argument("--specs", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--raw", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        child(args.child, args.raw, args.out, args.domains)
+        child(args.child, args.raw, args.out, args.domains, args.specs)
         return 0
 
     signal.signal(signal.SIGTERM, _interrupted)
     if args.sample:
         return sample_only(args.data, args.results)
+    if args.readers_only:
+        return readers_only(args)
     begin = time.perf_counter()
     args.data.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="runs-", dir=args.data))
@@ -738,6 +938,10 @@ def main(argv: list[str] | None = None) -> int:
                         f"{r['peak_rss_mb']:7.0f} MB  (start-up {r['startup']:.2f} s)",
                         flush=True,
                     )
+        readers = None
+        if not (args.no_readers or args.code):  # another checkout's code may not read these layouts
+            layouts = ensure_layouts(ensure_data(args.read_size, args.seed, args.data), args.data)
+            readers = measure_readers(layouts, scratch, args.runs, args.timeout)
         cold = None if args.no_cold or args.code else cold_cli(COLD_RUNS, scratch)
     except KeyboardInterrupt:  # `measure` and subprocess.run have killed the run in progress (and its test server)
         print("interrupted: nothing written", file=sys.stderr)
@@ -747,6 +951,8 @@ def main(argv: list[str] | None = None) -> int:
     label = args.label or (f"code in {args.code}" if args.code else "this checkout")
     runs = [{"subjects": n, "mode": m, "runs": r} for (n, m), r in results.items()]
     dump = {"label": label, "domains": args.domains, "results": runs}
+    if readers:
+        dump["readers"] = {"subjects": args.read_size, **readers}
     args.json.write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
     before = json.loads(args.before.read_text()) if args.before.is_file() and not args.code else None
     if before and sorted(before.get("domains") or []) != sorted(args.domains or []):
@@ -766,7 +972,8 @@ def main(argv: list[str] | None = None) -> int:
         "eligibility rows per screened subject, as in the sample); the data have no rejects.",
     ]
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    text = report(results, args.sizes, args.modes, cold, before, notes, args.domains)
+    section = readers_section(readers, args.read_size) if readers else None
+    text = report(results, args.sizes, args.modes, cold, before, notes, args.domains, section)
     args.results.write_text(text + kept_sections(args.results), encoding="utf-8")
     print()
     print(args.results.read_text(encoding="utf-8"))

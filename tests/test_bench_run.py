@@ -63,3 +63,33 @@ def test_sample_replaces_only_its_own_section():
     assert new.count("kept") == 2
     appended = run.replace_section("# Export benchmark\n", run.SAMPLE, [run.SAMPLE, "", "numbers"])
     assert appended.endswith(f"{run.SAMPLE}\n\nnumbers")
+
+
+def test_readers_only_reads_every_layout_in_fresh_processes_and_replaces_only_its_section(tmp_path, monkeypatch):
+    monkeypatch.setattr(run.signal, "signal", lambda *a: None)  # main's SIGTERM handler: not in the test process
+    data, results, dump = tmp_path / "data", tmp_path / "results.md", tmp_path / "results.json"
+    results.write_text(f"# Export benchmark\n\n## Targets\n\nkept\n\n{run.READERS} (9 subjects)\n\nold\n\n## Notes\n")
+    dump.write_text('{"label": "earlier", "results": []}')
+    argv = ["--readers-only", "--read-size", "50", "--runs", "1", "--data", str(data), "--results", str(results)]
+    assert run.main([*argv, "--json", str(dump)]) == 0
+
+    text = results.read_text()
+    assert "old" not in text and text.index("## Targets") < text.index(run.READERS) < text.index("## Notes")
+    section = text[text.index(run.READERS) : text.index("## Notes")]
+    assert section.startswith(f"{run.READERS} (50 subjects)")
+    table = [line.split(" | ") for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    header, rows = table[0], table[1:]
+    assert header[1:7] == ["files", "MB on disk", "rows", "wall s", "peak RSS MB", "wall/CSV"]
+    assert [r[0].removeprefix("| ") for r in rows] == list(run.LAYOUTS.values())
+    assert [r[1] for r in rows] == ["5", "5", "5", "1"]  # one CSV or XPT file per form; one ODM file for them all
+    assert len({r[3] for r in rows}) == 1  # the same rows in every layout
+    assert rows[0][6] == "1.0x" and all(float(r[4]) > 0 and float(r[5]) > 0 for r in rows)
+
+    saved = run.json.loads(dump.read_text())
+    assert saved["label"] == "earlier" and set(saved["readers"]["runs"]) == set(run.LAYOUTS)
+    for layout in ("vendor-csv", "xpt", "odm"):  # the converted layouts, extending the repository's specs
+        specs = data / f"50-{layout}" / "specs"
+        assert (specs / "layout.yaml").is_file() and (data / f"50-{layout}" / "stamp.json").is_file()
+    stamps = {p: p.stat().st_mtime_ns for p in data.glob("50-*/stamp.json")}
+    run.ensure_layouts(data / "50", data)  # unchanged inputs: kept as they are
+    assert {p: p.stat().st_mtime_ns for p in data.glob("50-*/stamp.json")} == stamps
