@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from flows.kernel.pandas_arrow import arrow_data, text_from_arrow
+from tests import private_api
 
 CHECKED_WITH = "pandas 3.1.1 and pyarrow 26.0.1 (Python 3.11)"
 INSTALLED = f"pandas {pd.__version__} and pyarrow {pa.__version__}"
@@ -20,12 +21,9 @@ INSTALLED = f"pandas {pd.__version__} and pyarrow {pa.__version__}"
 
 def relied_on(condition: bool, what: str) -> None:
     """Fail loudly, naming the versions, when pandas no longer behaves as the adapter relies on."""
-    if not condition:
-        pytest.fail(
-            f"pandas' private Arrow API changed: {what}. flows/kernel/pandas_arrow.py was checked with {CHECKED_WITH};"
-            f" installed are {INSTALLED}. Adapt that module (nothing else touches the private names).",
-            pytrace=False,
-        )
+    private_api.relied_on(
+        condition, what, "pandas' private Arrow API", "flows/kernel/pandas_arrow.py", CHECKED_WITH, INSTALLED
+    )
 
 
 # the dtypes of text columns the pipeline meets: read's `str`, an explicit Arrow large_string, pandas' NA string

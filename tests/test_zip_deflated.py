@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from flows.transfer.zip_deflated import add_deflated, deflater
+from tests import private_api
 
 CHECKED_WITH = "Python 3.11.7"
 STAMP = (2026, 10, 31, 0, 0, 0)
@@ -32,12 +33,14 @@ ENTRIES = {
 
 def relied_on(condition: bool, what: str) -> None:
     """Fail loudly, naming the versions, when zipfile no longer behaves as the adapter relies on."""
-    if not condition:
-        pytest.fail(
-            f"zipfile's internals changed: {what}. flows/transfer/zip_deflated.py was checked with {CHECKED_WITH};"
-            f" running is Python {platform.python_version()}. Adapt that module (nothing else relies on them).",
-            pytrace=False,
-        )
+    private_api.relied_on(
+        condition,
+        what,
+        "zipfile's internals",
+        "flows/transfer/zip_deflated.py",
+        CHECKED_WITH,
+        f"Python {platform.python_version()}",
+    )
 
 
 def info_of(name: str) -> zipfile.ZipInfo:
