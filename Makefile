@@ -4,15 +4,16 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 READY  := $(VENV)/.installed
 LOCK   := requirements.lock
-# uv resolves the lock (make lock); pip installs it.
+# uv resolves the lock (make lock) and the lowest allowed versions (make test-lowest); pip installs the lock.
 UV_VERSION := 0.13.9
 UV     := $(VENV)/bin/uv
 UV_READY := $(VENV)/.uv-$(UV_VERSION)
+LOWEST ?= .venv-lowest
 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: install lock run test lint format bench bench-load serve status sample clean
+.PHONY: install lock run test test-lowest lint format bench bench-load serve status sample clean
 
 # One line, before pip starts resolving, when the Python is missing or too old (pip would spin for minutes).
 PYCHECK := import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "error: Python 3.11+ needed, $(PYTHON) \
@@ -54,6 +55,22 @@ run: $(READY)   ## export raw/ into output/<STUDYID>/<UTC stamp>/ and point late
 
 test: $(READY)  ## the test suite (what CI runs)
 	$(PY) -m pytest
+
+# The lowest versions pyproject.toml allows for its direct dependencies (uv's lowest-direct resolution; what those
+# pull in at its newest), in $(LOWEST) (the versions: $(LOWEST)/requirements.txt), and the tests that exercise them:
+# all but the server tests (-m 'not server', the pandas, pyarrow, numpy, pandera, pyreadstat and jsonschema code
+# paths, the Prefect flow on a test server, deployments and crash detection), plus one served deployment triggered
+# end to end through the API (Prefect's server, runner and client). The whole suite (~9 min) would double CI's time.
+test-lowest: $(UV_READY) ## the tests on the lowest allowed versions (what CI runs after make test)
+	@$(PYTHON) -c '$(PYCHECK)'
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv --without-pip $(LOWEST)
+	$(UV) pip compile pyproject.toml --extra dev --resolution lowest-direct --python $(LOWEST)/bin/python \
+	  --quiet -o $(LOWEST)/requirements.txt
+	$(UV) pip sync --python $(LOWEST)/bin/python --quiet $(LOWEST)/requirements.txt
+	$(UV) pip install --python $(LOWEST)/bin/python --quiet --no-deps -e .
+	$(LOWEST)/bin/s103-sdtm --version
+	$(LOWEST)/bin/python -m pytest -m 'not server'
+	$(LOWEST)/bin/python -m pytest tests/test_serve.py::test_triggered_run_completes_publishes_and_reports
 
 lint: $(READY)
 	$(VENV)/bin/ruff check flows tests bench
