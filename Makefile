@@ -3,30 +3,74 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 READY  := $(VENV)/.installed
+LOCK   := requirements.lock
+# uv resolves the lock (make lock) and the lowest allowed versions (make test-lowest); pip installs the lock.
+UV_VERSION := 0.13.9
+UV     := $(VENV)/bin/uv
+UV_READY := $(VENV)/.uv-$(UV_VERSION)
+LOWEST ?= .venv-lowest
 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: install run test lint format bench bench-load serve status sample clean
+.PHONY: install lock run test test-lowest lint format bench bench-load serve status sample clean
 
 # One line, before pip starts resolving, when the Python is missing or too old (pip would spin for minutes).
 PYCHECK := import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "error: Python 3.11+ needed, $(PYTHON) \
 is %d.%d (make PYTHON=python3.11 ...)" % v[:2])
 
-$(READY): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11+ needed (make PYTHON=...)" >&2; exit 1; }
-	@$(PYTHON) -c '$(PYCHECK)'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# The Python check, then $(VENV) if missing.
+define venv
+@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11+ needed (make PYTHON=...)" >&2; exit 1; }
+@$(PYTHON) -c '$(PYCHECK)'
+test -x $(PY) || $(PYTHON) -m venv $(VENV)
+endef
+
+# Exactly the locked versions (hash-checked), then the project itself without resolving anything. pip check fails
+# when the lock no longer satisfies pyproject.toml's dependencies: run `make lock`.
+$(READY): pyproject.toml $(LOCK)
+	$(venv)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check >&2; echo "error: $(LOCK) does not fit pyproject.toml: \
+	make lock" >&2; exit 1; }
 	touch $(READY)
 
+$(UV_READY):
+	$(venv)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	touch $(UV_READY)
+
 install: $(READY)
+
+# The newest versions pyproject.toml allows (dev extra included), for Python 3.11+ on every platform, one version
+# of each package where possible, with hashes. `make lock LOCKFLAGS=` keeps the pins that still fit instead.
+LOCKFLAGS ?= --upgrade
+lock: $(UV_READY) ## re-resolve requirements.lock from pyproject.toml
+	$(UV) pip compile pyproject.toml --extra dev --universal --fork-strategy fewest --python-version 3.11 \
+	  --generate-hashes --custom-compile-command 'make lock' $(LOCKFLAGS) --quiet -o $(LOCK)
 
 run: $(READY)   ## export raw/ into output/<STUDYID>/<UTC stamp>/ and point latest at it
 	$(PY) -m flows export --raw raw --out output
 
 test: $(READY)  ## the test suite (what CI runs)
 	$(PY) -m pytest
+
+# The lowest versions pyproject.toml allows for its direct dependencies (uv's lowest-direct resolution; what those
+# pull in at its newest), in $(LOWEST) (the versions: $(LOWEST)/requirements.txt), and the tests that exercise them:
+# all but the server tests (-m 'not server', the pandas, pyarrow, numpy, pandera, pyreadstat, lxml and jsonschema code
+# paths, the Prefect flow on a test server, deployments and crash detection), plus one served deployment triggered
+# end to end through the API (Prefect's server, runner and client). The whole suite (~9 min) would double CI's time.
+test-lowest: $(UV_READY) ## the tests on the lowest allowed versions (what CI runs after make test)
+	@$(PYTHON) -c '$(PYCHECK)'
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv --without-pip $(LOWEST)
+	$(UV) pip compile pyproject.toml --extra dev --resolution lowest-direct --python $(LOWEST)/bin/python \
+	  --quiet -o $(LOWEST)/requirements.txt
+	$(UV) pip sync --python $(LOWEST)/bin/python --quiet $(LOWEST)/requirements.txt
+	$(UV) pip install --python $(LOWEST)/bin/python --quiet --no-deps -e .
+	$(LOWEST)/bin/s103-sdtm --version
+	$(LOWEST)/bin/python -m pytest -m 'not server'
+	$(LOWEST)/bin/python -m pytest tests/test_serve.py::test_triggered_run_completes_publishes_and_reports
 
 lint: $(READY)  ## ruff, and the floor plan: stage packages import one way ([tool.importlinter] in pyproject.toml)
 	$(VENV)/bin/ruff check flows tests bench
