@@ -201,11 +201,9 @@ def scan_file(path: Path, block: int = 1 << 24, also: Callable[[bytes], object] 
             text = chunk.removeprefix(codecs.BOM_UTF8) if size == 0 else chunk
             blank = blank and (not text or text.isspace())
             newlines += chunk.count(b"\n")
-            if not lone_cr and b"\r" in chunk:  # a CR ending the block before is judged with this one
+            if not lone_cr and (b"\r" in chunk or last.endswith(b"\r")):  # a CR ending a block is judged with the next
                 joined = last[-1:] + chunk
-                lone_cr = joined.count(b"\r") - joined.count(b"\r\n") > (1 if chunk.endswith(b"\r") else 0)
-            elif last.endswith(b"\r") and not chunk.startswith(b"\n"):
-                lone_cr = True
+                lone_cr = joined.count(b"\r") - joined.count(b"\r\n") > chunk.endswith(b"\r")
             size, last = size + len(chunk), chunk
         if pending is not None:
             pending.result()
@@ -262,11 +260,11 @@ def _scan_of(data: bytes) -> Scan:
     return Scan("", len(data), first.rstrip(b"\r"), blank, data.count(b"\n"), ends, lone_cr=lone_cr)
 
 
-def _header(line: bytes, contract: RawContract, dialect: Dialect, text: bytes) -> list[str]:
+def _header(line: bytes, contract: RawContract, dialect: Dialect, text: Callable[[], bytes]) -> list[str]:
     try:
         header = next(csv.reader([line.decode("utf-8").rstrip("\r")], **dialect), [])
     except UnicodeDecodeError:
-        raise _undecodable(contract.file, text) from None
+        raise _undecodable(contract.file, text()) from None
     wanted = [c.in_file for c in contract.columns]
     if len(header) == 1 and len(wanted) > 1:
         other = next((d for d in DELIMITERS if d != dialect["delimiter"] and d in header[0]), None)
@@ -315,7 +313,7 @@ def _read_csv(path: Path, contract: RawContract, scan: Scan) -> _Csv:
     if lines_of.blank:
         raise StructuralError(f"{contract.file}: empty file (no header line)")
     text = (lambda: _text(path)) if data is None else (lambda: data)
-    header = _header(lines_of.first_line, contract, dialect, text() if data is not None else b"")
+    header = _header(lines_of.first_line, contract, dialect, text)
     skipped: list[object] = []
     try:
         table = _arrow_csv(path if data is None else data, header, fmt, skipped)
@@ -357,11 +355,6 @@ def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> 
     if contract.format.type != "csv":
         return _read_records(path, contract, scan)
     found = _read_csv(path, contract, scan)
-    if not _as_scanned(path, scan):  # the fingerprint and the counts would not describe the rows read
-        raise StructuralError(
-            f"{contract.file}: changed while the export read it (size or modification time differs from its "
-            "fingerprint's); run again once the file is complete"
-        )
     frame, lines = found.frame, found.lines
     if len(lines) != len(frame):
         raise StructuralError(f"{contract.file}: records could not be matched to lines (malformed quoting?)")
@@ -370,12 +363,31 @@ def read_raw(raw_dir: Path, contract: RawContract, scan: Scan | None = None) -> 
     names = {c.in_file: c.name for c in contract.columns}
     frame.index = lines
     frame.index.name = "line"
-    frame = normalise_values(frame[list(names)].rename(columns=names), contract)
-    frame.insert(0, SOURCE, constant_text(contract.file, len(frame)))
     header = tuple(names[h] for h in found.header)
-    return RawFile(
-        contract.name, contract.file, frame, scan.sha256, scan.size, found.ragged, found.data_lines, found.spans, header
-    )
+    frame = frame[list(names)].rename(columns=names)
+    return _raw_file(path, contract, scan, frame, found.ragged, found.data_lines, found.spans, header)
+
+
+def _raw_file(
+    path: Path,
+    contract: RawContract,
+    scan: Scan,
+    frame: pd.DataFrame,
+    ragged: pd.DataFrame,
+    data_lines: int,
+    spans: pd.DataFrame | None,
+    header: tuple[str, ...],
+) -> RawFile:
+    """The rows as read, in the contract's order and names, made a RawFile: the file unchanged since its scan, each
+    value in the pipeline's one representation and each row with its file."""
+    if not _as_scanned(path, scan):  # the fingerprint and the counts would not describe the rows read
+        raise StructuralError(
+            f"{contract.file}: changed while the export read it (size or modification time differs from its "
+            "fingerprint's); run again once the file is complete"
+        )
+    frame = normalise_values(frame, contract)
+    frame.insert(0, SOURCE, constant_text(contract.file, len(frame)))
+    return RawFile(contract.name, contract.file, frame, scan.sha256, scan.size, ragged, data_lines, spans, header)
 
 
 def _read_records(path: Path, contract: RawContract, scan: Scan | None, frame: pd.DataFrame | None = None) -> RawFile:
@@ -383,16 +395,10 @@ def _read_records(path: Path, contract: RawContract, scan: Scan | None, frame: p
     (ODM); every record has every column, so none is ragged. `frame`: its records, when read already."""
     scan = scan or scan_file(path)
     frame = RECORD_READERS[contract.format.type](path, contract) if frame is None else frame
-    if not _as_scanned(path, scan):
-        raise StructuralError(f"{contract.file}: changed while the export read it; run again once it is complete")
     if frame.empty and not contract.allow_empty:
         raise StructuralError(f"{contract.file}: no records for contract {contract.path.name}")
-    frame = normalise_values(frame[contract.column_names], contract)
-    frame.insert(0, SOURCE, constant_text(contract.file, len(frame)))
-    header = tuple(contract.column_names)
-    return RawFile(
-        contract.name, contract.file, frame, scan.sha256, scan.size, _ragged_frame([], []), len(frame), None, header
-    )
+    names = tuple(contract.column_names)
+    return _raw_file(path, contract, scan, frame[list(names)], _ragged_frame([], []), len(frame), None, names)
 
 
 RECORD_READERS: dict[str, Callable[[Path, RawContract], pd.DataFrame]] = {"xpt": read_xpt, "odm": read_odm}

@@ -77,9 +77,10 @@ def site_future_rejects(
     if not site_column or not behind or frame.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
     parts = []
+    rows_of = {site: (frame[site_column] == site).fillna(False).astype(bool) for site in sorted(behind)}
     for col in (c for c in contract.columns if c.type in DATE_TYPES):
         for site, day in sorted(behind.items()):
-            at_site = (frame[site_column] == site).fillna(False).astype(bool)
+            at_site = rows_of[site]
             values = frame[col.name].where(at_site)
             after = ~not_after(col.type, day.isoformat())(values) & not_after(col.type, today.isoformat())(values)
             message = f"must not be after today ({day.isoformat()} at site {site})"

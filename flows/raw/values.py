@@ -83,7 +83,7 @@ def _normaliser(col: RawColumn, contract: RawContract) -> Callable[[pd.Series], 
     def normalise(values: pd.Series) -> pd.Series:
         for step in steps:
             values = step(values)
-        return values.astype(values.dtype)
+        return values
 
     return normalise
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flows import __version__
-from flows.raw.read import Scan, scan_file
+from flows.kernel.errors import StructuralError
+from flows.raw.read import Scan, raw_path, scan_file
 from flows.spec.model import Specs
 from flows.spec.raw_schema import FUTURE_DATE
 from flows.transfer.publish import latest_transfer
@@ -63,9 +64,12 @@ def fingerprint(
     _add(digest, "pipeline_version", version.encode("utf-8"))
     _add(digest, "cutoff", (cutoff or "").encode("utf-8"))
     for contract in sorted(specs.raw.values(), key=lambda c: c.file):
-        path = raw_dir / contract.file
         # a missing file, or a link out of the raw folder, still fingerprints (reading it fails later, saying why)
-        if not path.is_file() or not path.resolve().is_relative_to(raw_dir.resolve()):
+        try:
+            path = raw_path(raw_dir, contract.file)
+        except StructuralError:
+            path = None
+        if path is None or not path.is_file():
             _add(digest, f"raw/{contract.file}", b"\0missing")
             continue
         digest, scan = _add_file(digest, f"raw/{contract.file}", path)

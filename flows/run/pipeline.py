@@ -400,7 +400,7 @@ def _missing_folders(folder: Path) -> list[Path]:
 
 def _walk(run: Run, call: Callable[[RunStep, Run], ExportResult | None]) -> ExportResult:
     run.today = today(run.specs)  # one date for the whole run: validation and the checks agree across midnight
-    run.sites = {site: day for site, day in site_dates(run.specs).items() if day <= run.today}
+    run.sites = site_dates(run.specs)  # validation holds a row to its site's date where that is before today
     check_cutoff(run.cutoff, run.specs, run.today)
     check_output(run.study_dir)
     made = _missing_folders(run.study_dir)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.spec.model import RawContract
+from flows.spec.model import RawContract, Specs
 from flows.spec.read import SPECS_DIR, read_specs
 from flows.tools.layout_specs import contract_yaml, write_layout
 
@@ -91,18 +91,22 @@ def vendor_contract(contract: RawContract, form: str) -> dict:
     return data
 
 
-def split_datasets(specs_dir: Path, split: dict[str, list[str]]) -> dict[str, str]:
-    """The dataset specs that take records from a file split into forms, reading those forms instead (QS from the
-    MG-ADL and the QMG form; a dataset filtered to one instrument from that form alone)."""
+def split_datasets(specs: Specs, split: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The dataset specs that take records from a file split into forms (split: contract -> instrument -> form),
+    reading those forms instead: the forms of the instruments its records filter keeps (`where` on the instrument
+    column: QS from the MG-ADL and the QMG form, RS from the MGFA form), or every form."""
     out = {}
-    for path in sorted((specs_dir / "sdtm").glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        for name, forms in split.items():
-            if f"from: {name}\n" not in text:
-                continue
-            wanted = [f for f in forms if f.upper() in text.upper().replace("-", "")] or forms
-            sources = wanted[0] if len(wanted) == 1 else "[" + ", ".join(wanted) + "]"
-            out[path.name] = text.replace(f"from: {name}\n", f"from: {sources}\n")
+    for spec in sorted(specs.sdtm.values(), key=lambda s: s.path.name):
+        name = (spec.records or {}).get("from")
+        if name not in split:
+            continue
+        where = spec.records.get("where") or {}
+        kept = where.get("in") or ([where["equals"]] if "equals" in where else None)
+        on_instrument = where.get("column") == specs.raw[name].role("INSTRUMENT")
+        forms = [split[name][i] for i in kept] if kept and on_instrument else list(split[name].values())
+        sources = forms[0] if len(forms) == 1 else "[" + ", ".join(forms) + "]"
+        text = spec.path.read_text(encoding="utf-8")
+        out[spec.path.name] = text.replace(f"from: {name}\n", f"from: {sources}\n", 1)
     return out
 
 
@@ -116,8 +120,9 @@ def write_csv_layout(raw_dir: Path, specs_dir: Path, out_dir: Path) -> None:
             write_vendor_file(frame, contract, out_dir / "raw" / vendor_file(form))
             contracts[form] = vendor_contract(contract, form)
         if list(forms) != [contract.name]:
-            split[contract.name] = list(forms)
-    write_layout(out_dir / "specs", specs_dir, contracts, split_datasets(specs_dir, split))
+            column = contract.role("INSTRUMENT")
+            split[contract.name] = {frame[column].iloc[0]: form for form, frame in forms.items()}
+    write_layout(out_dir / "specs", specs_dir, contracts, split_datasets(specs, split))
 
 
 def main(argv: list[str] | None = None) -> int:

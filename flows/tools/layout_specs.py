@@ -21,18 +21,23 @@ def contract_yaml(contract: RawContract, file: str, fmt: dict[str, Any]) -> dict
     return data
 
 
+def write_layout_file(out: Path, extends: str) -> None:
+    """out/layout.yaml: the spec folder `extends` names (relative to out) gives study.yaml, ct/ and sdtm/."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "layout.yaml").write_text(
+        "# Another EDC layout of the study: its raw contracts here, its study, CT and dataset specs from there.\n"
+        f"extends: {extends}\n",
+        encoding="utf-8",
+    )
+
+
 def write_layout(
     out: Path, base: Path, contracts: dict[str, dict[str, Any]], datasets: dict[str, str] | None = None
 ) -> None:
     """out/layout.yaml extending `base`, out/raw/<name>.yaml for each contract and out/sdtm/<file> for each dataset
     spec the layout replaces (deterministic bytes)."""
     (out / "raw").mkdir(parents=True, exist_ok=True)
-    extends = os.path.relpath(base.resolve(), out.resolve())
-    (out / "layout.yaml").write_text(
-        "# Another EDC layout of the study: its raw contracts here, its study, CT and dataset specs from there.\n"
-        f"extends: {extends}\n",
-        encoding="utf-8",
-    )
+    write_layout_file(out, Path(os.path.relpath(base.resolve(), out.resolve())).as_posix())
     for name, data in sorted(contracts.items()):
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=False, width=120, default_flow_style=None)
         head = "# Written by the layout converter (flows/tools); do not edit.\n"

@@ -17,6 +17,7 @@ from lxml import etree
 from flows.raw.read import read_raw
 from flows.spec.model import RawContract
 from flows.spec.read import load_raw_contract
+from flows.tools.layout_specs import write_layout_file
 
 ROOT = Path(__file__).resolve().parents[2]
 XPT_STAMP = b"01JAN25:00:00:00"  # the created and modified dates of every XPT header: the same bytes on every run
@@ -219,8 +220,7 @@ def _write_specs(out: Path, contracts: Mapping[str, RawContract], layout: Mappin
     for name, (file, fmt, sources) in layout.items():
         text = layout_contract(contracts[name].path, file, fmt, sources)
         (out / "raw" / f"{name}.yaml").write_text(text, encoding="utf-8")
-    note = "# study.yaml, ct/ and sdtm/ come from there; raw/ from here"
-    (out / "layout.yaml").write_text(f"{note}\nextends: {extends}\n", encoding="utf-8")
+    write_layout_file(out, extends)
 
 
 def write_layouts(
