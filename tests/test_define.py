@@ -515,3 +515,143 @@ def test_value_data_type(values, expected):
 @pytest.mark.parametrize(("values", "expected"), [(["ab", "abcd"], 4), ([], 1), (["é"], 2)])
 def test_text_length(values, expected):
     assert text_length(values) == expected
+
+
+# --- issue 21: a define.xml a reviewer accepts ------------------------------------------------------------------
+
+
+def test_define_is_valid_against_the_define_xml_2_1_schema(written):
+    odmlib = pytest.importorskip("odmlib")
+    etree = pytest.importorskip("lxml.etree")
+    xsd = Path(odmlib.__file__).parent / "schemas" / "define" / "2.1" / "define2-1-0.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    assert schema.validate(etree.parse(str(written))), [e.message for e in list(schema.error_log)[:5]]
+
+
+@pytest.mark.parametrize(
+    ("variable", "method"),
+    [("QSORRES", None), ("QSSTRESC", "MT.QS.QSSTRESC"), ("QSSTRESN", "MT.QS.QSSTRESN")],
+)
+def test_qs_results_have_value_level_metadata_by_qstestcd(mdv, datasets, variable, method):
+    qs = datasets["QS"]
+    vl = mdv.find(f"def:ValueListDef[@OID='VL.QS.{variable}']", NS)
+    assert [r.get("ItemOID") for r in vl] == [f"IT.QS.{variable}.{c}" for c in sorted(qs["QSTESTCD"].unique())]
+    ref = vl.find(f"odm:ItemRef[@ItemOID='IT.QS.{variable}.MGADL01']", NS)
+    assert (ref.get("MethodOID"), ref.get("Mandatory")) == (method, "No")  # the variable's method; Exp/Perm
+    assert ref.find("def:WhereClauseRef", NS).get("WhereClauseOID") == "WC.QS.QSTESTCD.MGADL01"  # shared
+    item = item_defs(mdv)[f"IT.QS.{variable}.MGADL01"]
+    # MG-ADL item 1 (Talking) scores 0-3: one digit, an integer
+    assert (item.get("Name"), item.get("DataType"), item.get("Length"), item.get("SASFieldName")) == (
+        "MGADL01",
+        "integer",
+        "1",
+        variable,
+    )
+    assert item.find("odm:Description/odm:TranslatedText", NS).text == "Talking"  # QSTEST of MGADL01
+    total = item_defs(mdv)[f"IT.QS.{variable}.MGADLTOT"]
+    longest = qs.loc[qs["QSTESTCD"] == "MGADLTOT", "QSORRES"].str.len().max()  # totals 0-24
+    assert (total.get("DataType"), total.get("Length")) == ("integer", str(longest))
+    origin = item.find("def:Origin", NS).get("Type")
+    assert origin == ("Collected" if variable == "QSORRES" else "Derived")
+
+
+def test_one_where_clause_per_test_code_checks_qstestcd(mdv):
+    clauses = mdv.findall("def:WhereClauseDef[@OID='WC.QS.QSTESTCD.MGADL01']", NS)
+    assert len(clauses) == 1  # QSORRES, QSSTRESC and QSSTRESN share it
+    check = clauses[0].find("odm:RangeCheck", NS)
+    assert (check.get("Comparator"), check.get(f"{{{NS['def']}}}ItemOID"), [v.text for v in check]) == (
+        "EQ",
+        "IT.QS.QSTESTCD",
+        ["MGADL01"],
+    )
+
+
+def test_rs_result_value_level_has_the_mgfa_classes(mdv, specs):
+    item = item_defs(mdv)["IT.RS.RSORRES.MGFACLS"]
+    assert item.find("odm:CodeListRef", NS).get("CodeListOID") == "CL.MGFACLS"
+    cl = mdv.find("odm:CodeList[@OID='CL.MGFACLS']", NS)
+    assert [i.get("CodedValue") for i in cl.findall("odm:CodeListItem", NS)] == specs.study.lookup(
+        "instruments.MGFA.classes"
+    )  # I, IIa, ... V: sponsor-defined (CT 2025-03-28 has no MGFA codelist), so no NCI code
+    assert cl.find("odm:Alias", NS) is None
+
+
+@pytest.mark.parametrize(
+    ("dscat", "codelist"), [("PROTOCOL_MILESTONE", "CL.PROTMLST"), ("DISPOSITION_EVENT", "CL.NCOMPLT")]
+)
+def test_dsdecod_codelist_by_category(mdv, datasets, dscat, codelist):
+    item = item_defs(mdv)[f"IT.DS.DSDECOD.{dscat}"]
+    assert item.find("odm:CodeListRef", NS).get("CodeListOID") == codelist
+    ds = datasets["DS"]
+    used = set(ds.loc[ds["DSCAT"] == dscat.replace("_", " "), "DSDECOD"])
+    listed = {i.get("CodedValue") for i in mdv.find(f"odm:CodeList[@OID='{codelist}']", NS)} - {None}
+    assert listed == used  # the terms used, e.g. PROTMLST: INFORMED CONSENT OBTAINED, ENTERED INTO TRIAL
+
+
+def test_epoch_codelist_lists_only_the_epochs_used_with_nci_codes(mdv, datasets):
+    used = set().union(*(set(f["EPOCH"].dropna()) for f in datasets.values() if "EPOCH" in f))
+    assert used == {"SCREENING", "TREATMENT", "FOLLOW-UP"}
+    cl = mdv.find("odm:CodeList[@OID='CL.EPOCH']", NS)
+    got = {i.get("CodedValue"): i.find("odm:Alias", NS).get("Name") for i in cl.findall("odm:EnumeratedItem", NS)}
+    assert got == {"SCREENING": "C202487", "TREATMENT": "C101526", "FOLLOW-UP": "C202578"}  # not CT's 15 epochs
+    assert cl.find("odm:Alias", NS).attrib == {"Context": "nci:ExtCodeID", "Name": "C99079"}
+
+
+@pytest.mark.parametrize(
+    ("item", "codelist", "dictionary", "version"),
+    [
+        ("IT.DM.COUNTRY", "CL.ISO31661ALPHA3", "ISO 3166-1 alpha-3", "2020"),
+        ("IT.TS.TSVALNF", "CL.ISO21090NULLFLAVOR", "ISO 21090 NullFlavor", "2011"),
+        ("IT.AE.AEDECOD", "CL.MEDDRA", "MedDRA", "27.1"),
+    ],
+)
+def test_external_codelists(mdv, item, codelist, dictionary, version):
+    assert item_defs(mdv)[item].find("odm:CodeListRef", NS).get("CodeListOID") == codelist
+    ext = mdv.find(f"odm:CodeList[@OID='{codelist}']/odm:ExternalCodeList", NS)
+    assert (ext.get("Dictionary"), ext.get("Version")) == (dictionary, version)
+
+
+@pytest.mark.parametrize("name", ["AEDECOD", "AEBODSYS", "AESOC"])
+def test_dictionary_coded_variables_are_assigned(mdv, name):
+    origin = item_defs(mdv)[f"IT.AE.{name}"].find("def:Origin", NS)
+    assert (origin.get("Type"), origin.get("Source")) == ("Assigned", "Sponsor")  # Define-XML 2.1: coded
+    assert origin.find("odm:Description/odm:TranslatedText", NS).text.startswith("MedDRA 27.1, coded from ")
+
+
+@pytest.mark.parametrize(
+    ("variable", "terms"),
+    [
+        ("QSCAT", ["MG-ADL", "QMG"]),  # instruments used in QS, not MGFA
+        ("RSCAT", ["MGFA clinical classification"]),
+        ("AETOXGR", ["1", "2", "3", "4", "5"]),
+    ],
+)
+def test_sponsor_codelists_of_categories_and_grades(mdv, datasets, variable, terms):
+    domain = variable[:2]
+    oid = item_defs(mdv)[f"IT.{domain}.{variable}"].find("odm:CodeListRef", NS).get("CodeListOID")
+    listed = [i.get("CodedValue") for i in mdv.find(f"odm:CodeList[@OID='{oid}']", NS).findall("odm:CodeListItem", NS)]
+    assert listed == terms
+    assert set(datasets[domain][variable].dropna()) <= set(listed)
+
+
+def test_suppae_gives_its_parent_domain(mdv):
+    ig = mdv.find("odm:ItemGroupDef[@OID='IG.SUPPAE']", NS)
+    assert (ig.get("Domain"), ig.get("Name"), ig.get("SASDatasetName")) == ("AE", "SUPPAE", "SUPPAE")
+    assert ig.find("odm:Alias", NS).attrib == {"Context": "DomainDescription", "Name": "Adverse Events"}
+    assert ig.find("def:Class", NS).get("Name") == "RELATIONSHIP"
+    assert mdv.find("odm:ItemGroupDef[@OID='IG.AE']", NS).find("odm:Alias", NS) is None
+
+
+def test_the_stylesheet_is_named_and_renders_every_dataset(written, datasets, tmp_path):
+    etree = pytest.importorskip("lxml.etree")
+    second = written.read_text(encoding="utf-8").splitlines()[1]
+    assert second == '<?xml-stylesheet type="text/xsl" href="define2-1.xsl"?>'
+    from flows.transfer.define import write_stylesheet
+
+    xsl = write_stylesheet(tmp_path)
+    assert "The MIT License" in xsl.read_text(encoding="utf-8")[:600]  # its licence travels with it
+    page = str(etree.XSLT(etree.parse(str(xsl)))(etree.parse(str(written))))
+    for domain in datasets:
+        assert f"{domain} (" in page or f">{domain}<" in page, domain
+    for shown in ('QSTESTCD</a> = "MGADL01" (Talking)', "CL.EPOCH", "ISO 3166-1 alpha-3", "C202487"):
+        assert shown in page, shown  # a where clause of the VLM, a codelist, an external one, an NCI code

@@ -41,6 +41,7 @@ def test_cli_publishes_clean_sample(cli_export):
     transfer = latest.resolve()
     for rel in (
         "define.xml",
+        "define2-1.xsl",  # the stylesheet define.xml's xml-stylesheet instruction names
         "define.html",
         "summary.html",
         "SHA256SUMS",

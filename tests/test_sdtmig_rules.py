@@ -135,8 +135,14 @@ def test_ts_has_the_parameters_a_reviewer_expects(sdtm):
     assert required <= set(ts["TSPARMCD"])
     assert not ts.duplicated(["TSPARMCD", "TSSEQ"]).any()
     coded = ts["TSVALCD"].notna()
-    assert (ts.loc[coded, "TSVCDREF"] == "CDISC CT").all() and ts.loc[coded, "TSVCDVER"].notna().all()
-    assert (ts["TSVAL"].notna() | ts.get("TSVALNF", pd.Series(index=ts.index)).notna()).all()
+    assert ts.loc[coded, "TSVCDREF"].notna().all()  # a code names its terminology
+    ct = ts["TSVCDREF"] == "CDISC CT"
+    assert ts.loc[ct, "TSVCDVER"].notna().all() and set(ts.loc[coded & ~ct, "TSVCDREF"]) == {
+        "SNOMED",  # INDIC, TDIGRP
+        "ISO 3166",  # FCNTRY
+        "ClinicalTrials.gov",  # REGID
+    }
+    assert (ts["TSVAL"].notna() != ts["TSVALNF"].notna()).all()  # TSVALNF exactly where TSVAL is null
 
 
 def test_se_elements_are_contiguous(sdtm):

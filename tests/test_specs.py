@@ -3,6 +3,7 @@ key."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -126,6 +127,30 @@ def broken(tmp_path: Path, rel: str, old: str, new: str) -> Path:
             "label: Subject Reference Start Date/Time of the First Exposure,",
             "dm.yaml: variables.RFSTDTC.label: longer than 40 characters",
         ),
+        (
+            "sdtm/qs.yaml",
+            "value_level: {by: QSTESTCD}",
+            "value_level: {by: QSTESCD}",
+            "qs.yaml: variables.QSORRES.value_level.by: 'QSTESCD' is not another variable of the dataset",
+        ),
+        (
+            "sdtm/ds.yaml",
+            "DISPOSITION EVENT: NCOMPLT}",
+            "DISPOSITION EVENT: NCOMPLETE}",
+            "ds.yaml: variables.DSDECOD.value_level.codelists.DISPOSITION EVENT: unknown codelist 'NCOMPLETE'",
+        ),
+        (
+            "sdtm/dm.yaml",
+            "version_from: standards.country_codes.version}",
+            "version_from: standards.country_code.version}",
+            "dm.yaml: variables.COUNTRY.external_codelist.version_from: no 'standards.country_code.version' in study",
+        ),
+        (
+            "sdtm/ts.yaml",
+            "value_level: {by: TSPARMCD},",
+            "value_level: {by: TSPARMCD, codelist: NY},",
+            "ts.yaml: variables.TSVAL.value_level: expected {by: <variable>",
+        ),
     ],
 )
 def test_broken_spec_names_file_and_key(tmp_path, rel, old, new, expected):
@@ -240,3 +265,31 @@ def test_broken_rule_or_trial_summary_names_file_and_key(tmp_path, rel, old, new
     with pytest.raises(SpecError) as err:
         load_specs(root)
     assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+SDTMIG_VARIABLES = (  # ../shared/ sits beside the repository, here and in CI
+    Path(__file__).resolve().parents[2] / "shared" / "reference" / "sdtmig" / "sdtmig-3.4-variables-all.csv"
+)
+
+
+@pytest.mark.skipif(not SDTMIG_VARIABLES.exists(), reason="SDTMIG 3.4 variable metadata not available")
+def test_every_role_is_the_sdtmig_role(specs):
+    """Each variable SDTMIG 3.4 defines has its role there (SUPP-- datasets: SUPPQUAL's); define.xml shows it."""
+    with SDTMIG_VARIABLES.open(encoding="utf-8") as f:
+        roles = {(r["Dataset Name"], r["Variable Name"]): r["Role"] for r in csv.DictReader(f)}
+    checked, wrong = 0, []
+    for domain, spec in specs.sdtm.items():
+        for var in spec.variables:
+            role = roles.get((domain, var.name)) or roles.get(
+                ("SUPPQUAL", var.name) if domain.startswith("SUPP") else ()
+            )
+            if role is None:
+                continue
+            checked += 1
+            if var.role != role:
+                wrong.append(f"{domain}.{var.name}: {var.role} (SDTMIG 3.4: {role})")
+    assert not wrong
+    assert roles[("AE", "AESOC")] == "Variable Qualifier" and specs.sdtm["AE"].variable("AESOC").role == (
+        "Variable Qualifier"
+    )
+    assert checked > 150  # the spec variables SDTMIG defines, not a handful

@@ -241,9 +241,6 @@ def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
                 for p in flt.step.operation.params:
                     arg = flt.step.args.get(p.name)
                     _check_arg(p.kind, arg, spec, fields, specs, f"{spec.path}: records.where.{p.name}")
-        for var_name, by in (spec.value_lists or {}).items():
-            if var_name not in spec.names or by not in spec.names:
-                raise SpecError(f"{spec.path}: value_lists: '{var_name}: {by}' must name two variables of {domain}")
         variables = []
         for var in spec.variables:
             where = f"{spec.path}: variables.{var.name}.map"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flows.mapping.registry import ALGORITHMS, DERIVATIONS, RECORD_FILTERS, RECORD_SOURCES
 from flows.mapping.vocabulary import KINDS, Operation, RecordSource
+from flows.spec.model import DEFINE_KEYS
 from flows.spec.read import SPECS_DIR
 
 README = SPECS_DIR / "README.md"
@@ -68,6 +69,10 @@ def vocabulary() -> str:
         "### Record sources\n\nA dataset's records built from the study and other datasets: `records: {derivation: "
         "name}`; each is one module of `flows/mapping/sources/`.",
         *(source_section(source) for source in RECORD_SOURCES.values()),
+        "### What define.xml says of a variable's values\n\nBesides label, type, length, core, role, origin and "
+        "method, a variable of `sdtm/<domain>.yaml` may carry these keys (`flows/spec/model.py` DEFINE_KEYS), "
+        "checked when the specs are loaded:",
+        *(_section(key, [prose(doc)], example) for key, (doc, example) in DEFINE_KEYS.items()),
         END,
     ]
     return "\n\n".join(parts) + "\n"

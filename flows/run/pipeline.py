@@ -131,7 +131,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
                 packer.add(path)
                 outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.review.summary import write_summary
-    from flows.transfer.define import define_metadata, write_define
+    from flows.transfer.define import define_metadata, write_define, write_stylesheet
     from flows.transfer.define_html import write_define_html
 
     (staging / "documents").mkdir()
@@ -139,6 +139,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say
     write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml", meta)
     packer.add(staging / "define.xml")
+    packer.add(write_stylesheet(staging))  # define.xml's xml-stylesheet: it opens in a browser
     write_define_html(plain, specs, lengths, staging / "define.html", meta)
     packer.add(staging / "define.html")
     write_summary(

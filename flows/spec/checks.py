@@ -21,6 +21,7 @@ from flows.spec.model import (
     RawColumn,
     RawContract,
     Specs,
+    Variable,
 )
 
 # Each eligibility rule `check` (study.yaml criteria.list[].rule) and its parameters: name -> (required, kind).
@@ -37,6 +38,25 @@ RULE_PARAMETERS: dict[str, dict[str, tuple[bool, str]]] = {
 }
 RULE_CHECKS = set(RULE_PARAMETERS)
 TS_KEYS = {"parmcd", "from", "value", "codelist", "format", "ref", "comment"}  # comment: define.xml, e.g. a source
+TS_KEYS |= {"code_from", "version_from", "null_flavor"}  # TSVALCD of another terminology; TSVALNF
+# ISO 21090 NullFlavor: SDTMIG 3.4 TS.TSVALNF, populated only when TSVAL is null
+NULL_FLAVORS = (
+    "NI",
+    "INV",
+    "DER",
+    "OTH",
+    "PINF",
+    "NINF",
+    "UNC",
+    "MSK",
+    "NA",
+    "UNK",
+    "ASKU",
+    "NAV",
+    "NASK",
+    "QS",
+    "TRC",
+)
 CONDITIONAL_RULES = {"required_if", "blank_if", "blank_unless", "any_of_if"}  # need a when, when_in or when_present
 ROW_RULES = {
     "required_if",
@@ -200,8 +220,30 @@ def check_study(specs: Specs) -> None:
                 raise SpecError(f"{tw}.from: '{ts['from']}' names no fact in the study") from None
             if "codelist" in ts:
                 _in_codelist(specs, ts["codelist"], [str(v) for v in _as_list(value)], f"{tw}.codelist")
-        elif "from" not in ts and "value" not in ts:
-            raise SpecError(f"{tw}: needs 'from' or 'value'")
+        elif "from" not in ts and "value" not in ts and "null_flavor" not in ts:
+            raise SpecError(f"{tw}: needs 'from', 'value' or 'null_flavor'")
+        _check_ts_codes(ts, specs, tw)
+
+
+def _check_ts_codes(ts: Mapping[str, Any], specs: Specs, tw: str) -> None:
+    """A TS parameter's null flavor stands alone and is ISO 21090's; `code_from` gives a code per value."""
+    if "null_flavor" in ts:
+        if {"from", "value", "codelist", "code_from"} & set(ts):
+            raise SpecError(f"{tw}: null_flavor is for a value not known: no from, value, codelist or code_from")
+        if ts["null_flavor"] not in NULL_FLAVORS:
+            raise SpecError(f"{tw}.null_flavor: '{ts['null_flavor']}' is not an ISO 21090 null flavor {NULL_FLAVORS}")
+    for key in ("code_from", "version_from"):
+        if key in ts:
+            try:
+                specs.study.lookup(ts[key])
+            except KeyError:
+                raise SpecError(f"{tw}.{key}: '{ts[key]}' names no fact in the study") from None
+    if "code_from" in ts:
+        if "codelist" in ts or "ref" not in ts or str(ts.get("from", "")).startswith("data."):
+            raise SpecError(f"{tw}: code_from needs ref (the terminology, TSVCDREF), no codelist, no data fact")
+        values = ts["value"] if "value" in ts else specs.study.lookup(ts.get("from", ""))
+        if len(_as_list(values)) != len(_as_list(specs.study.lookup(ts["code_from"]))):
+            raise SpecError(f"{tw}.code_from: one code per value of the parameter")
 
 
 def check_rule(rule: Any, specs: Specs, where: str, visits: set[str]) -> None:
@@ -426,6 +468,29 @@ def _check_parent_rules(contract, specs: Specs) -> None:
             raise SpecError(f"{rw}: parent_equals needs value or value_from")
 
 
+def _check_define_keys(v: Variable, specs: Specs, names: list[str], vw: str) -> None:
+    """A variable's `dictionary`, `external_codelist` and `value_level` (DEFINE_KEYS) name what exists."""
+    for key in ("dictionary", "external_codelist"):
+        ext = getattr(v, key)
+        if ext is None:
+            continue
+        if not isinstance(ext, Mapping) or set(ext) != {"name", "version_from"}:
+            raise SpecError(f"{vw}.{key}: expected {{name: <list>, version_from: <study.yaml path>}}")
+        try:
+            specs.study.lookup(str(ext["version_from"]))
+        except KeyError:
+            raise SpecError(f"{vw}.{key}.version_from: no '{ext['version_from']}' in study.yaml") from None
+    vl = v.value_level
+    if vl is None:
+        return
+    if not isinstance(vl, Mapping) or "by" not in vl or set(vl) - {"by", "codelists"}:
+        raise SpecError(f"{vw}.value_level: expected {{by: <variable>, codelists: {{<value>: <CT codelist>}}}}")
+    if vl["by"] not in names or vl["by"] == v.name:
+        raise SpecError(f"{vw}.value_level.by: '{vl['by']}' is not another variable of the dataset")
+    for value, name in (vl.get("codelists") or {}).items():
+        _codelist(specs, str(name), f"{vw}.value_level.codelists.{value}")
+
+
 def check_sdtm(specs: Specs) -> None:
     for domain, spec in specs.sdtm.items():
         where = str(spec.path)
@@ -447,5 +512,6 @@ def check_sdtm(specs: Specs) -> None:
                 raise SpecError(f"{vw}.method: unknown method '{v.method}' (not in specs/sdtm/methods.yaml)")
             if v.origin == "Derived" and not v.method:
                 raise SpecError(f"{vw}: a Derived variable needs a method")
+            _check_define_keys(v, specs, names, vw)
         if domain != spec.path.stem.upper():
             raise SpecError(f"{where}: domain: '{domain}' does not match the file name")

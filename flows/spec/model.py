@@ -14,6 +14,46 @@ ORIGINS = {"Collected", "Derived", "Assigned", "Protocol", "Predecessor"}
 CORES = {"Req", "Exp", "Perm"}
 CONDITIONS = ("when", "when_in", "when_present")  # what a conditional row rule of a raw contract holds under
 
+# The keys of a dataset variable that say what define.xml states about its values (besides label, type, length,
+# core, role, origin and method): what each does, and an example. specs/README.md's reference is generated from it.
+DEFINE_KEYS: dict[str, tuple[str, str]] = {
+    "codelist": (
+        "A CDISC CT codelist of `ct/` (`values:` a subset the variable may take). define.xml lists the terms the "
+        "data use, each with its NCI code, and the codelist's NCI code.",
+        "EPOCH: {..., codelist: EPOCH}\nDTHFL: {..., codelist: NY, values: [Y]}",
+    ),
+    "sponsor_codelist": (
+        "A sponsor codelist from study.yaml: `name`, `label`, `codes` and `decodes` (study.yaml lists, or lists of "
+        "them joined in order, of the same length; `@key` takes a mapping's keys); every term is listed, or with "
+        "`used_only: true` those the data use.",
+        "ARMCD: {..., sponsor_codelist: {name: ARMCD, label: Planned Arm Code, codes: arms.armcd, decodes: arms.arm}}\n"
+        "QSCAT: {..., sponsor_codelist: {name: QSCAT, label: Category of Questionnaire, codes: instruments.@key,\n"
+        "                                decodes: instruments.*.name, used_only: true}}",
+    ),
+    "dictionary": (
+        "Coded with an external dictionary: `name` and `version_from` (a study.yaml path). define.xml gives an "
+        "ExternalCodeList and the origin Assigned (Source Sponsor: the coding team assigns the term; Define-XML 2.1 "
+        "section 5.3.11.3).",
+        "AEDECOD: {..., dictionary: {name: MedDRA, version_from: safety.dictionary.version}}",
+    ),
+    "external_codelist": (
+        "Values taken from an external code list, not coded by the sponsor: `name` and `version_from` (a study.yaml "
+        "path); an ExternalCodeList, the origin unchanged.",
+        "COUNTRY: {..., external_codelist: {name: ISO 3166-1 alpha-3, version_from: standards.country_codes.version}}",
+    ),
+    "value_level": (
+        "Value-level metadata: one definition of the variable per value of `by` (a variable of the dataset, e.g. "
+        "the test code) present in the data, each with its def:WhereClauseDef (`by` EQ the value) shared by every "
+        "variable defined by the same `by`. Data type, length and significant digits come from that value's "
+        "records, the label from the paired name variable (QSTEST for QSTESTCD), origin and method from the "
+        "variable; the codelist is the variable's (a CT codelist restricted to the terms those records use), or "
+        "the CT codelist that `codelists` names for that value.",
+        "QSORRES: {..., value_level: {by: QSTESTCD}}\n"
+        "DSDECOD: {..., value_level: {by: DSCAT, codelists: {PROTOCOL MILESTONE: PROTMLST, DISPOSITION EVENT: "
+        "NCOMPLT}}}",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Term:
@@ -139,7 +179,9 @@ class Variable:
     method: str | None = None
     map: Any = None  # how the variable is derived: one mapping step or a list (first non-null wins)
     sponsor_codelist: Mapping[str, Any] | None = None  # {name, codes, decodes}: study.yaml paths of the terms
-    dictionary: Mapping[str, Any] | None = None  # {name, version_from}: an external dictionary (MedDRA)
+    dictionary: Mapping[str, Any] | None = None  # {name, version_from}: coded with an external dictionary (MedDRA)
+    external_codelist: Mapping[str, Any] | None = None  # {name, version_from}: values of an external list (ISO 3166)
+    value_level: Mapping[str, Any] | None = None  # {by, codelists}: define.xml value-level metadata (DEFINE_KEYS)
 
 
 @dataclass(frozen=True)
@@ -153,11 +195,15 @@ class DomainSpec:
     variables: tuple[Variable, ...]
     path: Path
     records: Mapping[str, Any] | None = None  # {from: <raw file(s)>} | {study: <list>} | {derivation: <source>}
-    value_lists: Mapping[str, str] | None = None  # variable -> the variable whose values select its definition
 
     @property
     def names(self) -> list[str]:
         return [v.name for v in self.variables]
+
+    @property
+    def value_lists(self) -> dict[str, str]:
+        """Variable -> the variable whose values select its value-level definition (its `value_level: {by: ...}`)."""
+        return {v.name: v.value_level["by"] for v in self.variables if v.value_level}
 
     @property
     def raw_sources(self) -> tuple[str, ...]:
@@ -222,11 +268,14 @@ class Study:
 
     def lookup(self, dotted: str) -> Any:
         """Resolve 'a.b.c' in the study; through a list it collects the field of every element. `*` takes every
-        value of a mapping, and the lists found under it are joined ('instruments.*.items': every item)."""
+        value of a mapping, and the lists found under it are joined ('instruments.*.items': every item); `@key` its
+        keys ('instruments.@key': the instruments' names)."""
         node: Any = self.data
         spread = False
         for part in dotted.split("."):
-            if part == "*" and isinstance(node, Mapping):
+            if part == "@key" and isinstance(node, Mapping):
+                node = list(node)
+            elif part == "*" and isinstance(node, Mapping):
                 node, spread = list(node.values()), True
             elif isinstance(node, list) and spread and part != "count":
                 found = [item[part] for item in node if isinstance(item, Mapping) and part in item]

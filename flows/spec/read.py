@@ -133,6 +133,8 @@ def load_domain(path: Path) -> DomainSpec:
     data = read_yaml(path)
     where = str(path)
     required = ("name", "label", "type", "length", "core", "role", "origin")
+    if "value_lists" in data:
+        raise SpecError(f"{where}: value_lists: say it on the variable: value_level: {{by: <variable>}}")
     variables = tuple(
         _build(Variable, v, required, f"{where}: variables.{v.get('name', i)}")
         for i, v in enumerate(_need(data, "variables", where))
@@ -147,7 +149,6 @@ def load_domain(path: Path) -> DomainSpec:
         variables=variables,
         path=path,
         records=_need(data, "records", where),
-        value_lists=data.get("value_lists"),
     )
 
 

@@ -8,8 +8,9 @@ the same metadata for people.
 from __future__ import annotations
 
 import re
+import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from numbers import Integral
@@ -32,6 +33,7 @@ NAMESPACES = {"": ODM_NS, "def": DEF_NS, "xlink": XLINK_NS, "xml": XML_NS}
 ODM_VERSION, DEFINE_VERSION = "1.3.2", "2.1.0"
 NCI_ALIAS = "nci:ExtCodeID"
 LENGTH_TYPES = {"text", "integer", "float"}  # Define-XML gives Length for these DataTypes only
+STYLESHEET = Path(__file__).with_name("define2-1.xsl")  # CDISC's, from the Define-XML 2.1 package (MIT licence)
 STUDY_DOC = ("LF.STUDY", "documents/study.yaml", "Study specification (the protocol as data)")
 
 
@@ -65,6 +67,7 @@ class Item:
     codelist: str | None = None
     comment: str | None = None
     value_list: str | None = None
+    sas_name: str | None = None  # SASFieldName where it is not `name` (a value-level item: its variable's name)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class Dataset:
     refs: tuple[ItemRef, ...]
     leaf: Leaf
     records: int
+    domain: str = ""  # ItemGroupDef Domain: the dataset's, or a SUPP--'s parent domain (Define-XML 2.1 example)
+    domain_description: str | None = None  # a SUPP--'s parent label: Alias Context="DomainDescription"
 
 
 @dataclass(frozen=True)
@@ -227,21 +232,25 @@ class _Registry:
         entry["users"].append(user)
         return entry["oid"]
 
-    def ct_codelist(self, name: str, values: tuple[str, ...] | None, user: str) -> str:
+    def ct_codelist(self, name: str, values: tuple[str, ...] | None, user: str, used: Iterable[str] = ()) -> str:
+        """A CT codelist (or the subset `values` of the spec); it lists the terms its users' data hold (`used`)."""
         cl = self.specs.codelists[name]
         if values is not None and set(values) == set(cl.values):
             values = None
         key = ("ct", name, tuple(sorted(values)) if values else None)
         oid = f"CL.{name}" if values is None else f"CL.{name}.{user}"
-        entry = self.codelists.setdefault(key, {"oid": oid, "users": []})
+        entry = self.codelists.setdefault(key, {"oid": oid, "users": [], "used": set()})
         entry["users"].append(user)
+        entry["used"].update(str(v) for v in used)
         return entry["oid"]
 
-    def sponsor_codelist(self, spec: Mapping[str, str], user: str) -> str:
-        """A variable's sponsor codelist (spec key sponsor_codelist: name, label, codes, decodes in study.yaml)."""
+    def sponsor_codelist(self, spec: Mapping[str, Any], user: str, used: Iterable[str] = ()) -> str:
+        """A variable's sponsor codelist (spec key sponsor_codelist: name, label, codes, decodes in study.yaml;
+        `used_only: true` lists only the terms the data hold)."""
         key = ("sponsor", spec["name"], None)
-        entry = self.codelists.setdefault(key, {"oid": f"CL.{spec['name']}", "users": [], "spec": spec})
+        entry = self.codelists.setdefault(key, {"oid": f"CL.{spec['name']}", "users": [], "spec": spec, "used": set()})
         entry["users"].append(user)
+        entry["used"].update(str(v) for v in used)
         return entry["oid"]
 
     def built_methods(self) -> tuple[Method, ...]:
@@ -259,10 +268,10 @@ class _Registry:
         )
 
     def external_codelist(self, spec: Mapping[str, Any], user: str) -> str:
-        """A variable coded with an external dictionary (spec key dictionary: name, version_from in study.yaml)."""
+        """An external dictionary or code list (spec keys dictionary, external_codelist: name, version_from)."""
         version = str(self.specs.study.lookup(spec["version_from"]))
         key = ("external", spec["name"], version)
-        oid = f"CL.{spec['name'].upper()}"
+        oid = "CL." + re.sub(r"[^A-Za-z0-9]", "", spec["name"]).upper()  # MedDRA -> CL.MEDDRA
         entry = self.codelists.setdefault(key, {"oid": oid, "users": []})
         entry["users"].append(user)
         return entry["oid"]
@@ -272,11 +281,11 @@ class _Registry:
         for (kind, name, values), e in self.codelists.items():
             users = tuple(e["users"])
             if kind == "sponsor":
-                out.append(_sponsor_codelist(self.specs, e["spec"], e["oid"], users))
+                out.append(_sponsor_codelist(self.specs, e["spec"], e["oid"], users, e["used"]))
             elif kind == "external":
                 out.append(CodeList(e["oid"], f"{name} {values}", None, (), False, users, external=(name, values)))
             else:
-                out.append(_ct_codelist(self.specs, self.specs.codelists[name], values, e["oid"], users))
+                out.append(_ct_codelist(self.specs, self.specs.codelists[name], values, e["oid"], users, e["used"]))
         return tuple(sorted(out, key=lambda c: c.oid))
 
 
@@ -298,34 +307,50 @@ def _decodes(specs: Specs, cl: Codelist) -> dict[str, str] | None:
 
 
 def _ct_codelist(
-    specs: Specs, cl: Codelist, values: tuple[str, ...] | None, oid: str, users: tuple[str, ...]
+    specs: Specs, cl: Codelist, values: tuple[str, ...] | None, oid: str, users: tuple[str, ...], used: set[str]
 ) -> CodeList:
+    """The terms the data use (of the spec's subset `values`), in CT order with their NCI codes; when the data use
+    none, the subset (else every term), so a codelist is never empty."""
     decodes = _decodes(specs, cl)
-    terms = tuple(
-        CodeListTerm(t.value, t.code, (decodes or {}).get(t.value) or None)
-        for t in cl.terms
-        if values is None or t.value in values
-    )
+    allowed = [t for t in cl.terms if values is None or t.value in values]
+    present = [t for t in allowed if t.value in used] or allowed
+    terms = tuple(CodeListTerm(t.value, t.code, (decodes or {}).get(t.value) or None) for t in present)
     name = cl.label if values is None else f"{cl.label} ({_names(list(users))})"
     return CodeList(oid, name, cl.code, terms, decodes is not None, users)
 
 
 def study_values(specs: Specs, paths: str | list[str]) -> list:
-    """The values of one study.yaml path, or of several joined in order."""
-    return [v for path in ([paths] if isinstance(paths, str) else paths) for v in specs.study.lookup(path)]
+    """The values of one study.yaml path, or of several joined in order (a single value counts as a list of one)."""
+    found = [specs.study.lookup(path) for path in ([paths] if isinstance(paths, str) else paths)]
+    return [v for f in found for v in (f if isinstance(f, list) else [f])]
 
 
-def _sponsor_codelist(specs: Specs, spec: Mapping[str, str], oid: str, users: tuple[str, ...]) -> CodeList:
+def _sponsor_codelist(
+    specs: Specs, spec: Mapping[str, Any], oid: str, users: tuple[str, ...], used: set[str]
+) -> CodeList:
     codes, decodes = study_values(specs, spec["codes"]), study_values(specs, spec["decodes"])
-    terms = tuple(CodeListTerm(str(c), None, str(d)) for c, d in zip(codes, decodes, strict=True))
-    label = spec["label"]
-    return CodeList(oid, label, None, terms, True, users)
+    pairs = [(str(c), str(d)) for c, d in zip(codes, decodes, strict=True)]
+    if spec.get("used_only"):
+        pairs = [p for p in pairs if p[0] in used] or pairs
+    terms = tuple(CodeListTerm(c, None, d) for c, d in pairs)
+    return CodeList(oid, spec["label"], None, terms, True, users)
+
+
+def _raw_columns(var: Variable, specs: Specs) -> str:
+    """'adverse_events.csv column meddra_pt' from the variable's source <raw file>.<column> (or several)."""
+    sources = [s.split(".", 1) for s in (var.source or "").split(", ")]
+    return "; ".join(f"{specs.raw[f].file} column {c}" for f, c in sources)
 
 
 def _origin(var: Variable, specs: Specs) -> Origin:
+    if var.dictionary:  # a term a coding team assigns from a dictionary: Assigned (Define-XML 2.1, 5.3.11.3)
+        version = specs.study.lookup(var.dictionary["version_from"])
+        coded = f"{var.dictionary['name']} {version}" + (
+            f", coded from {_raw_columns(var, specs)}" if var.source else ""
+        )
+        return Origin("Assigned", "Sponsor", coded)
     if var.origin == "Collected":  # source: <raw file>.<column>, or several (a dataset of several forms)
-        sources = [s.split(".", 1) for s in (var.source or "").split(", ")]
-        return Origin("Collected", "Investigator", "; ".join(f"{specs.raw[f].file} column {c}" for f, c in sources))
+        return Origin("Collected", "Investigator", _raw_columns(var, specs))
     if var.origin == "Predecessor":
         return Origin("Predecessor", None, var.source or var.method)
     return Origin(var.origin, "Sponsor")
@@ -357,43 +382,82 @@ def _check_inputs(
     return problems
 
 
+def _value_type(var: Variable, present: pd.Series) -> tuple[str, int | None, int | None]:
+    """DataType, Length and SignificantDigits of one value-level definition, from its records' values: a Num
+    variable's numbers (integer or float), else its text (integer, ISO 8601 date or duration, text)."""
+    if var.type == "Num":
+        numbers = present.astype("float64")
+        data_type = "integer" if bool((numbers == np.floor(numbers)).all()) else "float"
+        shown = [np.format_float_positional(float(x), trim="-") for x in numbers]
+        length = max([1, *(len(t.replace("-", "").replace(".", "")) for t in shown)])
+        return data_type, length, significant_digits(present) if data_type == "float" else None
+    values = present.astype(str).tolist()
+    data_type = value_data_type(values)
+    return data_type, text_length(values) if data_type in LENGTH_TYPES else None, None
+
+
+def _value_codelist(
+    var: Variable, key: str, entry: Mapping[str, Any], user: str, used: list, reg: _Registry
+) -> str | None:
+    """The codelist of one value-level definition: TS's per parameter, `value_level.codelists`' for this value, else
+    the variable's own (a CT codelist lists the terms these records use)."""
+    named = entry.get("codelist") or ((var.value_level or {}).get("codelists") or {}).get(key)
+    if named:
+        return reg.ct_codelist(named, None, user, used)
+    if var.codelist:
+        return reg.ct_codelist(var.codelist, var.values, user, used)
+    if var.sponsor_codelist:
+        return reg.sponsor_codelist(var.sponsor_codelist, user, used)
+    ext = var.dictionary or var.external_codelist
+    return reg.external_codelist(ext, user) if ext else None
+
+
+def _oid_part(value: str) -> str:
+    """A value as part of an OID: letters, digits, '.', '-' and '_' ('PROTOCOL MILESTONE' -> 'PROTOCOL_MILESTONE')."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", value)
+
+
 def _value_list(
-    domain: str, var: Variable, by: str, frame: pd.DataFrame, specs: Specs, reg: _Registry
+    domain: str, var: Variable, frame: pd.DataFrame, specs: Specs, reg: _Registry, method: str | None
 ) -> tuple[ValueList, list[Item], list[WhereClause]]:
-    """One ItemDef per value of `by` (TSPARMCD), with its WhereClauseDef; types and lengths from its values."""
+    """One ItemDef per value of the variable's `value_level.by` present in the data, with its WhereClauseDef (shared
+    by every variable defined by the same `by`); types and lengths from its records, TS parameters and SUPP--
+    qualifiers with their own origin, method and comment. `method`: the variable's MethodDef, if it has one."""
+    by = var.value_level["by"]
     from_ts = (specs.sdtm[domain].records or {}).get("derivation") == "trial_summary"
     entries = {e["parmcd"]: e for e in specs.study.data.get("trial_summary", [])} if from_ts else {}
-    name_col = by[:-2] if by.endswith("CD") and by[:-2] in frame else None  # TSPARMCD -> TSPARM
+    name_col = by[:-2] if by.endswith("CD") and by[:-2] in frame else None  # TSPARMCD -> TSPARM, QSTESTCD -> QSTEST
     parent_origin = _origin(var, specs)
     supp = (specs.sdtm[domain].records or {}).get("supplemental") or {}
     qualifiers = {q["qnam"]: q for q in supp.get("qualifiers", [])}
     refs, items, wheres = [], [], []
     for order, key in enumerate(sorted(frame[by].dropna().astype(str).unique()), start=1):
         rows = frame[frame[by] == key]
-        values = rows[var.name].dropna().astype(str).tolist()
-        oid, user = f"IT.{domain}.{var.name}.{key}", f"{domain}.{var.name}.{key}"
-        data_type = value_data_type(values)
-        length = text_length(values) if data_type in LENGTH_TYPES else None
+        present = rows[var.name].dropna()
+        oid, user = f"IT.{domain}.{var.name}.{_oid_part(key)}", f"{domain}.{var.name}.{key}"
+        data_type, length, digits = _value_type(var, present)
         entry = entries.get(key, {})
-        origin, method = parent_origin, None
+        origin, item_method = parent_origin, method
         if str(entry.get("from", "")).startswith("data."):
             fact = entry["from"].removeprefix("data.")
             text = DATA_FACT_METHODS.get(fact) or f"Determined at export from the data of the transfer (fact '{fact}')"
-            origin, method = Origin("Derived", "Sponsor"), reg.method(text, f"MT.{user}", user)
+            origin, item_method = Origin("Derived", "Sponsor"), reg.method(text, f"MT.{user}", user)
+        if name_col and rows[name_col].notna().any():
+            label = str(rows[name_col].dropna().iloc[0])
+        else:
+            label = key if entries or qualifiers else f"{var.label} ({key})"
         if key in qualifiers:  # a SUPP-- qualifier: its own origin and method
             q = qualifiers[key]
-            origin = Origin(q["qorig"], "Sponsor")
+            origin, item_method, label = Origin(q["qorig"], "Sponsor"), None, str(q["qlabel"])
             if q.get("method"):
-                method = reg.method(str(q["method"]).strip(), f"MT.{user}", user)
-            label = str(q["qlabel"])
-        codelist = reg.ct_codelist(entry["codelist"], None, user) if entry.get("codelist") else None
+                item_method = reg.method(str(q["method"]).strip(), f"MT.{user}", user)
+        codelist = _value_codelist(var, key, entry, user, present.astype(str).tolist(), reg)
         comment = reg.comment(entry["comment"], f"COM.{user}", user) if entry.get("comment") else None
-        if key not in qualifiers:
-            label = str(rows[name_col].dropna().iloc[0]) if name_col and rows[name_col].notna().any() else key
-        items.append(Item(oid, key, label[:40], data_type, length, length, None, origin, codelist, comment))
-        where = WhereClause(f"WC.{domain}.{by}.{key}", f"IT.{domain}.{by}", (key,))
+        item = Item(oid, key, label, data_type, length, length, digits, origin, codelist, comment, sas_name=var.name)
+        items.append(item)
+        where = WhereClause(f"WC.{domain}.{by}.{_oid_part(key)}", f"IT.{domain}.{by}", (key,))
         wheres.append(where)
-        refs.append(ItemRef(oid, order, var.core == "Req", method=method, where=where.oid))
+        refs.append(ItemRef(oid, order, var.core == "Req", method=item_method, where=where.oid))
     return ValueList(f"VL.{domain}.{var.name}", tuple(refs)), items, wheres
 
 
@@ -412,14 +476,15 @@ def _dataset(
             method = reg.method(text, f"MT.{var.method}" if var.method in specs.methods else f"MT.{user}", user)
         elif text and var.origin != "Predecessor":  # how an assigned or protocol value is set
             comment = reg.comment(text, f"COM.{user}", user)
+        used = frame[var.name].dropna().astype(str).unique().tolist() if var.type == "Char" else []
         if var.codelist:
-            codelist = reg.ct_codelist(var.codelist, var.values, user)
+            codelist = reg.ct_codelist(var.codelist, var.values, user, used)
         elif var.sponsor_codelist:
-            codelist = reg.sponsor_codelist(var.sponsor_codelist, user)
-        elif var.dictionary:
-            codelist = reg.external_codelist(var.dictionary, user)
-        if var.name in (spec.value_lists or {}):
-            vl, vl_items, vl_wheres = _value_list(domain, var, spec.value_lists[var.name], frame, specs, reg)
+            codelist = reg.sponsor_codelist(var.sponsor_codelist, user, used)
+        elif var.dictionary or var.external_codelist:
+            codelist = reg.external_codelist(var.dictionary or var.external_codelist, user)
+        if var.value_level:
+            vl, vl_items, vl_wheres = _value_list(domain, var, frame, specs, reg, method)
             value_list = vl.oid
             value_lists.append(vl)
             value_items += vl_items
@@ -448,6 +513,7 @@ def _dataset(
     # as in CDISC's examples (DM, TI, TS).
     repeating = not reference and not set(spec.keys) <= {"STUDYID", "USUBJID"}
     leaf = Leaf(f"LF.{domain}", f"xpt/{domain.lower()}.xpt", f"{domain.lower()}.xpt")
+    parent = ((spec.records or {}).get("supplemental") or {}).get("parent")  # SUPPAE: AE
     ds = Dataset(
         f"IG.{domain}",
         domain,
@@ -460,6 +526,8 @@ def _dataset(
         tuple(refs),
         leaf,
         len(frame),
+        parent or domain,
+        specs.sdtm[parent].label if parent in specs.sdtm else None,
     )
     return ds, items, value_items, value_lists, wheres
 
@@ -499,7 +567,7 @@ def define_metadata(
         datasets=tuple(built),
         items=tuple(items + value_items),
         value_lists=tuple(value_lists),
-        where_clauses=tuple(wheres),
+        where_clauses=tuple({w.oid: w for w in wheres}.values()),  # one per `by` value, shared by its variables
         codelists=reg.built_codelists(),
         methods=reg.built_methods(),
         comments=reg.built_comments(),
@@ -610,7 +678,7 @@ def define_xml(meta: Define, created: str) -> ET.Element:
             "ItemGroupDef",
             {
                 "OID": ds.oid,
-                "Domain": ds.name,
+                "Domain": ds.domain or ds.name,
                 "Name": ds.name,
                 "Repeating": _yes(ds.repeating),
                 "IsReferenceData": _yes(ds.reference),
@@ -624,6 +692,8 @@ def define_xml(meta: Define, created: str) -> ET.Element:
         _description(el, ds.label)
         for ref in ds.refs:
             _item_ref(el, ref)
+        if ds.domain_description:
+            _add(el, "Alias", {"Context": "DomainDescription", "Name": ds.domain_description})
         _add(el, "def:Class", {"Name": ds.klass})
         _leaf(el, ds.leaf)
     for item in meta.items:
@@ -636,7 +706,7 @@ def define_xml(meta: Define, created: str) -> ET.Element:
                 "DataType": item.data_type,
                 "Length": item.length,
                 "SignificantDigits": item.digits,
-                "SASFieldName": item.name,
+                "SASFieldName": item.sas_name or item.name,
                 "def:CommentOID": item.comment,
             },
         )
@@ -746,12 +816,20 @@ def check_oids(root: ET.Element) -> list[str]:
 
 
 def define_bytes(root: ET.Element) -> bytes:
-    """UTF-8 bytes of the tree: XML declaration, two-space indentation, namespaces as in CDISC's example."""
+    """UTF-8 bytes of the tree: XML declaration, the xml-stylesheet instruction naming define2-1.xsl, two-space
+    indentation, namespaces as in CDISC's example."""
     for prefix, uri in NAMESPACES.items():
         if prefix != "xml":
             ET.register_namespace(prefix, uri)
     ET.indent(root, space="  ")
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode").encode("utf-8") + b"\n"
+    head = f'<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet type="text/xsl" href="{STYLESHEET.name}"?>\n'
+    return head.encode("utf-8") + ET.tostring(root, encoding="unicode").encode("utf-8") + b"\n"
+
+
+def write_stylesheet(folder: Path) -> Path:
+    """Copy CDISC's Define-XML 2.1 stylesheet (define2-1.xsl by Lex Jansen, MIT licence: its notice travels in the
+    file) beside define.xml, whose xml-stylesheet instruction names it, so a browser shows define.xml as a page."""
+    return Path(shutil.copyfile(STYLESHEET, Path(folder) / STYLESHEET.name))
 
 
 def write_define(
