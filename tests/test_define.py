@@ -453,6 +453,8 @@ def test_define_html_has_one_table_per_dataset(datasets, specs, lengths, tmp_pat
     assert parser.variables == [specs.sdtm[d].names for d in datasets]
     for cls in ("codelists", "methods"):
         assert cls in parser.tables
+    assert "(CL.ISO31661ALPHA3; external: ISO 3166-1 alpha-3, version 2020; used by DM.COUNTRY)" in page
+    assert '<span class="code">QSTESTCD = MGADL01</span>' in page  # a where clause of QS's value-level metadata
     assert "<link" not in page and "<script" not in page  # self-contained
 
 
@@ -510,6 +512,20 @@ def test_significant_digits(values, expected):
 )
 def test_value_data_type(values, expected):
     assert value_data_type(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["72.5", "80"], "float"),  # a result with decimals (VSORRES of a weight)
+        (["-0.25"], "float"),
+        (["80", "75"], "integer"),
+        (["3.4.1"], "text"),
+        (["1.5 kg"], "text"),
+    ],
+)
+def test_value_data_type_of_results(values, expected):
+    assert value_data_type(values, decimals=True) == expected
 
 
 @pytest.mark.parametrize(("values", "expected"), [(["ab", "abcd"], 4), ([], 1), (["é"], 2)])

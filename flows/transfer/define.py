@@ -197,11 +197,18 @@ def significant_digits(values: pd.Series) -> int:
     return max(decimals, default=0)
 
 
-def value_data_type(values: list[str]) -> str:
-    """DataType of one value-level definition from its values: integer, ISO 8601 date/duration, else text."""
+_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
+
+
+def value_data_type(values: list[str], decimals: bool = False) -> str:
+    """DataType of one value-level definition from its values: integer, ISO 8601 date/duration, else text; with
+    `decimals`, numbers with a decimal point are float (a result such as a weight of 72.5: not TS, where '3.4' is
+    a version)."""
     for data_type, pattern in _VALUE_TYPES:
         if values and all(pattern.fullmatch(v) for v in values):
             return data_type
+    if decimals and values and all(_DECIMAL.fullmatch(v) for v in values):
+        return "float"
     return "text"
 
 
@@ -382,18 +389,26 @@ def _check_inputs(
     return problems
 
 
-def _value_type(var: Variable, present: pd.Series) -> tuple[str, int | None, int | None]:
+def _digits(shown: list[str]) -> int:
+    """Define-XML Length of numbers: the most digits of any ('-72.5' has 3), at least 1."""
+    return max([1, *(len(t.replace("-", "").replace(".", "")) for t in shown)])
+
+
+def _value_type(var: Variable, present: pd.Series, decimals: bool, coded: bool) -> tuple[str, int | None, int | None]:
     """DataType, Length and SignificantDigits of one value-level definition, from its records' values: a Num
-    variable's numbers (integer or float), else its text (integer, ISO 8601 date or duration, text)."""
+    variable's numbers (integer or float), else its text (integer, float with `decimals`, ISO 8601 date or
+    duration, text; always text when `coded`: its codelist's terms are text)."""
     if var.type == "Num":
         numbers = present.astype("float64")
         data_type = "integer" if bool((numbers == np.floor(numbers)).all()) else "float"
-        shown = [np.format_float_positional(float(x), trim="-") for x in numbers]
-        length = max([1, *(len(t.replace("-", "").replace(".", "")) for t in shown)])
+        length = _digits([np.format_float_positional(float(x), trim="-") for x in numbers])
         return data_type, length, significant_digits(present) if data_type == "float" else None
     values = present.astype(str).tolist()
-    data_type = value_data_type(values)
-    return data_type, text_length(values) if data_type in LENGTH_TYPES else None, None
+    data_type = "text" if coded else value_data_type(values, decimals)
+    if data_type in ("integer", "float"):
+        places = max([0, *(len(v.partition(".")[2]) for v in values)])
+        return data_type, _digits(values), places if data_type == "float" else None
+    return data_type, text_length(values) if data_type == "text" else None, None
 
 
 def _value_codelist(
@@ -435,8 +450,9 @@ def _value_list(
         rows = frame[frame[by] == key]
         present = rows[var.name].dropna()
         oid, user = f"IT.{domain}.{var.name}.{_oid_part(key)}", f"{domain}.{var.name}.{key}"
-        data_type, length, digits = _value_type(var, present)
         entry = entries.get(key, {})
+        codelist = _value_codelist(var, key, entry, user, present.astype(str).tolist(), reg)
+        data_type, length, digits = _value_type(var, present, decimals=not entries, coded=codelist is not None)
         origin, item_method = parent_origin, method
         if str(entry.get("from", "")).startswith("data."):
             fact = entry["from"].removeprefix("data.")
@@ -451,7 +467,6 @@ def _value_list(
             origin, item_method, label = Origin(q["qorig"], "Sponsor"), None, str(q["qlabel"])
             if q.get("method"):
                 item_method = reg.method(str(q["method"]).strip(), f"MT.{user}", user)
-        codelist = _value_codelist(var, key, entry, user, present.astype(str).tolist(), reg)
         comment = reg.comment(entry["comment"], f"COM.{user}", user) if entry.get("comment") else None
         item = Item(oid, key, label, data_type, length, length, digits, origin, codelist, comment, sas_name=var.name)
         items.append(item)

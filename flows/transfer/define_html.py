@@ -174,6 +174,8 @@ def _codelists(meta: Define) -> str:
     rows = []
     for cl in meta.codelists:
         source = f"NCI {cl.code}" if cl.code else "sponsor (study.yaml)"
+        if cl.external:
+            source = f"external: {cl.external[0]}, version {cl.external[1]}"
         head = f"{_e(cl.name)} ({_e(cl.oid)}; {_e(source)}; used by {_e(', '.join(cl.used_by))})"
         rows.append(f'<tr class="codelist" id="{_e(cl.oid)}"><th colspan="3">{head}</th></tr>')
         rows += [_tr([f'<span class="code">{_e(t.value)}</span>', _e(t.code), _e(t.decode)]) for t in cl.terms]
