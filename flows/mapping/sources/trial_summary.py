@@ -65,7 +65,7 @@ def _records(entry: Mapping[str, Any], values: list, specs: Specs) -> list[dict[
     cl = specs.codelists.get(entry.get("codelist", ""))
     codes = _as_list(specs.study.lookup(entry["code_from"])) if "code_from" in entry else [None] * len(values)
     version = str(specs.study.lookup(entry["version_from"])) if "version_from" in entry else None
-    pairs = dict(zip((str(v) for v in values), codes, strict=True))  # the first code of a repeated value
+    pairs = dict(zip((str(v) for v in values), codes, strict=True))  # one record per distinct value, in order
     return [
         {
             "TSVAL": value,
@@ -88,8 +88,7 @@ def trial_summary(ctx: Context) -> pd.DataFrame:
     rows = []
     for entry in specs.study.data["trial_summary"]:
         if "null_flavor" in entry:
-            records = [{"TSVAL": None, "TSVALNF": entry["null_flavor"], "TSVALCD": None, "TSVCDREF": None,
-                        "TSVCDVER": None}]  # fmt: skip
+            records = [{**dict.fromkeys(RECORD_SOURCE_FIELDS[3:]), "TSVALNF": entry["null_flavor"]}]  # TSVAL null
         elif "value" in entry:
             records = _records(entry, _as_list(entry["value"]), specs)
         elif entry["from"].startswith("data."):
