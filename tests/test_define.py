@@ -671,3 +671,51 @@ def test_the_stylesheet_is_named_and_renders_every_dataset(written, datasets, tm
         assert f"{domain} (" in page or f">{domain}<" in page, domain
     for shown in ('QSTESTCD</a> = "MGADL01" (Talking)', "CL.EPOCH", "ISO 3166-1 alpha-3", "C202487"):
         assert shown in page, shown  # a where clause of the VLM, a codelist, an external one, an NCI code
+
+
+def test_a_findings_dataset_gets_value_level_metadata_by_its_key_alone(specs, tmp_path):
+    """VS-like: value_level on a result, its unit and its number is all a new Findings dataset needs."""
+    from flows.spec.model import DomainSpec
+    from flows.transfer.define import define_metadata
+
+    def var(name: str, type_: str = "Char", **keys) -> Variable:
+        return Variable(name, name, type_, 8 if type_ == "Num" else 20, "Exp", "Result Qualifier", "Assigned", **keys)
+
+    by = {"by": "VSTESTCD"}
+    spec = DomainSpec(
+        "VS",
+        "Vital Signs",
+        "FINDINGS",
+        "One record per vital sign measurement per visit per subject",
+        ("VSTESTCD",),
+        None,
+        (
+            var("VSTESTCD"),
+            var("VSTEST"),
+            var("VSORRES", value_level=by),
+            var("VSORRESU", codelist="UNIT", value_level=by),
+            var("VSSTRESN", "Num", value_level=by),
+        ),
+        tmp_path / "vs.yaml",
+        {"from": "vitals"},
+    )
+    frame = pd.DataFrame(
+        {
+            "VSTESTCD": ["WEIGHT", "WEIGHT", "HEIGHT"],
+            "VSTEST": ["Weight", "Weight", "Height"],
+            "VSORRES": ["72.5", "101.25", "170"],  # weights with decimals, a whole height
+            "VSORRESU": ["kg", "kg", None],
+            "VSSTRESN": pd.array([72.5, 101.25, 170.0], dtype="Float64"),
+        }
+    ).astype({c: "str" for c in ("VSTESTCD", "VSTEST", "VSORRES", "VSORRESU")})
+    odd = dataclasses.replace(specs, sdtm={**specs.sdtm, "VS": spec})
+    meta = define_metadata({"VS": frame}, odd, {"VS": xpt_lengths(frame, spec)})
+    items = {i.oid: i for i in meta.items}
+    weight = items["IT.VS.VSORRES.WEIGHT"]
+    assert (weight.data_type, weight.length, weight.digits, weight.label) == ("float", 5, 2, "Weight")  # 101.25
+    assert (items["IT.VS.VSORRES.HEIGHT"].data_type, items["IT.VS.VSORRES.HEIGHT"].length) == ("integer", 3)
+    assert (items["IT.VS.VSSTRESN.WEIGHT"].data_type, items["IT.VS.VSSTRESN.WEIGHT"].digits) == ("float", 2)
+    unit = items["IT.VS.VSORRESU.WEIGHT"]
+    cl = next(c for c in meta.codelists if c.oid == unit.codelist)
+    assert [(t.value, t.code) for t in cl.terms] == [("kg", "C28252")]  # the unit used, not 10^6/kg
+    assert [w.oid for w in meta.where_clauses] == ["WC.VS.VSTESTCD.HEIGHT", "WC.VS.VSTESTCD.WEIGHT"]
