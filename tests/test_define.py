@@ -719,3 +719,12 @@ def test_a_findings_dataset_gets_value_level_metadata_by_its_key_alone(specs, tm
     cl = next(c for c in meta.codelists if c.oid == unit.codelist)
     assert [(t.value, t.code) for t in cl.terms] == [("kg", "C28252")]  # the unit used, not 10^6/kg
     assert [w.oid for w in meta.where_clauses] == ["WC.VS.VSTESTCD.HEIGHT", "WC.VS.VSTESTCD.WEIGHT"]
+
+
+def test_a_value_outside_its_value_level_codelist_stops_define(datasets, specs, lengths):
+    ds = datasets["DS"].copy()
+    ds.loc[ds["DSCAT"] == "DISPOSITION EVENT", "DSDECOD"] = "LEFT EARLY"  # no NCOMPLT term
+    with pytest.raises(
+        OutputCheckError, match=r"DS.DSDECOD where DISPOSITION EVENT: \['LEFT EARLY'\] not in codelist NCOMPLT"
+    ):
+        build_define({**datasets, "DS": ds}, specs, lengths, CREATED)

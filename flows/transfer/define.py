@@ -418,6 +418,11 @@ def _value_codelist(
     the variable's own (a CT codelist lists the terms these records use)."""
     named = entry.get("codelist") or ((var.value_level or {}).get("codelists") or {}).get(key)
     if named:
+        outside = sorted(set(used) - reg.specs.codelists[named].values)
+        if outside:  # the dataset check knows the variable's codelist only, not this one
+            raise OutputCheckError(
+                f"define.xml: {user.rsplit('.', 1)[0]} where {key}: {outside} not in codelist {named}"
+            )
         return reg.ct_codelist(named, None, user, used)
     if var.codelist:
         return reg.ct_codelist(var.codelist, var.values, user, used)
