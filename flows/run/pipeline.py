@@ -131,13 +131,18 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
                 packer.add(path)
                 outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.review.summary import write_summary
+    from flows.transfer.acrf import ACRF, write_acrf
     from flows.transfer.define import define_metadata, write_define
     from flows.transfer.define_html import write_define_html
 
     (staging / "documents").mkdir()
     packer.add(Path(shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")))
+    acrf = write_acrf(specs, staging / ACRF)  # the annotated CRF: define.xml points at its pages
+    packer.add(staging / ACRF)
+    outputs[ACRF] = {"pages": acrf.count}
     meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say
-    write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml", meta)
+    created = prepared.created.isoformat(timespec="seconds")
+    write_define(plain, specs, lengths, created, staging / "define.xml", meta, acrf.variables)
     packer.add(staging / "define.xml")
     write_define_html(plain, specs, lengths, staging / "define.html", meta)
     packer.add(staging / "define.html")

@@ -754,6 +754,30 @@ def define_bytes(root: ET.Element) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode").encode("utf-8") + b"\n"
 
 
+ACRF_LEAF = Leaf("LF.acrf", "acrf.pdf", "Annotated CRF")
+
+
+def link_acrf(root: ET.Element, pages: Mapping[str, tuple[int, ...]], leaf: Leaf = ACRF_LEAF) -> None:
+    """Link define.xml to the annotated CRF (Define-XML 2.1, as CDISC's example): def:AnnotatedCRF after
+    def:Standards, its def:leaf, and on every Collected def:Origin a def:PDFPageRef (PhysicalRef) to the pages of
+    its raw field. `pages`: DOMAIN.VARIABLE -> pages; a value-level item takes its variable's."""
+    mdv = root.find(f"{_tag('Study')}/{_tag('MetaDataVersion')}")
+    acrf = ET.Element(_tag("def:AnnotatedCRF"))
+    _add(acrf, "def:DocumentRef", {"leafID": leaf.id})
+    mdv.insert(list(mdv).index(mdv.find(_tag("def:Standards"))) + 1, acrf)
+    for item in mdv.iter(_tag("ItemDef")):
+        origin = item.find(_tag("def:Origin"))
+        if origin is None or origin.get("Type") != "Collected":
+            continue
+        oid = item.get("OID", "").removeprefix("IT.")
+        key = oid if oid in pages else ".".join(oid.split(".")[:2])
+        if key not in pages:
+            raise OutputCheckError(f"define.xml: {item.get('OID')} is Collected but no page of {leaf.href} shows it")
+        ref = _add(origin, "def:DocumentRef", {"leafID": leaf.id})
+        _add(ref, "def:PDFPageRef", {"PageRefs": " ".join(str(p) for p in pages[key]), "Type": "PhysicalRef"})
+    _leaf(mdv, leaf)
+
+
 def write_define(
     datasets: Mapping[str, pd.DataFrame],
     specs: Specs,
@@ -761,10 +785,14 @@ def write_define(
     created: str,
     path: Path,
     meta: Define | None = None,
+    acrf: Mapping[str, tuple[int, ...]] | None = None,
 ) -> None:
     """Write define.xml; the same inputs give the same bytes. Raises OutputCheckError on any OID problem.
-    `meta`, when given, is define_metadata of the same datasets (worked out once for define.xml and define.html)."""
+    `meta`, when given, is define_metadata of the same datasets (worked out once for define.xml and define.html);
+    `acrf`, the pages of the annotated CRF by DOMAIN.VARIABLE (`link_acrf`)."""
     root = define_xml(meta, created) if meta is not None else build_define(datasets, specs, lengths, created)
+    if acrf is not None:
+        link_acrf(root, acrf)
     problems = check_oids(root)
     if problems:
         raise OutputCheckError("define.xml: OID check failed: " + "; ".join(problems))
