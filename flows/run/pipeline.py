@@ -41,6 +41,7 @@ from flows.transfer.publish import (
     sweep_staging,
     utc_stamp,
 )
+from flows.transfer.reviewers_guide import GUIDE, write_reviewers_guide
 from flows.transfer.trace import write_trace
 from flows.transfer.writers import WRITERS
 from flows.transfer.writers.context import WriteContext
@@ -234,7 +235,10 @@ def stage_transfer(
             outputs["trace.csv"] = {"rows": rows}
             packer.add(staging / "trace.csv")
             write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
-            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, traced)
+            manifest = write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, traced)
+            guide = staging / "documents" / GUIDE  # the reviewer's guide reports the manifest's counts
+            write_reviewers_guide(prepared.datasets, specs, manifest, guide)
+            packer.add(guide)
             write_sums(staging, packer)
             write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created, packer)
     except BaseException:
