@@ -26,10 +26,14 @@ class Annotation:
     supplemental: bool = False
 
     @property
+    def head(self) -> str:
+        """`AETERM`; a supplemental qualifier `DLTFL in SUPPAE` (SDTM-MSG 2.0 style)."""
+        return f"{self.variable} in {self.dataset}" if self.supplemental else self.variable
+
+    @property
     def text(self) -> str:
-        """`AETERM`, `QSORRES when QSCAT in (MG-ADL, QMG)`, `DLTFL in SUPPAE` (SDTM-MSG 2.0 style)."""
-        head = f"{self.variable} in {self.dataset}" if self.supplemental else self.variable
-        return f"{head} when {self.condition}" if self.condition else head
+        """`AETERM`, `QSORRES when QSCAT in (MG-ADL, QMG)`, `DLTFL in SUPPAE`."""
+        return f"{self.head} when {self.condition}" if self.condition else self.head
 
 
 def _value(c: Condition, specs: Specs) -> str:
@@ -117,6 +121,47 @@ def _raw_arguments(step: Step, specs: Specs) -> list[Field]:
     return out
 
 
+def _constant(step: Step, specs: Specs) -> str | None:
+    """The value of a step that reads nothing of the record (a study fact or a hard-coded value), else None."""
+    if not step.operation.params or any(p.kind not in ("study", "value") for p in step.operation.params):
+        return None
+    values = [step.args.get(p.name) for p in step.operation.params]
+    kinds = [p.kind for p in step.operation.params]
+    if len(values) != 1 or values[0] is None:
+        return None
+    return str(specs.study.lookup(str(values[0])) if kinds[0] == "study" else values[0])
+
+
+def _unpivot_value(column: str, var: str, name: str, steps: Mapping[str, tuple[Step, ...]], specs: Specs) -> str | None:
+    """The constant a variable's map gives the records of one unpivoted column, when its steps say so by
+    conditions on the unpivot's name field only; None otherwise."""
+    if not any(c.name == name for step in steps[var] for c in step.when):
+        return None  # the same for every record: it tells no column apart
+    for step in steps[var]:
+        own = [c for c in step.when if c.kind == "column" and c.name == name]
+        if len(own) != len(step.when):
+            return None  # a condition on other values: not known from the column alone
+        if all(column == c.equals if c.isin is None else column in c.isin for c in own):
+            return _constant(step, specs)
+    return None
+
+
+def _unpivot_condition(
+    column: str, spec: DomainSpec, steps: Mapping[str, tuple[Step, ...]], specs: Specs
+) -> str | None:
+    """What tells an unpivoted column's records apart, in SDTM terms: the first variable (keys first) whose map gives
+    them a constant no other unpivoted column gets (`DSDECOD = INFORMED CONSENT OBTAINED`); None when none does."""
+    unpivot = (spec.records or {}).get("unpivot") or {}
+    for var in dict.fromkeys([*spec.keys, *spec.names]):
+        if var not in steps:
+            continue
+        values = [_unpivot_value(c, var, unpivot.get("name"), steps, specs) for c in unpivot.get("columns", ())]
+        value = values[list(unpivot["columns"]).index(column)]
+        if value is not None and values.count(value) == 1:
+            return f"{var} = {value}"
+    return None
+
+
 def column_annotations(specs: Specs) -> dict[Field, tuple[Annotation, ...]]:
     """(raw contract, column) -> the annotations of the field, datasets in the order of specs/sdtm, variables in
     spec order. Columns that feed nothing are absent."""
@@ -138,11 +183,15 @@ def column_annotations(specs: Specs) -> dict[Field, tuple[Annotation, ...]]:
                             add(f, Annotation(domain, str(q["qnam"]), supplemental=True))
             continue
         condition = _records_condition(spec, steps, specs) if spec.raw_sources else None
+        unpivoted = ((spec.records or {}).get("unpivot") or {}).get("columns", ())
         for var in spec.variables:
             for top in steps.get(var.name, ()):
                 for step, when in _nested(top):
                     for f in _feeds(step, when, spec, specs):
-                        add(f, Annotation(domain, var.name, condition if f[0] in spec.raw_sources else None))
+                        which = condition if f[0] in spec.raw_sources else None
+                        if f[0] in spec.raw_sources and f[1] in unpivoted:
+                            which = _unpivot_condition(f[1], spec, steps, specs) or which
+                        add(f, Annotation(domain, var.name, which))
     return {f: tuple(notes) for f, notes in out.items()}
 
 

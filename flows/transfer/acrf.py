@@ -24,11 +24,11 @@ WIDTH, HEIGHT = A4
 MARGIN = 36
 FONT, BOLD, SIZE, LEADING = "Helvetica", "Helvetica-Bold", 8, 10
 # (title, width) of the table's columns; the annotations take the rest of the page
-COLUMNS = (("Question", 165), ("Field", 95), ("Type and values", 135))
+COLUMNS = (("Question", 150), ("Field", 88), ("Type and values", 130))
 NOTE_X = MARGIN + sum(w for _, w in COLUMNS)
 NOTE_W = WIDTH - MARGIN - NOTE_X
 PALETTE = ("#BFE3FF", "#FFF2B3", "#C9F2C7", "#F9D0E6", "#E0D4FF", "#FFD8B8")  # one per dataset of a page
-NOT_SUBMITTED = "#DDDDDD"
+NOT_SUBMITTED, NOT_SUBMITTED_TEXT = "#DDDDDD", "[NOT SUBMITTED]"
 MAX_TERMS = 12  # a longer codelist shows its first terms and its size
 
 
@@ -147,7 +147,8 @@ class _Writer:
         self.y -= LEADING
 
     def row(self, cells: list[list[str]], notes: list[tuple[list[str], Color]]) -> bool:
-        """One field; False (nothing drawn) when it does not fit on the page."""
+        """One field, its annotations each a box whose first line (the dataset variable, or NOT SUBMITTED) is bold;
+        False (nothing drawn) when it does not fit on the page."""
         note_h = sum(len(lines) * LEADING + 6 for lines, _ in notes)
         height = max(note_h, *(len(lines) * LEADING for lines in cells)) + 4
         if self.y - height < MARGIN + 10:
@@ -165,6 +166,7 @@ class _Writer:
             c.rect(NOTE_X, top - h, NOTE_W, h, stroke=1, fill=1)
             c.setFillColorRGB(0, 0, 0)
             for i, line in enumerate(lines):
+                c.setFont(BOLD if i == 0 else FONT, SIZE)
                 c.drawString(NOTE_X + 3, top - LEADING + 1 - i * LEADING, line)
             top -= h + 2
         self.y -= height
@@ -178,9 +180,11 @@ def _colour(datasets: list[str], dataset: str) -> Color:
     return HexColor(PALETTE[datasets.index(dataset) % len(PALETTE)])
 
 
-def _label(note: Annotation, several: bool) -> str:
-    """The annotation as printed: DOMAIN.VARIABLE on a page of several datasets (SUPP-- qualifiers say theirs)."""
-    return note.text if note.supplemental or not several else f"{note.dataset}.{note.text}"
+def _box(note: Annotation, several: bool) -> list[str]:
+    """The lines of an annotation's box: the variable, DOMAIN.VARIABLE on a page of several datasets (a SUPP--
+    qualifier names its dataset), then its condition ('when QSCAT in (MG-ADL, QMG)')."""
+    head = note.head if note.supplemental or not several else f"{note.dataset}.{note.head}"
+    return [head, *(_lines(f"when {note.condition}", NOTE_W) if note.condition else [])]
 
 
 def write_acrf(specs: Specs, path: Path) -> AcrfPages:
@@ -202,10 +206,10 @@ def write_acrf(specs: Specs, path: Path) -> AcrfPages:
                 _lines(values_text(col, specs), COLUMNS[2][1]),
             ]
             field_notes = notes.get((name, col.name), ())
-            boxes = [(_lines(_label(n, len(datasets) > 1), NOTE_W), _colour(datasets, n.dataset)) for n in field_notes]
+            boxes = [(_box(n, len(datasets) > 1), _colour(datasets, n.dataset)) for n in field_notes]
             if not boxes:
                 why = not_submitted_because(contract, col.name, specs)
-                boxes = [(_lines(f"[NOT SUBMITTED] {why}", NOTE_W), HexColor(NOT_SUBMITTED))]
+                boxes = [([NOT_SUBMITTED_TEXT, *_lines(why, NOTE_W)], HexColor(NOT_SUBMITTED))]
             if not writer.row(cells, boxes):
                 writer.new_page(contract, datasets, continued=True)
                 pages.append(writer.page)
