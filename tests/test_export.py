@@ -43,6 +43,8 @@ def test_cli_publishes_clean_sample(cli_export):
         "define.xml",
         "define.html",
         "summary.html",
+        "acrf.pdf",
+        "documents/csdrg.html",
         "SHA256SUMS",
         "changes.md",
         "changes.json",
