@@ -179,3 +179,29 @@ def test_two_exports_give_the_same_bytes(transfer, specs, tmp_path):
     assert (again.transfer / "acrf.pdf").read_bytes() == (transfer / "acrf.pdf").read_bytes()
     assert write_acrf(specs, tmp_path / "a.pdf") == write_acrf(specs, tmp_path / "b.pdf")
     assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+
+
+def test_a_long_form_continues_on_the_next_pages_with_its_datasets(specs, tmp_path):
+    """The AE form with 80 more (unmapped) fields and one question of 120 lines: every field is on a page, the
+    question too long for any page is drawn alone on a fresh one (running off it) rather than lost."""
+    import dataclasses
+
+    ae = specs.raw["adverse_events"]
+    extra = [
+        dataclasses.replace(ae.columns[3], name=f"extra_{i:02d}", description=f"Extra question {i}") for i in range(80)
+    ]
+    tall = dataclasses.replace(ae.columns[3], name="tall", description=" ".join(["word"] * 1200))
+    contract = dataclasses.replace(ae, columns=(*ae.columns, *extra, tall))
+    long_specs = dataclasses.replace(specs, raw={**specs.raw, "adverse_events": contract})
+    where = write_acrf(long_specs, tmp_path / "long.pdf")
+    pages = page_texts(tmp_path / "long.pdf")
+    form = where.forms["adverse_events"]
+    assert len(form) >= 4 and form == tuple(range(1, len(form) + 1))
+    for number in form[1:]:
+        texts = [t for _, _, _, t in pages[number - 1]]
+        assert "Adverse events (continued)" in texts and "AE (Adverse Events)" in boxes(pages[number - 1])
+    for i in range(80):
+        assert f"extra_{i:02d}" in [t for _, _, _, t in pages[where.fields[("adverse_events", f"extra_{i:02d}")] - 1]]
+    tall_page = [t for _, _, _, t in pages[where.fields[("adverse_events", "tall")] - 1]]
+    assert "tall" in tall_page and where.fields[("adverse_events", "tall")] == form[-1]
+    assert where.forms["assessments"] == (form[-1] + 1,)  # the next form starts on a page of its own

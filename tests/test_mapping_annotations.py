@@ -56,6 +56,11 @@ def test_column_annotations(notes, field, expected):
         ("enrollment", "initials", "personal data, never output"),
         ("enrollment", "weight_kg", "collected; no SDTM variable in this transfer takes it"),
         ("dosing", "total_cells", "collected to check other fields; no SDTM variable in this transfer takes it"),
+        (
+            "dosing",
+            "infusion",
+            "identifies the row within the subject (key); no SDTM variable in this transfer takes it",
+        ),
     ],
 )
 def test_not_submitted(notes, specs, contract, column, why):

@@ -210,6 +210,8 @@ def not_submitted_because(contract: RawContract, column: str, specs: Specs) -> s
         return "personal data, never output"
     if not any(contract.name in spec.raw_sources for spec in specs.sdtm.values()):
         return contract.not_tabulated or "no SDTM dataset takes records from this form"
+    if column in contract.key:
+        return "identifies the row within the subject (key); no SDTM variable in this transfer takes it"
     rules: list[Mapping[str, Any]] = [*contract.row_rules, *contract.parent_rules]
     if any(column in _rule_columns(rule) for rule in rules):
         return "collected to check other fields; no SDTM variable in this transfer takes it"

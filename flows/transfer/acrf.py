@@ -146,12 +146,12 @@ class _Writer:
         c.line(MARGIN, self.y, WIDTH - MARGIN, self.y)
         self.y -= LEADING
 
-    def row(self, cells: list[list[str]], notes: list[tuple[list[str], Color]]) -> bool:
+    def row(self, cells: list[list[str]], notes: list[tuple[list[str], Color]], force: bool = False) -> bool:
         """One field, its annotations each a box whose first line (the dataset variable, or NOT SUBMITTED) is bold;
-        False (nothing drawn) when it does not fit on the page."""
+        False (nothing drawn) when it does not fit on the page, unless `force` (a fresh page: it runs off it)."""
         note_h = sum(len(lines) * LEADING + 6 for lines, _ in notes)
         height = max(note_h, *(len(lines) * LEADING for lines in cells)) + 4
-        if self.y - height < MARGIN + 10:
+        if self.y - height < MARGIN + 10 and not force:
             return False
         c, x = self.canvas, MARGIN
         c.setFont(FONT, SIZE)
@@ -213,7 +213,7 @@ def write_acrf(specs: Specs, path: Path) -> AcrfPages:
             if not writer.row(cells, boxes):
                 writer.new_page(contract, datasets, continued=True)
                 pages.append(writer.page)
-                writer.row(cells, boxes)
+                writer.row(cells, boxes, force=True)
             fields[(name, col.name)] = writer.page
         forms[name] = tuple(pages)
     writer.canvas.showOutline()
