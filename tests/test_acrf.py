@@ -135,14 +135,22 @@ def test_every_collected_origin_points_at_pages_annotated_with_its_variable(tran
     assert collected == 44
 
 
-def test_one_bookmark_per_form_at_its_first_page(transfer, specs):
+def test_bookmarks_per_form_and_per_dataset(transfer, specs, pages):
     reader = PdfReader(transfer / "acrf.pdf")
-    marks = [(m.title, reader.get_destination_page_number(m) + 1) for m in reader.outline]
+    *forms, datasets, children = reader.outline
+    marks = [(m.title, reader.get_destination_page_number(m) + 1) for m in forms]
     assert [t for t, _ in marks] == [f"{c.name.replace('_', ' ').capitalize()} ({c.file})" for c in specs.raw.values()]
-    pages = page_texts(transfer / "acrf.pdf")
     for (title, number), contract in zip(marks, specs.raw.values(), strict=True):
         assert f"Form {contract.name}: raw file {contract.file}" in [t for _, _, _, t in pages[number - 1]], title
     assert len(reader.pages) == max(n for _, n in marks) + 1  # enrollment, the longest form, takes two pages
+    # by dataset: each at the first page whose annotations name it (bare on a one-dataset page, else DOMAIN.VAR)
+    assert datasets.title == "Datasets"
+    by_dataset = {m.title.split()[0]: reader.get_destination_page_number(m) + 1 for m in children}
+    assert by_dataset == {"AE": 1, "DM": 5, "DS": 5, "EX": 3, "IE": 4, "QS": 2, "RS": 2, "SV": 2}
+    for domain, number in by_dataset.items():
+        page_boxes = boxes(pages[number - 1])
+        assert any(b.startswith(f"{domain} (") for b in page_boxes)
+        assert all(not any(b.startswith(f"{domain} (") for b in boxes(p)) for p in pages[: number - 1])
 
 
 @pytest.mark.parametrize(

@@ -161,3 +161,19 @@ def test_affected_subjects(ae, ds, expected):
         "DS": pd.DataFrame(ds, columns=["USUBJID", "DSSTDTC"]),
     }
     assert affected_subjects(datasets, {"later": "AE.AESTDTC", "than_last": "DS.DSSTDTC"}) == expected
+
+
+def test_links_to_the_transfer_documents_resolve(transfer):
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hrefs: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                self.hrefs.append(dict(attrs)["href"])
+
+    links = Links()
+    links.feed((transfer / "documents" / "csdrg.html").read_text(encoding="utf-8"))
+    assert links.hrefs == ["../define.xml", "../acrf.pdf", "../summary.html"]
+    assert all((transfer / "documents" / href).resolve().is_file() for href in links.hrefs)

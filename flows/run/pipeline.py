@@ -41,7 +41,6 @@ from flows.transfer.publish import (
     sweep_staging,
     utc_stamp,
 )
-from flows.transfer.reviewers_guide import GUIDE, write_reviewers_guide
 from flows.transfer.trace import write_trace
 from flows.transfer.writers import WRITERS
 from flows.transfer.writers.context import WriteContext
@@ -222,6 +221,8 @@ def stage_transfer(
     prepared: Prepared, specs: Specs, study_dir: Path, fingerprint: str | None = None
 ) -> tuple[Path, str]:
     """Write everything of one transfer into a new staging folder; on any failure the folder is removed."""
+    from flows.transfer.reviewers_guide import GUIDE, write_reviewers_guide
+
     previous = latest_transfer(study_dir)
     staging, stamp = new_staging(study_dir), utc_stamp()
     try:

@@ -187,17 +187,27 @@ def _box(note: Annotation, several: bool) -> list[str]:
     return [head, *(_lines(f"when {note.condition}", NOTE_W) if note.condition else [])]
 
 
+def _dataset_outline(canvas: Canvas, specs: Specs, first: Mapping[str, int]) -> None:
+    """A second set of bookmarks, 'Datasets', each at the first page annotated with it (the CDISC pilot's aCRF has
+    bookmarks by form and by domain); `first`: dataset -> its page (bookmark `dataset.<DOMAIN>`)."""
+    ordered = [d for d in specs.sdtm if d in first]
+    if ordered:
+        canvas.addOutlineEntry("Datasets", "datasets", level=0, closed=True)
+    for domain in ordered:
+        canvas.addOutlineEntry(f"{domain} ({specs.sdtm[domain].label})", f"dataset.{domain}", level=1)
+
+
 def write_acrf(specs: Specs, path: Path) -> AcrfPages:
     """Write acrf.pdf: every raw contract a form, in specs order, each with its bookmark; return where each form
     and field is."""
     notes = column_annotations(specs)
-    writer, forms, fields = _Writer(path, specs), {}, {}
+    writer, forms, fields, first = _Writer(path, specs), {}, {}, {}
     for name, contract in specs.raw.items():
         fed = {n.dataset for c in contract.column_names for n in notes.get((name, c), ())}
         datasets = [d for d in specs.sdtm if d in fed]
         writer.new_page(contract, datasets)
         pages = [writer.page]
-        writer.canvas.bookmarkPage(f"form.{name}")
+        writer.canvas.bookmarkPage(f"form.{name}")  # an outline entry is known by its bookmark: one each
         writer.canvas.addOutlineEntry(f"{form_title(contract)} ({contract.file})", f"form.{name}", level=0)
         for col in contract.columns:
             cells = [
@@ -215,11 +225,17 @@ def write_acrf(specs: Specs, path: Path) -> AcrfPages:
                 pages.append(writer.page)
                 writer.row(cells, boxes, force=True)
             fields[(name, col.name)] = writer.page
+            for domain in (n.dataset for n in field_notes if n.dataset not in first):
+                if not first:
+                    writer.canvas.bookmarkPage("datasets")
+                first[domain] = writer.page
+                writer.canvas.bookmarkPage(f"dataset.{domain}")
         forms[name] = tuple(pages)
-    writer.canvas.showOutline()
-    writer.canvas.save()
     variables: dict[str, set[int]] = {}
     for field, field_notes in notes.items():
         for n in (n for n in field_notes if not n.supplemental):
             variables.setdefault(f"{n.dataset}.{n.variable}", set()).add(fields[field])
+    _dataset_outline(writer.canvas, specs, first)
+    writer.canvas.showOutline()
+    writer.canvas.save()
     return AcrfPages(forms, fields, writer.page, {v: tuple(sorted(p)) for v, p in sorted(variables.items())})

@@ -14,6 +14,7 @@ import pandas as pd
 
 from flows.mapping.annotations import column_annotations, not_submitted_because
 from flows.spec.model import Specs
+from flows.transfer.acrf import ACRF
 
 GUIDE = "csdrg.html"
 STYLE = (
@@ -84,9 +85,11 @@ def render_reviewers_guide(datasets: Mapping[str, pd.DataFrame], specs: Specs, m
         "<h2>1 Introduction</h2><h3>1.1 Purpose</h3>",
         _p(
             "This guide describes the SDTM tabulation datasets of this transfer: the standards they follow, how they "
-            "were made from the collected data, and the conformance findings that remain with their explanation. "
-            "It accompanies define.xml (the metadata) and acrf.pdf (the annotated CRF)."
+            "were made from the collected data, and the conformance findings that remain with their explanation."
         ),
+        '<p>It accompanies <a href="../define.xml">define.xml</a> (the metadata), '
+        f'<a href="../{ACRF}">{ACRF}</a> (the annotated CRF) and <a href="../summary.html">summary.html</a> '
+        "(the data review).</p>",
         "<h3>1.2 Study Data Standards and Dictionary Inventory</h3>",
         _table(["Standard or dictionary", "Version"], _standards(specs)),
         "<h3>1.3 Source Data Used for Dataset Creation</h3>",
