@@ -213,3 +213,17 @@ def test_a_long_form_continues_on_the_next_pages_with_its_datasets(specs, tmp_pa
     tall_page = [t for _, _, _, t in pages[where.fields[("adverse_events", "tall")] - 1]]
     assert "tall" in tall_page and where.fields[("adverse_events", "tall")] == form[-1]
     assert where.forms["assessments"] == (form[-1] + 1,)  # the next form starts on a page of its own
+
+
+def test_a_collected_supplemental_qualifier_is_annotated_in_its_supp_dataset(specs, tmp_path):
+    import dataclasses
+
+    supp = specs.sdtm["SUPPAE"]
+    how = dict(supp.records["supplemental"])
+    extra = {"qnam": "AETRMX", "qlabel": "Verbatim Term Copy", "qorig": "Collected", "map": {"assign": "verbatim_term"}}
+    how["qualifiers"] = [*how["qualifiers"], extra]
+    supp = dataclasses.replace(supp, records={"supplemental": how})
+    where = write_acrf(dataclasses.replace(specs, sdtm={**specs.sdtm, "SUPPAE": supp}), tmp_path / "supp.pdf")
+    page = where.fields[("adverse_events", "verbatim_term")]
+    assert where.variables["SUPPAE.AETRMX"] == (page,) == where.variables["AE.AETERM"]
+    assert "AETRMX in SUPPAE" in heads(page_texts(tmp_path / "supp.pdf")[page - 1])

@@ -573,3 +573,22 @@ def test_a_collected_variable_without_a_page_is_refused(datasets, specs, lengths
     with pytest.raises(OutputCheckError, match=r"IT.AE.AESPID is Collected but no page of acrf.pdf shows it"):
         link_acrf(root, {"DM.SEX": (5,)})
     assert ACRF_LEAF.href == "acrf.pdf"
+
+
+@pytest.mark.parametrize(
+    "oid, pages, expected",
+    [
+        ("IT.AE.AETERM", {"AE.AETERM": (1,)}, "1"),
+        ("IT.QS.QSORRES.MGADL01", {"QS.QSORRES": (2, 3)}, "2 3"),  # a value-level item: its variable's pages
+        ("IT.SUPPAE.QVAL.AETRMX", {"SUPPAE.AETRMX": (1,)}, "1"),  # a collected qualifier: its QNAM's
+    ],
+)
+def test_link_acrf_finds_the_page_of_a_value_level_item(oid, pages, expected):
+    odm = ET.fromstring(
+        f'<ODM xmlns="{NS["odm"]}" xmlns:def="{NS["def"]}"><Study><MetaDataVersion><def:Standards/>'
+        f'<ItemDef OID="{oid}"><def:Origin Type="Collected"/></ItemDef>'
+        f'<ItemDef OID="IT.AE.AESEQ"><def:Origin Type="Derived"/></ItemDef></MetaDataVersion></Study></ODM>'
+    )
+    link_acrf(odm, pages)
+    refs = odm.findall(".//def:PDFPageRef", NS)
+    assert [r.get("PageRefs") for r in refs] == [expected]  # the Derived origin gets none

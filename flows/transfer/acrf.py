@@ -40,7 +40,7 @@ class AcrfPages:
     fields: Mapping[Field, int]  # (contract name, column) -> the page of its row
     count: int
 
-    variables: Mapping[str, tuple[int, ...]]  # DOMAIN.VARIABLE -> the pages of the fields annotated with it
+    variables: Mapping[str, tuple[int, ...]]  # DOMAIN.VARIABLE (SUPP--.QNAM) -> the pages of its annotated fields
 
 
 def form_title(contract: RawContract) -> str:
@@ -233,7 +233,7 @@ def write_acrf(specs: Specs, path: Path) -> AcrfPages:
         forms[name] = tuple(pages)
     variables: dict[str, set[int]] = {}
     for field, field_notes in notes.items():
-        for n in (n for n in field_notes if not n.supplemental):
+        for n in field_notes:  # a supplemental qualifier: SUPP--.QNAM
             variables.setdefault(f"{n.dataset}.{n.variable}", set()).add(fields[field])
     _dataset_outline(writer.canvas, specs, first)
     writer.canvas.showOutline()

@@ -760,7 +760,8 @@ ACRF_LEAF = Leaf("LF.acrf", "acrf.pdf", "Annotated CRF")
 def link_acrf(root: ET.Element, pages: Mapping[str, tuple[int, ...]], leaf: Leaf = ACRF_LEAF) -> None:
     """Link define.xml to the annotated CRF (Define-XML 2.1, as CDISC's example): def:AnnotatedCRF after
     def:Standards, its def:leaf, and on every Collected def:Origin a def:PDFPageRef (PhysicalRef) to the pages of
-    its raw field. `pages`: DOMAIN.VARIABLE -> pages; a value-level item takes its variable's."""
+    its raw field. `pages`: DOMAIN.VARIABLE -> pages; a value-level item (IT.<DOMAIN>.<VARIABLE>.<VALUE>) takes its
+    variable's, or else (a SUPP-- qualifier, whose QVAL no field feeds) DOMAIN.<VALUE>'s: SUPPAE.QNAM."""
     mdv = root.find(f"{_tag('Study')}/{_tag('MetaDataVersion')}")
     acrf = ET.Element(_tag("def:AnnotatedCRF"))
     _add(acrf, "def:DocumentRef", {"leafID": leaf.id})
@@ -769,9 +770,10 @@ def link_acrf(root: ET.Element, pages: Mapping[str, tuple[int, ...]], leaf: Leaf
         origin = item.find(_tag("def:Origin"))
         if origin is None or origin.get("Type") != "Collected":
             continue
-        oid = item.get("OID", "").removeprefix("IT.")
-        key = oid if oid in pages else ".".join(oid.split(".")[:2])
-        if key not in pages:
+        parts = item.get("OID", "").removeprefix("IT.").split(".")
+        keys = [".".join(parts), ".".join(parts[:2]), f"{parts[0]}.{parts[-1]}"]
+        key = next((k for k in keys if k in pages), None)
+        if key is None:
             raise OutputCheckError(f"define.xml: {item.get('OID')} is Collected but no page of {leaf.href} shows it")
         ref = _add(origin, "def:DocumentRef", {"leafID": leaf.id})
         _add(ref, "def:PDFPageRef", {"PageRefs": " ".join(str(p) for p in pages[key]), "Type": "PhysicalRef"})
