@@ -227,3 +227,25 @@ def test_a_collected_supplemental_qualifier_is_annotated_in_its_supp_dataset(spe
     page = where.fields[("adverse_events", "verbatim_term")]
     assert where.variables["SUPPAE.AETRMX"] == (page,) == where.variables["AE.AETERM"]
     assert "AETRMX in SUPPAE" in heads(page_texts(tmp_path / "supp.pdf")[page - 1])
+
+
+@pytest.mark.parametrize(
+    "text, width, expected",
+    [
+        ("string, required", 200, ["string, required"]),
+        ("", 100, [""]),  # an empty cell keeps its line
+        (
+            "pattern ^[A-Z0-9](?:[A-Z0-9-]{0,18}[A-Z0-9])?$",
+            130,
+            ["pattern", "^[A-Z0-9](?:[A-Z0-9-]{0,18}[A-Z0-9]", ")?$"],
+        ),
+    ],
+)
+def test_lines_wrap_at_spaces_and_cut_a_word_wider_than_the_column(text, width, expected):
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from flows.transfer.acrf import FONT, SIZE, _lines
+
+    lines = _lines(text, width)
+    assert lines == expected and "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert all(stringWidth(line, FONT, SIZE) <= width - 6 for line in lines)

@@ -14,6 +14,7 @@ from pathlib import Path
 from reportlab.lib.colors import Color, HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from flows.mapping.annotations import Annotation, Field, column_annotations, not_submitted_because
@@ -82,7 +83,16 @@ def _number(value: float | None) -> str:
 
 
 def _lines(text: str, width: float, font: str = FONT) -> list[str]:
-    return simpleSplit(text, font, SIZE, width - 6) or [""]
+    """The text wrapped at spaces to the width; a word wider than it (a pattern) is cut where it must be."""
+    limit = width - 6
+    out = []
+    for line in simpleSplit(text, font, SIZE, limit) or [""]:
+        while stringWidth(line, font, SIZE) > limit:
+            cut = max(1, next(i for i in range(len(line), 0, -1) if stringWidth(line[:i], font, SIZE) <= limit))
+            out.append(line[:cut])
+            line = line[cut:]
+        out.append(line)
+    return out
 
 
 class _Writer:
