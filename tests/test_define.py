@@ -19,10 +19,12 @@ from flows.spec.model import Specs, Variable
 from flows.spec.sdtm_schema import TRACE
 from flows.tools.synth import synthesize, write_raw
 from flows.transfer.define import (
+    ACRF_LEAF,
     build_define,
     check_oids,
     define_bytes,
     item_data_type,
+    link_acrf,
     significant_digits,
     text_length,
     value_data_type,
@@ -728,3 +730,78 @@ def test_a_value_outside_its_value_level_codelist_stops_define(datasets, specs, 
         OutputCheckError, match=r"DS.DSDECOD where DISPOSITION EVENT: \['LEFT EARLY'\] not in codelist NCOMPLT"
     ):
         build_define({**datasets, "DS": ds}, specs, lengths, CREATED)
+
+
+# --- the annotated CRF ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def linked(datasets, specs, lengths, tmp_path_factory) -> Path:
+    """define.xml linked to acrf.pdf: every Collected variable on a page (hand-made: page 1 + its dataset's index)."""
+    pages = {
+        f"{d}.{v.name}": (1 + i, 2 + i) if d == "DS" else (1 + i,)
+        for i, (d, s) in enumerate(specs.sdtm.items())
+        for v in s.variables
+        if v.origin == "Collected"
+    }
+    path = tmp_path_factory.mktemp("linked") / "define.xml"
+    write_define(datasets, specs, lengths, CREATED, path, acrf=pages)
+    return path
+
+
+def test_linked_define_is_valid_against_the_define_xml_2_1_schema(linked, written):
+    odmlib = pytest.importorskip("odmlib")
+    from lxml import etree
+
+    xsd = Path(odmlib.__file__).parent / "schemas" / "define" / "2.1" / "define2-1-0.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    for path in (linked, written):
+        assert schema.validate(etree.parse(str(path))), schema.error_log.filter_from_errors()[:3]
+
+
+def test_annotated_crf_and_a_page_reference_on_every_collected_origin(linked, specs):
+    mdv = ET.parse(linked).getroot().find("odm:Study/odm:MetaDataVersion", NS)
+    tags = [local(el.tag) for el in mdv]
+    assert tags[tags.index("Standards") + 1] == "AnnotatedCRF"  # Define-XML 2.1: after def:Standards
+    assert mdv.find("def:AnnotatedCRF/def:DocumentRef", NS).get("leafID") == "LF.acrf"
+    assert mdv.find("def:leaf[@ID='LF.acrf']", NS).get(f"{XLINK}href") == "acrf.pdf"
+    order = {d: i for i, d in enumerate(specs.sdtm)}
+    collected = 0  # variables; their value-level items (IT.QS.QSORRES.MGADL01) take their pages too
+    for item in mdv.findall("odm:ItemDef", NS):
+        origin = item.find("def:Origin", NS)
+        ref = origin.find("def:DocumentRef[@leafID='LF.acrf']/def:PDFPageRef", NS)
+        if origin.get("Type") != "Collected":
+            assert ref is None, item.get("OID")
+            continue
+        collected += item.get("OID").count(".") == 2
+        domain = item.get("OID").split(".")[1]
+        expected = f"{1 + order[domain]} {2 + order[domain]}" if domain == "DS" else f"{1 + order[domain]}"
+        assert (ref.get("Type"), ref.get("PageRefs")) == ("PhysicalRef", expected), item.get("OID")
+    assert collected == 41  # 44 collected in the specs; AEDECOD, AEBODSYS, AESOC are Assigned (a dictionary)
+    assert check_oids(ET.parse(linked).getroot()) == []
+
+
+def test_a_collected_variable_without_a_page_is_refused(datasets, specs, lengths):
+    root = build_define(datasets, specs, lengths, CREATED)
+    with pytest.raises(OutputCheckError, match=r"IT.AE.AESPID is Collected but no page of acrf.pdf shows it"):
+        link_acrf(root, {"DM.SEX": (5,)})
+    assert ACRF_LEAF.href == "acrf.pdf"
+
+
+@pytest.mark.parametrize(
+    "oid, pages, expected",
+    [
+        ("IT.AE.AETERM", {"AE.AETERM": (1,)}, "1"),
+        ("IT.QS.QSORRES.MGADL01", {"QS.QSORRES": (2, 3)}, "2 3"),  # a value-level item: its variable's pages
+        ("IT.SUPPAE.QVAL.AETRMX", {"SUPPAE.AETRMX": (1,)}, "1"),  # a collected qualifier: its QNAM's
+    ],
+)
+def test_link_acrf_finds_the_page_of_a_value_level_item(oid, pages, expected):
+    odm = ET.fromstring(
+        f'<ODM xmlns="{NS["odm"]}" xmlns:def="{NS["def"]}"><Study><MetaDataVersion><def:Standards/>'
+        f'<ItemDef OID="{oid}"><def:Origin Type="Collected"/></ItemDef>'
+        f'<ItemDef OID="IT.AE.AESEQ"><def:Origin Type="Derived"/></ItemDef></MetaDataVersion></Study></ODM>'
+    )
+    link_acrf(odm, pages)
+    refs = odm.findall(".//def:PDFPageRef", NS)
+    assert [r.get("PageRefs") for r in refs] == [expected]  # the Derived origin gets none

@@ -44,6 +44,8 @@ def test_cli_publishes_clean_sample(cli_export):
         "define2-1.xsl",  # the stylesheet define.xml's xml-stylesheet instruction names
         "define.html",
         "summary.html",
+        "acrf.pdf",
+        "documents/csdrg.html",
         "SHA256SUMS",
         "changes.md",
         "changes.json",

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from flows.kernel.errors import SpecError
-from flows.spec.checks import check_raw, check_sdtm, check_study_schedule
+from flows.spec.checks import check_conformance, check_raw, check_sdtm, check_study_schedule
 from flows.spec.model import Specs
 
 OUTCOME = "screening_outcomes.enrolled"
@@ -235,3 +235,18 @@ def test_an_element_epoch_outside_ct_is_named(specs):
 def test_a_contract_file_outside_the_raw_folder_is_named(specs, file):
     found = message(check_raw, with_contract(specs, "dosing", file=file))
     assert found == f"{specs.raw['dosing'].path}: file: '{file}' must be a plain file name in the raw folder (no path)"
+
+
+@pytest.mark.parametrize(
+    "change, ref",
+    [
+        ({"datasets": ["AE", "XX"]}, "XX"),  # no such dataset
+        ({"affected": {"later": "AE.AESTDT", "than_last": "DS.DSSTDTC"}}, "AE.AESTDT"),  # no such variable
+    ],
+)
+def test_a_conformance_finding_naming_what_does_not_exist_is_named(specs, change, ref):
+    check_conformance(specs)  # the sample's pass
+    finding = {**specs.conformance["findings"][0], **change}
+    broken = dataclasses.replace(specs, conformance={**specs.conformance, "findings": [finding]})
+    with pytest.raises(SpecError, match=rf"conformance.yaml: findings\[0\]: '{ref}' names no dataset"):
+        check_conformance(broken)

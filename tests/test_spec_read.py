@@ -137,3 +137,16 @@ def test_an_alias_as_the_sample_uses_it_is_fine():
     assert read_yaml(SPECS_DIR / "study.yaml")["population"]["age"]["max"] == 80
     shared = {"min": 18}
     assert expanded_size({"a": shared, "b": [shared, shared]}) == 8  # each use counted: 1 + 2 + (1 + 2 + 2)
+
+
+def test_conformance_findings_are_read_and_their_keys_named(tmp_path):
+    root = tmp_path / "specs"
+    shutil.copytree(SPECS_DIR, root)
+    (finding,) = read_specs(root).conformance["findings"]
+    assert (finding["rule"], finding["datasets"]) == ("FB3401", ["AE", "DS"])
+    path = root / "conformance.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("    explanation: >-", "    why: >-"), "utf-8")
+    with pytest.raises(SpecError, match=r"conformance.yaml: findings\[0\]: missing key\(s\) \['explanation'\]"):
+        read_specs(root)
+    path.unlink()  # optional
+    assert read_specs(root).conformance == {}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flows.mapping.checks import check_mappings
 from flows.mapping.plan import copied_columns
-from flows.spec.checks import check_raw, check_sdtm, check_study
+from flows.spec.checks import check_conformance, check_raw, check_sdtm, check_study
 from flows.spec.model import Specs
 from flows.spec.read import SPECS_DIR, read_specs
 
@@ -24,5 +24,6 @@ def check_specs(specs: Specs) -> Specs:
     check_raw(specs)  # first: the study's criteria rules look for contracts' column roles
     check_study(specs)
     check_sdtm(specs)
+    check_conformance(specs)
     checked = dataclasses.replace(specs, sdtm=check_mappings(specs))
     return dataclasses.replace(checked, copies=copied_columns(checked))

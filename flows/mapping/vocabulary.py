@@ -64,6 +64,7 @@ class Operation:
     collects: str | None = None  # the parameter naming the raw column a Collected variable comes from (Origin)
     copies: str | None = None  # the parameter naming a raw column whose values land in the variable as they are
     record_filter: bool = False  # a named filter of `records.where`: True where a record is kept
+    roles: tuple[str, ...] = ()  # the raw column roles it reads without an argument naming them (the annotated CRF)
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)

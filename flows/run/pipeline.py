@@ -131,13 +131,18 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
                 packer.add(path)
                 outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.review.summary import write_summary
+    from flows.transfer.acrf import ACRF, write_acrf
     from flows.transfer.define import define_metadata, write_define, write_stylesheet
     from flows.transfer.define_html import write_define_html
 
     (staging / "documents").mkdir()
     packer.add(Path(shutil.copyfile(specs.study.path, staging / "documents" / "study.yaml")))
+    acrf = write_acrf(specs, staging / ACRF)  # the annotated CRF: define.xml points at its pages
+    packer.add(staging / ACRF)
+    outputs[ACRF] = {"pages": acrf.count}
     meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say
-    write_define(plain, specs, lengths, prepared.created.isoformat(timespec="seconds"), staging / "define.xml", meta)
+    created = prepared.created.isoformat(timespec="seconds")
+    write_define(plain, specs, lengths, created, staging / "define.xml", meta, acrf.variables)
     packer.add(staging / "define.xml")
     packer.add(write_stylesheet(staging))  # define.xml's xml-stylesheet: it opens in a browser
     write_define_html(plain, specs, lengths, staging / "define.html", meta)
@@ -217,6 +222,8 @@ def stage_transfer(
     prepared: Prepared, specs: Specs, study_dir: Path, fingerprint: str | None = None
 ) -> tuple[Path, str]:
     """Write everything of one transfer into a new staging folder; on any failure the folder is removed."""
+    from flows.transfer.reviewers_guide import GUIDE, write_reviewers_guide
+
     previous = latest_transfer(study_dir)
     staging, stamp = new_staging(study_dir), utc_stamp()
     try:
@@ -230,7 +237,10 @@ def stage_transfer(
             outputs["trace.csv"] = {"rows": rows}
             packer.add(staging / "trace.csv")
             write_changes(diff_transfers(previous, staging) if previous else first_transfer(), staging)
-            write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, traced)
+            manifest = write_manifest(staging, prepared, outputs, specs, stamp, fingerprint, packer, traced)
+            guide = staging / "documents" / GUIDE  # the reviewer's guide reports the manifest's counts
+            write_reviewers_guide(prepared.datasets, specs, manifest, guide)
+            packer.add(guide)
             write_sums(staging, packer)
             write_zip(staging, f"{specs.study.studyid}_{stamp}.zip", prepared.created, packer)
     except BaseException:

@@ -515,3 +515,13 @@ def check_sdtm(specs: Specs) -> None:
             _check_define_keys(v, specs, names, vw)
         if domain != spec.path.stem.upper():
             raise SpecError(f"{where}: domain: '{domain}' does not match the file name")
+
+
+def check_conformance(specs: Specs) -> None:
+    """The datasets and DOMAIN.VARIABLEs each conformance finding names (`datasets`, `affected`) exist."""
+    for i, finding in enumerate((specs.conformance or {}).get("findings", [])):
+        where = f"{specs.conformance['path']}: findings[{i}]"
+        for ref in [*finding["datasets"], *(finding.get("affected") or {}).values()]:
+            domain, _, var = str(ref).partition(".")
+            if domain not in specs.sdtm or (var and var not in specs.sdtm[domain].names):
+                raise SpecError(f"{where}: '{ref}' names no dataset or DOMAIN.VARIABLE of specs/sdtm")

@@ -311,6 +311,7 @@ class Specs:
     # when the specs are loaded (flows.mapping.load), read by raw validation (ASCII, no trailing blank, length)
     copies: Mapping[tuple[str, str], tuple[Copy, ...]] = field(default_factory=dict)
     base: Path | None = None  # the spec folder root/layout.yaml extends: study.yaml, ct/ and sdtm/ come from it
+    conformance: Mapping[str, Any] = field(default_factory=dict)  # conformance.yaml: findings and why (the guide)
 
 
 @dataclass(frozen=True)

@@ -187,4 +187,23 @@ def read_specs(root: Path = SPECS_DIR) -> Specs:
         if name != "methods.yaml":
             spec = load_domain(path)
             sdtm[spec.domain] = spec
-    return Specs(study, release, codelists, raw, sdtm, methods, root, base=base)
+    conformance = load_conformance(shared / "conformance.yaml")
+    return Specs(study, release, codelists, raw, sdtm, methods, root, base=base, conformance=conformance)
+
+
+FINDING_KEYS = {"rule", "datasets", "message", "explanation"}
+
+
+def load_conformance(path: Path) -> dict[str, Any]:
+    """conformance.yaml (optional): the validator and the findings true to the data, each with its explanation
+    (`flows.spec.checks.check_conformance` checks the datasets and variables they name)."""
+    if not path.exists():
+        return {}
+    data = read_yaml(path)
+    if not isinstance(data, Mapping) or not isinstance(data.get("findings", []), list):
+        raise SpecError(f"{path}: a mapping with validator and a list of findings")
+    for i, finding in enumerate(data.get("findings", [])):
+        missing = sorted(FINDING_KEYS - set(finding)) if isinstance(finding, Mapping) else sorted(FINDING_KEYS)
+        if missing:
+            raise SpecError(f"{path}: findings[{i}]: missing key(s) {missing}")
+    return {**data, "path": path}

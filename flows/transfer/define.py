@@ -852,6 +852,32 @@ def write_stylesheet(folder: Path) -> Path:
     return Path(shutil.copyfile(STYLESHEET, Path(folder) / STYLESHEET.name))
 
 
+ACRF_LEAF = Leaf("LF.acrf", "acrf.pdf", "Annotated CRF")
+
+
+def link_acrf(root: ET.Element, pages: Mapping[str, tuple[int, ...]], leaf: Leaf = ACRF_LEAF) -> None:
+    """Link define.xml to the annotated CRF (Define-XML 2.1, as CDISC's example): def:AnnotatedCRF after
+    def:Standards, its def:leaf, and on every Collected def:Origin a def:PDFPageRef (PhysicalRef) to the pages of
+    its raw field. `pages`: DOMAIN.VARIABLE -> pages; a value-level item (IT.<DOMAIN>.<VARIABLE>.<VALUE>) takes its
+    variable's, or else (a SUPP-- qualifier, whose QVAL no field feeds) DOMAIN.<VALUE>'s: SUPPAE.QNAM."""
+    mdv = root.find(f"{_tag('Study')}/{_tag('MetaDataVersion')}")
+    acrf = ET.Element(_tag("def:AnnotatedCRF"))
+    _add(acrf, "def:DocumentRef", {"leafID": leaf.id})
+    mdv.insert(list(mdv).index(mdv.find(_tag("def:Standards"))) + 1, acrf)
+    for item in mdv.iter(_tag("ItemDef")):
+        origin = item.find(_tag("def:Origin"))
+        if origin is None or origin.get("Type") != "Collected":
+            continue
+        parts = item.get("OID", "").removeprefix("IT.").split(".")
+        keys = [".".join(parts), ".".join(parts[:2]), f"{parts[0]}.{parts[-1]}"]
+        key = next((k for k in keys if k in pages), None)
+        if key is None:
+            raise OutputCheckError(f"define.xml: {item.get('OID')} is Collected but no page of {leaf.href} shows it")
+        ref = _add(origin, "def:DocumentRef", {"leafID": leaf.id})
+        _add(ref, "def:PDFPageRef", {"PageRefs": " ".join(str(p) for p in pages[key]), "Type": "PhysicalRef"})
+    _leaf(mdv, leaf)
+
+
 def write_define(
     datasets: Mapping[str, pd.DataFrame],
     specs: Specs,
@@ -859,10 +885,14 @@ def write_define(
     created: str,
     path: Path,
     meta: Define | None = None,
+    acrf: Mapping[str, tuple[int, ...]] | None = None,
 ) -> None:
     """Write define.xml; the same inputs give the same bytes. Raises OutputCheckError on any OID problem.
-    `meta`, when given, is define_metadata of the same datasets (worked out once for define.xml and define.html)."""
+    `meta`, when given, is define_metadata of the same datasets (worked out once for define.xml and define.html);
+    `acrf`, the pages of the annotated CRF by DOMAIN.VARIABLE (`link_acrf`)."""
     root = define_xml(meta, created) if meta is not None else build_define(datasets, specs, lengths, created)
+    if acrf is not None:
+        link_acrf(root, acrf)
     problems = check_oids(root)
     if problems:
         raise OutputCheckError("define.xml: OID check failed: " + "; ".join(problems))

@@ -32,4 +32,5 @@ ALGORITHM = Operation(
     params=(),
     run=usubjid,
     check=check_subject_columns,
+    roles=("SITEID", "SUBJID"),
 )
