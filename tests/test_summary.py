@@ -104,18 +104,19 @@ def make_ae(dm: pd.DataFrame, specs: Specs) -> pd.DataFrame:
     crs, icans = specs.study.data["safety"]["special_interest"].values()
     rel, unrel = "RELATED", "NOT RELATED"
     rows = [
-        # SUBJID AESEQ AEDECOD                     AETOXGR AESER AEREL AESTDTC
-        ("0001", 1, crs, "2", "N", rel, "2025-06-11"),  # level 1
-        ("0001", 2, "Neutrophil count decreased", "4", "Y", rel, "2025-06-12"),  # DLT
-        ("0004", 1, crs, "3", "Y", rel, "2025-07-02"),  # level 1, DLT
-        ("0004", 2, icans, "1", "N", rel, "2025-07-05"),
-        ("0004", 3, "Sepsis", "5", "Y", unrel, "2025-09-10"),  # fatal, not related
-        ("0005", 1, "Headache", "1", "N", unrel, "2025-08-03"),  # level 2: flagged N in SUPPAE
-        ("0006", 1, crs, "1", "N", rel, "2025-08-06"),  # planned level 2, dosed at level 1
-        ("0006", 2, crs, "2", "N", rel, "2025-08-20"),  # a second CRS: worst grade 2
-        ("0099", 1, crs, "4", "Y", rel, "2025-08-20"),  # not in DM as treated: never counted
+        # SUBJID AESEQ AEDECOD                     AETOXGR AESER AEREL AESTDTC  AESTDY (infusion = day 1)
+        ("0001", 1, crs, "2", "N", rel, "2025-06-11", 2),  # level 1, infused 06-10
+        ("0001", 2, "Neutrophil count decreased", "4", "Y", rel, "2025-06-12", 3),  # DLT
+        ("0004", 1, crs, "3", "Y", rel, "2025-07-02", 2),  # level 1, DLT, infused 07-01
+        ("0004", 2, icans, "1", "N", rel, "2025-07-05", 5),
+        ("0004", 3, "Sepsis", "5", "Y", unrel, "2025-09-10", 72),  # fatal, not related
+        ("0005", 1, "Headache", "1", "N", unrel, "2025-08-03", 3),  # level 2: flagged N in SUPPAE; infused 08-01
+        ("0006", 1, crs, "1", "N", rel, "2025-08-06", 2),  # planned level 2, dosed at level 1 on 08-05
+        ("0006", 2, crs, "2", "N", rel, "2025-08-20", 16),  # a second CRS: worst grade 2
+        ("0099", 1, crs, "4", "Y", rel, "2025-08-20", None),  # not in DM as treated: never counted
     ]
-    ae = pd.DataFrame(rows, columns=["SUBJID", "AESEQ", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AESTDTC"])
+    columns = ["SUBJID", "AESEQ", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AESTDTC", "AESTDY"]
+    ae = pd.DataFrame(rows, columns=columns).astype({"AESTDY": "Int64"})
     return ae.assign(
         STUDYID=specs.study.studyid,
         DOMAIN="AE",
