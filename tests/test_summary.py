@@ -291,6 +291,52 @@ def test_reject_counts_by_rule_match_rejects(tmp_path, datasets, specs):
     assert "&lt;iso &amp; date&gt;" in html  # rule names are escaped
 
 
+def test_rejected_rows_per_raw_contract(specs):
+    by_file = summary.rejected_rows(make_rejects(), specs)  # enrollment line 5; dosing lines 3 and 4
+    assert by_file == {"adverse_events": 0, "assessments": 0, "dosing": 2, "eligibility": 0, "enrollment": 1}
+    given = summary.rejected_rows(make_rejects(), specs, {"adverse_events": 3})  # the validation's counts win
+    assert given["adverse_events"] == 3 and given["dosing"] == 0
+
+
+@pytest.mark.parametrize(
+    ("domains", "inputs"),
+    [
+        (["AE"], ["adverse_events"]),
+        (["SUPPAE"], ["adverse_events"]),  # a SUPP-- dataset reads its parent's rows
+        (["AE", "SUPPAE", "DM", "DS"], ["adverse_events", "enrollment"]),  # DS comes from enrollment too: once
+        (["TS", "TA"], []),  # built from the specs
+    ],
+)
+def test_inputs_of(specs, domains, inputs):
+    assert summary.inputs_of(domains, specs) == inputs
+
+
+def test_rejected_note_names_each_file_and_its_count(specs):
+    rejected = {"adverse_events": 3, "enrollment": 1}
+    assert summary.rejected_note("103 AEs counted", ["adverse_events"], rejected, specs) == (
+        "103 AEs counted; 3 rows of adverse_events.csv rejected at validation, not counted (see rejects.csv)."
+    )
+    assert summary.rejected_note("n", ["adverse_events", "enrollment", "dosing"], rejected, specs) == (
+        "n; 3 rows of adverse_events.csv, 1 row of enrollment.csv and 0 rows of dosing.csv rejected at validation, "
+        "not counted (see rejects.csv)."
+    )
+    assert summary.rejected_note("13 TS records", [], rejected, specs) == "13 TS records."
+    odm = load_specs(ROOT / "tests" / "studies" / "S103-odm" / "specs")  # every form in clinical_data.xml
+    assert summary.rejected_note("n", ["adverse_events", "enrollment"], rejected, odm) == (
+        "n; 3 rows of clinical_data.xml (adverse_events) and 1 row of clinical_data.xml (enrollment) rejected at "
+        "validation, not counted (see rejects.csv)."
+    )
+
+
+def test_domain_rows_rejected_from_the_run(tmp_path, datasets, specs):
+    got = tables(write(tmp_path, datasets, make_rejects(), specs))["domains"].set_index("Domain")
+    assert got["Raw rows rejected, not counted"].to_dict() == {"DM": "1", "EX": "2", "IE": "0"}  # by make_rejects
+    path = tmp_path / "counted.html"
+    summary.write_summary(datasets, make_rejects(), specs, None, path, rejected={"enrollment": 4})
+    got = tables(path.read_text(encoding="utf-8"))["domains"].set_index("Domain")
+    assert got["Raw rows rejected, not counted"].to_dict() == {"DM": "4", "EX": "0", "IE": "0"}
+
+
 def test_domain_counts(tmp_path, datasets, specs):
     got = tables(write(tmp_path, datasets, make_rejects(), specs))["domains"].set_index("Domain")
     for domain, frame in datasets.items():

@@ -345,8 +345,8 @@ def _ids(labels: pd.Series, limit: int = 5) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+def _subjects(n: int) -> str:
+    return f"{n} subject" + ("" if n == 1 else "s")
 
 
 def dlt_table(
@@ -394,12 +394,10 @@ def dlt_table(
         parts = []
         if (at & maybe).any():
             k = int((at & maybe).sum())
-            parts.append(
-                f"{_plural(k, 'subject')} whose only DLT may turn out not to be one ({_ids(label[at & maybe])})"
-            )
+            parts.append(f"{_subjects(k)} whose only DLT may turn out not to be one ({_ids(label[at & maybe])})")
         if (at & opened).any():
             k = int((at & opened).sum())
-            parts.append(f"{_plural(k, 'subject')} not yet evaluable ({_ids(label[at & opened])})")
+            parts.append(f"{_subjects(k)} not yet evaluable ({_ids(label[at & opened])})")
         if best != worst:
             why = f"{best} in the best case, {worst} in the worst: " + "; ".join(parts)
             rows.append({**counts, "decision": PENDING, "why": why})

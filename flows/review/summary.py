@@ -511,7 +511,7 @@ def summary_html(
     )
 
     checked = [c.name for c in specs.raw.values() if any(c.role(r) for r in ELIGIBILITY_ROLES)]
-    eligibility_note = rejected_note("Rows judged: the valid rows", checked, rejected, specs)
+    eligibility_note = rejected_note("Checked on the valid rows", checked, rejected, specs)
 
     title = f"{study.studyid}: SDTM transfer summary"
     return (
