@@ -272,3 +272,13 @@ def test_listing_names_why_a_subject_is_not_yet_evaluable(specs):
     assert listing.loc["01-0103", "why"] == (
         "no DLT so far; followed to 2025-09-10 only, before the window ended on 2025-09-28, and no end-of-study record"
     )
+
+
+def test_markers_name_the_provisional_dlts(specs):
+    dm, ae, supp, ds, _ = level_of(specs, [("0101", FOLLOWED, "dlt"), ("0102", FOLLOWED, "anaemia")])
+    assert safety.markers(ae, supp, specs.study)["kind"].tolist() == ["DLT", "DLT"]  # without DM: as SUPPAE says
+    got = safety.markers(ae, supp, specs.study, dm, "2025-10-01", ds).set_index("USUBJID")["kind"]
+    assert got.to_dict() == {
+        f"{specs.study.studyid}-01-0101": "DLT",
+        f"{specs.study.studyid}-01-0102": "DLT (provisional)",
+    }

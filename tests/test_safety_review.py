@@ -4,6 +4,7 @@ provisional DLTs, pending decisions, and the raw rows each table leaves out beca
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from html import unescape
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.conftest import RAW, STUDYID
 from tests.test_summary import tables
 
 CUT = "2025-10-20"
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def notes_after(html: str, table_id: str) -> list[str]:
@@ -80,6 +82,9 @@ def test_at_the_cut_the_dl2_anaemia_is_a_provisional_dlt_and_dl2_pending(at_cut)
     assert level.loc["DL3", "Rule decides"] == "PENDING"
     assert "STOP: MTD EXCEEDED" not in level["Rule decides"].tolist()
     assert "Provisional, as of 2025-10-20" in unescape(html)
+    svg = ET.fromstring(re.search(r"<svg .*?</svg>", html, flags=re.DOTALL).group(0))
+    kinds = [g.get("data-kind") for g in svg.iter(f"{SVG}g") if g.get("class") == "events" for _ in g]
+    assert (kinds.count("DLT"), kinds.count("DLT (provisional)")) == (1, 1)  # 01-0014's ICANS, 01-0015's anaemia
 
 
 def test_with_the_full_data_dl2_escalates_with_one_dlt(sample_export):

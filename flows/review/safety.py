@@ -22,6 +22,7 @@ TOTAL = "Total"
 DLT_QNAM = "DLTFL"  # SUPPAE QNAM of the per-event DLT flag
 WEIGHT_TESTCD = "WEIGHT"  # VSTESTCD of body weight (CDISC CT)
 END_OF_STUDY = "DISPOSITION EVENT"  # the DSCAT term (C74590) of a subject's end-of-study record in DS
+PROVISIONAL_DLT = "DLT (provisional)"  # the picture's marker kind of a provisional DLT
 ESCALATE, EXPAND, STOP, PENDING, NOT_DOSED = "ESCALATE", "EXPAND TO {n}", "STOP: MTD EXCEEDED", "PENDING", ""
 
 
@@ -457,13 +458,28 @@ def dlt_listing(
     return out[["label", "level", "AEDECOD", "AETOXGR", "onset", "status", "why"]].reset_index(drop=True)
 
 
-def markers(ae: pd.DataFrame, supp: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Escalation-picture markers: USUBJID, AESTDTC and kind (a special-interest label such as CRS, or DLT)."""
+def markers(
+    ae: pd.DataFrame,
+    supp: pd.DataFrame,
+    study: Study,
+    dm: pd.DataFrame | None = None,
+    as_of: str | None = None,
+    ds: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Escalation-picture markers: USUBJID, AESTDTC and kind (a special-interest label such as CRS, DLT, or with
+    `dm` PROVISIONAL_DLT for a DLT that `dlt_status` finds provisional as of `as_of`)."""
     parts = []
     for label, term in study.data["safety"]["special_interest"].items():
         hit = ae[ae["AEDECOD"] == term]
         parts.append(pd.DataFrame({"USUBJID": hit["USUBJID"], "AESTDTC": hit["AESTDTC"], "kind": label}))
     dlt = dlt_events(ae, supp)
-    parts.append(pd.DataFrame({"USUBJID": dlt["USUBJID"], "AESTDTC": dlt["AESTDTC"], "kind": "DLT"}))
+    kind = pd.Series("DLT", index=dlt.index, dtype="str")
+    if dm is not None and len(dlt):
+        _, status = dlt_status(dm, ae, supp, study, as_of, ds)
+        provisional = status.loc[status["provisional"], ["USUBJID", "AESEQ"]]
+        keys = dlt["USUBJID"].astype("str") + "|" + pd.to_numeric(dlt["AESEQ"]).astype("Int64").astype("str")
+        marked = provisional["USUBJID"] + "|" + pd.Series(provisional["AESEQ"]).astype("Int64").astype("str")
+        kind = kind.mask(isin_text(keys, marked), PROVISIONAL_DLT)
+    parts.append(pd.DataFrame({"USUBJID": dlt["USUBJID"], "AESTDTC": dlt["AESTDTC"], "kind": kind}))
     out = pd.concat(parts, ignore_index=True).astype("str")
     return out.sort_values(["kind", "USUBJID", "AESTDTC"], kind="stable").reset_index(drop=True)

@@ -487,7 +487,7 @@ def summary_html(
     events, safety_section = None, ""
     if "AE" in datasets and "safety" in study.data:
         supp = datasets.get("SUPPAE", pd.DataFrame(columns=["USUBJID", "QNAM", "QVAL", "IDVAR", "IDVARVAL"]))
-        events = safety.markers(datasets["AE"], supp, study)
+        events = safety.markers(datasets["AE"], supp, study, dm, as_of, datasets.get("DS"))
         safety_section = safety_html(datasets, supp, specs, as_of, rejected)
     plot_section = _section(
         "Dose escalation",
