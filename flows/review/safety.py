@@ -256,6 +256,9 @@ def _days_to_resolve(events: pd.DataFrame, rule: Mapping[str, Any]) -> pd.Series
     return days
 
 
+DltStatus = tuple[pd.DataFrame, pd.DataFrame]  # dlt_status's subjects and events, computed once for every table
+
+
 def dlt_status(
     dm: pd.DataFrame,
     ae: pd.DataFrame,
@@ -263,7 +266,7 @@ def dlt_status(
     study: Study,
     as_of: str | None = None,
     ds: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> DltStatus:
     """What the data as of `as_of` (the cut, or the data-as-of date) say, and leave open, about DLTs.
 
     Events: the AE records flagged DLT in SUPPAE, each `provisional` with its `why` when its DLT window is still
@@ -357,6 +360,7 @@ def dlt_table(
     study: Study,
     as_of: str | None = None,
     ds: pd.DataFrame | None = None,
+    status: DltStatus | None = None,
 ) -> pd.DataFrame:
     """Per level: treated, DLT-evaluable, not yet evaluable, not evaluable, subjects with a DLT and, of them,
     provisional ones, and the rule's decision with why.
@@ -366,7 +370,7 @@ def dlt_table(
     in the worst case (each is, each does): the same decision in both is decided, whatever the open windows bring;
     otherwise PENDING, naming both and what is open.
     """
-    subjects, _ = dlt_status(dm, ae, supp, study, as_of, ds)
+    subjects, _ = status or dlt_status(dm, ae, supp, study, as_of, ds)
     rule = study.data["safety"]["escalation"]
     has_dlt = (subjects["firm"] | subjects["maybe"]).to_numpy(bool)
     firm, maybe, observed, opened = (subjects[c].to_numpy(bool) for c in ("firm", "maybe", "observed", "open"))
@@ -422,10 +426,11 @@ def dlt_listing(
     study: Study,
     as_of: str | None = None,
     ds: pd.DataFrame | None = None,
+    status: DltStatus | None = None,
 ) -> pd.DataFrame:
     """Every DLT (status DLT or provisional DLT, with why) and every subject not yet DLT-evaluable (status
     provisional, with why), by level in escalation order, then subject and onset."""
-    subjects, events = dlt_status(dm, ae, supp, study, as_of, ds)
+    subjects, events = status or dlt_status(dm, ae, supp, study, as_of, ds)
     date = as_of_of(dm, as_of).strftime("%Y-%m-%d")
     rows = events.assign(
         status=np.where(events["provisional"], "provisional DLT", "DLT"),
@@ -465,6 +470,7 @@ def markers(
     dm: pd.DataFrame | None = None,
     as_of: str | None = None,
     ds: pd.DataFrame | None = None,
+    status: DltStatus | None = None,
 ) -> pd.DataFrame:
     """Escalation-picture markers: USUBJID, AESTDTC and kind (a special-interest label such as CRS, DLT, or with
     `dm` PROVISIONAL_DLT for a DLT that `dlt_status` finds provisional as of `as_of`)."""
@@ -475,8 +481,8 @@ def markers(
     dlt = dlt_events(ae, supp)
     kind = pd.Series("DLT", index=dlt.index, dtype="str")
     if dm is not None and len(dlt):
-        _, status = dlt_status(dm, ae, supp, study, as_of, ds)
-        provisional = status.loc[status["provisional"], ["USUBJID", "AESEQ"]]
+        _, events = status or dlt_status(dm, ae, supp, study, as_of, ds)
+        provisional = events.loc[events["provisional"], ["USUBJID", "AESEQ"]]
         keys = dlt["USUBJID"].astype("str") + "|" + pd.to_numeric(dlt["AESEQ"]).astype("Int64").astype("str")
         marked = provisional["USUBJID"] + "|" + pd.Series(provisional["AESEQ"]).astype("Int64").astype("str")
         kind = kind.mask(isin_text(keys, marked), PROVISIONAL_DLT)

@@ -224,6 +224,7 @@ def safety_html(
     specs: Specs,
     as_of: str | None = None,
     rejected: Mapping[str, int] | None = None,
+    status: safety.DltStatus | None = None,
 ) -> str:
     """The safety review by dose level (DM.ACTARMCD): demographics, disposition, exposure, AEs and DLTs, each table
     with the rows of its input counted and the raw rows rejected at validation (`rejected`, per raw contract).
@@ -252,8 +253,9 @@ def safety_html(
     if len(ae) > of_treated:
         counted += f"; {len(ae) - of_treated} AE records of subjects not treated, not counted"
     ae_note = rejected_note(counted, inputs_of(["AE", "DM"], specs), rejected, specs)
-    dlt = safety.dlt_table(dm, ae, supp, study, as_of, ds)
-    listing = safety.dlt_listing(dm, ae, supp, study, as_of, ds)
+    status = status or safety.dlt_status(dm, ae, supp, study, as_of, ds)
+    dlt = safety.dlt_table(dm, ae, supp, study, as_of, ds, status)
+    listing = safety.dlt_listing(dm, ae, supp, study, as_of, ds, status)
     date = safety.as_of_of(dm, as_of).strftime("%Y-%m-%d")
     shown = listing.head(LISTED)
     listing_note = (
@@ -487,8 +489,9 @@ def summary_html(
     events, safety_section = None, ""
     if "AE" in datasets and "safety" in study.data:
         supp = datasets.get("SUPPAE", pd.DataFrame(columns=["USUBJID", "QNAM", "QVAL", "IDVAR", "IDVARVAL"]))
-        events = safety.markers(datasets["AE"], supp, study, dm, as_of, datasets.get("DS"))
-        safety_section = safety_html(datasets, supp, specs, as_of, rejected)
+        status = safety.dlt_status(dm, datasets["AE"], supp, study, as_of, datasets.get("DS"))
+        events = safety.markers(datasets["AE"], supp, study, dm, as_of, datasets.get("DS"), status)
+        safety_section = safety_html(datasets, supp, specs, as_of, rejected, status)
     plot_section = _section(
         "Dose escalation",
         escalation_svg(dm, ex, specs, cutoff, events),
