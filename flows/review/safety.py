@@ -1,7 +1,9 @@
 """The safety review's tables by dose level (DM.ACTARMCD), from SDTM datasets and the study's `safety` section.
 
-Every function returns a plain DataFrame with one column per dose level (escalation order) and a total; the
-summary page renders them. Nothing here reads raw files or holds a study fact.
+The tables are plain DataFrames with one column per dose level (escalation order) and a total, or one row per level
+(DLTs and the escalation rule's decision); the summary page renders them. What is known about DLTs as of the data
+date (`dlt_status`) makes a DLT or a subject provisional and a decision PENDING where the open windows could change
+it. Nothing here reads raw files or holds a study fact.
 """
 
 from __future__ import annotations
@@ -338,8 +340,6 @@ def dlt_status(
     subjects["firm"] = isin_text(subjects["USUBJID"], firm_ids)
     subjects["maybe"] = flagged & ~subjects["firm"].to_numpy(bool)
     subjects["open"] = ~flagged & ~subjects["observed"].to_numpy(bool) & ~subjects["ended"].to_numpy(bool)
-    if ended is None:  # no disposition: every subject not followed through may still be
-        subjects["open"] = ~flagged & ~subjects["observed"].to_numpy(bool)
     return subjects, out
 
 
