@@ -476,3 +476,19 @@ def test_ae_without_a_safety_section_in_the_study(tmp_path, datasets, specs):
     bare = dataclasses.replace(specs, study=Study(data, specs.study.path))
     html = write(tmp_path, with_safety(datasets, specs), make_rejects(), bare)
     assert "Safety review" not in html and infusion_markers(embedded_svg(html)) == len(datasets["EX"])
+
+
+def test_dlt_listing_beyond_its_length_shows_the_provisional_rows_first(tmp_path, datasets, specs, monkeypatch):
+    full = with_safety(datasets, specs)
+    dm = full["DM"]
+    full["DM"] = dm.assign(RFPENDTC=dm["RFPENDTC"].where(dm["SUBJID"] != "0006", "2025-08-10"))  # 0006: day 6 of 28
+    listing = tables(write(tmp_path, full, make_rejects(), specs, cutoff="2025-08-10"))["safety-dlt-listing"]
+    assert listing[["Subject", "Status"]].values.tolist() == [
+        ["01-0001", "DLT"],  # level 1 in subject order: 0001's neutropenia, 0004's CRS, 0006 in its window
+        ["01-0004", "DLT"],
+        ["01-0006", "provisional: not yet evaluable"],
+    ]
+    monkeypatch.setattr(summary, "LISTED", 2)
+    html = write(tmp_path, full, make_rejects(), specs, cutoff="2025-08-10", name="short.html")
+    assert tables(html)["safety-dlt-listing"]["Subject"].tolist() == ["01-0001", "01-0006"]  # 0006 kept, 0004 not
+    assert "1 more rows not listed; the table above counts them." in html

@@ -144,7 +144,8 @@ def inputs_of(domains: Sequence[str], specs: Specs) -> list[str]:
 
 
 def rejected_note(counted: str, inputs: Sequence[str], rejected: Mapping[str, int], specs: Specs) -> str:
-    """'<counted>; 3 rows of adverse_events.csv (AE) rejected at validation, not counted (see rejects.csv).'"""
+    """'<counted>; 3 rows of adverse_events.csv and 0 rows of enrollment.csv rejected at validation, not counted
+    (see rejects.csv).': the rows of each raw contract in `inputs` that `rejected` counts."""
     if not inputs:
         return f"{counted}."
     parts = [f"{rejected.get(name, 0)} {'row' if rejected.get(name, 0) == 1 else 'rows'} of {specs.raw[name].file}"
@@ -257,7 +258,8 @@ def safety_html(
     dlt = safety.dlt_table(dm, ae, supp, study, as_of, ds, status)
     listing = safety.dlt_listing(dm, ae, supp, study, as_of, ds, status)
     date = safety.as_of_of(dm, as_of).strftime("%Y-%m-%d")
-    shown = listing.head(LISTED)
+    settled = listing["status"] == "DLT"  # beyond LISTED rows, the provisional ones first (in listing order)
+    shown = pd.concat([listing[~settled], listing[settled]]).head(LISTED).sort_index()
     listing_note = (
         f"{len(listing) - LISTED} more rows not listed; the table above counts them." if len(listing) > LISTED else ""
     )
