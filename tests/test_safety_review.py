@@ -13,7 +13,7 @@ import pyreadstat
 import pytest
 
 from flows.run.pipeline import run_export
-from tests.conftest import RAW, STUDYID
+from tests.conftest import RAW, STUDYID, run_cli
 from tests.test_summary import tables
 
 CUT = "2025-10-20"
@@ -28,11 +28,12 @@ def notes_after(html: str, table_id: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def at_cut(tmp_path_factory, specs) -> Path:
+def at_cut(tmp_path_factory) -> Path:
+    """`s103-sdtm export --cutoff 2025-10-20` of the sample, as a user runs it: the transfer published."""
     out = tmp_path_factory.mktemp("cut")
-    result = run_export(RAW, out, specs, cutoff=CUT)
-    assert result.exit_code == 0, result.message
-    return result.transfer
+    proc = run_cli("export", "--raw", str(RAW), "--out", str(out), "--cutoff", CUT, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    return (out / STUDYID / "latest").resolve()
 
 
 def dlt_rows(transfer: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
