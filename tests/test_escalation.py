@@ -120,6 +120,21 @@ def test_safety_markers_per_kind(specs, dm):
     assert "dose-limiting toxicity" in marked and "dose-limiting toxicity" not in plain
 
 
+def test_a_provisional_dlt_is_a_dashed_ring_of_its_own_kind(specs, dm):
+    ae, supp = make_ae(dm, specs), make_suppae(specs)
+    events = safety.markers(ae, supp, specs.study)
+    first = events.index[events["kind"] == "DLT"][0]  # 0001 seq 2
+    events.loc[first, "kind"] = safety.PROVISIONAL_DLT
+    svg = escalation.escalation_svg(dm, make_ex(dm, specs), specs, events=events)
+    root = parse(svg)
+    assert len(points(root, "events", kind="DLT")) == 1 and len(points(root, "events", kind="DLT (provisional)")) == 1
+    rings = [p for p in root.iter(f"{SVG}path") if (p.get("id") or "").startswith("dlt-")]
+    assert {p.get("id").startswith("dlt-provisional") for p in rings} == {True, False}
+    assert {p.get("stroke-dasharray") for p in rings if p.get("id").startswith("dlt-provisional")} == {"2.5 1.5"}
+    assert {p.get("stroke-dasharray") for p in rings if not p.get("id").startswith("dlt-provisional")} == {None}
+    assert "provisional DLT (the DLT listing says why)" in svg and "DLT (provisional): 1" in svg  # legend, desc
+
+
 def test_data_cut_is_a_line_in_each_panel(specs, dm):
     ex = make_ex(dm, specs)
     cut = parse(escalation.escalation_svg(dm, ex, specs, "2026-01-31"))

@@ -104,18 +104,19 @@ def make_ae(dm: pd.DataFrame, specs: Specs) -> pd.DataFrame:
     crs, icans = specs.study.data["safety"]["special_interest"].values()
     rel, unrel = "RELATED", "NOT RELATED"
     rows = [
-        # SUBJID AESEQ AEDECOD                     AETOXGR AESER AEREL AESTDTC
-        ("0001", 1, crs, "2", "N", rel, "2025-06-11"),  # level 1
-        ("0001", 2, "Neutrophil count decreased", "4", "Y", rel, "2025-06-12"),  # DLT
-        ("0004", 1, crs, "3", "Y", rel, "2025-07-02"),  # level 1, DLT
-        ("0004", 2, icans, "1", "N", rel, "2025-07-05"),
-        ("0004", 3, "Sepsis", "5", "Y", unrel, "2025-09-10"),  # fatal, not related
-        ("0005", 1, "Headache", "1", "N", unrel, "2025-08-03"),  # level 2: flagged N in SUPPAE
-        ("0006", 1, crs, "1", "N", rel, "2025-08-06"),  # planned level 2, dosed at level 1
-        ("0006", 2, crs, "2", "N", rel, "2025-08-20"),  # a second CRS: worst grade 2
-        ("0099", 1, crs, "4", "Y", rel, "2025-08-20"),  # not in DM as treated: never counted
+        # SUBJID AESEQ AEDECOD                     AETOXGR AESER AEREL AESTDTC  AESTDY (infusion = day 1)
+        ("0001", 1, crs, "2", "N", rel, "2025-06-11", 2),  # level 1, infused 06-10
+        ("0001", 2, "Neutrophil count decreased", "4", "Y", rel, "2025-06-12", 3),  # DLT
+        ("0004", 1, crs, "3", "Y", rel, "2025-07-02", 2),  # level 1, DLT, infused 07-01
+        ("0004", 2, icans, "1", "N", rel, "2025-07-05", 5),
+        ("0004", 3, "Sepsis", "5", "Y", unrel, "2025-09-10", 72),  # fatal, not related
+        ("0005", 1, "Headache", "1", "N", unrel, "2025-08-03", 3),  # level 2: flagged N in SUPPAE; infused 08-01
+        ("0006", 1, crs, "1", "N", rel, "2025-08-06", 2),  # planned level 2, dosed at level 1 on 08-05
+        ("0006", 2, crs, "2", "N", rel, "2025-08-20", 16),  # a second CRS: worst grade 2
+        ("0099", 1, crs, "4", "Y", rel, "2025-08-20", None),  # not in DM as treated: never counted
     ]
-    ae = pd.DataFrame(rows, columns=["SUBJID", "AESEQ", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AESTDTC"])
+    columns = ["SUBJID", "AESEQ", "AEDECOD", "AETOXGR", "AESER", "AEREL", "AESTDTC", "AESTDY"]
+    ae = pd.DataFrame(rows, columns=columns).astype({"AESTDY": "Int64"})
     return ae.assign(
         STUDYID=specs.study.studyid,
         DOMAIN="AE",
@@ -290,6 +291,52 @@ def test_reject_counts_by_rule_match_rejects(tmp_path, datasets, specs):
     assert "&lt;iso &amp; date&gt;" in html  # rule names are escaped
 
 
+def test_rejected_rows_per_raw_contract(specs):
+    by_file = summary.rejected_rows(make_rejects(), specs)  # enrollment line 5; dosing lines 3 and 4
+    assert by_file == {"adverse_events": 0, "assessments": 0, "dosing": 2, "eligibility": 0, "enrollment": 1}
+    given = summary.rejected_rows(make_rejects(), specs, {"adverse_events": 3})  # the validation's counts win
+    assert given["adverse_events"] == 3 and given["dosing"] == 0
+
+
+@pytest.mark.parametrize(
+    ("domains", "inputs"),
+    [
+        (["AE"], ["adverse_events"]),
+        (["SUPPAE"], ["adverse_events"]),  # a SUPP-- dataset reads its parent's rows
+        (["AE", "SUPPAE", "DM", "DS"], ["adverse_events", "enrollment"]),  # DS comes from enrollment too: once
+        (["TS", "TA"], []),  # built from the specs
+    ],
+)
+def test_inputs_of(specs, domains, inputs):
+    assert summary.inputs_of(domains, specs) == inputs
+
+
+def test_rejected_note_names_each_file_and_its_count(specs):
+    rejected = {"adverse_events": 3, "enrollment": 1}
+    assert summary.rejected_note("103 AEs counted", ["adverse_events"], rejected, specs) == (
+        "103 AEs counted; 3 rows of adverse_events.csv rejected at validation, not counted (see rejects.csv)."
+    )
+    assert summary.rejected_note("n", ["adverse_events", "enrollment", "dosing"], rejected, specs) == (
+        "n; 3 rows of adverse_events.csv, 1 row of enrollment.csv and 0 rows of dosing.csv rejected at validation, "
+        "not counted (see rejects.csv)."
+    )
+    assert summary.rejected_note("13 TS records", [], rejected, specs) == "13 TS records."
+    odm = load_specs(ROOT / "tests" / "studies" / "S103-odm" / "specs")  # every form in clinical_data.xml
+    assert summary.rejected_note("n", ["adverse_events", "enrollment"], rejected, odm) == (
+        "n; 3 rows of clinical_data.xml (adverse_events) and 1 row of clinical_data.xml (enrollment) rejected at "
+        "validation, not counted (see rejects.csv)."
+    )
+
+
+def test_domain_rows_rejected_from_the_run(tmp_path, datasets, specs):
+    got = tables(write(tmp_path, datasets, make_rejects(), specs))["domains"].set_index("Domain")
+    assert got["Raw rows rejected, not counted"].to_dict() == {"DM": "1", "EX": "2", "IE": "0"}  # by make_rejects
+    path = tmp_path / "counted.html"
+    summary.write_summary(datasets, make_rejects(), specs, None, path, rejected={"enrollment": 4})
+    got = tables(path.read_text(encoding="utf-8"))["domains"].set_index("Domain")
+    assert got["Raw rows rejected, not counted"].to_dict() == {"DM": "4", "EX": "0", "IE": "0"}
+
+
 def test_domain_counts(tmp_path, datasets, specs):
     got = tables(write(tmp_path, datasets, make_rejects(), specs))["domains"].set_index("Domain")
     for domain, frame in datasets.items():
@@ -429,3 +476,19 @@ def test_ae_without_a_safety_section_in_the_study(tmp_path, datasets, specs):
     bare = dataclasses.replace(specs, study=Study(data, specs.study.path))
     html = write(tmp_path, with_safety(datasets, specs), make_rejects(), bare)
     assert "Safety review" not in html and infusion_markers(embedded_svg(html)) == len(datasets["EX"])
+
+
+def test_dlt_listing_beyond_its_length_shows_the_provisional_rows_first(tmp_path, datasets, specs, monkeypatch):
+    full = with_safety(datasets, specs)
+    dm = full["DM"]
+    full["DM"] = dm.assign(RFPENDTC=dm["RFPENDTC"].where(dm["SUBJID"] != "0006", "2025-08-10"))  # 0006: day 6 of 28
+    listing = tables(write(tmp_path, full, make_rejects(), specs, cutoff="2025-08-10"))["safety-dlt-listing"]
+    assert listing[["Subject", "Status"]].values.tolist() == [
+        ["01-0001", "DLT"],  # level 1 in subject order: 0001's neutropenia, 0004's CRS, 0006 in its window
+        ["01-0004", "DLT"],
+        ["01-0006", "provisional: not yet evaluable"],
+    ]
+    monkeypatch.setattr(summary, "LISTED", 2)
+    html = write(tmp_path, full, make_rejects(), specs, cutoff="2025-08-10", name="short.html")
+    assert tables(html)["safety-dlt-listing"]["Subject"].tolist() == ["01-0001", "01-0006"]  # 0006 kept, 0004 not
+    assert "1 more rows not listed; the table above counts them." in html

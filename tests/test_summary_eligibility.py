@@ -32,3 +32,11 @@ def test_warnings_listed_with_subject_criterion_data_and_checklist():
 def test_no_disagreement_says_so():
     html = eligibility_section(Eligibility(checks={"INCL01": {"check": "age_range", "evaluated": 3, "warnings": 0}}))
     assert "No disagreement between the data and the checklist." in html and "eligibility-warnings" not in html
+
+
+def test_the_rows_rejected_are_said_when_given():
+    checks = {"INCL01": {"check": "age_range", "evaluated": 3, "warnings": 0}}
+    note = "Checked on the valid rows; 2 rows of enrollment.csv rejected at validation, not counted (see rejects.csv)."
+    html = eligibility_section(Eligibility(checks=checks), note)
+    assert f'<p class="note rejected-note">{note}</p>' in html
+    assert "rejected-note" not in eligibility_section(Eligibility(checks=checks))

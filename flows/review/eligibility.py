@@ -27,8 +27,9 @@ def _table(table_id: str, headers: Sequence[str], rows: Sequence[Sequence[object
     return f'<table id="{table_id}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
 
 
-def eligibility_section(eligibility: Eligibility | None) -> str:
-    """The section's HTML (with a leading newline), or nothing when no rule was checked."""
+def eligibility_section(eligibility: Eligibility | None, rejected_note: str = "") -> str:
+    """The section's HTML (with a leading newline), or nothing when no rule was checked; `rejected_note` says how
+    many rows of the files checked were rejected at validation, so not judged."""
     if eligibility is None or not eligibility.checks:
         return ""
     checks = [
@@ -54,4 +55,6 @@ def eligibility_section(eligibility: Eligibility | None) -> str:
     else:
         parts.append('<p class="note">No disagreement between the data and the checklist.</p>')
     parts.append(f'<p class="note">{escape(NOTE)}</p>')
+    if rejected_note:
+        parts.append(f'<p class="note rejected-note">{escape(rejected_note)}</p>')
     return "\n<h2>Eligibility rules checked against the data</h2>\n" + "\n".join(parts)

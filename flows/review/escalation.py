@@ -15,6 +15,7 @@ import pandas as pd
 
 from flows.kernel.dates import impute_first
 from flows.mapping.derivations.arm_by_dose import arm_of_dose
+from flows.review.safety import PROVISIONAL_DLT
 from flows.spec.model import Specs, Study
 
 LABELLED_ROWS = 60  # above this many subjects in a panel, a row per subject would be under 5 px: draw bands
@@ -26,6 +27,11 @@ MARKERS = ("o", "s", "^", "D", "v", "p", "h", "*", "<", ">")  # per arm, in esca
 # Safety markers on a subject's line: special-interest events (CRS, ICANS, ... in the study's order), then DLTs.
 EVENT_STYLES = (("P", "#e66100"), ("*", "#5e3c99"), ("h", "#008c8c"))
 DLT_COLOUR = "#d90000"
+# DLT rings: symbol id, extra paint and legend; a provisional DLT (summary's DLT listing says why) is dashed.
+DLT_KINDS = {
+    "DLT": ("dlt", "", "dose-limiting toxicity (SUPPAE DLTFL), at onset"),
+    PROVISIONAL_DLT: ("dlt-provisional", ' stroke-dasharray="2.5 1.5"', "provisional DLT (the DLT listing says why)"),
+}
 EVENT_OFFSET = 0.3  # rows below the subject's line, so an event next to the infusion leaves the infusion visible
 # matplotlib's 'plasma' colour map at nine stops (linear between them): arms from dark to light.
 PLASMA = np.array(
@@ -89,7 +95,7 @@ def event_styles(study: Study) -> dict[str, tuple[str, str]]:
     """Marker and colour per safety-event kind: the study's special-interest labels in order, then DLT."""
     labels = list(study.data.get("safety", {}).get("special_interest", {}))
     styles = {label: EVENT_STYLES[i % len(EVENT_STYLES)] for i, label in enumerate(labels)}
-    return {**styles, "DLT": ("o", DLT_COLOUR)}
+    return {**styles, "DLT": ("o", DLT_COLOUR), PROVISIONAL_DLT: ("o", DLT_COLOUR)}
 
 
 def _order(first: np.ndarray, consent: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -428,9 +434,10 @@ def escalation_svg(
             hit = (events["kind"] == kind).to_numpy()
             x, y = top.at(events.loc[hit, "USUBJID"], event_days[hit])
             y = y + EVENT_OFFSET * top.pitch
-            if kind == "DLT":
+            if kind in DLT_KINDS:
                 ring = f'fill="none" stroke="{colour}" stroke-width="{1.0 if top.banded else 1.4}"'
-                ident = canvas.symbol("dlt", "o", top.radius * (1.3 if top.banded else 1.6), ring)
+                ring += DLT_KINDS[kind][1]
+                ident = canvas.symbol(DLT_KINDS[kind][0], "o", top.radius * (1.3 if top.banded else 1.6), ring)
             else:
                 paint = f'fill="{colour}" stroke="#000" stroke-width="0.4"'
                 ident = canvas.symbol(f"event{i}", marker, top.radius * 1.1, paint)
@@ -466,9 +473,10 @@ def escalation_svg(
     entries.append((canvas.symbol("death", "X", 6.0, 'fill="#000"'), "death (DTHDTC)"))
     present = set(events["kind"]) if events is not None and len(events) else set()
     for i, (kind, (marker, colour)) in enumerate(kinds.items()):
-        if kind == "DLT" and kind in present:
-            ident = canvas.symbol("dlt", "o", 8.0, f'fill="none" stroke="{colour}" stroke-width="1.4"')
-            entries.append((ident, "dose-limiting toxicity (SUPPAE DLTFL), at onset"))
+        if kind in DLT_KINDS and kind in present:
+            ring = f'fill="none" stroke="{colour}" stroke-width="1.4"' + DLT_KINDS[kind][1]
+            ident = canvas.symbol(DLT_KINDS[kind][0], "o", 8.0, ring)
+            entries.append((ident, DLT_KINDS[kind][2]))
         elif kind in present:
             ident = canvas.symbol(f"event{i}", marker, 5.5, f'fill="{colour}" stroke="#000" stroke-width="0.4"')
             entries.append((ident, f"{kind} (AE), at onset"))

@@ -16,9 +16,12 @@ import pandas as pd
 from flows.review import safety
 from flows.review.eligibility import Eligibility, eligibility_section
 from flows.review.escalation import escalation_svg
+from flows.spec.checks import AT_ROLES, CHECKLIST_ROLES, RULE_ROLES
 from flows.spec.model import Specs, Study
 
-END_OF_STUDY = "DISPOSITION EVENT"  # the DSCAT term (C74590) of a subject's end-of-study record in DS
+ELIGIBILITY_ROLES = {*CHECKLIST_ROLES, *AT_ROLES.values(), *(r for roles in RULE_ROLES.values() for r in roles)}
+LISTED = 100  # rows of the DLT listing shown; the table by level counts every one
+END_OF_STUDY = safety.END_OF_STUDY  # the DSCAT term of a subject's end-of-study record in DS
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -118,6 +121,42 @@ def reject_counts(rejects: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()[columns]
 
 
+def rejected_rows(rejects: pd.DataFrame, specs: Specs, counts: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Raw rows rejected at validation per raw contract: the run's own counts when given (exact when several forms
+    share one file, as in ODM), else the distinct lines of the rejects per contract's file."""
+    if counts is not None:
+        return {name: int(counts.get(name, 0)) for name in specs.raw}
+    lines = rejects.drop_duplicates(["file", "line"])["file"].astype("str").value_counts()
+    return {name: int(lines.get(contract.file, 0)) for name, contract in specs.raw.items()}
+
+
+def inputs_of(domains: Sequence[str], specs: Specs) -> list[str]:
+    """The raw contracts the datasets take their records from (a SUPP-- dataset: its parent's), in order, once."""
+    names: list[str] = []
+    for domain in domains:
+        spec = specs.sdtm.get(domain)
+        if spec is None:
+            continue
+        parent = ((spec.records or {}).get("supplemental") or {}).get("parent")
+        sources = spec.raw_sources or (specs.sdtm[parent].raw_sources if parent in specs.sdtm else ())
+        names += [n for n in sources if n not in names]
+    return names
+
+
+def rejected_note(counted: str, inputs: Sequence[str], rejected: Mapping[str, int], specs: Specs) -> str:
+    """'<counted>; 3 rows of adverse_events.csv and 0 rows of enrollment.csv rejected at validation, not counted
+    (see rejects.csv).': the rows of each raw contract in `inputs` that `rejected` counts."""
+    if not inputs:
+        return f"{counted}."
+    parts = [f"{rejected.get(name, 0)} {'row' if rejected.get(name, 0) == 1 else 'rows'} of {specs.raw[name].file}"
+             for name in inputs]  # fmt: skip
+    forms = [specs.raw[name].file for name in inputs]
+    if len(set(forms)) < len(forms):  # several forms in one file (ODM): name the forms
+        parts = [f"{part} ({name})" for part, name in zip(parts, inputs, strict=True)]
+    joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"{counted}; {joined} rejected at validation, not counted (see rejects.csv)."
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # HTML
 
@@ -171,8 +210,8 @@ def _section(title: str, *parts: str) -> str:
     return f"<h2>{escape(title)}</h2>\n" + "\n".join(parts)
 
 
-def _note(text: str) -> str:
-    return f'<p class="note">{escape(text)}</p>'
+def _note(text: str, kind: str = "") -> str:
+    return f'<p class="note{" " + kind if kind else ""}">{escape(text)}</p>'
 
 
 def _by_level_table(frame: pd.DataFrame, table_id: str, first: str) -> str:
@@ -180,17 +219,54 @@ def _by_level_table(frame: pd.DataFrame, table_id: str, first: str) -> str:
     return html_table(frame, {"row": first, **{c: c for c in columns}}, table_id, numeric=columns)
 
 
-def safety_html(datasets: Mapping[str, pd.DataFrame], supp: pd.DataFrame, study: Study) -> str:
-    """The safety review by dose level (DM.ACTARMCD): demographics, disposition, exposure, AEs and DLTs."""
+def safety_html(
+    datasets: Mapping[str, pd.DataFrame],
+    supp: pd.DataFrame,
+    specs: Specs,
+    as_of: str | None = None,
+    rejected: Mapping[str, int] | None = None,
+    status: safety.DltStatus | None = None,
+) -> str:
+    """The safety review by dose level (DM.ACTARMCD): demographics, disposition, exposure, AEs and DLTs, each table
+    with the rows of its input counted and the raw rows rejected at validation (`rejected`, per raw contract).
+
+    `as_of` is the date the data are as of (the cut, else the data-as-of date): a DLT window open then, or a DLT
+    that hangs on an end date not yet known, is provisional, and the rule's decision pending where they could
+    change it."""
+    study = specs.study
+    rejected = rejected or {}
     dm, ae = datasets["DM"], datasets["AE"]
     ex = datasets.get("EX", pd.DataFrame(columns=["USUBJID", "EXDOSE"]))
+    ds = datasets.get("DS")
     facts = study.data["safety"]
     grading = facts["grading"]
     weight = safety.baseline_weight(datasets.get("VS"))
+    n_treated = int(dm["ACTARMCD"].notna().sum())
     demo_note = "Treated subjects by the dose level received (DM.ACTARMCD). Age is DM.AGE at informed consent."
     if weight is None:
         demo_note += " Weight is left out: no SDTM dataset of this transfer holds it (no VS baseline WEIGHT)."
-    dlt = safety.dlt_table(dm, ae, supp, study)
+    dm_note = rejected_note(f"{n_treated} treated subjects counted", inputs_of(["DM"], specs), rejected, specs)
+    disp_note = rejected_note(f"{len(dm)} DM subjects counted", inputs_of(["DM"], specs), rejected, specs)
+    ex_note = rejected_note(f"{len(ex)} EX records counted", inputs_of(["DM", "EX"], specs), rejected, specs)
+    treated_ids = dm.loc[dm["ACTARMCD"].notna(), "USUBJID"]
+    of_treated = int(safety.isin_text(ae["USUBJID"], treated_ids).sum()) if len(ae) else 0
+    counted = f"{of_treated} AE records (of treated subjects) counted"
+    if len(ae) > of_treated:
+        counted += f"; {len(ae) - of_treated} AE records of subjects not treated, not counted"
+    ae_note = rejected_note(counted, inputs_of(["AE", "DM"], specs), rejected, specs)
+    status = status or safety.dlt_status(dm, ae, supp, study, as_of, ds)
+    dlt = safety.dlt_table(dm, ae, supp, study, as_of, ds, status)
+    listing = safety.dlt_listing(dm, ae, supp, study, as_of, ds, status)
+    date = safety.as_of_of(dm, as_of).strftime("%Y-%m-%d")
+    settled = listing["status"] == "DLT"  # beyond LISTED rows, the provisional ones first (in listing order)
+    shown = pd.concat([listing[~settled], listing[settled]]).head(LISTED).sort_index()
+    listing_note = (
+        f"{len(listing) - LISTED} more rows not listed; the table above counts them." if len(listing) > LISTED else ""
+    )
+    dlt_counted = (
+        f"{of_treated} AE records (of treated subjects) read for DLTs, {int(dlt['dlt'].sum())} subjects with a DLT"
+    )
+    dlt_note = rejected_note(dlt_counted, inputs_of(["AE", "SUPPAE", "DM"], specs), rejected, specs)
     rule = facts["escalation"]
     return _section(
         "Safety review by dose level",
@@ -204,14 +280,18 @@ def safety_html(datasets: Mapping[str, pd.DataFrame], supp: pd.DataFrame, study:
         "<h3>Demographics</h3>",
         _by_level_table(safety.demographics(dm, study, datasets.get("VS")), "safety-demographics", ""),
         _note(demo_note),
+        _note(dm_note, "rejected-note"),
         "<h3>Disposition</h3>",
         _by_level_table(safety.disposition(dm, study), "safety-disposition", ""),
         _note("Follow-up runs from the first infusion (RFXSTDTC) to the end of participation (RFPENDTC)."),
+        _note(disp_note, "rejected-note"),
         "<h3>Exposure</h3>",
         _by_level_table(safety.exposure(dm, ex, study), "safety-exposure", ""),
         _note("Dose received is EX.EXDOSE per infusion. Total cells are not in EX: left out."),
+        _note(ex_note, "rejected-note"),
         "<h3>Adverse events</h3>",
         _by_level_table(safety.ae_overview(dm, ae, study), "safety-ae", "Subjects with"),
+        _note(ae_note, "rejected-note"),
         "<h3>Dose-limiting toxicities and the escalation rule</h3>",
         html_table(
             dlt,
@@ -219,18 +299,49 @@ def safety_html(datasets: Mapping[str, pd.DataFrame], supp: pd.DataFrame, study:
                 "level": "Dose level",
                 "treated": "Treated",
                 "evaluable": "DLT-evaluable",
-                "in_window": "Still in the DLT window",
+                "in_window": "Not yet evaluable",
+                "not_evaluable": "Not evaluable",
                 "dlt": "Subjects with a DLT",
+                "provisional": "of which provisional",
                 "decision": "Rule decides",
+                "why": "Why",
             },
             "safety-dlt",
-            numeric=("treated", "evaluable", "in_window", "dlt"),
+            numeric=("treated", "evaluable", "in_window", "not_evaluable", "dlt", "provisional"),
         ),
+        _note(dlt_note, "rejected-note"),
         _note(f"DLT (SUPPAE QNAM {safety.DLT_QNAM}): {facts['dlt']['text']}"),
         _note(
             f"Escalation rule ({rule['design']}): {rule['text']} Evaluable: a DLT, or followed through the last "
-            "day of the DLT window. At the highest level, ESCALATE means the level is tolerated."
+            "day of the DLT window. Not yet evaluable: no DLT so far, and the DLT window open at the data date "
+            f"({date}) or not yet followed through without an end-of-study record. Not evaluable: left the study "
+            "before the window ended, without a DLT. At the highest level, ESCALATE means the level is tolerated."
         ),
+        _note(
+            f"Provisional, as of {date}: a DLT whose DLT window is still open (it stays a DLT; more may follow), a "
+            "DLT only because its end date is not yet known (the rule excepts the event if it resolves in time), "
+            "and a subject not yet evaluable. The rule's decision is PENDING unless it is the same in the best "
+            "case (no provisional DLT stands, every open window closes without a DLT) and in the worst case (each "
+            "stands, each brings one)."
+        ),
+        "<h4>DLTs and subjects not yet evaluable</h4>",
+        html_table(
+            shown,
+            {
+                "label": "Subject",
+                "level": "Dose level",
+                "AEDECOD": "Event (AEDECOD)",
+                "AETOXGR": "Grade",
+                "onset": "Onset",
+                "status": "Status",
+                "why": "Why",
+            },
+            "safety-dlt-listing",
+            numeric=("AETOXGR",),
+        )
+        if len(listing)
+        else _note("No DLT, and no subject waiting to be evaluable."),
+        _note(listing_note) if listing_note else "",
     )
 
 
@@ -240,9 +351,17 @@ def summary_html(
     specs: Specs,
     cutoff: str | None,
     eligibility: Eligibility | None = None,
+    as_of: str | None = None,
+    rejected: Mapping[str, int] | None = None,
 ) -> str:
-    """The whole summary page as one self-contained HTML string."""
+    """The whole summary page as one self-contained HTML string.
+
+    `as_of`: the date the data are as of (default: the cut); `rejected`: raw rows rejected per raw contract (the
+    validation's counts; default: counted from `rejects` by file). Each section says how many rows of its input
+    were rejected and not counted."""
     study = specs.study
+    as_of = as_of or cutoff
+    rejected = rejected_rows(rejects, specs, rejected)
     empty = pd.DataFrame(columns=["USUBJID"])
     dm = datasets["DM"]
     ex = datasets.get("EX", pd.DataFrame(columns=["USUBJID", "EXDOSE", "EXSTDTC"]))
@@ -261,10 +380,24 @@ def summary_html(
     domains = _section(
         "Records and subjects per domain",
         html_table(
-            domain_counts(datasets),
-            {"domain": "Domain", "records": "Records", "subjects": "Subjects"},
+            domain_counts(datasets).assign(
+                rejected=lambda f: [
+                    sum(rejected.get(n, 0) for n in inputs_of([d], specs)) if inputs_of([d], specs) else pd.NA
+                    for d in f["domain"]
+                ]
+            ),
+            {
+                "domain": "Domain",
+                "records": "Records",
+                "subjects": "Subjects",
+                "rejected": "Raw rows rejected, not counted",
+            },
             "domains",
-            numeric=("records", "subjects"),
+            numeric=("records", "subjects", "rejected"),
+        ),
+        _note(
+            "Raw rows rejected: the rows of the raw files a dataset takes its records from (a SUPP-- dataset: its "
+            "parent's) that failed validation, so are in no dataset (see rejects.csv). Blank: built from the specs."
         ),
     )
 
@@ -295,6 +428,11 @@ def summary_html(
                 f"(DSCAT = {END_OF_STUDY}); the others left the study untreated."
             )
         )
+    arm_notes.append(
+        _note(
+            rejected_note(f"{len(dm)} DM subjects counted", inputs_of(["DM"], specs), rejected, specs), "rejected-note"
+        )
+    )
     if mismatch:
         arm_notes.append(_note(f"{mismatch} subject(s) treated at a dose level other than the planned one."))
     arm_section = _section(
@@ -330,6 +468,8 @@ def summary_html(
         else _note("No IE records: no criterion reported as failed.")
     ]
     crit_parts.append(_note(f"{len(sf_ids)} screen failure(s) in DM; {without_ie} without any IE record."))
+    counted = f"{len(ie)} IE records and {len(dm)} DM subjects counted"
+    crit_parts.append(_note(rejected_note(counted, inputs_of(["IE", "DM"], specs), rejected, specs), "rejected-note"))
     crit_section = _section("Screen failures by failed criterion (IE)", *crit_parts)
 
     by_rule = reject_counts(rejects)
@@ -351,8 +491,9 @@ def summary_html(
     events, safety_section = None, ""
     if "AE" in datasets and "safety" in study.data:
         supp = datasets.get("SUPPAE", pd.DataFrame(columns=["USUBJID", "QNAM", "QVAL", "IDVAR", "IDVARVAL"]))
-        events = safety.markers(datasets["AE"], supp, study)
-        safety_section = safety_html(datasets, supp, study)
+        status = safety.dlt_status(dm, datasets["AE"], supp, study, as_of, datasets.get("DS"))
+        events = safety.markers(datasets["AE"], supp, study, dm, as_of, datasets.get("DS"), status)
+        safety_section = safety_html(datasets, supp, specs, as_of, rejected, status)
     plot_section = _section(
         "Dose escalation",
         escalation_svg(dm, ex, specs, cutoff, events),
@@ -362,7 +503,20 @@ def summary_html(
             "by the dose level their dose matches; black crosses are deaths (DTHDTC). Partial dates are placed on "
             "the first day of the month (or year)."
         ),
+        _note(
+            rejected_note(
+                f"{len(dm)} DM subjects, {len(ex)} EX records and {len(events) if events is not None else 0} events "
+                "drawn",
+                inputs_of(["DM", "EX", *(["AE"] if events is not None else [])], specs),
+                rejected,
+                specs,
+            ),
+            "rejected-note",
+        ),
     )
+
+    checked = [c.name for c in specs.raw.values() if any(c.role(r) for r in ELIGIBILITY_ROLES)]
+    eligibility_note = rejected_note("Checked on the valid rows", checked, rejected, specs)
 
     title = f"{study.studyid}: SDTM transfer summary"
     return (
@@ -371,7 +525,7 @@ def summary_html(
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n{header}\n"
         + "\n".join(p for p in [domains, arm_section, crit_section, reject_section, safety_section, plot_section] if p)
-        + eligibility_section(eligibility)
+        + eligibility_section(eligibility, eligibility_note)
         + "\n</body>\n</html>\n"
     )
 
@@ -383,6 +537,9 @@ def write_summary(
     cutoff: str | None,
     path: Path,
     eligibility: Eligibility | None = None,
+    as_of: str | None = None,
+    rejected: Mapping[str, int] | None = None,
 ) -> None:
     """Write summary.html (self-contained: inline style and SVG) to path."""
-    path.write_bytes(summary_html(datasets, rejects, specs, cutoff, eligibility).encode("utf-8"))
+    html = summary_html(datasets, rejects, specs, cutoff, eligibility, as_of, rejected)
+    path.write_bytes(html.encode("utf-8"))

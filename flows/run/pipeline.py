@@ -148,7 +148,14 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     write_define_html(plain, specs, lengths, staging / "define.html", meta)
     packer.add(staging / "define.html")
     write_summary(
-        plain, prepared.validation.rejects, specs, prepared.cutoff, staging / "summary.html", prepared.eligibility
+        plain,
+        prepared.validation.rejects,
+        specs,
+        prepared.cutoff,
+        staging / "summary.html",
+        prepared.eligibility,
+        as_of=prepared.created.date().isoformat(),
+        rejected={name: c["rejected"] for name, c in prepared.validation.counts.items()},
     )
     packer.add(staging / "summary.html")
     return outputs
