@@ -124,17 +124,13 @@ def test_a_bug_is_one_line_with_its_step(published, specs, monkeypatch):
     unchanged(out, before)
 
 
-def test_full_disk_leaves_no_lock_temp_file(tmp_path, specs, monkeypatch):
-    """On a completely full disk the lock's temporary file is created empty, then the write fails."""
-    original = Path.write_bytes
+def test_full_disk_leaves_no_lock_file(tmp_path, specs, monkeypatch):
+    """On a completely full disk the lock file is created empty, then writing who holds it fails."""
 
-    def full(self, data):
-        if self.name.startswith(f"{lock.LOCK_NAME}."):
-            self.touch()
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return original(self, data)
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device", "(lock)")
 
-    monkeypatch.setattr(Path, "write_bytes", full)
+    monkeypatch.setattr(lock, "_write", full)
     result = run_export(RAW, tmp_path / "out", specs)
     assert result.exit_code == 2 and result.message.startswith("lock: No space left on device (ENOSPC): ")
     assert not (tmp_path / "out").exists()  # nor the folders the run made

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.mapping.load import load_specs
-from flows.run.lock import LOCK_NAME, read_holder
+from flows.run.lock import LOCK_NAME, held_by
 from flows.schedule.crash import CRASH_AUTOMATION
 from flows.schedule.deployments import FLOW_NAME, study_deployments
 from flows.schedule.server import configured_api_url, default_port, local_api_url
@@ -29,11 +29,9 @@ def transfer_lines(study_dir: Path) -> list[str]:
         rejects = m.get("rejects", {}).get("records", "?")
         lines.append(f"latest transfer: {transfer} (run at {m.get('run_at', '?')}, {rejects} reject records)")
         lines.append(f"  fingerprint {m.get('fingerprint') or 'not recorded'}")
-    held = read_holder(study_dir / LOCK_NAME)
-    if held is not None:
-        holder = held[0]
-        state = "stale, will be taken over" if holder.stale(datetime.now(UTC)) else "running"
-        lines.append(f"export {state}: since {holder.describe()}")
+    holder = held_by(study_dir / LOCK_NAME)
+    if holder is not None:
+        lines.append(f"export running: since {holder.describe()}")
     return lines
 
 
