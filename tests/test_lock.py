@@ -61,9 +61,8 @@ def test_second_lock_fails_with_exit_3_and_who_holds_it(tmp_path):
 
 
 def test_the_same_process_cannot_take_its_lock_twice(tmp_path):
-    with study_lock(tmp_path, "CART-X"):
-        with pytest.raises(LockedError):
-            acquire(tmp_path, "CART-X")
+    with study_lock(tmp_path, "CART-X"), pytest.raises(LockedError):
+        acquire(tmp_path, "CART-X")
     assert [p.name for p in tmp_path.iterdir()] == []  # released and removed, nothing else left
 
 
