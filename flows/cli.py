@@ -217,6 +217,13 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     return p, subs
 
 
+def interrupted(exc: BaseException) -> int:
+    """The one line of a run stopped by SIGTERM or SIGINT, and its exit code (143, 130)."""
+    code = exc.exit_code if isinstance(exc, Interrupted) else 130
+    _err(f"interrupted ({'SIGTERM' if code == 143 else 'SIGINT'}): nothing published; cleaned up")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     from flows.run.signals import handled
 
@@ -230,12 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         _err(f"error: {shorten(str(exc), 800)}")
         return exc.exit_code
-    except (Interrupted, KeyboardInterrupt) as exc:
-        code = exc.exit_code if isinstance(exc, Interrupted) else 130
-        name = "SIGTERM" if code == 143 else "SIGINT"
-        done = getattr(exc, "transfer", None)
-        _err(f"interrupted ({name}): " + (f"after publishing {done}" if done else "nothing published; cleaned up"))
-        return code
+    except (Interrupted, KeyboardInterrupt) as exc:  # a published run ignores signals (run.signals.settle)
+        return interrupted(exc)
     except Exception as exc:  # a bug or the environment, outside an export's own boundary
         if args.debug:
             traceback.print_exception(exc, file=sys.stderr)

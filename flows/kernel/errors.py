@@ -32,7 +32,6 @@ class Interrupted(BaseException):  # like KeyboardInterrupt: not an error of the
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
-        self.transfer: object = None  # set when the signal came only after the transfer was published
 
     @property
     def exit_code(self) -> int:

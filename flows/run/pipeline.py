@@ -27,7 +27,7 @@ from flows.raw.validate import Validation, site_dates, site_today, validate_raw
 from flows.run import progress
 from flows.run.fingerprint import fingerprint, unchanged_since
 from flows.run.lock import study_lock
-from flows.run.signals import shielded
+from flows.run.signals import settle, shielded
 from flows.spec.model import Specs
 from flows.spec.sdtm_schema import TRACE
 from flows.transfer.diff import diff_transfers, first_transfer, write_changes
@@ -362,6 +362,7 @@ def _publish(run: Run) -> None:
     with shielded():  # a signal now would split the rename from the switch of `latest`: it waits until both are done
         run.transfer = publish(run.staging, run.study_dir, run.stamp)
         run.staging = None
+        settle()  # published: a signal from now on changes nothing (the command line reports the publication)
 
 
 STEPS: tuple[RunStep, ...] = (
@@ -423,6 +424,10 @@ def _walk(run: Run, call: Callable[[RunStep, Run], ExportResult | None]) -> Expo
             for folder in made:
                 with suppress(OSError):
                     folder.rmdir()
+    return _published(run)
+
+
+def _published(run: Run) -> ExportResult:
     code = EXIT_REJECTS if len(run.validation.rejects) else EXIT_CLEAN
     return run.result(code, f"published {run.transfer}: {run.summary}")
 
@@ -447,9 +452,10 @@ def run_export(
     run = Run(Path(raw_dir), Path(out_dir) / specs.study.studyid, specs, strict, cutoff, force)
     try:
         return _walk(run, call)
-    except Interrupted as exc:
-        exc.transfer = run.transfer  # the signal came after publishing: it says so
-        raise
+    except Interrupted:
+        if run.transfer is None:
+            raise
+        return _published(run)  # the signal came only after publishing: the run is done, and says so
     except PipelineError as exc:
         return run.result(exc.exit_code, shorten(str(exc), 4 * MAX_SHOWN))
     except Exception as exc:  # a bug or the environment (disk full, read-only, ...): one line, the traceback kept
