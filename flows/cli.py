@@ -106,10 +106,12 @@ def _iso_date(text: str) -> str:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from flows.transfer.diff import diff_transfers, differs, render_markdown
+    from flows.transfer.verify import verify_transfer
 
     for path in (args.old, args.new):
         if not (path / "parquet").is_dir():
             raise PipelineError(f"{path}: not a transfer folder (no parquet/)")
+        verify_transfer(path)
     changes = diff_transfers(args.old.resolve(), args.new.resolve())
     print(render_markdown(changes), end="")
     return 1 if differs(changes) else 0
