@@ -78,7 +78,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     specs = load_specs(args.specs)
     with progress.reporting(progress.mode_for(sys.stderr, args.quiet, args.verbose)):
-        if os.environ.get("PREFECT_API_URL"):
+        if api_url := os.environ.get("PREFECT_API_URL"):
+            from flows.schedule.server import answers
+
+            if not answers(api_url.rstrip("/")):
+                raise PipelineError(f"no Prefect server answers at {api_url} (PREFECT_API_URL): start it, or unset "
+                                    "PREFECT_API_URL to export without a server")  # fmt: skip
             from flows.schedule.flow import export_study, result_of  # importing Prefect sets up its logging
 
             _prefect_console(args.debug, args.verbose)
@@ -95,6 +100,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.quiet:
         print_rejects(result.rejects, len(result.rejects) if args.verbose and result.rejects is not None else 10)
     return result.exit_code
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {number}")
+    return number
 
 
 def _iso_date(text: str) -> str:
@@ -205,7 +220,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     df.add_argument("old", type=Path, help="the earlier transfer folder")
     df.add_argument("new", type=Path, help="the later transfer folder")
     sy = add("synth", "generate seeded sample raw exports", cmd_synth)
-    sy.add_argument("--subjects", type=int, default=34, help="screened subjects (default 34: 24 dosed)")
+    sy.add_argument("--subjects", type=_at_least_one, default=34, help="screened subjects (default 34: 24 dosed)")
     sy.add_argument("--seed", type=int, default=20250321, help="random seed: same seed, same files (default 20250321)")
     sy.add_argument("--out", type=Path, default=Path("raw"), help="folder to write the raw CSVs to (default: raw)")
     sy.add_argument("--as-of", default="2026-10-31", help="extraction date: nothing later is generated")

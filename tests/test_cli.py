@@ -112,3 +112,23 @@ def test_quiet_and_verbose(raw_copy, tmp_path, capsys):
     steps = [line for line in err.splitlines() if line.startswith("[")]
     assert steps == [f"[{i}/6] {s.name}" for i, s in enumerate(pipeline.STEPS, 1)]
     assert err.count("  done in ") == 6 and "rejects by file and rule" in err
+
+
+def test_a_configured_server_that_does_not_answer_is_named(tmp_path):
+    from flows.schedule.server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    proc = run_cli("export", "--raw", str(RAW), "--out", str(tmp_path / "out"), env={"PREFECT_API_URL": url})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "a bug" not in proc.stderr
+    assert proc.stderr == (
+        f"error: no Prefect server answers at {url} (PREFECT_API_URL): start it, or unset PREFECT_API_URL to export "
+        "without a server\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_synth_of_no_subjects_is_a_usage_error(tmp_path):
+    proc = run_cli("synth", "--subjects", "0", "--out", str(tmp_path / "raw"))
+    assert proc.returncode == 2 and "a bug" not in proc.stderr
+    assert proc.stderr.rstrip().endswith("s103-sdtm synth: error: argument --subjects: must be at least 1: 0")
+    assert not (tmp_path / "raw").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from datetime import date
 from pathlib import Path
 
@@ -61,6 +62,18 @@ def test_out_is_a_file(tmp_path, specs):
     assert (tmp_path / "out").read_text() == "not a folder"
 
 
+def test_latest_that_loops_is_refused(tmp_path, specs):
+    (tmp_path / STUDYID).mkdir()
+    (tmp_path / STUDYID / "latest").symlink_to("latest")
+    result = run_export(RAW, tmp_path, specs)
+    latest = tmp_path / STUDYID / "latest"
+    assert (result.exit_code, result.message) == (
+        2,
+        f"{latest}: a link that leads nowhere (a loop), not the link to the latest transfer; move it away",
+    )
+    assert [p.name for p in (tmp_path / STUDYID).iterdir()] == ["latest"]
+
+
 def test_latest_is_a_folder(tmp_path, specs):
     (tmp_path / STUDYID / "latest").mkdir(parents=True)
     result = run_export(RAW, tmp_path, specs)
@@ -91,6 +104,23 @@ def test_file_system_faults_end_in_one_line(published, specs, monkeypatch, targe
     result = run_export(RAW, out, specs, force=True)
     assert (result.exit_code, result.message, result.stage) == (2, f"{stage}: {cause}: {where}", stage)
     assert isinstance(result.error, OSError)  # kept for --debug
+    unchanged(out, before)
+
+
+def test_full_disk_in_pyarrow_names_the_file(published, specs, monkeypatch):
+    """pyarrow reports a full disk with the errno in its text and no file name: the line names the file."""
+    out, before = published
+    from flows.transfer import writers
+
+    def full(frame, spec, path, ctx):
+        raise OSError("Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    folder, ext, _ = writers.WRITERS["parquet"]
+    monkeypatch.setitem(writers.WRITERS, "parquet", (folder, ext, full))
+    result = run_export(RAW, out, specs, force=True)
+    assert result.exit_code == 2
+    assert re.fullmatch(r"write-transfer: No space left on device \(ENOSPC\): .*/\.staging-[^/]+/parquet/\w+\.parquet",
+                        result.message), result.message  # fmt: skip
     unchanged(out, before)
 
 

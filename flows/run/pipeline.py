@@ -18,7 +18,7 @@ import pandas as pd
 
 from flows import __version__
 from flows.kernel.distinct import shared_codes
-from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, shorten
+from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, naming, shorten
 from flows.mapping.engine import derive_datasets
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
@@ -127,7 +127,8 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
         with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
             for folder, ext, writer in WRITERS.values():
                 path = staging / folder / f"{domain.lower()}.{ext}"
-                writer(frame, specs.sdtm[domain], path, ctx)
+                with naming(path):
+                    writer(frame, specs.sdtm[domain], path, ctx)
                 packer.add(path)
                 outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.review.summary import write_summary
@@ -219,7 +220,7 @@ def stage_transfer(
     previous = latest_transfer(study_dir)
     staging, stamp = new_staging(study_dir), utc_stamp()
     try:
-        with Packer(staging, spill_dir=study_dir) as packer:
+        with naming(staging), Packer(staging, spill_dir=study_dir) as packer:  # a write error names at least the folder
             outputs = write_outputs(prepared, specs, staging, packer)
             rejects = prepared.validation.rejects
             write_table(rejects, staging / "rejects.csv", text=[c for c in rejects.columns if c != "line"])
@@ -388,6 +389,7 @@ def check_output(study_dir: Path) -> None:
     if latest.exists() and not latest.is_symlink():
         kind = "folder" if latest.is_dir() else "file"
         raise PipelineError(f"{latest}: a {kind}, not the link to the latest transfer; move it away")
+    latest_transfer(study_dir)  # a `latest` that loops is refused here, before any work
 
 
 def _missing_folders(folder: Path) -> list[Path]:
