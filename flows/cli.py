@@ -234,10 +234,12 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     return p, subs
 
 
-def interrupted(exc: BaseException) -> int:
-    """The one line of a run stopped by SIGTERM or SIGINT, and its exit code (143, 130)."""
+def interrupted(exc: BaseException, command: str = "export") -> int:
+    """The one line of a command stopped by SIGTERM or SIGINT, and its exit code (143, 130). Only an export publishes:
+    a stopped `serve` (its runner) says it stopped, not what its runs did (each run reported that itself)."""
     code = exc.exit_code if isinstance(exc, Interrupted) else 130
-    _err(f"interrupted ({'SIGTERM' if code == 143 else 'SIGINT'}): nothing published; cleaned up")
+    what = "nothing published; cleaned up" if command == "export" else f"{command} stopped"
+    _err(f"interrupted ({'SIGTERM' if code == 143 else 'SIGINT'}): {what}")
     return code
 
 
@@ -255,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"error: {shorten(str(exc), 800)}")
         return exc.exit_code
     except (Interrupted, KeyboardInterrupt) as exc:  # a published run ignores signals (run.signals.settle)
-        return interrupted(exc)
+        return interrupted(exc, args.command)
     except Exception as exc:  # a bug or the environment, outside an export's own boundary
         if args.debug:
             traceback.print_exception(exc, file=sys.stderr)

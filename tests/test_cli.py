@@ -132,3 +132,15 @@ def test_synth_of_no_subjects_is_a_usage_error(tmp_path):
     assert proc.returncode == 2 and "a bug" not in proc.stderr
     assert proc.stderr.rstrip().endswith("s103-sdtm synth: error: argument --subjects: must be at least 1: 0")
     assert not (tmp_path / "raw").exists()
+
+
+def test_a_stopped_serve_does_not_say_nothing_was_published(monkeypatch, capsys):
+    """Ctrl-C reaches `serve`'s runner too: its line must not deny what its runs published."""
+    import flows.schedule.serve
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flows.schedule.serve, "main", stopped)
+    assert cli.main(["serve", "--runner-only"]) == 130
+    assert capsys.readouterr().err == "interrupted (SIGINT): serve stopped\n"

@@ -62,6 +62,16 @@ def test_out_is_a_file(tmp_path, specs):
     assert (tmp_path / "out").read_text() == "not a folder"
 
 
+def test_a_missing_raw_folder_is_named_once(tmp_path, specs, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_export(Path("nowhere"), tmp_path / "out", specs)
+    assert (result.exit_code, result.message) == (
+        2,
+        f"nowhere: no such folder (--raw, the folder of the raw exports; looked at {tmp_path / 'nowhere'})",
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_latest_that_loops_is_refused(tmp_path, specs):
     (tmp_path / STUDYID).mkdir()
     (tmp_path / STUDYID / "latest").symlink_to("latest")

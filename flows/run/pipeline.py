@@ -22,7 +22,7 @@ from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, Structura
 from flows.mapping.engine import derive_datasets
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
-from flows.raw.read import RawFile, Scan, read_raws, use_returning_pool
+from flows.raw.read import RawFile, Scan, check_raw_dir, read_raws, use_returning_pool
 from flows.raw.validate import Validation, site_dates, site_today, validate_raw
 from flows.run import progress
 from flows.run.fingerprint import fingerprint, unchanged_since
@@ -405,6 +405,7 @@ def _walk(run: Run, call: Callable[[RunStep, Run], ExportResult | None]) -> Expo
     run.today = today(run.specs)  # one date for the whole run: validation and the checks agree across midnight
     run.sites = site_dates(run.specs)  # validation holds a row to its site's date where that is before today
     check_cutoff(run.cutoff, run.specs, run.today)
+    check_raw_dir(run.raw_dir)
     check_output(run.study_dir)
     made = _missing_folders(run.study_dir)
     try:
