@@ -90,7 +90,7 @@ def test_a_taken_port_is_seen_and_nothing_answers_on_a_free_one():
 
 
 class _Health(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (the http.server name)
+    def do_GET(self):
         self.send_response(200 if self.path == "/api/health" else 404)
         self.end_headers()
         self.wfile.write(b"true")
