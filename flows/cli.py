@@ -24,6 +24,12 @@ PROG = "s103-sdtm"
 SHOWN_REJECTS = 10  # reject records listed on stderr (root causes first); every one is in rejects.csv
 CASCADE = "parent_rejected"  # a row dropped because the row it depends on was rejected
 LIBRARIES = ("pandas", "pyarrow", "pandera", "prefect")
+EXPORT_EXIT_CODES = (
+    "exit codes: 0 published clean, or unchanged since the latest transfer; 1 published with rejected rows (with "
+    "--strict: nothing published); 2 nothing published (a structural problem, a broken spec, an output failing its "
+    "SDTM check, a bad --cutoff, the environment); 3 another export of the study is running; 143 / 130 stopped by "
+    "SIGTERM / SIGINT"
+)
 
 
 def _err(text: str = "") -> None:
@@ -190,6 +196,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
         return s
 
     ex = add("export", "validate raw exports and publish an SDTM transfer", cmd_export)
+    ex.epilog = EXPORT_EXIT_CODES
     ex.add_argument("--raw", type=Path, default=Path("raw"), help="folder of raw CSV exports (default: raw)")
     ex.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     ex.add_argument("--specs", type=Path, default=SPECS_DIR, help="specs folder (default: the repository's)")

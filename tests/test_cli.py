@@ -144,3 +144,12 @@ def test_a_stopped_serve_does_not_say_nothing_was_published(monkeypatch, capsys)
     monkeypatch.setattr(flows.schedule.serve, "main", stopped)
     assert cli.main(["serve", "--runner-only"]) == 130
     assert capsys.readouterr().err == "interrupted (SIGINT): serve stopped\n"
+
+
+def test_export_help_lists_the_exit_codes():
+    proc = run_cli("export", "--help")
+    text = " ".join(proc.stdout.split())
+    assert proc.returncode == 0
+    for code in ("0 published clean", "1 published with rejected rows", "2 nothing published", "3 another export",
+                 "143 / 130 stopped by SIGTERM / SIGINT"):  # fmt: skip
+        assert code in text, code

@@ -31,3 +31,11 @@ def test_latest_transfer_with_its_fingerprint_and_a_running_export(tmp_path):
     finally:
         os.close(fd)
     assert lines[2] == f"export running: since 2026-11-25T00:00:00Z (pid {os.getpid()} on {socket.gethostname()})"
+
+
+def test_the_next_run_is_given_in_the_schedule_zone_then_utc():
+    from flows.schedule.status import when_in
+
+    moment = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
+    assert when_in(moment, "Asia/Shanghai") == "2026-12-07 02:00:00+0800 Asia/Shanghai (2026-12-06 18:00:00Z)"
+    assert when_in(moment, None) == "2026-12-06 18:00:00Z"

@@ -46,6 +46,7 @@ from flows.transfer.writers import WRITERS
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.csv import write_table
 from flows.transfer.writers.lines import shared_distinct
+from flows.transfer.writers.num_type import whole_as_integers
 from flows.transfer.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
@@ -117,7 +118,10 @@ def prepare(
 def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer) -> dict[str, dict]:
     """Write every dataset in every format into the staging folder, each file handed to `packer` once written;
     return rows per file."""
-    plain = {d: f.drop(columns=TRACE, errors="ignore") for d, f in prepared.datasets.items()}
+    plain = {  # one type per variable in every format and define.xml: whole numbers are integers
+        d: whole_as_integers(f.drop(columns=TRACE, errors="ignore"), specs.sdtm[d])
+        for d, f in prepared.datasets.items()
+    }
     lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
