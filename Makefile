@@ -30,6 +30,7 @@ endef
 # when the lock no longer satisfies pyproject.toml's dependencies: run `make lock`.
 $(READY): pyproject.toml $(LOCK)
 	$(venv)
+	@echo "installing the locked dependencies into $(VENV) (about 2 minutes the first time; later runs skip this)"
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check >&2; echo "error: $(LOCK) does not fit pyproject.toml: \

@@ -24,6 +24,12 @@ PROG = "s103-sdtm"
 SHOWN_REJECTS = 10  # reject records listed on stderr (root causes first); every one is in rejects.csv
 CASCADE = "parent_rejected"  # a row dropped because the row it depends on was rejected
 LIBRARIES = ("pandas", "pyarrow", "pandera", "prefect")
+EXPORT_EXIT_CODES = (
+    "exit codes: 0 published clean, or unchanged since the latest transfer; 1 published with rejected rows (with "
+    "--strict: nothing published); 2 nothing published (a structural problem, a broken spec, an output failing its "
+    "SDTM check, a bad --cutoff, the environment); 3 another export of the study is running; 143 / 130 stopped by "
+    "SIGTERM / SIGINT"
+)
 
 
 def _err(text: str = "") -> None:
@@ -78,7 +84,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     specs = load_specs(args.specs)
     with progress.reporting(progress.mode_for(sys.stderr, args.quiet, args.verbose)):
-        if os.environ.get("PREFECT_API_URL"):
+        if api_url := os.environ.get("PREFECT_API_URL"):
+            from flows.schedule.server import answers
+
+            if not answers(api_url.rstrip("/")):
+                raise PipelineError(f"no Prefect server answers at {api_url} (PREFECT_API_URL): start it, or unset "
+                                    "PREFECT_API_URL to export without a server")  # fmt: skip
             from flows.schedule.flow import export_study, result_of  # importing Prefect sets up its logging
 
             _prefect_console(args.debug, args.verbose)
@@ -97,6 +108,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {number}")
+    return number
+
+
 def _iso_date(text: str) -> str:
     try:
         return date.fromisoformat(text).isoformat()
@@ -106,10 +127,12 @@ def _iso_date(text: str) -> str:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from flows.transfer.diff import diff_transfers, differs, render_markdown
+    from flows.transfer.verify import verify_transfer
 
     for path in (args.old, args.new):
         if not (path / "parquet").is_dir():
             raise PipelineError(f"{path}: not a transfer folder (no parquet/)")
+        verify_transfer(path)
     changes = diff_transfers(args.old.resolve(), args.new.resolve())
     print(render_markdown(changes), end="")
     return 1 if differs(changes) else 0
@@ -173,6 +196,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
         return s
 
     ex = add("export", "validate raw exports and publish an SDTM transfer", cmd_export)
+    ex.epilog = EXPORT_EXIT_CODES
     ex.add_argument("--raw", type=Path, default=Path("raw"), help="folder of raw CSV exports (default: raw)")
     ex.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     ex.add_argument("--specs", type=Path, default=SPECS_DIR, help="specs folder (default: the repository's)")
@@ -203,7 +227,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     df.add_argument("old", type=Path, help="the earlier transfer folder")
     df.add_argument("new", type=Path, help="the later transfer folder")
     sy = add("synth", "generate seeded sample raw exports", cmd_synth)
-    sy.add_argument("--subjects", type=int, default=34, help="screened subjects (default 34: 24 dosed)")
+    sy.add_argument("--subjects", type=_at_least_one, default=34, help="screened subjects (default 34: 24 dosed)")
     sy.add_argument("--seed", type=int, default=20250321, help="random seed: same seed, same files (default 20250321)")
     sy.add_argument("--out", type=Path, default=Path("raw"), help="folder to write the raw CSVs to (default: raw)")
     sy.add_argument("--as-of", default="2026-10-31", help="extraction date: nothing later is generated")
@@ -215,6 +239,15 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     )
     ct.add_argument("--out", type=Path, default=SPECS_DIR / "ct" / "sdtm-ct.yaml", help="the YAML file to write")
     return p, subs
+
+
+def interrupted(exc: BaseException, command: str = "export") -> int:
+    """The one line of a command stopped by SIGTERM or SIGINT, and its exit code (143, 130). Only an export publishes:
+    a stopped `serve` (its runner) says it stopped, not what its runs did (each run reported that itself)."""
+    code = exc.exit_code if isinstance(exc, Interrupted) else 130
+    what = "nothing published; cleaned up" if command == "export" else f"{command} stopped"
+    _err(f"interrupted ({'SIGTERM' if code == 143 else 'SIGINT'}): {what}")
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,12 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         _err(f"error: {shorten(str(exc), 800)}")
         return exc.exit_code
-    except (Interrupted, KeyboardInterrupt) as exc:
-        code = exc.exit_code if isinstance(exc, Interrupted) else 130
-        name = "SIGTERM" if code == 143 else "SIGINT"
-        done = getattr(exc, "transfer", None)
-        _err(f"interrupted ({name}): " + (f"after publishing {done}" if done else "nothing published; cleaned up"))
-        return code
+    except (Interrupted, KeyboardInterrupt) as exc:  # a published run ignores signals (run.signals.settle)
+        return interrupted(exc, args.command)
     except Exception as exc:  # a bug or the environment, outside an export's own boundary
         if args.debug:
             traceback.print_exception(exc, file=sys.stderr)

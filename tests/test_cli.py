@@ -112,3 +112,44 @@ def test_quiet_and_verbose(raw_copy, tmp_path, capsys):
     steps = [line for line in err.splitlines() if line.startswith("[")]
     assert steps == [f"[{i}/6] {s.name}" for i, s in enumerate(pipeline.STEPS, 1)]
     assert err.count("  done in ") == 6 and "rejects by file and rule" in err
+
+
+def test_a_configured_server_that_does_not_answer_is_named(tmp_path):
+    from flows.schedule.server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    proc = run_cli("export", "--raw", str(RAW), "--out", str(tmp_path / "out"), env={"PREFECT_API_URL": url})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "a bug" not in proc.stderr
+    assert proc.stderr == (
+        f"error: no Prefect server answers at {url} (PREFECT_API_URL): start it, or unset PREFECT_API_URL to export "
+        "without a server\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_synth_of_no_subjects_is_a_usage_error(tmp_path):
+    proc = run_cli("synth", "--subjects", "0", "--out", str(tmp_path / "raw"))
+    assert proc.returncode == 2 and "a bug" not in proc.stderr
+    assert proc.stderr.rstrip().endswith("s103-sdtm synth: error: argument --subjects: must be at least 1: 0")
+    assert not (tmp_path / "raw").exists()
+
+
+def test_a_stopped_serve_does_not_say_nothing_was_published(monkeypatch, capsys):
+    """Ctrl-C reaches `serve`'s runner too: its line must not deny what its runs published."""
+    import flows.schedule.serve
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flows.schedule.serve, "main", stopped)
+    assert cli.main(["serve", "--runner-only"]) == 130
+    assert capsys.readouterr().err == "interrupted (SIGINT): serve stopped\n"
+
+
+def test_export_help_lists_the_exit_codes():
+    proc = run_cli("export", "--help")
+    text = " ".join(proc.stdout.split())
+    assert proc.returncode == 0
+    for code in ("0 published clean", "1 published with rejected rows", "2 nothing published", "3 another export",
+                 "143 / 130 stopped by SIGTERM / SIGINT"):  # fmt: skip
+        assert code in text, code

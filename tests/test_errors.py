@@ -33,3 +33,16 @@ def test_shorten_keeps_one_line_and_both_ends():
 
 def test_interrupt_exit_codes():
     assert Interrupted(15).exit_code == 143 and Interrupted(2).exit_code == 130
+
+
+def test_naming_gives_a_nameless_os_error_its_path():
+    import pytest
+
+    from flows.kernel.errors import naming
+
+    with pytest.raises(OSError) as caught, naming("/o/x.parquet"):
+        raise OSError("Error writing bytes to file. Detail: [errno 28] No space left on device")
+    assert describe(caught.value) == "No space left on device (ENOSPC): /o/x.parquet"
+    with pytest.raises(OSError) as caught, naming("/o/x.parquet"):
+        raise OSError(errno.EIO, "Input/output error", "/o/elsewhere")  # named already: kept
+    assert caught.value.filename == "/o/elsewhere"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from datetime import date
 from pathlib import Path
 
@@ -61,6 +62,28 @@ def test_out_is_a_file(tmp_path, specs):
     assert (tmp_path / "out").read_text() == "not a folder"
 
 
+def test_a_missing_raw_folder_is_named_once(tmp_path, specs, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_export(Path("nowhere"), tmp_path / "out", specs)
+    assert (result.exit_code, result.message) == (
+        2,
+        f"nowhere: no such folder (--raw, the folder of the raw exports; looked at {tmp_path / 'nowhere'})",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_latest_that_loops_is_refused(tmp_path, specs):
+    (tmp_path / STUDYID).mkdir()
+    (tmp_path / STUDYID / "latest").symlink_to("latest")
+    result = run_export(RAW, tmp_path, specs)
+    latest = tmp_path / STUDYID / "latest"
+    assert (result.exit_code, result.message) == (
+        2,
+        f"{latest}: a link that leads nowhere (a loop), not the link to the latest transfer; move it away",
+    )
+    assert [p.name for p in (tmp_path / STUDYID).iterdir()] == ["latest"]
+
+
 def test_latest_is_a_folder(tmp_path, specs):
     (tmp_path / STUDYID / "latest").mkdir(parents=True)
     result = run_export(RAW, tmp_path, specs)
@@ -94,6 +117,23 @@ def test_file_system_faults_end_in_one_line(published, specs, monkeypatch, targe
     unchanged(out, before)
 
 
+def test_full_disk_in_pyarrow_names_the_file(published, specs, monkeypatch):
+    """pyarrow reports a full disk with the errno in its text and no file name: the line names the file."""
+    out, before = published
+    from flows.transfer import writers
+
+    def full(frame, spec, path, ctx):
+        raise OSError("Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    folder, ext, _ = writers.WRITERS["parquet"]
+    monkeypatch.setitem(writers.WRITERS, "parquet", (folder, ext, full))
+    result = run_export(RAW, out, specs, force=True)
+    assert result.exit_code == 2
+    assert re.fullmatch(r"write-transfer: No space left on device \(ENOSPC\): .*/\.staging-[^/]+/parquet/\w+\.parquet",
+                        result.message), result.message  # fmt: skip
+    unchanged(out, before)
+
+
 def test_failed_link_switch_discards_the_staging_folder(published, specs, monkeypatch):
     out, before = published
     from flows.transfer import publish
@@ -124,17 +164,13 @@ def test_a_bug_is_one_line_with_its_step(published, specs, monkeypatch):
     unchanged(out, before)
 
 
-def test_full_disk_leaves_no_lock_temp_file(tmp_path, specs, monkeypatch):
-    """On a completely full disk the lock's temporary file is created empty, then the write fails."""
-    original = Path.write_bytes
+def test_full_disk_leaves_no_lock_file(tmp_path, specs, monkeypatch):
+    """On a completely full disk the lock file is created empty, then writing who holds it fails."""
 
-    def full(self, data):
-        if self.name.startswith(f"{lock.LOCK_NAME}."):
-            self.touch()
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return original(self, data)
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device", "(lock)")
 
-    monkeypatch.setattr(Path, "write_bytes", full)
+    monkeypatch.setattr(lock, "_write", full)
     result = run_export(RAW, tmp_path / "out", specs)
     assert result.exit_code == 2 and result.message.startswith("lock: No space left on device (ENOSPC): ")
     assert not (tmp_path / "out").exists()  # nor the folders the run made

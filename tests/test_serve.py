@@ -5,6 +5,7 @@ everything mid-run leaves no dead schedule and no orphan; the same export runs o
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -85,6 +87,40 @@ def test_a_taken_port_is_seen_and_nothing_answers_on_a_free_one():
         assert not port_free(taken.getsockname()[1])
     port = free_port()
     assert port_free(port) and not answers(local_api_url(port))
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/api/health" else 404)
+        self.end_headers()
+        self.wfile.write(b"true")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_serve_never_joins_a_server_nobody_named(tmp_path):
+    """Something answers Prefect's health check on the port (another project's server): serve refuses to deploy."""
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health) as foreign:
+        threading.Thread(target=foreign.serve_forever, daemon=True).start()
+        port = foreign.server_address[1]
+        proc = run_cli("serve", "--port", str(port), "--home", str(tmp_path / "home"))
+        foreign.shutdown()
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        f"error: a Prefect server that serve did not start answers at http://127.0.0.1:{port}/api: to use it, set "
+        f"PREFECT_API_URL=http://127.0.0.1:{port}/api; to start one of our own, choose a free port with --port"
+    )
+    assert "serving" not in proc.stdout
+
+
+def test_serve_against_a_configured_server_that_is_down_stops_at_once(tmp_path):
+    url = local_api_url(free_port())
+    proc = run_cli("serve", "--home", str(tmp_path / "home"), env={"PREFECT_API_URL": url})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        f"error: no Prefect server answers at {url} (PREFECT_API_URL or the Prefect profile)"
+    )
 
 
 # --- a real server --------------------------------------------------------------------------------------------

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+ARROW_ERRNO = re.compile(r"\[errno (\d+)\]")  # pyarrow's I/O errors carry the errno only in their text
 MAX_SHOWN = 200  # characters of a value or message echoed on a terminal; the full text stays in rejects.csv
 
 
@@ -32,7 +36,6 @@ class Interrupted(BaseException):  # like KeyboardInterrupt: not an error of the
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
-        self.transfer: object = None  # set when the signal came only after the transfer was published
 
     @property
     def exit_code(self) -> int:
@@ -69,3 +72,18 @@ def check_both_ways(where: str, missing: tuple[str, list[str]], extra: tuple[str
     parts = [f"{words} {names}" for words, names in (missing, extra) if names]
     if parts:
         raise StructuralError(f"{where}: " + "; ".join(parts) + f" (contract {contract})")
+
+
+@contextmanager
+def naming(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Within the block, an OSError that names no file (pyarrow's `Error writing bytes to file. Detail: [errno 28]
+    ...`, a Python file's write) is raised again naming `path`, so its one line says where."""
+    try:
+        yield
+    except OSError as exc:
+        code = exc.errno
+        if code is None and (found := ARROW_ERRNO.search(str(exc))):
+            code = int(found.group(1))
+        if exc.filename is not None or code is None:
+            raise
+        raise OSError(code, os.strerror(code), os.fspath(path)) from exc

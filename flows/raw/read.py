@@ -332,6 +332,15 @@ def _read_csv(path: Path, contract: RawContract, scan: Scan) -> _Csv:
     return _Csv(frame, found.good, found.ragged, found.spans, found.data_lines, header)
 
 
+def check_raw_dir(raw_dir: Path) -> None:
+    """Refuse, before any work, a --raw that is no folder: one line saying where it looked."""
+    if not raw_dir.is_dir():
+        what = "not a folder" if raw_dir.exists() else "no such folder"
+        raise StructuralError(
+            f"{raw_dir}: {what} (--raw, the folder of the raw exports; looked at {raw_dir.absolute()})"
+        )
+
+
 def raw_path(raw_dir: Path, file: str) -> Path:
     """Where a raw file is: inside the raw folder, a link resolved and kept inside it (a file elsewhere is never
     read, nor a line of it echoed)."""

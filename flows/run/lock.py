@@ -1,27 +1,28 @@
-"""One export per study at a time: a lock file in the study's output folder naming pid, host and start time.
+"""One export per study at a time: an advisory lock (flock) on the study's `.export.lock`.
 
-A lock is stale, and taken over, when its process is gone (same host) or it is older than MAX_AGE (any host),
-so a crashed run never blocks the next one.
+The operating system releases the lock when its process ends, however it ends (exit, SIGKILL, a crash), so a dead
+run never blocks the next one and a reused process id means nothing. The file names the holder's pid, host and start
+time, for the message a second run prints; a file left behind by a killed run is not held, and the next run reuses
+it. A run removes the file when it releases the lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import secrets
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.kernel.errors import PipelineError
 
 LOCK_NAME = ".export.lock"
-MAX_AGE = timedelta(hours=6)  # an export takes seconds; a lock this old belongs to a hung or foreign run
-UNREADABLE_GRACE = timedelta(seconds=30)  # a lock file that cannot be parsed is given this long to be written
 EXIT_LOCKED = 3
+ATTEMPTS = 5  # a releasing run removes the file between our open and our lock: open it again
 
 
 class LockedError(PipelineError):
@@ -32,109 +33,113 @@ class LockedError(PipelineError):
 
 @dataclass(frozen=True)
 class Holder:
-    """Who holds a lock: process id, host name and start time (UTC)."""
+    """Who holds a lock, as its file says: process id, host name and start time (UTC); pid None when unreadable."""
 
     pid: int | None
     host: str
-    started: datetime
-
-    def stale(self, now: datetime, max_age: timedelta = MAX_AGE) -> bool:
-        if now - self.started > max_age:
-            return True
-        if self.pid is None:  # unreadable lock file
-            return now - self.started > UNREADABLE_GRACE
-        return self.host == socket.gethostname() and not pid_alive(self.pid)
+    started: datetime | None
 
     def describe(self) -> str:
-        who = f"pid {self.pid} on {self.host}" if self.pid is not None else "lock file not readable yet"
-        return f"{self.started.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} ({who})"
+        if self.pid is None or self.started is None:
+            return "a moment ago (lock file not written yet)"
+        return f"{self.started.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} (pid {self.pid} on {self.host})"
 
 
-def pid_alive(pid: int) -> bool:
+@dataclass
+class Held:
+    """A lock this process holds: the open file that carries it."""
+
+    path: Path
+    fd: int
+
+
+def parse_holder(data: bytes) -> Holder:
+    """The holder a lock file's bytes name."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
+        info = json.loads(data)
+        return Holder(int(info["pid"]), str(info["host"]), datetime.fromisoformat(info["started"]))
+    except (ValueError, KeyError, TypeError):
+        return Holder(None, "?", None)
 
 
-def read_holder(lock: Path) -> tuple[Holder, bytes] | None:
-    """The holder recorded in a lock file and its raw bytes; None when there is no lock."""
+def _read(fd: int) -> bytes:
+    return os.pread(fd, 4096, 0)
+
+
+def held_by(lock: Path) -> Holder | None:
+    """Who holds the lock now; None when nobody does (no file, or a file left by a run that was killed)."""
     try:
-        data = lock.read_bytes()
-        mtime = datetime.fromtimestamp(lock.stat().st_mtime, UTC)
+        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     try:
-        info = json.loads(data)
-        return Holder(int(info["pid"]), str(info["host"]), datetime.fromisoformat(info["started"])), data
-    except (ValueError, KeyError, TypeError):
-        return Holder(None, "?", mtime), data
-
-
-def _create(lock: Path, data: bytes) -> bool:
-    """Create the lock file with its full content in one step; False when it already exists."""
-    tmp = lock.with_name(f"{lock.name}.{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        tmp.write_bytes(data)  # on a full disk this fails after creating the file: removed below all the same
-        os.link(tmp, lock)  # atomic and never overwrites: no reader ever sees a half-written lock
-        return True
-    except (FileExistsError, FileNotFoundError):  # taken, or the folder removed meanwhile by a run that ended
-        return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return parse_holder(_read(fd))
+        return None
     finally:
-        tmp.unlink(missing_ok=True)
+        os.close(fd)  # also drops the shared lock taken to look
 
 
-def _break(lock: Path, seen: bytes) -> None:
-    """Remove a stale lock, unless another process replaced it since we read it."""
-    grave = lock.with_name(f"{lock.name}.stale-{os.getpid()}-{secrets.token_hex(4)}")
+def _same_file(lock: Path, fd: int) -> bool:
     try:
-        os.rename(lock, grave)
+        return os.stat(lock).st_ino == os.fstat(fd).st_ino
     except FileNotFoundError:
-        return
-    try:
-        if grave.read_bytes() != seen:  # we moved a fresh lock aside: put it back
-            with suppress(FileExistsError):
-                os.link(grave, lock)
-    finally:
-        grave.unlink(missing_ok=True)
+        return False
 
 
-def acquire(study_dir: Path, studyid: str, max_age: timedelta = MAX_AGE) -> bytes:
-    """Take the study's lock or raise LockedError; a stale lock is taken over. Returns what was written."""
+def acquire(study_dir: Path, studyid: str) -> Held:
+    """Take the study's lock or raise LockedError naming who holds it."""
     lock = study_dir / LOCK_NAME
-    for _ in range(5):
+    for _ in range(ATTEMPTS):
         study_dir.mkdir(parents=True, exist_ok=True)  # again each time: a run that published nothing removes it
-        now = datetime.now(UTC)
-        info = {"study": studyid, "pid": os.getpid(), "host": socket.gethostname(), "started": now.isoformat()}
-        data = (json.dumps(info) + "\n").encode("utf-8")
-        if _create(lock, data):
-            return data
-        held = read_holder(lock)
-        if held is None:  # released between our attempt and the read
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = parse_holder(_read(fd))
+            os.close(fd)
+            raise LockedError(f"another export of {studyid} is running since {holder.describe()}") from None
+        if not _same_file(lock, fd):  # the run that held it released and removed it meanwhile
+            os.close(fd)
             continue
-        holder, seen = held
-        if not holder.stale(now, max_age):
-            raise LockedError(f"another export of {studyid} is running since {holder.describe()}")
-        _break(lock, seen)
+        info = {"study": studyid, "pid": os.getpid(), "host": socket.gethostname(), "started": _now()}
+        try:
+            _write(fd, (json.dumps(info) + "\n").encode("utf-8"))
+        except OSError:  # e.g. a full disk: leave no lock file behind
+            _drop(lock, fd)
+            raise
+        return Held(lock, fd)
     raise LockedError(f"another export of {studyid} is starting: could not take {lock}")
 
 
-def release(study_dir: Path, data: bytes) -> None:
-    """Remove the lock if it is still ours (it is not when it was taken over as stale)."""
-    lock = study_dir / LOCK_NAME
-    held = read_holder(lock)
-    if held is not None and held[1] == data:
-        lock.unlink(missing_ok=True)
+def _write(fd: int, data: bytes) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _drop(lock: Path, fd: int) -> None:
+    """Remove the file while still holding it (so no run locks a file about to vanish), then let go."""
+    with suppress(FileNotFoundError):
+        lock.unlink()
+    os.close(fd)
+
+
+def release(held: Held) -> None:
+    """Remove the lock file and release the lock."""
+    _drop(held.path, held.fd)
 
 
 @contextmanager
-def study_lock(study_dir: Path, studyid: str, max_age: timedelta = MAX_AGE) -> Iterator[None]:
+def study_lock(study_dir: Path, studyid: str) -> Iterator[None]:
     """Hold the study's export lock for the duration of the block."""
-    data = acquire(study_dir, studyid, max_age)
+    held = acquire(study_dir, studyid)
     try:
         yield
     finally:
-        release(study_dir, data)
+        release(held)

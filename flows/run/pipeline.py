@@ -18,16 +18,16 @@ import pandas as pd
 
 from flows import __version__
 from flows.kernel.distinct import shared_codes
-from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, shorten
+from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, naming, shorten
 from flows.mapping.engine import derive_datasets
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
-from flows.raw.read import RawFile, Scan, read_raws, use_returning_pool
+from flows.raw.read import RawFile, Scan, check_raw_dir, read_raws, use_returning_pool
 from flows.raw.validate import Validation, site_dates, site_today, validate_raw
 from flows.run import progress
 from flows.run.fingerprint import fingerprint, unchanged_since
 from flows.run.lock import study_lock
-from flows.run.signals import shielded
+from flows.run.signals import settle, shielded
 from flows.spec.model import Specs
 from flows.spec.sdtm_schema import TRACE
 from flows.transfer.diff import diff_transfers, first_transfer, write_changes
@@ -46,6 +46,7 @@ from flows.transfer.writers import WRITERS
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.csv import write_table
 from flows.transfer.writers.lines import shared_distinct
+from flows.transfer.writers.num_type import whole_as_integers
 from flows.transfer.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
@@ -117,7 +118,10 @@ def prepare(
 def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer) -> dict[str, dict]:
     """Write every dataset in every format into the staging folder, each file handed to `packer` once written;
     return rows per file."""
-    plain = {d: f.drop(columns=TRACE, errors="ignore") for d, f in prepared.datasets.items()}
+    plain = {  # one type per variable in every format and define.xml: whole numbers are integers
+        d: whole_as_integers(f.drop(columns=TRACE, errors="ignore"), specs.sdtm[d])
+        for d, f in prepared.datasets.items()
+    }
     lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
@@ -127,7 +131,8 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
         with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
             for folder, ext, writer in WRITERS.values():
                 path = staging / folder / f"{domain.lower()}.{ext}"
-                writer(frame, specs.sdtm[domain], path, ctx)
+                with naming(path):
+                    writer(frame, specs.sdtm[domain], path, ctx)
                 packer.add(path)
                 outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.review.summary import write_summary
@@ -234,7 +239,7 @@ def stage_transfer(
     previous = latest_transfer(study_dir)
     staging, stamp = new_staging(study_dir), utc_stamp()
     try:
-        with Packer(staging, spill_dir=study_dir) as packer:
+        with naming(staging), Packer(staging, spill_dir=study_dir) as packer:  # a write error names at least the folder
             outputs = write_outputs(prepared, specs, staging, packer)
             rejects = prepared.validation.rejects
             write_table(rejects, staging / "rejects.csv", text=[c for c in rejects.columns if c != "line"])
@@ -380,6 +385,7 @@ def _publish(run: Run) -> None:
     with shielded():  # a signal now would split the rename from the switch of `latest`: it waits until both are done
         run.transfer = publish(run.staging, run.study_dir, run.stamp)
         run.staging = None
+        settle()  # published: a signal from now on changes nothing (the command line reports the publication)
 
 
 STEPS: tuple[RunStep, ...] = (
@@ -405,6 +411,7 @@ def check_output(study_dir: Path) -> None:
     if latest.exists() and not latest.is_symlink():
         kind = "folder" if latest.is_dir() else "file"
         raise PipelineError(f"{latest}: a {kind}, not the link to the latest transfer; move it away")
+    latest_transfer(study_dir)  # a `latest` that loops is refused here, before any work
 
 
 def _missing_folders(folder: Path) -> list[Path]:
@@ -420,6 +427,7 @@ def _walk(run: Run, call: Callable[[RunStep, Run], ExportResult | None]) -> Expo
     run.today = today(run.specs)  # one date for the whole run: validation and the checks agree across midnight
     run.sites = site_dates(run.specs)  # validation holds a row to its site's date where that is before today
     check_cutoff(run.cutoff, run.specs, run.today)
+    check_raw_dir(run.raw_dir)
     check_output(run.study_dir)
     made = _missing_folders(run.study_dir)
     try:
@@ -441,6 +449,10 @@ def _walk(run: Run, call: Callable[[RunStep, Run], ExportResult | None]) -> Expo
             for folder in made:
                 with suppress(OSError):
                     folder.rmdir()
+    return _published(run)
+
+
+def _published(run: Run) -> ExportResult:
     code = EXIT_REJECTS if len(run.validation.rejects) else EXIT_CLEAN
     return run.result(code, f"published {run.transfer}: {run.summary}")
 
@@ -465,9 +477,10 @@ def run_export(
     run = Run(Path(raw_dir), Path(out_dir) / specs.study.studyid, specs, strict, cutoff, force)
     try:
         return _walk(run, call)
-    except Interrupted as exc:
-        exc.transfer = run.transfer  # the signal came after publishing: it says so
-        raise
+    except Interrupted:
+        if run.transfer is None:
+            raise
+        return _published(run)  # the signal came only after publishing: the run is done, and says so
     except PipelineError as exc:
         return run.result(exc.exit_code, shorten(str(exc), 4 * MAX_SHOWN))
     except Exception as exc:  # a bug or the environment (disk full, read-only, ...): one line, the traceback kept

@@ -3,7 +3,10 @@
 `handled()` (the command line) turns the first SIGTERM or SIGINT into `Interrupted`, raised where the main thread
 is; every `finally` on the way out then runs (staging removed, lock released). A second signal during that cleanup
 is ignored, so the cleanup is not cut short. `shielded()` holds a signal back over a few steps that must happen
-together (publishing: rename, then switch `latest`) and delivers it right after.
+together (publishing: rename, then switch `latest`) and delivers it right after. `settle()`, once a transfer is
+published, ignores both signals until the process exits (only in a process whose entry point asked for it with
+`exit_when_done()`): a signal then can no longer turn a publication into "stopped, nothing published".
+Each block gives back only the handler that is still its own, so a settled process stays settled.
 """
 
 from __future__ import annotations
@@ -17,15 +20,30 @@ from contextlib import contextmanager
 from flows.kernel.errors import Interrupted
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_settle_on_publish: list[bool] = []  # set by the command line's entry point: its process exits when the command ends
+
+
+def exit_when_done() -> None:
+    """This process ends when its command does: settle() may ignore signals until then."""
+    _settle_on_publish.append(True)
+
+
+def settle() -> None:
+    """The run's outcome is decided (published): from now to the process's exit, SIGTERM and SIGINT are ignored."""
+    if _settle_on_publish and _main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _restore(handlers: dict[int, object]) -> None:
+def _restore(handlers: dict[int, object], ours: object) -> None:
+    """Give back each signal's handler from before, where our handler is still the one in place."""
     for signum, handler in handlers.items():
-        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)  # None: set outside Python
+        if signal.getsignal(signum) is ours:
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)  # None: set outside Python
 
 
 @contextmanager
@@ -45,7 +63,7 @@ def handled() -> Iterator[None]:
     try:
         yield
     finally:
-        _restore(before)
+        _restore(before, raise_once)
 
 
 @contextmanager
@@ -55,10 +73,14 @@ def shielded() -> Iterator[None]:
         yield
         return
     held: list[int] = []
-    before = {s: signal.signal(s, lambda signum, _frame: held.append(signum)) for s in SIGNALS}
+
+    def hold(signum: int, _frame: object) -> None:
+        held.append(signum)
+
+    before = {s: signal.signal(s, hold) for s in SIGNALS}
     try:
         yield
     finally:
-        _restore(before)
+        _restore(before, hold)
         for signum in dict.fromkeys(held):
             os.kill(os.getpid(), signum)

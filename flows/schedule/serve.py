@@ -229,15 +229,19 @@ def main(
     try:
         api_url = configured_api_url()
         if api_url:
+            if not answers(api_url.rstrip("/")):  # fail now, not after the runner's restarts
+                raise RuntimeError(f"no Prefect server answers at {api_url} (PREFECT_API_URL or the Prefect profile)")
             env = prefect_env()
             print(f"using the configured Prefect server {api_url}", flush=True)
         else:
             port = port or default_port()
             api_url = local_api_url(port)
-            if answers(api_url):  # e.g. `prefect server start` in another terminal: use it, do not start a second
-                env = prefect_env(api_url=api_url)
-                print(f"using the Prefect server already running at {api_url}", flush=True)
-            elif not port_free(port):
+            if answers(api_url):  # another project's server, maybe: never deploy into a server nobody named
+                raise RuntimeError(
+                    f"a Prefect server that serve did not start answers at {api_url}: to use it, set "
+                    f"PREFECT_API_URL={api_url}; to start one of our own, choose a free port with --port"
+                )
+            if not port_free(port):
                 raise RuntimeError(f"port {port} is taken by something that is not a Prefect server: use --port")
             else:
                 home.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flows.mapping.load import load_specs
-from flows.run.lock import LOCK_NAME, read_holder
+from flows.run.lock import LOCK_NAME, held_by
 from flows.schedule.crash import CRASH_AUTOMATION
 from flows.schedule.deployments import FLOW_NAME, study_deployments
 from flows.schedule.server import configured_api_url, default_port, local_api_url
@@ -29,16 +30,22 @@ def transfer_lines(study_dir: Path) -> list[str]:
         rejects = m.get("rejects", {}).get("records", "?")
         lines.append(f"latest transfer: {transfer} (run at {m.get('run_at', '?')}, {rejects} reject records)")
         lines.append(f"  fingerprint {m.get('fingerprint') or 'not recorded'}")
-    held = read_holder(study_dir / LOCK_NAME)
-    if held is not None:
-        holder = held[0]
-        state = "stale, will be taken over" if holder.stale(datetime.now(UTC)) else "running"
-        lines.append(f"export {state}: since {holder.describe()}")
+    holder = held_by(study_dir / LOCK_NAME)
+    if holder is not None:
+        lines.append(f"export running: since {holder.describe()}")
     return lines
 
 
 def _when(moment: datetime | None) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%SZ}" if moment else "-"
+
+
+def when_in(moment: datetime, zone: str | None) -> str:
+    """A scheduled moment in the schedule's own time zone, as the run names give it, then in UTC."""
+    if not zone:
+        return _when(moment)
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M:%S%z} {zone} ({_when(moment)})"
 
 
 def server_lines(api_url: str, runs: int, specs_dirs: list[Path] | None = None) -> list[str]:
@@ -80,7 +87,8 @@ def server_lines(api_url: str, runs: int, specs_dirs: list[Path] | None = None) 
                 limit=1,
             )  # fmt: skip
             if upcoming:
-                lines.append(f"  next run {_when(upcoming[0].expected_start_time)}")
+                zone = next((s.schedule.timezone for s in dep.schedules if getattr(s.schedule, "timezone", None)), None)
+                lines.append(f"  next run {when_in(upcoming[0].expected_start_time, zone)}")
         crash = [a for a in client.read_automations_by_name(CRASH_AUTOMATION) if a.enabled]
         lines.append(
             f"crash detection: {crash[0].description}"

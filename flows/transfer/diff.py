@@ -91,7 +91,9 @@ def diff_transfers(old: Path, new: Path) -> dict[str, Any]:
         if _same(old_table, new_table, keys):  # the usual case: a dataset unchanged since the last transfer
             entry: dict[str, Any] = {"added": [], "removed": [], "changed": []}
         else:
-            entry = diff_domain(old_table.to_pandas(), new_table.to_pandas(), keys)
+            # Arrow-backed columns keep an integer an integer where the outer merge leaves a row missing on one side
+            entry = diff_domain(old_table.to_pandas(types_mapper=pd.ArrowDtype),
+                                new_table.to_pandas(types_mapper=pd.ArrowDtype), keys)  # fmt: skip
         entry["variables"] = {
             "added": sorted(set(new_vars) - set(old_vars)),
             "removed": sorted(set(old_vars) - set(new_vars)),
@@ -108,7 +110,8 @@ def diff_transfers(old: Path, new: Path) -> dict[str, Any]:
 def render_markdown(changes: dict[str, Any]) -> str:
     """changes.md: a short readable account of a diff."""
     lines = [f"# Changes since transfer {changes['previous']}", ""]
-    lines += ["| domain | added | removed | changed | variables changed |", "|---|---|---|---|---|"]
+    lines += ["| domain | rows added | rows removed | rows changed | variables added, removed or changed |"]
+    lines += ["|---|---|---|---|---|"]
     for domain, d in changes["domains"].items():
         if "dataset" in d:
             lines.append(f"| {domain} | dataset {d['dataset']} | | | |")

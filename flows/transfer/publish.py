@@ -8,6 +8,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flows.kernel.errors import PipelineError
+
 LATEST = "latest"
 STAGING_PREFIX = ".staging-"
 
@@ -51,8 +53,18 @@ def sha256_file(path: Path) -> str:
 
 
 def latest_transfer(study_dir: Path) -> Path | None:
+    """The folder `latest` points at; None when there is no link or it points at nothing."""
     link = study_dir / LATEST
-    return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+    if not link.is_symlink():
+        return None
+    try:
+        target = link.resolve(strict=True)
+    except FileNotFoundError:
+        return None
+    except (RuntimeError, OSError):  # a loop (RuntimeError before Python 3.13, ELOOP after), or unreadable
+        raise PipelineError(f"{link}: a link that leads nowhere (a loop), not the link to the latest transfer; "
+                            "move it away") from None  # fmt: skip
+    return target if target.is_dir() else None
 
 
 def publish(staging: Path, study_dir: Path, stamp: str) -> Path:

@@ -1,0 +1,53 @@
+"""Tests of flows/transfer/writers/num_type.py: a numeric variable is integer or double alike in Parquet, Dataset-JSON
+and define.xml (QSSTRESN was integer in define.xml and Dataset-JSON but double in Parquet)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from lxml import etree
+
+from flows.spec.model import DomainSpec
+from flows.transfer.writers.num_type import holds_integers, whole_as_integers
+
+NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+
+
+def test_whole_floats_and_no_values_hold_integers():
+    assert holds_integers(pd.Series([1.0, None, 3.0]))
+    assert holds_integers(pd.Series([], dtype="float64"))
+    assert holds_integers(pd.Series([1, 2], dtype="Int64"))
+    assert not holds_integers(pd.Series([1.0, 2.5]))
+
+
+def test_whole_numbers_become_integers_and_the_rest_stay(specs):
+    qs: DomainSpec = specs.sdtm["QS"]
+    frame = pd.DataFrame({v.name: pd.Series([None, None], dtype="str") for v in qs.variables})
+    frame = frame.assign(QSSTRESN=[1.0, None], QSSEQ=[1, 2], VISITNUM=[1.5, 2.0], QSDY=[None, None])
+    out = whole_as_integers(frame.astype({"QSDY": "float64"}), qs)
+    assert str(out["QSSTRESN"].dtype) == "Int64" and out["QSSTRESN"].tolist() == [1, pd.NA]
+    assert str(out["QSDY"].dtype) == "Int64"  # no value at all: integer, as define.xml says
+    assert out["VISITNUM"].dtype == "float64" and out["QSSEQ"].dtype == "int64"
+
+
+def test_every_numeric_variable_has_one_type_in_every_format(sample_export):
+    _, transfer = sample_export
+    define = etree.parse(str(transfer / "define.xml"))
+    declared = {i.get("OID"): i.get("DataType") for i in define.iterfind(".//odm:ItemDef", NS)}
+    seen = set()
+    for path in sorted((transfer / "parquet").glob("*.parquet")):
+        domain = path.stem.upper()
+        schema = pq.read_schema(path)
+        columns = json.loads((transfer / "json" / f"{path.stem}.json").read_text(encoding="utf-8"))["columns"]
+        for field in schema:
+            if field.type == pa.string():
+                continue
+            kind = {c["name"]: c["dataType"] for c in columns}[field.name]
+            oid = next(o for o in (f"IT.{domain}.{field.name}", f"IT.{field.name}") if o in declared)
+            expected = "integer" if field.type == pa.int64() else "float"
+            assert (declared[oid], kind) == (expected, expected.replace("float", "double")), (domain, field.name)
+            seen.add(f"{domain}.{field.name}")
+    assert {"QS.QSSTRESN", "QS.QSSEQ", "DM.AGE"} <= seen
