@@ -161,14 +161,14 @@ def summarize(report: dict, seconds: float) -> str:
         f"{details.get('Define_XML_Version')}: {seconds:.0f} s",
         "rules: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
         "",
-        f"{'rule':<12} {'CDISC / FDA id':<24} {'dataset':<8} {'count':>5}  message",
+        f"{'rule':<12} {'CDISC / FDA id':<34} {'dataset':<8} {'count':>5}  message",
     ]
     for issue in sorted(report.get("Issue_Summary", []), key=lambda i: (i["core_id"], i["dataset"])):
         rule = rules.get(issue["core_id"], {})
         ids = ", ".join(filter(None, (rule.get("cdisc_rule_id"), rule.get("fda_rule_id"))))
-        error = " [EXECUTION ERROR]" if rule.get("status") == "EXECUTION ERROR" else ""
+        error = " [EXECUTION ERROR]" if issue["message"].startswith("rule evaluation error") else ""
         lines.append(
-            f"{issue['core_id']:<12} {ids:<24} {issue['dataset']:<8} {issue['issues']:>5}  {issue['message']}{error}"
+            f"{issue['core_id']:<12} {ids:<34} {issue['dataset']:<8} {issue['issues']:>5}  {issue['message']}{error}"
         )
     return "\n".join(lines) + "\n"
 
