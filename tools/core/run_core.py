@@ -166,7 +166,11 @@ def summarize(report: dict, seconds: float) -> str:
     for issue in sorted(report.get("Issue_Summary", []), key=lambda i: (i["core_id"], i["dataset"])):
         rule = rules.get(issue["core_id"], {})
         ids = ", ".join(filter(None, (rule.get("cdisc_rule_id"), rule.get("fda_rule_id"))))
-        error = " [EXECUTION ERROR]" if issue["message"].startswith("rule evaluation error") else ""
+        error = (
+            " [EXECUTION ERROR]"
+            if issue["message"].startswith(("rule evaluation error", "rule execution error"))
+            else ""
+        )
         lines.append(
             f"{issue['core_id']:<12} {ids:<34} {issue['dataset']:<8} {issue['issues']:>5}  {issue['message']}{error}"
         )
