@@ -13,7 +13,7 @@ LOWEST ?= .venv-lowest
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: install lock run test test-lowest lint format bench bench-load serve status sample clean
+.PHONY: install lock run test test-lowest lint format bench bench-load serve status sample clean core
 
 # One line, before pip starts resolving, when the Python is missing or too old (pip would spin for minutes).
 PYCHECK := import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "error: Python 3.11+ needed, $(PYTHON) \
@@ -108,3 +108,9 @@ bench: $(READY) ## the benchmark table on stdout and in bench/results.md
 # lock or "database is locked" left; the drain times go to their section of bench/results.md. Ctrl-C cleans up.
 bench-load: $(READY) ## drain time of 20 studies scheduled for one minute, SQLite and PostgreSQL
 	$(PY) bench/load.py
+
+# CDISC CORE's SDTMIG 3.4 rules on the latest transfer (make run first), offline, outside the project's venv: Python
+# 3.12, CORE from PyPI in ../core-venv and its rules cache in ../core-src (README, "CDISC CORE"). Not part of make test
+# or CI. CORE_FLAGS="--transfer DIR --source PATH ..." (python3 tools/core/run_core.py --help).
+core: ## CDISC CORE conformance report of output/<STUDYID>/latest in output/core/
+	$(PYTHON) tools/core/run_core.py $(CORE_FLAGS)
