@@ -40,8 +40,9 @@ DS = {  # B withdrew on 2025-06-20 (day 20); C failed screening; A is ongoing
 }
 
 
-def visits(specs, facts: dict) -> dict[tuple[str, str], tuple]:
-    ctx = context(specs, HELD, domain="SV", contract="assessments", datasets={"DM": DM, "EX": EX, "DS": DS})
+def visits(specs, facts: dict, ds: dict | None = None) -> dict[tuple[str, str], tuple]:
+    datasets = {"DM": DM, "EX": EX, "DS": DS if ds is None else ds}
+    ctx = context(specs, HELD, domain="SV", contract="assessments", datasets=datasets)
     out = RECORD_SOURCE.run(replace(ctx, facts=facts))
     rows = out.astype(object).where(out.notna(), None).to_dict("records")
     return {(r["subject"], r["visit"]): (r["min_date"], r["max_date"], r["occurred"], r["_line"]) for r in rows}
@@ -77,3 +78,9 @@ def test_the_data_as_of_date_bounds_when_there_is_no_cut_and_nothing_is_due_with
     unbounded = visits(specs, {})  # no date known for the transfer: only what ended subjects missed
     assert ("A", "MONTH 1") not in unbounded and unbounded[("B", "WEEK 2")][2] == "N"
     assert {k for k, v in unbounded.items() if v[2] == "N"} == {("B", "WEEK 2")}
+
+
+def test_no_subject_ended_yet(specs):  # raised AttributeError: no end-of-study date to compare with (an early cut)
+    ongoing = {k: v.iloc[:2].reset_index(drop=True) for k, v in DS.items()}  # milestones only
+    got = visits(specs, {"cutoff": "2025-08-01"}, ds=ongoing)
+    assert {k for k, v in got.items() if v[2] == "N"} == {("A", "MONTH 1"), ("B", "WEEK 2"), ("B", "MONTH 1")}

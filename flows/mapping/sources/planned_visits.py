@@ -16,6 +16,7 @@ import pandas as pd
 from flows.kernel.errors import SpecError
 from flows.mapping.context import Context
 from flows.mapping.sources.subject_elements import ended_subjects
+from flows.mapping.vectors import isin_text
 from flows.mapping.vocabulary import RecordSource
 from flows.spec.model import DomainSpec, Specs
 
@@ -55,12 +56,12 @@ def planned_visits(ctx: Context) -> pd.DataFrame:
         firsts = exposure.drop_duplicates("USUBJID").set_index("USUBJID")
         start = firsts["st"].astype("str").str.slice(0, 10)
         end = firsts["en"].fillna(firsts["st"]).astype("str").str.slice(0, 10)
-        on_day = (held_ids.isin(firsts.index) & (held[visit] == infusion)).to_numpy(bool)
+        on_day = isin_text(held_ids, firsts.index) & (held[visit] == infusion).to_numpy(bool)
         if on_day.any():  # data of the infusion visit held besides the infusion: the visit spans both
             who = held_ids[on_day].to_numpy()
             held.loc[on_day, first] = np.minimum(held.loc[on_day, first].to_numpy(object), start[who].to_numpy(object))
             held.loc[on_day, last] = np.maximum(held.loc[on_day, last].to_numpy(object), end[who].to_numpy(object))
-        new = ids[ids["USUBJID"].isin(firsts.index) & ~ids["USUBJID"].isin(held_ids[on_day])]
+        new = ids[isin_text(ids["USUBJID"], firsts.index) & ~isin_text(ids["USUBJID"], held_ids[on_day])]
         fresh = new[subject_cols].assign(**{visit: infusion, OCCURRED: "Y"})
         fresh[first] = start[new["USUBJID"]].to_numpy()
         fresh[last] = end[new["USUBJID"]].to_numpy()
@@ -80,7 +81,9 @@ def _missed(
     limit = pd.Series(pd.Timestamp(str(cut)[:10]) if cut else pd.NaT, index=ids.index, dtype="datetime64[ns]")
     ended = ended_subjects(ctx)
     if ended is not None:
-        eos = pd.to_datetime(ids["USUBJID"].map(ended).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        eos = pd.to_datetime(
+            ids["USUBJID"].map(ended).astype("str").str.slice(0, 10), format="%Y-%m-%d", errors="coerce"
+        )
         limit = limit.where(eos.isna() | (limit <= eos), eos)  # the earlier of the cut and the end of study
     plan = pd.DataFrame({visit: [v["visit"] for v in schedule], "_closes": [v["window"][1] for v in schedule]})
     dated = ids[reference.notna().to_numpy(bool)].assign(_ref=reference, _limit=limit)

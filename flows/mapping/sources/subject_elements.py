@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.mapping.context import Context
+from flows.mapping.vectors import isin_text
 from flows.mapping.vocabulary import RecordSource
 
 # The DSCAT term (C74590) of a subject's end-of-study record: a CDISC term, the same in every study.
@@ -54,7 +55,7 @@ def subject_elements(ctx: Context) -> pd.DataFrame:
     end = started["USUBJID"].map(dm.set_index("USUBJID")["RFPENDTC"])
     ended = ended_subjects(ctx)
     if ended is not None:  # SDTMIG 3.4 SE: an element ends where the next begins; the last one the study's end
-        end = end.where(started["USUBJID"].isin(ended.index))
+        end = end.where(isin_text(started["USUBJID"], ended.index))
     started = started.assign(SEENDTC=nxt.fillna(end).astype("str"))
     started["ELEMENT"] = started["ETCD"].map({k: e["element"] for k, e in elements.items()})
     started["EPOCH"] = started["ETCD"].map({k: e["epoch"] for k, e in elements.items()})
