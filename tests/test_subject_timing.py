@@ -110,13 +110,14 @@ def timed_ae(tmp_path, raw_copy) -> tuple[Path, Path]:
         ae.write_text(
             ae.read_text().replace("map: {dtc: start_date}", "map: {dtc: {date: start_date, time: start_time}}")
         )
-    times = {("0018", "2"): "12:05", ("0018", "1"): "18:00", ("0028", "2"): "10:40"}
+    times = {("0018", "2"): "12:05", ("0018", "1"): "18:00", ("0028", "2"): "10:40", ("0009", "2"): ""}
     path = raw_copy / "adverse_events.csv"
     with path.open(newline="") as f:
         table = list(csv.DictReader(f))
     header = list(table[0]) + ([] if "start_time" in table[0] else ["start_time"])
     for r in table:
-        r["start_time"] = times.get((r["subject"], r["ae_number"]), r.get("start_time") or "")
+        key = (r["subject"], r["ae_number"])
+        r["start_time"] = times[key] if key in times else r.get("start_time") or ""
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, header, lineterminator="\n")
         writer.writeheader()
