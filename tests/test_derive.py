@@ -48,8 +48,10 @@ def test_dm_assigned_never_dosed(sdtm):
     dm = row(sdtm["DM"], "0010")  # raw: DL2, withdrew 2025-09-04, no dosing row
     assert dm["ARMCD"] == "DL2" and pd.isna(dm["ACTARMCD"]) and pd.isna(dm["ACTARM"])
     assert dm["ARMNRS"] == "ASSIGNED, NOT TREATED"  # the CT term (ARMNULRS C142238)
-    assert pd.isna(dm["RFSTDTC"]) and pd.isna(dm["RFENDTC"])  # no RFENDTC without RFSTDTC (CORE-000192)
+    for var in ("RFSTDTC", "RFXSTDTC", "RFXENDTC"):  # never exposed (SDTMIG 3.4 DM assumption 9: RFSTDTC null)
+        assert pd.isna(dm[var]), var
     assert dm["RFPENDTC"] == "2025-09-04"  # withdrew
+    assert dm["RFENDTC"] == "2025-09-04"  # required for every assigned subject (CG0529): his end of participation
     assert not (sdtm["EX"]["USUBJID"] == dm["USUBJID"]).any()
 
 

@@ -91,9 +91,10 @@ def test_qs_baseline_by_hand(sdtm):
 
 def test_sv_one_record_per_visit_held(sdtm):
     cols = ["VISITNUM", "VISIT", "SVSTDTC", "SVENDTC", "SVSTDY"]
-    assert records(sdtm["SV"], "0001", cols) == [  # no assessment on DAY 1 (the infusion day)
+    assert records(sdtm["SV"], "0001", cols) == [  # DAY 1: no assessment, the infusion (dosing.csv 11:42-12:11)
         (1, "SCREENING", "2025-05-21", "2025-05-21", -27),
         (2, "BASELINE", "2025-06-12", "2025-06-12", -5),
+        (3, "DAY 1", "2025-06-17", "2025-06-17", 1),
         (4, "WEEK 2", "2025-07-02", "2025-07-02", 16),
         (5, "MONTH 1", "2025-07-15", "2025-07-15", 29),
         (6, "MONTH 3", "2025-09-08", "2025-09-08", 84),
@@ -105,10 +106,11 @@ def test_sv_one_record_per_visit_held(sdtm):
         (1, "SCREENING", "2025-08-04", "2025-08-04", None),
         (2, "BASELINE", "2025-09-04", "2025-09-04", None),
     ]
-    # 0012 died on 2026-01-09: no MONTH 6 or MONTH 12
+    # 0012 died on 2026-01-09: no MONTH 6 or MONTH 12, not even missed (after the final disposition event)
     assert [r[1] for r in records(sdtm["SV"], "0012", cols)] == [
         "SCREENING",
         "BASELINE",
+        "DAY 1",
         "WEEK 2",
         "MONTH 1",
         "MONTH 3",
@@ -120,7 +122,9 @@ def test_sv_matches_the_raw_visit_dates(sdtm):
     visits = a.groupby(["subject", "visit"])["date"].agg(["min", "max"])
     sv = sdtm["SV"].assign(subject=sdtm["SV"]["USUBJID"].str.rsplit("-", n=1).str[-1])
     got = sv.set_index(["subject", "VISIT"])[["SVSTDTC", "SVENDTC"]]
-    assert len(sv) == len(visits)
+    infused = raw_csv("dosing").set_index("subject")["start"].str.slice(0, 10)  # one infusion each, within a day
+    assert len(sv) == len(visits) + len(infused) and (sv["SVOCCUR"] == "Y").all()
+    assert (got.loc[[(s, "DAY 1") for s in infused.index], "SVSTDTC"].to_numpy() == infused.to_numpy()).all()
     assert (got.loc[visits.index].to_numpy() == visits.to_numpy()).all()
 
 

@@ -68,3 +68,28 @@ def test_epoch_by_study_day(specs):
 def test_epoch_reads_the_elements_or_the_reference():
     assert refs({"date": "AESTDTC", "elements": "SE"}) == ["SE.SESTDTC", "SE.EPOCH"]
     assert refs({"date": "AESTDTC"}) == ["DM.RFSTDTC"]
+
+
+INFUSION_DAY = {  # 0018's elements: the infusion ran 11:52-12:30 on 2025-10-26
+    "USUBJID": s("A", "A", "A"),
+    "SESTDTC": s("2025-09-21", "2025-10-26T11:52", "2025-10-26T12:30"),
+    "EPOCH": s("SCREENING", "TREATMENT", "FOLLOW-UP"),
+}
+
+
+@pytest.mark.parametrize(
+    ("dtc", "epoch"),
+    [
+        ("2025-10-26T12:05", "TREATMENT"),  # chills during the infusion: inside TREATMENT's SESTDTC..SEENDTC
+        ("2025-10-26T11:52", "TREATMENT"),  # at the infusion's start
+        ("2025-10-26T11:52:30", "TREATMENT"),  # seconds after it
+        ("2025-10-26T12:30", "FOLLOW-UP"),  # at its end: follow-up starts there
+        ("2025-10-26T18:00", "FOLLOW-UP"),  # the evening of the infusion day
+        ("2025-10-26T08:10", "SCREENING"),  # before the infusion (pre-dose)
+        ("2025-10-26", "FOLLOW-UP"),  # a date alone on the infusion day: the element in effect at the day's end
+        ("2025-10-25T23:59", "SCREENING"),
+    ],
+)
+def test_epoch_by_date_and_time_on_the_infusion_day(specs, dtc, epoch):
+    ctx = context(specs, variables={"USUBJID": s("A"), "AESTDTC": s(dtc)}, datasets={"SE": INFUSION_DAY})
+    assert run("{epoch: {date: AESTDTC, elements: SE}}", ctx).iloc[0] == epoch

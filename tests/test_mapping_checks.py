@@ -110,6 +110,24 @@ from tests.test_specs import broken
             "map: {assign_ct: {column: sex, recode: {M: M, F: F}}}",
             "dm.yaml: variables.SEX.map.assign_ct.recode: raw values ['INTERSEX', 'U'] of column 'sex' have no recode",
         ),
+        (  # records completed by a source that builds records alone
+            "sdtm/sv.yaml",
+            "complete: {derivation: planned_visits}",
+            "complete: {derivation: subject_elements}",
+            "sv.yaml: records.complete: {derivation: name} of a source that completes records (['planned_visits'])",
+        ),
+        (  # a completing source used to build a dataset's records alone
+            "sdtm/se.yaml",
+            "records: {derivation: subject_elements}",
+            "records: {derivation: planned_visits}",
+            "se.yaml: records.derivation: unknown record source 'planned_visits'",
+        ),
+        (  # planned visits complete records grouped by the visit (role VISIT) with their dates
+            "sdtm/sv.yaml",
+            "group: {by: [site, subject, visit], min: [date], max: [date]}",
+            "group: {by: [site, subject, visit], max: [date]}",
+            "sv.yaml: records.complete: planned_visits completes records grouped by the column of role VISIT",
+        ),
         (  # a parent rule naming a column the parent lacks
             "raw/dosing.yaml",
             'parent_column: dose_level,\n     when_parent: {screening_outcome: enrolled}, message: "differs',

@@ -175,4 +175,4 @@ def test_each_example_is_a_mapping_of_its_operation(op):
 def test_each_record_example_names_its_filter_or_source(name):
     op = RECORD_FILTERS.get(name) or RECORD_SOURCES[name]
     records = yaml.safe_load(op.example)["records"]
-    assert (records.get("where") or records)["derivation"] == name
+    assert (records.get("where") or records.get("complete") or records)["derivation"] == name

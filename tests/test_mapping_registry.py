@@ -14,7 +14,11 @@ from flows.mapping.vocabulary import Operation
 def test_each_module_gives_one_record_named_as_it():
     assert {"assign", "assign_ct", "dtc", "seq", "epoch", "template"} <= set(ALGORITHMS)
     assert {"age", "arm_by_dose", "dlt_flag", "last_before_exposure", "last_contact", "rule_text"} == set(DERIVATIONS)
-    assert set(RECORD_FILTERS) == {"criterion_not_met"} and set(RECORD_SOURCES) == {"subject_elements", "trial_summary"}
+    assert set(RECORD_FILTERS) == {"criterion_not_met"} and set(RECORD_SOURCES) == {
+        "planned_visits",
+        "subject_elements",
+        "trial_summary",
+    }
     assert list(ALGORITHMS) == sorted(ALGORITHMS)
 
 

@@ -61,3 +61,10 @@ def test_lookup_per_subject_gives_each_record_its_subjects_value():
     out = v.lookup_per_subject(subject, s("S-2", "S-1"), s("2025-06-18", "2025-06-17"))
     assert out.tolist()[:3] == ["2025-06-17", "2025-06-18", "2025-06-17"] and out.iloc[3:].isna().all()
     assert out.dtype == "str"
+
+
+def test_isin_text_is_pandas_isin_for_text_with_nulls():
+    values = pd.Series(["A", None, "C", "B"], dtype="str")
+    among = pd.Index(["B", "A", "Z"])
+    assert v.isin_text(values, among).tolist() == [True, False, False, True]  # a null is in nothing
+    assert v.isin_text(values, pd.Index([], dtype="str")).tolist() == [False] * 4

@@ -26,6 +26,8 @@ ALLOWED = {
     ("spec/checks.py", "visit"): "study.yaml's own keys: visits.schedule[].visit and a criterion rule's visit",
     ("spec/checks.py", "instrument"): "study.yaml's own key: a criterion rule's instrument",
     ("raw/eligibility.py", "visit"): "study.yaml's own key: a criterion rule's visit",
+    ("mapping/sources/planned_visits.py", "visit"): "study.yaml's own key: visits.schedule[].visit",
+    ("mapping/sources/planned_visits.py", "infusion"): "study.yaml's own key: visits.schedule[].infusion",
     ("raw/eligibility.py", "instrument"): "study.yaml's own key: a criterion rule's (or threshold's) instrument",
 }
 

@@ -147,14 +147,20 @@ def test_ts_has_the_parameters_a_reviewer_expects(sdtm):
 
 def test_se_elements_are_contiguous(sdtm):
     """SDTMIG 3.4 5.3: each element ends where the next starts; the first starts at consent, the last ends at the end
-    of participation; the elements follow the arm's order (TA) and each start is on or before its end."""
+    of participation once the subject ended the study (DS), and is open (SEENDTC null) while the subject is ongoing;
+    the elements follow the arm's order (TA) and each start is on or before its end."""
     se, dm = sdtm["SE"].sort_values(["USUBJID", "TAETORD"]), sdtm["DM"].set_index("USUBJID")
     nxt = se.groupby("USUBJID")["SESTDTC"].shift(-1)
     assert (se["SEENDTC"] == nxt).where(nxt.notna(), True).all()
-    assert (se["SESTDTC"] <= se["SEENDTC"]).all() and not se.duplicated(["USUBJID", "TAETORD"]).any()
-    first, last = se.groupby("USUBJID").first(), se.groupby("USUBJID").last()
+    ended = set(sdtm["DS"].loc[sdtm["DS"]["DSCAT"] == "DISPOSITION EVENT", "USUBJID"])
+    closed = se["SEENDTC"].notna()
+    assert (se["SESTDTC"] <= se["SEENDTC"])[closed].all() and not se.duplicated(["USUBJID", "TAETORD"]).any()
+    first, last = se.groupby("USUBJID").first(), se.groupby("USUBJID").tail(1).set_index("USUBJID")
     assert (first["SESTDTC"] == dm.loc[first.index, "RFICDTC"]).all()
-    assert (last["SEENDTC"] == dm.loc[last.index, "RFPENDTC"]).all()
+    done = last.index.isin(ended)
+    assert (last.loc[done, "SEENDTC"] == dm.loc[last.index[done], "RFPENDTC"]).all()
+    assert last.loc[~done, "SEENDTC"].isna().all() and (~done).sum() == 6  # the six DL4 subjects, ongoing
+    assert closed.sum() == len(se) - 6
     ta = sdtm["TA"].set_index(["ETCD"])["TAETORD"]
     assert (se["TAETORD"] == se["ETCD"].map(ta.groupby(level=0).first())).all()
     treated = dm.index[dm["ACTARMCD"].notna()]
@@ -170,7 +176,8 @@ def test_epoch_is_an_se_element_containing_the_date(sdtm, domain, dtc):
     se = sdtm["SE"][["USUBJID", "SESTDTC", "SEENDTC", "EPOCH"]].rename(columns={"EPOCH": "SEEPOCH"})
     cand = frame[["row", "USUBJID", dtc, "EPOCH"]].merge(se, on="USUBJID")
     d = cand[dtc].str.slice(0, 10)
-    inside = (cand["SESTDTC"].str.slice(0, 10) <= d) & (d <= cand["SEENDTC"].str.slice(0, 10))
+    ends = cand["SEENDTC"].str.slice(0, 10)  # null: the element is open (the subject is ongoing)
+    inside = (cand["SESTDTC"].str.slice(0, 10) <= d) & ((d <= ends) | ends.isna())
     hit = cand[inside & (cand["EPOCH"] == cand["SEEPOCH"])]
     missing = frame[~frame["row"].isin(hit["row"])]
     assert missing.empty, missing[["USUBJID", dtc, "EPOCH"]].head(3).to_dict("records")
@@ -190,7 +197,9 @@ def test_qslobxfl_at_most_one_per_subject_and_test_before_exposure(sdtm):
 def test_sv_one_record_per_subject_visit(sdtm):
     sv = sdtm["SV"]
     assert not sv.duplicated(["USUBJID", "VISITNUM"]).any() and sv["VISITNUM"].notna().all()
-    assert (sv["SVSTDTC"] <= sv["SVENDTC"]).all()
+    held = sv["SVOCCUR"] == "Y"
+    assert (sv["SVSTDTC"] <= sv["SVENDTC"])[held].all() and sv.loc[~held, "SVSTDTC"].isna().all()
+    assert (sv["SVPRESP"] == "Y").all() and sv["SVOCCUR"].isin(["Y", "N"]).all()
     for domain in ("QS", "RS"):  # every visit with findings is a subject visit
         visits = set(sdtm[domain][["USUBJID", "VISITNUM"]].itertuples(index=False, name=None))
         assert visits <= set(sv[["USUBJID", "VISITNUM"]].itertuples(index=False, name=None)), domain

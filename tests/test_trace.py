@@ -35,7 +35,9 @@ def test_trace_of_the_sample_names_every_record_and_its_line(tmp_path, specs):
     rows, traced = write_trace(datasets, specs, tmp_path / "trace.csv")
     trace = pd.read_csv(tmp_path / "trace.csv", dtype={"seq": "Int64"}, keep_default_na=False)
     assert list(trace.columns) == list(TRACE_COLUMNS) and len(trace) == rows
-    assert rows == sum(len(f) for f in datasets.values() if "_line" in f)
+    assert rows == sum(int(f["_line"].notna().sum()) for f in datasets.values() if "_line" in f)
+    sv = datasets["SV"]  # the infusion visits come from EX, not from a raw row of SV's file: no line
+    assert len(trace[trace["domain"] == "SV"]) == len(sv) - int((sv["VISIT"] == "DAY 1").sum()) == 171
     qs = trace[trace["domain"] == "QS"]
     assert len(qs) == len(datasets["QS"]) and qs["seq"].tolist() == datasets["QS"]["QSSEQ"].tolist()
     assert (qs["file"] == "assessments.csv").all() and qs["line"].tolist() == datasets["QS"]["_line"].tolist()

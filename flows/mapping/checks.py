@@ -58,6 +58,14 @@ def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
             fields = (
                 set(how["by"]) | {f"min_{c}" for c in how.get("min", [])} | {f"max_{c}" for c in how.get("max", [])}
             )
+        if "complete" in rec:
+            name = (rec["complete"] or {}).get("derivation") if isinstance(rec["complete"], Mapping) else None
+            source = RECORD_SOURCES.get(str(name))
+            if source is None or source.completes is None:
+                known = sorted(n for n, s in RECORD_SOURCES.items() if s.completes)
+                raise SpecError(f"{where}.complete: {{derivation: name}} of a source that completes records ({known})")
+            source.completes(spec, specs, f"{where}.complete")
+            fields |= set(source.fields)
         return fields
     if "study" in rec:
         try:
@@ -78,9 +86,11 @@ def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
                 raise SpecError(f"{where}.explode: needs field (a list field of the rows), as and order")
             fields |= {how["as"], how["order"]}
         return fields
-    if rec["derivation"] not in RECORD_SOURCES:
-        raise SpecError(f"{where}.derivation: unknown record source '{rec['derivation']}' ({sorted(RECORD_SOURCES)})")
-    return set(RECORD_SOURCES[rec["derivation"]].fields)
+    source = RECORD_SOURCES.get(rec["derivation"])
+    if source is None or source.completes:
+        builders = sorted(n for n, s in RECORD_SOURCES.items() if not s.completes)
+        raise SpecError(f"{where}.derivation: unknown record source '{rec['derivation']}' ({builders})")
+    return set(source.fields)
 
 
 def _check_supplemental(how: Any, specs: Specs, where: str) -> set[str]:

@@ -129,12 +129,13 @@ def plan_domain(spec: DomainSpec) -> DomainPlan:
 
 
 def record_deps(spec: DomainSpec, specs: Specs) -> set[Node]:
-    """What building a domain's records reads: a named record source's declared datasets (DOMAIN.* or DOMAIN.VAR)."""
+    """What building a domain's records reads: a named record source's declared datasets (DOMAIN.* or DOMAIN.VAR),
+    the one that builds them or the one that completes raw records."""
     rec = spec.records or {}
     if "supplemental" in rec:  # qualifiers are worked out on the parent's finished variables
         parent = rec["supplemental"].get("parent")
         return {(parent, n) for n in specs.sdtm[parent].names} if parent in specs.sdtm else set()
-    name = rec.get("derivation")
+    name = rec.get("derivation") or (rec.get("complete") or {}).get("derivation")
     if not name or name not in RECORD_SOURCES:
         return set()
     deps: set[Node] = set()

@@ -98,8 +98,9 @@ def _raw_records(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
-    """The records of a domain: valid rows of its raw file (unpivoted or grouped, then filtered), a study.yaml
-    list (exploded), or a named record source. Raw records keep their file (`_file`) and line (`_line`)."""
+    """The records of a domain: valid rows of its raw file (unpivoted or grouped, then filtered, then completed by
+    a named source), a study.yaml list (exploded), or a named record source. Raw records keep their file (`_file`)
+    and line (`_line`); a record a completing source adds has none."""
     rec = spec.records
     if "from" in rec:
         parts = [_raw_records(ctx.valid[name]) for name in spec.raw_sources]
@@ -111,6 +112,9 @@ def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
         if "where" in rec:
             ctx.records = records
             records = rows_where(records, _filter(rec["where"], ctx).to_numpy()).reset_index(drop=True)
+        if "complete" in rec:  # a named source adds what the raw rows do not hold (planned visits not held)
+            ctx.records = records
+            records = RECORD_SOURCES[rec["complete"]["derivation"]].run(ctx).reset_index(drop=True)
         return records
     if "study" in rec:
         rows = list(ctx.specs.study.lookup(rec["study"]))

@@ -67,7 +67,8 @@ def vocabulary() -> str:
         "name, <input>: ...}}` (modules of `flows/mapping/derivations/` marked `record_filter`).",
         *(operation_section(op) for op in RECORD_FILTERS.values()),
         "### Record sources\n\nA dataset's records built from the study and other datasets: `records: {derivation: "
-        "name}`; each is one module of `flows/mapping/sources/`.",
+        "name}`, or raw records completed: `records: {from: ..., complete: {derivation: name}}`; each is one module "
+        "of `flows/mapping/sources/`.",
         *(source_section(source) for source in RECORD_SOURCES.values()),
         "### What define.xml says of a variable's values\n\nBesides label, type, length, core, role, origin and "
         "method, a variable of `sdtm/<domain>.yaml` may carry these keys (`flows/spec/model.py` DEFINE_KEYS), "

@@ -87,3 +87,11 @@ def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
         return study_day(frame["d"], frame["r"]).astype("Int64")
     pairs = distinct_rows(frame, ["d", "r"])
     return pairs.expand(study_day(pairs.rows["d"], pairs.rows["r"]).reset_index(drop=True), dtc.index).astype("Int64")
+
+
+def isin_text(values: pd.Series | pd.Index, among: pd.Series | pd.Index) -> np.ndarray:
+    """values.isin(among) for text, in Arrow: pandas' isin of Arrow text makes a Python object of every value of
+    `among` first (seconds at 10^5 subjects)."""
+    text = pa.array(np.asarray(values.astype("str"), dtype=object), type=pa.large_string(), from_pandas=True)
+    pool = pa.array(np.asarray(among.astype("str"), dtype=object), type=pa.large_string(), from_pandas=True)
+    return pc.is_in(text, value_set=pool).to_numpy(zero_copy_only=False).astype(bool)

@@ -82,6 +82,10 @@ class RecordSource:
     fields: tuple[str, ...]  # the fields its records have
     reads: tuple[str, ...]  # the datasets it reads: DOMAIN.VARIABLE or DOMAIN.*
     check: Callable[[Specs], None] | None = None  # the study facts it reads, checked at load
+    # A source that completes a dataset's raw records (`records: {from: ..., complete: {derivation: name}}`): it gets
+    # them as ctx.records and returns them with its own; this checks, at load, the records it is given (spec, specs,
+    # where). None: a source that builds a dataset's records alone (`records: {derivation: name}`).
+    completes: Callable[[DomainSpec, Specs, str], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ def trace_parts(datasets: dict[str, pd.DataFrame], specs: Specs) -> Iterator[pd.
     for domain, frame in datasets.items():
         if "_line" not in frame:
             continue
+        if frame["_line"].isna().any():  # records a source added to the raw ones (a missed visit) have no line
+            frame = frame[frame["_line"].notna().to_numpy(bool)]
         seq, n = specs.sdtm[domain].seq, len(frame)
         yield pd.DataFrame(
             {

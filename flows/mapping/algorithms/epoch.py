@@ -1,6 +1,8 @@
 """EPOCH of a date variable. With `elements: SE`, the epoch of the subject's own element (SE) that started last on
-or before the date, as SDTMIG asks (null before the first element; a date without a time is compared with the
-element's start date). Otherwise the epoch of the planned visit window (study.yaml `visits.schedule`) the record's
+or before the date, as SDTMIG asks (null before the first element): a date-time is compared with the elements'
+date-times (an event at 12:05 of an infusion from 11:52 to 12:30 is in its TREATMENT element), a date without a time
+with their start dates (on a day two elements start, the later: the element the subject is in at the day's end).
+Otherwise the epoch of the planned visit window (study.yaml `visits.schedule`) the record's
 study day falls in (against DM.RFSTDTC or `reference`): the first epoch before every window or without a
 reference date."""
 
@@ -36,7 +38,8 @@ def epoch_of_day(day: pd.Series, schedule: Sequence[Mapping[str, Any]]) -> pd.Se
 def epoch_of_element(subject: pd.Series, dtc: pd.Series, elements: pd.DataFrame) -> pd.Series:
     """EPOCH of the subject's element (SE: USUBJID, SESTDTC, EPOCH) that started last on or before each date.
 
-    A date without a time is compared with the element's start date; null before the first element. Worked out
+    A date-time is compared with the elements' date-times; a date without a time with their start dates (on a day
+    several elements start, the last of them); null before the first element. Worked out
     once per distinct subject and date (on the records when there are few)."""
     frame = pd.DataFrame({"USUBJID": subject.array, "d": dtc.astype("str").array}, index=subject.index)
     pairs = distinct_rows(frame, ["USUBJID", "d"]) if len(frame) > SMALL else None
