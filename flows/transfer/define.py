@@ -258,23 +258,26 @@ class _Registry:
             )
         )
 
-    def external_codelist(self, spec: Mapping[str, Any], user: str) -> str:
-        """A variable coded with an external dictionary (spec key dictionary: name, version_from in study.yaml)."""
+    def external_codelist(self, spec: Mapping[str, Any], user: str, data_type: str = "text") -> str:
+        """A variable coded with an external dictionary (spec key dictionary: name, version_from in study.yaml); the
+        dictionary's codes (MedDRA's integers, AEPTCD) get a codelist of their own: a CodeList has one DataType."""
         version = str(self.specs.study.lookup(spec["version_from"]))
-        key = ("external", spec["name"], version)
-        oid = f"CL.{spec['name'].upper()}"
-        entry = self.codelists.setdefault(key, {"oid": oid, "users": []})
+        key = ("external", spec["name"], version, data_type)
+        oid = f"CL.{spec['name'].upper()}" + ("" if data_type == "text" else f".{data_type.upper()}")
+        entry = self.codelists.setdefault(key, {"oid": oid, "users": [], "data_type": data_type})
         entry["users"].append(user)
         return entry["oid"]
 
     def built_codelists(self) -> tuple[CodeList, ...]:
         out = []
-        for (kind, name, values), e in self.codelists.items():
+        for (kind, name, values, *_), e in self.codelists.items():
             users = tuple(e["users"])
             if kind == "sponsor":
                 out.append(_sponsor_codelist(self.specs, e["spec"], e["oid"], users))
             elif kind == "external":
-                out.append(CodeList(e["oid"], f"{name} {values}", None, (), False, users, external=(name, values)))
+                data_type = e["data_type"]
+                label = f"{name} {values}" + ("" if data_type == "text" else " codes")
+                out.append(CodeList(e["oid"], label, None, (), False, users, data_type, external=(name, values)))
             else:
                 out.append(_ct_codelist(self.specs, self.specs.codelists[name], values, e["oid"], users))
         return tuple(sorted(out, key=lambda c: c.oid))
@@ -417,7 +420,7 @@ def _dataset(
         elif var.sponsor_codelist:
             codelist = reg.sponsor_codelist(var.sponsor_codelist, user)
         elif var.dictionary:
-            codelist = reg.external_codelist(var.dictionary, user)
+            codelist = reg.external_codelist(var.dictionary, user, data_type)
         if var.name in (spec.value_lists or {}):
             vl, vl_items, vl_wheres = _value_list(domain, var, spec.value_lists[var.name], frame, specs, reg)
             value_list = vl.oid
