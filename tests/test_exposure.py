@@ -4,6 +4,8 @@ read back with pyreadstat and pyarrow and compared with values worked out by han
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pandas as pd
 import pyarrow.parquet as pq
 import pyreadstat
@@ -47,3 +49,19 @@ def test_one_total_per_infusion_equal_to_the_raw_form(sample_export, xpt):
     got = dict(zip(supp["USUBJID"].str.rsplit("-", n=1).str[1], supp["QVAL"], strict=True))
     assert got == dict(zip(raw["subject"], raw["total_cells"], strict=True))
     assert supp["QEVAL"].isna().all()
+
+
+def test_define_gives_the_collected_total_its_raw_source(sample_export):
+    """The value-level ItemDef of QVAL where QNAM is EXTOTCEL: Collected by the investigator from dosing.csv's
+    total_cells, with no derivation method (read with ElementTree)."""
+    _, transfer = sample_export
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
+    root = ET.parse(transfer / "define.xml").getroot()
+    item = root.find(".//odm:ItemDef[@OID='IT.SUPPEX.QVAL.EXTOTCEL']", ns)
+    origin = item.find("def:Origin", ns)
+    assert (origin.get("Type"), origin.get("Source")) == ("Collected", "Investigator")
+    assert origin.find("odm:Description/odm:TranslatedText", ns).text == "dosing.csv column total_cells"
+    ref = root.find(".//def:ValueListDef[@OID='VL.SUPPEX.QVAL']/odm:ItemRef", ns)
+    assert ref.get("ItemOID") == "IT.SUPPEX.QVAL.EXTOTCEL" and ref.get("MethodOID") is None
+    group = root.find(".//odm:ItemGroupDef[@OID='IG.SUPPEX']", ns)
+    assert group.find("def:leaf", ns).get("{http://www.w3.org/1999/xlink}href") == "xpt/suppex.xpt"

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from flows.kernel.errors import OutputCheckError
+from flows.mapping.checks import raw_source
+from flows.mapping.plan import qualifier_steps
 from flows.mapping.sources.trial_summary import DATA_FACT_METHODS
 from flows.spec.model import Codelist, DomainSpec, Specs, Variable
 from flows.spec.sdtm_schema import TRACE
@@ -325,10 +327,15 @@ def _sponsor_codelist(specs: Specs, spec: Mapping[str, str], oid: str, users: tu
     return CodeList(oid, label, None, terms, True, users)
 
 
+def _collected(source: str, specs: Specs) -> Origin:
+    """A Collected origin naming its raw columns (source: <raw file>.<column>, several joined by ', ')."""
+    sources = [s.split(".", 1) for s in source.split(", ")]
+    return Origin("Collected", "Investigator", "; ".join(f"{specs.raw[f].file} column {c}" for f, c in sources))
+
+
 def _origin(var: Variable, specs: Specs) -> Origin:
     if var.origin == "Collected":  # source: <raw file>.<column>, or several (a dataset of several forms)
-        sources = [s.split(".", 1) for s in (var.source or "").split(", ")]
-        return Origin("Collected", "Investigator", "; ".join(f"{specs.raw[f].file} column {c}" for f, c in sources))
+        return _collected(var.source or "", specs)
     if var.origin == "Predecessor":
         return Origin("Predecessor", None, var.source or var.method)
     return Origin(var.origin, "Sponsor")
@@ -386,6 +393,10 @@ def _value_list(
         if key in qualifiers:  # a SUPP-- qualifier: its own origin and method
             q = qualifiers[key]
             origin = Origin(q["qorig"], "Sponsor")
+            parent = specs.sdtm[supp["parent"]]
+            collected = [s for step in qualifier_steps(q, user) if (s := raw_source(step, parent))]
+            if q["qorig"] == "Collected" and collected:  # the raw columns its map reads, as for a variable
+                origin = _collected(", ".join(collected), specs)
             if q.get("method"):
                 method = reg.method(str(q["method"]).strip(), f"MT.{user}", user)
             label = str(q["qlabel"])
