@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
 import pandas as pd
+import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 import yaml
 
 from flows.mapping.load import load_specs
 from flows.review.safety import dlt_table
-from tests.conftest import RAW, ROOT, STUDYID
+from tests.conftest import RAW, ROOT, STUDYID, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +109,133 @@ def test_define_names_meddra_and_the_dlt_method(sample_export):
     define = (transfer / "define.xml").read_text(encoding="utf-8")
     assert '<ExternalCodeList Dictionary="MedDRA" Version="27.1" />' in define
     assert 'ItemOID="IT.SUPPAE.QVAL.DLTFL"' in define and 'MethodOID="MT.SUPPAE.QVAL.DLTFL"' in define
+
+
+HIERARCHY = ["AELLT", "AELLTCD", "AEDECOD", "AEPTCD", "AEHLT", "AEHLTCD", "AEHLGT", "AEHLGTCD",
+             "AEBODSYS", "AEBDSYCD", "AESOC", "AESOCCD"]  # fmt: skip
+CODED = {
+    # 0014 AE 1 (raw line 38): verbatim ICANS, coded to the PT's own LLT; primary SOC Nervous system disorders
+    ("0014", "1"): ["Immune effector cell-associated neurotoxicity syndrome", 10082888,
+                    "Immune effector cell-associated neurotoxicity syndrome", 10082888,
+                    "Encephalopathies NEC", 10014629, "Encephalopathies", 10014627,
+                    "Nervous system disorders", 10029205, "Nervous system disorders", 10029205],
+    # 0009 AE 2 (raw line 26): verbatim "Chills during infusion", coded to Infusion related reaction
+    ("0009", "2"): ["Infusion related reaction", 10051792, "Infusion related reaction", 10051792,
+                    "Administration site reactions NEC", 10001316,
+                    "Procedural related injuries and complications NEC", 10069888,
+                    "Injury, poisoning and procedural complications", 10022117,
+                    "Injury, poisoning and procedural complications", 10022117],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("number", "spid"), list(CODED))
+def test_named_subjects_meddra_hierarchy_in_xpt_and_parquet(sample_export, number, spid):
+    """Every Expected MedDRA variable of SDTMIG 3.4, read back with pyreadstat (XPT) and pyarrow (Parquet)."""
+    _, transfer = sample_export
+    xpt = subject(pyreadstat.read_xport(transfer / "xpt" / "ae.xpt")[0], number).set_index("AESPID")
+    parquet = subject(pq.read_table(transfer / "parquet" / "ae.parquet").to_pandas(), number).set_index("AESPID")
+    expected = CODED[(number, spid)]
+    assert [xpt.loc[spid, v] for v in HIERARCHY] == expected  # codes come back as SAS numbers: 10082888.0 == ...
+    assert [parquet.loc[spid, v] for v in HIERARCHY] == expected
+    schema = pq.read_schema(transfer / "parquet" / "ae.parquet")
+    assert str(schema.field("AEPTCD").type) == "int64" and schema.field("AEPTCD").metadata[b"label"] == (
+        b"Preferred Term Code"
+    )
+
+
+def test_define_gives_dictionary_coded_variables_origin_assigned_and_sdtmig_roles(sample_export):
+    """Define-XML 2.1: a value a dictionary assigns has origin Assigned; roles as SDTMIG 3.4 (AESOC a Variable
+    Qualifier, AEBODSYS a Record Qualifier); the codes use an integer MedDRA codelist."""
+    _, transfer = sample_export
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
+    root = ET.parse(transfer / "define.xml").getroot()
+    refs = {r.get("ItemOID"): r for r in root.iterfind(".//odm:ItemGroupDef[@OID='IG.AE']/odm:ItemRef", ns)}
+    items = {i.get("OID"): i for i in root.iterfind(".//odm:ItemDef", ns)}
+    for name in HIERARCHY:
+        item = items[f"IT.AE.{name}"]
+        assert item.find("def:Origin", ns).get("Type") == "Assigned", name
+        codelist = item.find("odm:CodeListRef", ns).get("CodeListOID")
+        assert codelist == ("CL.MEDDRA.INTEGER" if name.endswith("CD") else "CL.MEDDRA"), name
+        role = "Record Qualifier" if name == "AEBODSYS" else "Synonym Qualifier" if name == "AEDECOD" else None
+        assert refs[f"IT.AE.{name}"].get("Role") == (role or "Variable Qualifier"), name
+    codes = root.find(".//odm:CodeList[@OID='CL.MEDDRA.INTEGER']", ns)
+    assert codes.get("DataType") == "integer"
+    assert codes.find("odm:ExternalCodeList", ns).attrib == {"Dictionary": "MedDRA", "Version": "27.1"}
+
+
+def infusions() -> pd.DataFrame:
+    return pd.read_csv(RAW / "dosing.csv", dtype=str).set_index("subject")
+
+
+def test_infusion_day_events_have_their_time(sdtm):
+    """0009 was infused 2025-08-24 10:16 to 10:45 (dosing line 8): chills during the infusion at 10:23, CRS an hour
+    and more after its end, both study day 1; an event without a time stays a date."""
+    ae = subject(sdtm["ae"], "0009").set_index("AESPID")
+    assert (ae.loc["2", "AETERM"], ae.loc["2", "AESTDTC"], ae.loc["2", "AESTDY"]) == (
+        "Chills during infusion",
+        "2025-08-24T10:23",
+        1,
+    )
+    assert (ae.loc["1", "AEDECOD"], ae.loc["1", "AESTDTC"], ae.loc["1", "AESTDY"]) == (
+        "Cytokine release syndrome",
+        "2025-08-24T11:56",
+        1,
+    )
+    icans = subject(sdtm["ae"], "0014").set_index("AESPID").loc["1"]
+    assert icans["AESTDTC"] == "2025-09-04" and icans["AESTDY"] == 3  # no time collected
+
+
+def test_every_timed_event_is_where_the_generator_puts_it():
+    """Read independently from the raw files: an infusion reaction starts within its infusion, a CRS on day 1 at
+    least an hour after the infusion ends; only CRS and infusion reactions have a time."""
+    ae = pd.read_csv(RAW / "adverse_events.csv", dtype=str)
+    dose = infusions()
+    timed = ae[ae["start_time"].notna()]
+    assert set(timed["meddra_pt"]) == {"Cytokine release syndrome", "Infusion related reaction"}
+    reactions = ae[ae["meddra_pt"] == "Infusion related reaction"]
+    assert len(reactions) and reactions["start_time"].notna().all()
+    for r in reactions.itertuples():
+        at = f"{r.start_date}T{r.start_time}"
+        assert dose.loc[r.subject, "start"] <= at <= dose.loc[r.subject, "end"], r
+    crs_day_one = timed[
+        (timed["meddra_pt"] == "Cytokine release syndrome")
+        & (timed["start_date"] == timed["subject"].map(dose["start"]).str.slice(0, 10))
+    ]
+    assert len(crs_day_one)
+    for r in crs_day_one.itertuples():
+        end = pd.Timestamp(dose.loc[r.subject, "end"])
+        assert pd.Timestamp(f"{r.start_date}T{r.start_time}") >= end + pd.Timedelta(hours=1), r
+
+
+def reject_line(raw: Path, column: str, value: str) -> int:
+    """Set one cell of subject 0009's second AE (raw line 26); return the line."""
+    frame = pd.read_csv(raw / "adverse_events.csv", dtype=str, keep_default_na=False)
+    (idx,) = frame.index[(frame["subject"] == "0009") & (frame["ae_number"] == "2")]
+    frame.loc[idx, column] = value
+    frame.to_csv(raw / "adverse_events.csv", index=False, lineterminator="\n")
+    return int(idx) + 2
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "rules"),
+    [
+        ("meddra_version", "26.0", {"study:safety.dictionary.version"}),  # coded with another MedDRA version
+        # 7 and 9 digits; the term then has two codes, so every row of it is also a same_within reject
+        ("meddra_pt_code", "1005179", {"pattern", "same_within"}),
+        ("meddra_soc_code", "100221170", {"pattern", "same_within"}),
+        ("meddra_llt_code", "1005179X", {"type:integer", "pattern", "same_within"}),  # not a number
+        ("start_time", "10:75", {"pattern"}),  # not a time of day
+    ],
+)
+def test_bad_coding_is_a_row_reject_naming_file_line_column_rule(raw_copy, tmp_path, column, value, rules):
+    line = reject_line(raw_copy, column, value)
+    proc = run_cli("export", "--raw", str(raw_copy), "--out", str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 1, proc.stderr
+    transfer = tmp_path / "out" / STUDYID / "latest"
+    rejects = pd.read_csv(transfer / "rejects.csv", dtype=str, keep_default_na=False)
+    mine = rejects[(rejects["line"] == str(line)) & (rejects["column"] == column)]
+    assert set(mine["file"]) == {"adverse_events.csv"} and set(mine["rule"]) == rules
+    assert mine["value"].str.contains(value, regex=False).all()
+    ae = pyreadstat.read_xport(transfer / "xpt" / "ae.xpt")[0]
+    assert len(ae) == len(pd.read_csv(RAW / "adverse_events.csv")) - len(set(rejects["line"]))
+    assert not ((ae["USUBJID"] == f"{STUDYID}-01-0009") & (ae["AESPID"] == "2")).any()

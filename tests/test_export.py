@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import RAW, STUDYID, run_cli
 
-DOMAINS = ["ae", "dm", "ds", "ex", "ie", "qs", "rs", "se", "suppae", "sv", "ta", "te", "ti", "ts", "tv"]
+DOMAINS = ["ae", "dm", "ds", "ex", "ie", "qs", "rs", "se", "suppae", "suppex", "sv", "ta", "te", "ti", "ts", "tv"]
 
 
 def sha(path: Path) -> str:

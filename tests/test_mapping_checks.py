@@ -157,3 +157,12 @@ def test_broken_mapping_stops_the_cli_before_reading_data(tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and "unknown column 'lot_number'" in proc.stderr
+
+
+def test_collected_sources_name_every_raw_column_a_variable_reads(specs):
+    """define.xml's Origin of a Collected variable: the raw columns its map reads, a time column too (load time)."""
+    ae = specs.sdtm["AE"]
+    source = {v.name: v.source for v in ae.variables}
+    assert source["AESTDTC"] == "adverse_events.start_date, adverse_events.start_time"  # date and time collected
+    assert source["AEENDTC"] == "adverse_events.end_date"  # a date alone
+    assert source["AETERM"] == "adverse_events.verbatim_term"

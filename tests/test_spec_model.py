@@ -29,6 +29,19 @@ def test_star_joins_the_lists_of_every_value():
     assert study.allowed("instruments") == ["A", "B"]  # a mapping of mappings: its keys
 
 
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("27.1", ["27.1"]),  # one value (the MedDRA version): itself, not its characters
+        (27, ["27"]),
+        (["N", "Y"], ["N", "Y"]),  # a list
+        ({"CRS": "Cytokine release syndrome"}, ["Cytokine release syndrome"]),  # a mapping of text: its values
+    ],
+)
+def test_allowed_values_of_one_fact(value, allowed):
+    assert Study({"safety": {"fact": value}}, None).allowed("safety.fact") == allowed
+
+
 def test_a_contracts_columns_by_role_and_name_in_the_file(specs):
     enrollment = specs.raw["enrollment"]
     assert enrollment.subject_columns == ["site", "subject"]

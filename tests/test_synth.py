@@ -456,3 +456,54 @@ def test_assignment_dates_do_not_move_the_other_columns(monkeypatch):
     )
     for name in FILES[1:]:
         pd.testing.assert_frame_equal(before[name], after[name])
+
+
+MEDDRA = yaml.safe_load((SPECS / "dictionaries" / "meddra.yaml").read_text(encoding="utf-8"))
+LEVELS = ("llt", "pt", "hlt", "hlgt", "soc")
+
+
+def test_adverse_events_coded_from_the_term_table(sample):
+    """Every event carries its PT's hierarchy from specs/dictionaries/meddra.yaml and the study's MedDRA version."""
+    ae = sample["adverse_events"]
+    assert (ae["meddra_version"] == STUDY["safety"]["dictionary"]["version"]).all()
+    for pt, rows in ae.groupby("meddra_pt"):
+        entry = MEDDRA["terms"][pt]
+        for level in LEVELS:
+            assert set(rows[f"meddra_{level}"]) == {entry[level]["name"]}, (pt, level)
+            assert set(rows[f"meddra_{level}_code"]) == {str(entry[level]["code"])}, (pt, level)
+    codes = ae[[f"meddra_{level}_code" for level in LEVELS]]
+    assert codes.apply(lambda c: c.str.fullmatch(r"[1-9]\d{7}")).all().all()  # 8 digits
+
+
+def test_onset_times_only_for_crs_and_infusion_reactions(sample):
+    ae = sample["adverse_events"]
+    timed = ae["start_time"] != ""
+    assert set(ae.loc[timed, "meddra_pt"]) == {SPECIAL["CRS"], "Infusion related reaction"}
+    assert (ae.loc[ae["meddra_pt"] == "Infusion related reaction", "start_time"] != "").all()
+    assert ae.loc[timed, "start_time"].str.fullmatch(r"([01]\d|2[0-3]):[0-5]\d").all()
+
+
+def test_onset_times_do_not_move_the_other_columns(monkeypatch):
+    """Onset times draw from their own random stream: every other column keeps its values for a seed."""
+    before = synthesize(STUDY, 60, 5, AS_OF)
+    monkeypatch.setattr(synth, "AE_TIME_STREAM", synth.AE_TIME_STREAM + 100)
+    after = synthesize(STUDY, 60, 5, AS_OF)
+    times = before["adverse_events"]["start_time"]
+    assert (times != "").any() and not times.equals(after["adverse_events"]["start_time"])
+    pd.testing.assert_frame_equal(
+        before["adverse_events"].drop(columns="start_time"), after["adverse_events"].drop(columns="start_time")
+    )
+    for name in FILES[:-1]:
+        pd.testing.assert_frame_equal(before[name], after[name])
+
+
+def test_a_term_table_of_another_meddra_version_is_refused(tmp_path):
+    (tmp_path / "raw").mkdir()
+    for path in (SPECS / "raw").iterdir():
+        (tmp_path / "raw" / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "dictionaries").mkdir()
+    table = (SPECS / "dictionaries" / "meddra.yaml").read_text(encoding="utf-8")
+    table = table.replace('version: "27.1"', "version: 26.0")
+    (tmp_path / "dictionaries" / "meddra.yaml").write_text(table, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"meddra.yaml: MedDRA 26.0, but the study codes with 27.1"):
+        synthesize(STUDY, 10, 1, AS_OF, tmp_path / "raw")

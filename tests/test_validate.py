@@ -185,11 +185,16 @@ def test_one_soc_per_preferred_term(raw_copy, specs):
     line = edit(raw_copy, "adverse_events.csv", "0001", "meddra_soc", "Blood and lymphatic system disorders")
     ae = pd.read_csv(raw_copy / "adverse_events.csv", dtype=str, keep_default_na=False)
     same_pt = set(ae.index[ae["meddra_pt"] == ae.loc[line - 2, "meddra_pt"]] + 2)
+    same_soc = set(ae.index[ae["meddra_soc"] == "Blood and lymphatic system disorders"] + 2)  # the edit among them
     v = validated(raw_copy, specs)
     hit = v.rejects[v.rejects["rule"] == "same_within"]
-    assert set(hit["line"]) == same_pt and line in same_pt and len(same_pt) > 1
-    assert hit["message"].str.contains("differs between rows with the same meddra_pt").all()
-    assert hit["column"].eq("meddra_soc").all()
+    soc = hit[hit["column"] == "meddra_soc"]
+    assert set(soc["line"]) == same_pt and line in same_pt and len(same_pt) > 1
+    assert soc["message"].str.contains("differs between rows with the same meddra_pt").all()
+    # the SOC name now has two codes (the edited row kept its SOC code): every row of that name is rejected too
+    code = hit[hit["column"] == "meddra_soc_code"]
+    assert set(code["line"]) == same_soc and line in same_soc and len(same_soc) > 1
+    assert set(hit["column"]) == {"meddra_soc", "meddra_soc_code"}
 
 
 def test_adverse_event_parent_rules(raw_copy, specs):

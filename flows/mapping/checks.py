@@ -225,10 +225,12 @@ def _with_nested(steps: tuple[Step, ...]) -> list[Step]:
 
 
 def raw_source(step: Step, spec: DomainSpec) -> str | None:
-    """<raw file>.<column> a collected value comes from, for define.xml's Origin."""
-    if step.operation.collects is None or "from" not in spec.records:
+    """<raw file>.<column> a collected value comes from (several joined by ', '), for define.xml's Origin."""
+    op = step.operation
+    if op.collects is None or "from" not in spec.records:
         return None
-    return ", ".join(f"{source}.{step.args.get(step.operation.collects)}" for source in spec.raw_sources)
+    columns = [step.args.get(op.collects)] + ([step.args[op.collects_also]] if step.args.get(op.collects_also) else [])
+    return ", ".join(f"{source}.{column}" for source in spec.raw_sources for column in columns)
 
 
 def check_mappings(specs: Specs) -> dict[str, DomainSpec]:

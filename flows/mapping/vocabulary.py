@@ -62,6 +62,7 @@ class Operation:
     variables: Callable[[DomainSpec, str], Iterable[str]] | None = None  # own variables read so (spec, variable)
     raw_reads: Callable[[DomainSpec, Specs], Iterable[str]] | None = None  # raw files read so
     collects: str | None = None  # the parameter naming the raw column a Collected variable comes from (Origin)
+    collects_also: str | None = None  # an optional parameter naming another raw column it comes from (a time)
     copies: str | None = None  # the parameter naming a raw column whose values land in the variable as they are
     record_filter: bool = False  # a named filter of `records.where`: True where a record is kept
     roles: tuple[str, ...] = ()  # the raw column roles it reads without an argument naming them (the annotated CRF)

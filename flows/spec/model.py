@@ -291,9 +291,12 @@ class Study:
         return node
 
     def allowed(self, dotted: str) -> list[str]:
-        """Values a raw column may take according to `values_from` (a list, or a mapping's values or keys)."""
+        """Values a raw column may take according to `values_from` (a list, a mapping's values or keys, or one
+        value, e.g. the MedDRA version of safety.dictionary.version)."""
         node = self.lookup(dotted)
-        if isinstance(node, Mapping):
+        if isinstance(node, str | int | float):
+            node = [node]
+        elif isinstance(node, Mapping):
             node = list(node.values()) if all(isinstance(v, str) for v in node.values()) else list(node)
         return [str(v) for v in node]
 

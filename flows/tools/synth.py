@@ -20,6 +20,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 STUDY_SPEC = REPO / "specs" / "study.yaml"
 RAW_SPECS = REPO / "specs" / "raw"
+MEDDRA_TERMS = Path("dictionaries") / "meddra.yaml"  # beside raw/ in a spec folder: the MedDRA terms coded with
 FILES = ("enrollment", "dosing", "assessments", "eligibility", "adverse_events")
 
 # Composition: SAMPLE_SCREENED screened subjects yield the planned enrollment; shares scale with N.
@@ -65,6 +66,10 @@ NOT_MET_WHEN = {"INCLUSION": "N", "EXCLUSION": "Y"}  # IECAT convention when the
 DOSED, UNDOSED, FAILED = 0, 1, 2
 AE_STREAM = 11  # adverse events draw from their own stream: the other files keep their bytes for a seed
 ASSIGN_STREAM = 12  # so do assignment dates: the other columns keep their values for a seed
+AE_TIME_STREAM = 13  # and AE onset times: the AE columns before them keep their values for a seed
+AFTER_INFUSION = 60  # minutes: the earliest onset of a timed event after the end of the infusion, on day 1
+DAY_MINUTES = 24 * 60
+HIERARCHY = ("llt", "pt", "hlt", "hlgt", "soc")  # MedDRA levels of the term table, in the raw contract's order
 _DEFAULT_STR = pd.array([], dtype=str).dtype  # pandas >= 3: the pyarrow-backed `str` dtype
 STRINGS = _DEFAULT_STR if isinstance(_DEFAULT_STR, pd.StringDtype) else pd.StringDtype("pyarrow")
 
@@ -587,6 +592,16 @@ def _dosing(
     }
 
 
+def _infusion_minutes(subj: _Subjects, dosing: Mapping[str, pa.Array]) -> np.ndarray:
+    """(N, 2) start and end of each subject's infusion in minutes after midnight (0 for subjects not dosed)."""
+    out = np.zeros((len(subj.kind), 2), np.int64)
+    dosed = np.flatnonzero(subj.kind == DOSED)  # the dosing rows, in the same order
+    for k, column in enumerate(("start", "end")):
+        hours, minutes = (pc.utf8_slice_codeunits(dosing[column], a, a + 2).cast(pa.int64()) for a in (11, 14))
+        out[dosed, k] = hours.to_numpy() * 60 + minutes.to_numpy()
+    return out
+
+
 def _assessments(
     design: _Design,
     subj: _Subjects,
@@ -711,7 +726,6 @@ class _Event:
     """One kind of adverse event; probabilities go linearly from the lowest dose level to the highest."""
 
     terms: tuple[str, ...]  # verbatim terms as investigators write them; the first is the MedDRA PT
-    soc: str
     risk: tuple[float, float]  # chance a subject has it, lowest and highest level
     onset: tuple[int, int]  # study days (day 1 = infusion)
     days: tuple[tuple[int, int], tuple[int, int]]  # end - start in days, lowest and highest level
@@ -720,56 +734,57 @@ class _Event:
     early: bool = False  # onset skewed to the start of its window
     special: str | None = None  # label in study safety.special_interest (ASTCT-graded, PT from the spec)
     lab: bool = False  # a laboratory abnormality: rarely serious
+    timed: bool = False  # onset time collected: during the infusion (onset day 1 only), else after it
 
 
 EVENTS = (
     _Event(("Cytokine release syndrome", "CRS", "Cytokine release syndrome (CRS)", "Fever due to CRS"),
-           "Immune system disorders", (0.45, 0.85), (1, 14), ((1, 6), (2, 8)),
-           ((0.76, 0.22, 0.02, 0.0), (0.55, 0.32, 0.10, 0.03)), 1.0, True, "CRS"),
+           (0.45, 0.85), (1, 14), ((1, 6), (2, 8)),
+           ((0.76, 0.22, 0.02, 0.0), (0.55, 0.32, 0.10, 0.03)), 1.0, True, "CRS", timed=True),
     _Event(("Immune effector cell-associated neurotoxicity syndrome", "ICANS", "Neurotoxicity (ICANS)"),
-           "Nervous system disorders", (0.03, 0.18), (3, 12), ((1, 4), (1, 7)),
+           (0.03, 0.18), (3, 12), ((1, 4), (1, 7)),
            ((0.85, 0.15, 0.0, 0.0), (0.45, 0.3, 0.2, 0.05)), 1.0, True, "ICANS"),
     _Event(("Neutrophil count decreased", "Neutropenia", "Decreased neutrophils"),
-           "Investigations", (0.55, 0.75), (1, 10), ((5, 21), (7, 42)),
+           (0.55, 0.75), (1, 10), ((5, 21), (7, 42)),
            ((0.25, 0.35, 0.3, 0.1), (0.1, 0.25, 0.4, 0.25)), 0.8, True, lab=True),
     _Event(("Lymphocyte count decreased", "Lymphopenia", "Lymphocytes decreased"),
-           "Investigations", (0.8, 0.85), (1, 5), ((7, 30), (10, 45)),
+           (0.8, 0.85), (1, 5), ((7, 30), (10, 45)),
            ((0.05, 0.15, 0.4, 0.4), (0.05, 0.1, 0.4, 0.45)), 0.7, True, lab=True),
     _Event(("Platelet count decreased", "Thrombocytopenia", "Low platelets"),
-           "Investigations", (0.2, 0.35), (3, 14), ((5, 18), (5, 40)),
+           (0.2, 0.35), (3, 14), ((5, 18), (5, 40)),
            ((0.5, 0.3, 0.15, 0.05), (0.35, 0.3, 0.23, 0.12)), 0.8, True, lab=True),
     _Event(("Anaemia", "Anemia", "Anaemia NOS"),
-           "Blood and lymphatic system disorders", (0.25, 0.35), (3, 21), ((7, 18), (7, 35)),
+           (0.25, 0.35), (3, 21), ((7, 18), (7, 35)),
            ((0.5, 0.4, 0.1, 0.0), (0.4, 0.4, 0.2, 0.0)), 0.6, lab=True),
     _Event(("Infusion related reaction", "Infusion reaction", "Chills during infusion"),
-           "Injury, poisoning and procedural complications", (0.08, 0.12), (1, 1), ((0, 1), (0, 1)),
-           ((0.7, 0.3, 0.0, 0.0), (0.6, 0.4, 0.0, 0.0)), 1.0),
+           (0.08, 0.12), (1, 1), ((0, 1), (0, 1)),
+           ((0.7, 0.3, 0.0, 0.0), (0.6, 0.4, 0.0, 0.0)), 1.0, timed=True),
     _Event(("Hypogammaglobulinaemia", "Hypogammaglobulinemia", "Low IgG"),
-           "Immune system disorders", (0.3, 0.45), (28, 120), ((60, 300), (90, 360)),
+           (0.3, 0.45), (28, 120), ((60, 300), (90, 360)),
            ((0.3, 0.7, 0.0, 0.0), (0.25, 0.75, 0.0, 0.0)), 0.9),
     _Event(("Upper respiratory tract infection", "URTI", "Upper respiratory infection"),
-           "Infections and infestations", (0.2, 0.25), (15, 300), ((5, 14), (5, 14)),
+           (0.2, 0.25), (15, 300), ((5, 14), (5, 14)),
            ((0.7, 0.3, 0.0, 0.0), (0.65, 0.35, 0.0, 0.0)), 0.3),
     _Event(("Pneumonia", "Community acquired pneumonia", "Chest infection (pneumonia)"),
-           "Infections and infestations", (0.03, 0.08), (20, 250), ((7, 21), (7, 21)),
+           (0.03, 0.08), (20, 250), ((7, 21), (7, 21)),
            ((0.0, 0.5, 0.45, 0.05), (0.0, 0.45, 0.45, 0.1)), 0.5),
     _Event(("COVID-19", "Covid infection", "SARS-CoV-2 infection"),
-           "Infections and infestations", (0.08, 0.1), (15, 330), ((5, 14), (5, 14)),
+           (0.08, 0.1), (15, 330), ((5, 14), (5, 14)),
            ((0.6, 0.35, 0.05, 0.0), (0.6, 0.35, 0.05, 0.0)), 0.1),
     _Event(("Herpes zoster", "Shingles"),
-           "Infections and infestations", (0.03, 0.06), (30, 300), ((10, 28), (10, 28)),
+           (0.03, 0.06), (30, 300), ((10, 28), (10, 28)),
            ((0.2, 0.8, 0.0, 0.0), (0.2, 0.8, 0.0, 0.0)), 0.4),
     _Event(("Headache", "Head ache"),
-           "Nervous system disorders", (0.15, 0.2), (1, 20), ((0, 3), (0, 3)),
+           (0.15, 0.2), (1, 20), ((0, 3), (0, 3)),
            ((0.8, 0.2, 0.0, 0.0), (0.8, 0.2, 0.0, 0.0)), 0.4),
     _Event(("Fatigue", "Tiredness"),
-           "General disorders and administration site conditions", (0.2, 0.3), (1, 30), ((3, 21), (3, 21)),
+           (0.2, 0.3), (1, 30), ((3, 21), (3, 21)),
            ((0.7, 0.3, 0.0, 0.0), (0.65, 0.35, 0.0, 0.0)), 0.5),
     _Event(("Myasthenia gravis", "Worsening of myasthenia gravis", "MG exacerbation"),
-           "Nervous system disorders", (0.08, 0.05), (1, 300), ((7, 30), (7, 30)),
+           (0.08, 0.05), (1, 300), ((7, 30), (7, 30)),
            ((0.2, 0.6, 0.2, 0.0), (0.2, 0.6, 0.2, 0.0)), 0.05),
 )  # fmt: skip
-FATAL = _Event(("Sepsis", "Septicaemia"), "Infections and infestations", (0, 0), (0, 0),
+FATAL = _Event(("Sepsis", "Septicaemia"), (0, 0), (0, 0),
                ((3, 10), (3, 10)), ((0, 0, 0, 0), (0, 0, 0, 0)), 0.5)  # fmt: skip  # the subject who dies
 NEEDS = {"ICANS": "CRS"}  # ICANS only in a subject who had CRS
 SERIOUS_SHARE = (0.0, 0.2, 0.85, 1.0, 1.0)  # chance an event of grade 1..5 is serious
@@ -803,12 +818,56 @@ def _between(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray, skew: np.
     return lo + np.floor(u * (hi - lo + 1)).astype(np.int64)
 
 
+def _meddra(path: Path, study: Mapping[str, Any]) -> tuple[str, Mapping[str, Mapping[str, Mapping[str, Any]]]]:
+    """(version, PT -> its hierarchy) of the MedDRA term table; its version must be the study's."""
+    try:
+        table = yaml.safe_load(path.read_text(encoding="utf-8"))
+        version, terms = str(study["safety"]["dictionary"]["version"]), table["terms"]
+    except (OSError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: the MedDRA term table is missing or malformed ({exc!r})") from exc
+    if str(table.get("version")) != version:
+        raise ValueError(f"{path}: MedDRA {table.get('version')}, but the study codes with {version}")
+    return version, terms
+
+
+def _onset_times(
+    rng: np.random.Generator, timed: np.ndarray, during: np.ndarray, day_one: np.ndarray, infusion: np.ndarray
+) -> np.ndarray:
+    """Minutes after midnight of each timed event's onset (-1 for the others): within the infusion
+    (`infusion`: start and end minutes of the subject's infusion) for an event during it, from an hour after its
+    end to midnight for another event on the infusion day, any time of day later."""
+    u = rng.random(len(timed))
+    start, end = infusion[:, 0], infusion[:, 1]
+    lo = np.where(during, start, np.where(day_one, np.minimum(end + AFTER_INFUSION, DAY_MINUTES - 1), 0))
+    hi = np.where(during, end, DAY_MINUTES - 1)
+    return np.where(timed, lo + np.floor(u * (hi - lo + 1)).astype(np.int64), -1)
+
+
+def _clock(minutes: np.ndarray) -> pa.Array:
+    """HH:MM of minutes after midnight; blank where negative."""
+    text = pc.binary_join_element_wise(
+        _numbers(np.maximum(minutes, 0) // 60, 2), _numbers(np.maximum(minutes, 0) % 60, 2), ":"
+    )
+    return _blank(minutes < 0, text)
+
+
 def _adverse_events(
-    rng: np.random.Generator, design: _Design, study: Mapping[str, Any], subj: _Subjects, ids: pa.Array, as_of: int
+    rng: np.random.Generator,
+    design: _Design,
+    study: Mapping[str, Any],
+    subj: _Subjects,
+    ids: pa.Array,
+    as_of: int,
+    meddra: tuple[str, Mapping[str, Mapping[str, Mapping[str, Any]]]],
+    infusion: np.ndarray,
+    time_rng: np.random.Generator,
 ) -> dict[str, pa.Array]:
     """Events after each infusion, censored at the subject's last contact (end of study, death or the data cut).
 
     Risk, grades and durations grow with the dose level; the subject who dies gets a fatal event ending that day.
+    Each event is coded with the MedDRA hierarchy of its preferred term (`meddra`: version and term table); a
+    timed event (CRS, infusion reactions) has its onset time, drawn from `time_rng` with the subject's infusion
+    start and end (`infusion`: minutes after midnight, per subject).
     """
     special, related_terms, unrelated_terms = _safety(study)
     dosed = np.flatnonzero(subj.kind == DOSED)
@@ -886,6 +945,14 @@ def _adverse_events(
 
     kinds = (*events, FATAL)
     pts = [special[e.special] if e.special else e.terms[0] for e in kinds]
+    version, terms = meddra
+    missing = sorted(set(pts) - set(terms))
+    if missing:
+        raise ValueError(f"MedDRA term table: no entry for the preferred term(s) {missing}")
+    timed = np.array([e.timed for e in kinds])[kind]
+    during = np.array([e.onset == (1, 1) for e in kinds])[kind]
+    day_one = start == subj.dates[subject, design.infusion]
+    minutes = _onset_times(time_rng, timed, during & day_one, day_one, infusion[subject])
     verbatim = [t for e in kinds for t in e.terms]
     offsets = np.cumsum([0] + [len(e.terms) for e in kinds])[:-1]
     astct = np.array([e.special is not None for e in kinds])[kind]
@@ -895,14 +962,17 @@ def _adverse_events(
         "subject": ids.take(pa.array(subject.astype(np.int32))),
         "ae_number": pa.array(number).cast(pa.string()),
         "verbatim_term": _text(offsets[kind] + variant, verbatim),
-        "meddra_pt": _text(kind, pts),
-        "meddra_soc": _text(kind, [e.soc for e in kinds]),
+        "meddra_version": _constant(version, n),
         "start_date": _dates(start),
+        "start_time": _clock(minutes),
         "end_date": _blank(ongoing, _dates(end)),
         "ctcae_grade": pa.array(grade).cast(pa.string()),
         "astct_grade": _blank(~astct, pa.array(grade).cast(pa.string())),
         "serious": _text(serious.astype(np.int32), yes_no),
     }
+    for level in HIERARCHY:
+        columns[f"meddra_{level}"] = _text(kind, [terms[pt][level]["name"] for pt in pts])
+        columns[f"meddra_{level}_code"] = _text(kind, [str(terms[pt][level]["code"]) for pt in pts])
     for k, name in enumerate(CRITERIA_COLUMNS):
         columns[name] = _blank(~serious, _text(criteria[:, k].astype(np.int32), yes_no))
     columns["causality"] = _text(rel_term, related_terms + unrelated_terms)
@@ -956,12 +1026,25 @@ def synthesize(
     scores = _scores(rng, design, subj, fails)
     mgfa = _mgfa(rng, design, fails)
     contracts = {name: _contract(raw_specs or RAW_SPECS, name) for name in FILES}
+    dosing = _dosing(rng, design, subj, ids, weight)
+    meddra = _meddra((raw_specs or RAW_SPECS).parent / MEDDRA_TERMS, study)
+    events = _adverse_events(
+        np.random.default_rng([seed, AE_STREAM]),
+        design,
+        study,
+        subj,
+        ids,
+        cut,
+        meddra,
+        _infusion_minutes(subj, dosing),
+        np.random.default_rng([seed, AE_TIME_STREAM]),
+    )
     columns = {
         "enrollment": enrollment,
-        "dosing": _dosing(rng, design, subj, ids, weight),
+        "dosing": dosing,
         "assessments": _assessments(design, subj, ids, scores, mgfa, _result_items(contracts["assessments"])),
         "eligibility": _eligibility(design, subj, ids, fails),
-        "adverse_events": _adverse_events(np.random.default_rng([seed, AE_STREAM]), design, study, subj, ids, cut),
+        "adverse_events": events,
     }
     return {name: _frame(name, columns[name], [c["name"] for c in contracts[name]["columns"]]) for name in FILES}
 

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from flows.kernel.errors import OutputCheckError
+from flows.mapping.checks import raw_source
+from flows.mapping.plan import qualifier_steps
 from flows.mapping.sources.trial_summary import DATA_FACT_METHODS
 from flows.spec.model import Codelist, DomainSpec, Specs, Variable
 from flows.spec.sdtm_schema import TRACE
@@ -274,23 +276,27 @@ class _Registry:
             )
         )
 
-    def external_codelist(self, spec: Mapping[str, Any], user: str) -> str:
-        """An external dictionary or code list (spec keys dictionary, external_codelist: name, version_from)."""
+    def external_codelist(self, spec: Mapping[str, Any], user: str, data_type: str = "text") -> str:
+        """An external dictionary or code list (spec keys dictionary, external_codelist: name, version_from); a
+        dictionary's codes (MedDRA's integers, AEPTCD) get a codelist of their own: a CodeList has one DataType."""
         version = str(self.specs.study.lookup(spec["version_from"]))
-        key = ("external", spec["name"], version)
+        key = ("external", spec["name"], version, data_type)
         oid = "CL." + re.sub(r"[^A-Za-z0-9]", "", spec["name"]).upper()  # MedDRA -> CL.MEDDRA
-        entry = self.codelists.setdefault(key, {"oid": oid, "users": []})
+        oid += "" if data_type == "text" else f".{data_type.upper()}"  # its codes: CL.MEDDRA.INTEGER
+        entry = self.codelists.setdefault(key, {"oid": oid, "users": [], "data_type": data_type})
         entry["users"].append(user)
         return entry["oid"]
 
     def built_codelists(self) -> tuple[CodeList, ...]:
         out = []
-        for (kind, name, values), e in self.codelists.items():
+        for (kind, name, values, *_), e in self.codelists.items():
             users = tuple(e["users"])
             if kind == "sponsor":
                 out.append(_sponsor_codelist(self.specs, e["spec"], e["oid"], users, e["used"]))
             elif kind == "external":
-                out.append(CodeList(e["oid"], f"{name} {values}", None, (), False, users, external=(name, values)))
+                data_type = e["data_type"]
+                label = f"{name} {values}" + ("" if data_type == "text" else " codes")
+                out.append(CodeList(e["oid"], label, None, (), False, users, data_type, external=(name, values)))
             else:
                 out.append(_ct_codelist(self.specs, self.specs.codelists[name], values, e["oid"], users, e["used"]))
         return tuple(sorted(out, key=lambda c: c.oid))
@@ -343,21 +349,26 @@ def _sponsor_codelist(
     return CodeList(oid, spec["label"], None, terms, True, users)
 
 
-def _raw_columns(var: Variable, specs: Specs) -> str:
-    """'adverse_events.csv column meddra_pt' from the variable's source <raw file>.<column> (or several)."""
-    sources = [s.split(".", 1) for s in (var.source or "").split(", ")]
+def _raw_columns(source: str, specs: Specs) -> str:
+    """'adverse_events.csv column meddra_pt' from a source <raw file>.<column> (several joined by ', ')."""
+    sources = [s.split(".", 1) for s in source.split(", ")]
     return "; ".join(f"{specs.raw[f].file} column {c}" for f, c in sources)
+
+
+def _collected(source: str, specs: Specs) -> Origin:
+    """A Collected origin naming its raw columns."""
+    return Origin("Collected", "Investigator", _raw_columns(source, specs))
 
 
 def _origin(var: Variable, specs: Specs) -> Origin:
     if var.dictionary:  # a term a coding team assigns from a dictionary: Assigned (Define-XML 2.1, 5.3.11.3)
         version = specs.study.lookup(var.dictionary["version_from"])
         coded = f"{var.dictionary['name']} {version}" + (
-            f", coded from {_raw_columns(var, specs)}" if var.source else ""
+            f", coded from {_raw_columns(var.source, specs)}" if var.source else ""
         )
         return Origin("Assigned", "Sponsor", coded)
     if var.origin == "Collected":  # source: <raw file>.<column>, or several (a dataset of several forms)
-        return Origin("Collected", "Investigator", _raw_columns(var, specs))
+        return _collected(var.source or "", specs)
     if var.origin == "Predecessor":
         return Origin("Predecessor", None, var.source or var.method)
     return Origin(var.origin, "Sponsor")
@@ -470,6 +481,10 @@ def _value_list(
         if key in qualifiers:  # a SUPP-- qualifier: its own origin and method
             q = qualifiers[key]
             origin, item_method, label = Origin(q["qorig"], "Sponsor"), None, str(q["qlabel"])
+            parent = specs.sdtm[supp["parent"]]
+            collected = [s for step in qualifier_steps(q, user) if (s := raw_source(step, parent))]
+            if q["qorig"] == "Collected" and collected:  # the raw columns its map reads, as for a variable
+                origin = _collected(", ".join(collected), specs)
             if q.get("method"):
                 item_method = reg.method(str(q["method"]).strip(), f"MT.{user}", user)
         comment = reg.comment(entry["comment"], f"COM.{user}", user) if entry.get("comment") else None
@@ -501,8 +516,10 @@ def _dataset(
             codelist = reg.ct_codelist(var.codelist, var.values, user, used)
         elif var.sponsor_codelist:
             codelist = reg.sponsor_codelist(var.sponsor_codelist, user, used)
-        elif var.dictionary or var.external_codelist:
-            codelist = reg.external_codelist(var.dictionary or var.external_codelist, user)
+        elif var.dictionary:
+            codelist = reg.external_codelist(var.dictionary, user, data_type)
+        elif var.external_codelist:
+            codelist = reg.external_codelist(var.external_codelist, user)
         if var.value_level:
             vl, vl_items, vl_wheres = _value_list(domain, var, frame, specs, reg, method)
             value_list = vl.oid

@@ -38,4 +38,5 @@ ALGORITHM = Operation(
     row_wise=True,
     plain=lambda args: not args.get("time"),  # a date alone is copied as it is
     collects="date",
+    collects_also="time",
 )
