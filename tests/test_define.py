@@ -744,6 +744,10 @@ def linked(datasets, specs, lengths, tmp_path_factory) -> Path:
         for v in s.variables
         if v.origin == "Collected"
     }
+    for i, (d, s) in enumerate(specs.sdtm.items()):  # collected SUPP-- qualifiers (SUPPEX.EXTOTCEL): by QNAM
+        for q in ((s.records or {}).get("supplemental") or {}).get("qualifiers", []):
+            if q["qorig"] == "Collected":
+                pages[f"{d}.{q['qnam']}"] = (1 + i,)
     path = tmp_path_factory.mktemp("linked") / "define.xml"
     write_define(datasets, specs, lengths, CREATED, path, acrf=pages)
     return path

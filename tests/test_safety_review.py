@@ -125,9 +125,10 @@ BROKEN = (9, 14, 29)  # lines of raw/adverse_events.csv: headaches of 01-0004, 0
 def test_rejected_ae_rows_are_counted_in_every_table_that_reads_ae(raw_copy, tmp_path, specs):
     path = raw_copy / "adverse_events.csv"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    grade = lines[0].rstrip("\n").split(",").index("ctcae_grade")
     for n in BROKEN:
         fields = lines[n - 1].split(",")
-        fields[8] = "9"  # ctcae_grade: 1 to 5
+        fields[grade] = "9"  # ctcae_grade: 1 to 5
         lines[n - 1] = ",".join(fields)
     path.write_text("".join(lines), encoding="utf-8")
     result = run_export(raw_copy, tmp_path / "out", specs)
