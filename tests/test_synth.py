@@ -123,6 +123,7 @@ def assert_no_date_after(frames: dict[str, pd.DataFrame], as_of: str) -> None:
         "assessments": ["date"],
         "eligibility": ["date"],
         "adverse_events": ["start_date", "end_date"],
+        "vital_signs": ["date"],
     }
     for name, cols in dated.items():
         for col in cols:
@@ -358,12 +359,13 @@ def test_sample_is_what_the_generator_writes(tmp_path):
 
 
 def test_adverse_events_do_not_move_the_other_files(monkeypatch):
-    """AEs draw from their own random stream: other events leave the other files' values unchanged."""
+    """AEs draw from their own random stream: other events leave the other files' values unchanged (but the vital
+    signs, whose fevers follow the CRS events)."""
     before = synthesize(STUDY, 60, 5, AS_OF)
     monkeypatch.setattr(synth, "EVENTS", synth.EVENTS[::-1][:4])
     after = synthesize(STUDY, 60, 5, AS_OF)
     assert not before["adverse_events"].equals(after["adverse_events"])
-    for name in FILES[:-1]:
+    for name in set(FILES) - {"adverse_events", "vital_signs"}:
         pd.testing.assert_frame_equal(before[name], after[name])
 
 
@@ -455,4 +457,69 @@ def test_assignment_dates_do_not_move_the_other_columns(monkeypatch):
         before["enrollment"].drop(columns="assign_date"), after["enrollment"].drop(columns="assign_date")
     )
     for name in FILES[1:]:
+        pd.testing.assert_frame_equal(before[name], after[name])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Vital signs
+
+VS_CONTRACT = yaml.safe_load((SPECS / "raw" / "vital_signs.yaml").read_text(encoding="utf-8"))
+TIMEPOINTS = [p["tpt"] for p in STUDY["vital_signs"]["timepoints"]]
+INFUSION_VISIT = next(v["visit"] for v in STUDY["visits"]["schedule"] if v.get("infusion"))
+FIRST_VISIT = STUDY["visits"]["schedule"][0]["visit"]
+
+
+def test_vital_signs_within_the_contract(sample):
+    """Every value in its column's plausible range, systolic above diastolic, height at the first visit only, time
+    points on the infusion visit only."""
+    vs = sample["vital_signs"]
+    for col in VS_CONTRACT["columns"]:
+        if "min" in col:
+            given = vs.loc[vs[col["name"]] != "", col["name"]].astype(float)
+            assert given.between(col["min"], col["max"]).all(), col["name"]
+    assert (vs["systolic_bp"].astype(int) > vs["diastolic_bp"].astype(int)).all()
+    assert ((vs["height_cm"] != "") == (vs["visit"] == FIRST_VISIT)).all()
+    assert ((vs["timepoint"] != "") == (vs["visit"] == INFUSION_VISIT)).all()
+    assert vs["time"].str.fullmatch(r"([01]\d|2[0-3]):[0-5]\d").all()
+    assert not vs.duplicated(["subject", "visit", "timepoint"]).any()
+
+
+def test_vital_signs_follow_the_schedule(sample):
+    """A row per visit seen (as the assessments' dates say) and, for each infusion, one per time point on the
+    days after its start (0005: 2025-07-10T09:53)."""
+    vs, a = sample["vital_signs"], sample["assessments"]
+    seen = a.groupby(["subject", "visit"])["date"].first()
+    visits = vs[vs["timepoint"] == ""].set_index(["subject", "visit"])["date"]
+    assert visits.sort_index().equals(seen.sort_index())
+    points = vs[vs["timepoint"] != ""]
+    assert set(points["subject"]) == set(sample["dosing"]["subject"])
+    mine = points[points["subject"] == "0005"]
+    assert list(mine["timepoint"]) == TIMEPOINTS
+    assert list(mine["date"].iloc[[0, 1, 2, 3, -1]]) == ["2025-07-10"] * 3 + ["2025-07-11", "2025-07-23"]
+    assert mine["time"].iloc[0] < "09:53" < mine["time"].iloc[1]  # before the start, then after it
+
+
+def test_crs_shows_as_fever_and_hypotension(sample):
+    """Each CRS event: a temperature >= 38.0 C the day it starts; from ASTCT grade 2, systolic below 90 mmHg then;
+    no fever in a subject without CRS, none before an infusion."""
+    vs, ae = sample["vital_signs"], sample["adverse_events"]
+    crs = ae[ae["meddra_pt"] == SPECIAL["CRS"]]
+    assert len(crs) >= 10 and (crs["astct_grade"].astype(int) >= 2).any()
+    for _, event in crs.iterrows():
+        day = vs[(vs["subject"] == event["subject"]) & (vs["date"] == event["start_date"])]
+        assert day["temperature_c"].astype(float).max() >= 38.0, event["subject"]
+        if int(event["astct_grade"]) >= 2:
+            assert day["systolic_bp"].astype(int).min() < 90, event["subject"]
+    fever = vs[vs["temperature_c"].astype(float) >= 38.0]
+    assert set(fever["subject"]) <= set(crs["subject"])
+    assert not (fever["timepoint"] == TIMEPOINTS[0]).any()
+
+
+def test_vital_signs_do_not_move_the_other_files(monkeypatch):
+    """Vital signs draw from their own random stream: the other files keep their values for a seed."""
+    before = synthesize(STUDY, 60, 5, AS_OF)
+    monkeypatch.setattr(synth, "VS_STREAM", synth.VS_STREAM + 100)
+    after = synthesize(STUDY, 60, 5, AS_OF)
+    assert not before["vital_signs"].equals(after["vital_signs"])
+    for name in set(FILES) - {"vital_signs"}:
         pd.testing.assert_frame_equal(before[name], after[name])

@@ -21,8 +21,10 @@ from flows.spec.model import DomainSpec
 
 
 def _unpivot(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
-    """Long records from wide rows: one record per row and listed column (name and value in two new fields)."""
+    """Long records from wide rows: one record per row and listed column (name and value in two new fields); the
+    value is text, each column's as its own type writes it (an integer column's 72, not 72.0 beside a float's)."""
     keep = [c for c in frame.columns if c not in how["columns"]]
+    frame = frame.astype({c: "str" for c in how["columns"]})
     long = frame.melt(id_vars=keep, value_vars=list(how["columns"]), var_name=how["name"], value_name=how["value"])
     return long.astype({how["name"]: "str", how["value"]: "str"})
 
