@@ -480,7 +480,7 @@ def test_vital_signs_within_the_contract(sample):
     assert (vs["systolic_bp"].astype(int) > vs["diastolic_bp"].astype(int)).all()
     assert ((vs["height_cm"] != "") == (vs["visit"] == FIRST_VISIT)).all()
     assert ((vs["timepoint"] != "") == (vs["visit"] == INFUSION_VISIT)).all()
-    assert vs["time"].str.fullmatch(r"([01]\d|2[0-3]):[0-5]\d").all()
+    assert vs["time_of_day"].str.fullmatch(r"([01]\d|2[0-3]):[0-5]\d").all()
     assert not vs.duplicated(["subject", "visit", "timepoint"]).any()
 
 
@@ -496,7 +496,7 @@ def test_vital_signs_follow_the_schedule(sample):
     mine = points[points["subject"] == "0005"]
     assert list(mine["timepoint"]) == TIMEPOINTS
     assert list(mine["date"].iloc[[0, 1, 2, 3, -1]]) == ["2025-07-10"] * 3 + ["2025-07-11", "2025-07-23"]
-    assert mine["time"].iloc[0] < "09:53" < mine["time"].iloc[1]  # before the start, then after it
+    assert mine["time_of_day"].iloc[0] < "09:53" < mine["time_of_day"].iloc[1]  # before the start, then after it
 
 
 def test_crs_shows_as_fever_and_hypotension(sample):

@@ -1043,7 +1043,7 @@ def _vital_signs(
         "visit": _text(visit, design.visits),
         "timepoint": _text(point + 1, ["", *names]),
         "date": _dates(day),
-        "time": clock,
+        "time_of_day": clock,
         "position": _text((point >= 0).astype(np.int32), POSITIONS),
         "height_cm": _blank(~first, _fixed(height[subject], 1)),
         "temperature_c": _fixed(temp, 1),
