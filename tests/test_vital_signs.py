@@ -47,9 +47,11 @@ def test_baseline_weight_is_the_weight_of_the_dose(vs):
     assert (dosed["VSORRES"], dosed["VSORRESU"], dosed["VSSTRESN"], dosed["VSSTRESU"]) == ("66.7", "kg", 66.7, "kg")
     assert (dosed["VSLOBXFL"], dosed["VSDTC"], dosed["VSDY"], dosed["VISITNUM"]) == ("Y", "2025-07-10", 1, 3)
     assert dosed["VSTEST"] == "Weight" and dosed["VSPOS"] is None and dosed["VSTPT"] is None
+    assert dosed["EPOCH"] == "SCREENING"  # before the infusion, though dated only by its day
     screening = record(vs, "0005", "WEIGHT", "SCREENING")
     assert (screening["VSSTRESN"], screening["VISITNUM"]) == (66.7, 1)
     assert screening["VSLOBXFL"] is None and screening["VSDTC"] is None and screening["VSDY"] is None
+    assert screening["EPOCH"] == "SCREENING"
 
 
 def test_height_at_screening(vs):

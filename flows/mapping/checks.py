@@ -16,9 +16,9 @@ from flows.spec.model import DomainSpec, RawColumn, Specs, Variable
 
 
 def _source_fields(spec: DomainSpec, specs: Specs, where: str) -> set[str]:
-    """The columns of a domain's raw sources (one contract, or a list whose valid rows are taken in turn), each a
-    contract naming its subject columns alike: a column some of them lack is null on their records (VS takes the
-    weight of the enrollment and infusion forms beside the vital signs form's measurements)."""
+    """The columns of a domain's raw sources (one contract, or a list whose valid rows are taken in turn): a column
+    some of them lack is null on their records (VS takes the weight of the enrollment and infusion forms beside the
+    vital signs form's measurements); the subject columns (roles SITEID, SUBJID) go by the first source's names."""
     named = spec.records["from"]
     if not spec.raw_sources or not all(isinstance(s, str) for s in spec.raw_sources) or isinstance(named, Mapping):
         raise SpecError(f"{where}: a raw contract's name, or a list of them")
@@ -26,10 +26,11 @@ def _source_fields(spec: DomainSpec, specs: Specs, where: str) -> set[str]:
         if source not in specs.raw:
             raise SpecError(f"{where}: no contract for raw file '{source}' in specs/raw")
     contracts = [specs.raw[s] for s in spec.raw_sources]
-    if len({tuple(c.subject_columns) for c in contracts}) > 1:
+    if len({(bool(c.role("SITEID")), bool(c.role("SUBJID"))) for c in contracts}) > 1:
         named = {c.name: c.subject_columns for c in contracts}
-        raise SpecError(f"{where}: the sources name their subject columns (roles SITEID, SUBJID) differently: {named}")
-    return set.union(*(set(c.column_names) for c in contracts))
+        raise SpecError(f"{where}: the sources identify subjects by different roles (SITEID, SUBJID): {named}")
+    first, others = contracts[0], contracts[1:]
+    return set(first.column_names).union(*(set(c.column_names) - set(c.subject_columns) for c in others))
 
 
 def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:

@@ -99,12 +99,22 @@ def _raw_records(frame: pd.DataFrame) -> pd.DataFrame:
     return records
 
 
+def _subjects_as(frame: pd.DataFrame, name: str, first: str, ctx: Context) -> pd.DataFrame:
+    """A source's records with its subject columns (roles SITEID, SUBJID) named as the first source names them."""
+    records = _raw_records(frame)
+    if name == first:
+        return records
+    own, theirs = ctx.specs.raw[name], ctx.specs.raw[first]
+    names = {own.role(r): theirs.role(r) for r in ("SITEID", "SUBJID") if own.role(r) and own.role(r) != theirs.role(r)}
+    return records.rename(columns=names) if names else records
+
+
 def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
     """The records of a domain: valid rows of its raw file (unpivoted or grouped, then filtered), a study.yaml
     list (exploded), or a named record source. Raw records keep their file (`_file`) and line (`_line`)."""
     rec = spec.records
     if "from" in rec:
-        parts = [_raw_records(ctx.valid[name]) for name in spec.raw_sources]
+        parts = [_subjects_as(ctx.valid[name], name, spec.raw_sources[0], ctx) for name in spec.raw_sources]
         records = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         if "unpivot" in rec:
             records = _unpivot(records, rec["unpivot"])
