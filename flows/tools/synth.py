@@ -974,7 +974,6 @@ def _vital_signs(
     except (KeyError, TypeError) as exc:
         raise ValueError(f"study spec: missing or malformed vital_signs entry ({exc!r}); see specs/study.yaml") from exc
     n = len(subj.kind)
-    index = {s: i for i, s in enumerate(ids.to_pylist())}
     # visit rows: every visit seen but the infusion's, whose measurements are the time points
     s_v, v_v = np.nonzero(subj.seen & (np.arange(subj.seen.shape[1]) != design.infusion))
     at_v = subj.dates[s_v, v_v] * 1440 + _between(
@@ -982,7 +981,7 @@ def _vital_signs(
     )
     # time-point rows: from each infusion start, jittered by up to 1/24 of the planned time (5 to 60 minutes)
     dosing = files["dosing"]
-    d_subject = np.array([index[s] for s in dosing["subject"].to_pylist()], np.int64)
+    d_subject = np.asarray(pc.index_in(dosing["subject"], value_set=ids), np.int64)
     d_start = np.array(pc.strptime(dosing["start"], format="%Y-%m-%dT%H:%M", unit="s").cast(pa.int64())) // 60
     s_t = np.repeat(d_subject, len(points))
     t_t = np.tile(np.arange(len(points)), len(d_subject))
@@ -1000,7 +999,7 @@ def _vital_signs(
     subject, visit, point, at = subject[order], visit[order], point[order], at[order]
     rows, day = len(subject), at // 1440
 
-    female = np.array([x == "F" for x in files["enrollment"]["sex"].to_pylist()])
+    female = np.asarray(pc.equal(files["enrollment"]["sex"], "F"), bool)
     height = np.where(female, rng.normal(*HEIGHT["F"], n), rng.normal(*HEIGHT["M"], n))
     height = np.rint(np.clip(height, *HEIGHT_RANGE) * 10).astype(np.int64)
     temp = np.rint(_well(rng, TEMP, subject, n) * 10).astype(np.int64)
@@ -1010,25 +1009,25 @@ def _vital_signs(
 
     special, _, _ = _safety(study)
     ae = files["adverse_events"]
-    crs = np.array([pt == special.get("CRS") for pt in ae["meddra_pt"].to_pylist()], bool)
-    if crs.any():
-        c_subject = np.array([index[s] for s in ae["subject"].filter(pa.array(crs)).to_pylist()], np.int64)
-        c_start = np.array(ae["start_date"].filter(pa.array(crs)).cast(pa.date32()).cast(pa.int32()), np.int64)
-        ends = ae["end_date"].filter(pa.array(crs)).to_pylist()
-        c_end = np.array([_day(e) if e else -1 for e in ends], np.int64)
-        c_end = np.where(c_end >= 0, c_end, c_start + FEVER_DAYS - 1)
-        c_grade = np.array([int(g) for g in ae["astct_grade"].filter(pa.array(crs)).to_pylist()], np.int64)
+    crs = pc.equal(ae["meddra_pt"], pa.scalar(special.get("CRS", ""), pa.string()))
+    if pc.any(crs).as_py():
+        # a subject has at most one CRS event (one per kind of event): its onset, end and grade by subject
+        c_subject = np.asarray(pc.index_in(ae["subject"].filter(crs), value_set=ids), np.int64)
+        c_start = np.asarray(ae["start_date"].filter(crs).cast(pa.date32()).cast(pa.int32()), np.int64)
+        ends = pc.if_else(
+            pc.equal(ae["end_date"].filter(crs), ""), pa.scalar(None, pa.string()), ae["end_date"].filter(crs)
+        )
+        c_end = np.asarray(ends.cast(pa.date32()).cast(pa.int32()).fill_null(-1), np.int64)
+        c_grade = np.asarray(ae["astct_grade"].filter(crs).cast(pa.int64()), np.int64)
+        onset, fever_end, grade = np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros(n, np.int64)
+        onset[c_subject], grade[c_subject] = c_start, c_grade
+        fever_end[c_subject] = np.minimum(
+            np.where(c_end >= 0, c_end, c_start + FEVER_DAYS - 1), c_start + FEVER_DAYS - 1
+        )
         early = (point >= 0) & (planned[np.maximum(point, 0)] < FEVER_FROM)
-        fever = np.zeros(rows, bool)
-        low = np.zeros(rows, bool)
-        grade = np.zeros(rows, np.int64)
-        for k in range(len(c_subject)):
-            mine = (subject == c_subject[k]) & (day >= c_start[k]) & ~early
-            hot = mine & (day <= np.minimum(c_end[k], c_start[k] + FEVER_DAYS - 1))
-            fever |= hot
-            grade = np.where(hot, np.maximum(grade, c_grade[k]), grade)
-            low |= hot & (c_grade[k] >= 2) & (day < c_start[k] + HYPOTENSION_DAYS)
-        hi = np.minimum(FEVER[1] + FEVER_GRADE * np.maximum(grade - 1, 0), 409)
+        fever = (onset[subject] >= 0) & (day >= onset[subject]) & (day <= fever_end[subject]) & ~early
+        low = fever & (grade[subject] >= 2) & (day < onset[subject] + HYPOTENSION_DAYS)
+        hi = np.minimum(FEVER[1] + FEVER_GRADE * np.maximum(grade[subject] - 1, 0), 409)
         temp = np.where(fever, _between(rng, np.full(rows, FEVER[0]), hi), temp)
         heart = np.where(fever, heart + _between(rng, *(np.full(rows, b) for b in FEVER_HEART_RATE)), heart)
         systolic = np.where(low, _between(rng, *(np.full(rows, b) for b in HYPOTENSION[0])), systolic)
