@@ -133,7 +133,7 @@ def test_every_collected_origin_points_at_pages_annotated_with_its_variable(tran
         shown = {var, f"{domain}.{var}"} | ({f"{qnam[0]} in {domain}"} if domain.startswith("SUPP") else set())
         for number in (int(p) for p in ref.get("PageRefs").split()):
             assert shown & set(heads(pages[number - 1])), (item.get("OID"), number)
-    assert collected == 41  # 44 collected in the specs; AEDECOD, AEBODSYS, AESOC are Assigned (a dictionary)
+    assert collected == 46  # the Collected variables of the specs, VS and the MedDRA terms (Assigned) included
 
 
 def test_bookmarks_per_form_and_per_dataset(transfer, specs, pages):
@@ -143,12 +143,12 @@ def test_bookmarks_per_form_and_per_dataset(transfer, specs, pages):
     assert [t for t, _ in marks] == [f"{c.name.replace('_', ' ').capitalize()} ({c.file})" for c in specs.raw.values()]
     for (title, number), contract in zip(marks, specs.raw.values(), strict=True):
         assert f"Form {contract.name}: raw file {contract.file}" in [t for _, _, _, t in pages[number - 1]], title
-    assert len(reader.pages) == max(n for _, n in marks) + 1  # enrollment, the longest form, takes two pages
+    assert len(reader.pages) == 8  # adverse events and enrollment take two pages each
     # by dataset: each at the first page whose annotations name it (bare on a one-dataset page, else DOMAIN.VAR)
     assert datasets.title == "Datasets"
     by_dataset = {m.title.split()[0]: reader.get_destination_page_number(m) + 1 for m in children}
     # the AE form (its MedDRA hierarchy) takes pages 1-2
-    assert by_dataset == {"AE": 1, "DM": 6, "DS": 6, "EX": 4, "SUPPEX": 4, "IE": 5, "QS": 3, "RS": 3, "SV": 3}
+    assert by_dataset == {"AE": 1, "DM": 6, "DS": 6, "EX": 4, "SUPPEX": 4, "VS": 4, "IE": 5, "QS": 3, "RS": 3, "SV": 3}
     for domain, number in by_dataset.items():
         page_boxes = boxes(pages[number - 1])
         assert any(b.startswith(f"{domain} (") for b in page_boxes)
@@ -159,7 +159,7 @@ def test_bookmarks_per_form_and_per_dataset(transfer, specs, pages):
     "form, page_field, expected",
     [
         ("enrollment", "initials", "personal data, never output"),  # pii
-        ("enrollment", "weight_kg", "collected; no SDTM variable in this transfer takes it"),  # in no dataset
+        ("adverse_events", "meddra_version", "collected; no SDTM variable in this transfer takes it"),  # checked
         ("dosing", "planned_level", "collected to check other fields; no SDTM variable in this transfer takes it"),
     ],
 )

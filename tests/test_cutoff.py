@@ -98,16 +98,32 @@ def valid_rows() -> dict[str, pd.DataFrame]:
             ["site", "subject", "infusion", "start"],
         ),
         "eligibility": text([], ["site", "subject", "criterion", "date"]),
+        "vital_signs": text(
+            [
+                {"site": "01", "subject": "0001", "visit": "SCREENING", "date": "2025-05-21"},
+                {"site": "01", "subject": "0001", "visit": "DAY 1", "date": "2025-07-01"},  # the cut's day: kept
+                {"site": "01", "subject": "0001", "visit": "DAY 1", "date": "2025-07-02"},  # after: left out
+            ],
+            ["site", "subject", "visit", "date"],
+        ),
     }
 
 
 def test_rows_after_the_cut_are_left_out_and_counted(specs):
     kept, dropped = apply_cutoff(valid_rows(), specs, CUT)
-    assert dropped == {"enrollment": 1, "adverse_events": 2, "assessments": 2, "dosing": 1, "eligibility": 0}
+    assert dropped == {
+        "enrollment": 1,
+        "adverse_events": 2,
+        "assessments": 2,
+        "dosing": 1,
+        "eligibility": 0,
+        "vital_signs": 1,
+    }
     assert kept["enrollment"]["subject"].tolist() == ["0001", "0002"]  # 0003 consented after the cut
     assert kept["adverse_events"]["ae_number"].tolist() == ["1", "2", "3"]
     assert kept["assessments"]["visit"].tolist() == ["SCREENING"]  # 01-0009 has no enrollment row: left out too
     assert kept["dosing"]["subject"].tolist() == ["0001"]  # a date-time is cut by its day
+    assert kept["vital_signs"]["date"].tolist() == ["2025-05-21", "2025-07-01"]
 
 
 def test_what_happened_after_the_cut_is_blanked_in_the_rows_kept(specs):

@@ -781,7 +781,7 @@ def test_annotated_crf_and_a_page_reference_on_every_collected_origin(linked, sp
         domain = item.get("OID").split(".")[1]
         expected = f"{1 + order[domain]} {2 + order[domain]}" if domain == "DS" else f"{1 + order[domain]}"
         assert (ref.get("Type"), ref.get("PageRefs")) == ("PhysicalRef", expected), item.get("OID")
-    assert collected == 41  # 44 collected in the specs; AEDECOD, AEBODSYS, AESOC are Assigned (a dictionary)
+    assert collected == 46  # the Collected variables of the specs, VS and the MedDRA terms (Assigned) included
     assert check_oids(ET.parse(linked).getroot()) == []
 
 

@@ -27,3 +27,11 @@ def test_dtc_reads_one_or_two_columns(specs):
     ctx = context(specs, {"d": ["2025-06-17", "2025-06"], "t": ["08:30", "08:30"]})
     assert run("{dtc: d}", ctx).tolist() == ["2025-06-17", "2025-06"]
     assert run("{dtc: {date: d, time: t}}", ctx).tolist() == ["2025-06-17T08:30", "2025-06"]  # partial: no time
+
+
+def test_dtc_date_only_keeps_the_date_of_a_date_time(specs):
+    """The weight a dose was computed with: measured that day before the infusion, so not at the infusion's time."""
+    ctx = context(specs, {"start": ["2025-07-10T09:53", "2025-07-10", None]})
+    out = run("{dtc: {date: start, date_only: true}}", ctx).tolist()
+    assert out[:2] == ["2025-07-10", "2025-07-10"] and out[2] != out[2]  # a null stays null (NaN)
+    assert run("{dtc: start}", ctx).tolist()[0] == "2025-07-10T09:53"  # without it: the date-time

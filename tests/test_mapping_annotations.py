@@ -35,7 +35,8 @@ def texts(notes, field) -> list[str]:
         # unpivoted dates: the constant that tells their DS records apart
         (
             ("enrollment", "consent_date"),
-            ["DM: RFICDTC", "DM: RFPENDTC", "DM: AGE", "DS: DSSTDTC when DSDECOD = INFORMED CONSENT OBTAINED"],
+            ["DM: RFICDTC", "DM: RFPENDTC", "DM: AGE", "DS: DSSTDTC when DSDECOD = INFORMED CONSENT OBTAINED"]
+            + ["VS: VISIT", "VS: EPOCH"],  # the enrollment form's weight: a VS record at screening
         ),
         (("enrollment", "assign_date"), ["DS: DSSTDTC when DSDECOD = ENTERED INTO TRIAL"]),
         (("enrollment", "eos_date"), ["DM: RFPENDTC", "DS: DSSTDTC when DSCAT = DISPOSITION EVENT"]),
@@ -54,13 +55,8 @@ def test_column_annotations(notes, field, expected):
     "contract, column, why",
     [
         ("enrollment", "initials", "personal data, never output"),
-        ("enrollment", "weight_kg", "collected; no SDTM variable in this transfer takes it"),
+        ("adverse_events", "meddra_version", "collected; no SDTM variable in this transfer takes it"),
         ("dosing", "planned_level", "collected to check other fields; no SDTM variable in this transfer takes it"),
-        (
-            "dosing",
-            "infusion",
-            "identifies the row within the subject (key); no SDTM variable in this transfer takes it",
-        ),
     ],
 )
 def test_not_submitted(notes, specs, contract, column, why):
@@ -93,7 +89,7 @@ def test_a_supplemental_qualifier_reading_a_raw_column_is_annotated_in_its_supp_
 def test_every_collected_variable_is_annotated_on_a_field(notes, specs):
     annotated = {(n.dataset, n.variable) for field in notes.values() for n in field}
     collected = {(d, v.name) for d, s in specs.sdtm.items() for v in s.variables if v.origin == "Collected"}
-    assert len(collected) == 41 and collected <= annotated  # the MedDRA terms are Assigned (a dictionary)
+    assert len(collected) == 46 and collected <= annotated  # the MedDRA terms are Assigned (a dictionary)
 
 
 def test_the_columns_that_feed_nothing(notes, specs):
@@ -101,9 +97,6 @@ def test_the_columns_that_feed_nothing(notes, specs):
     assert set(notes) <= every
     assert sorted(every - set(notes)) == [
         ("adverse_events", "meddra_version"),  # checked against study.yaml's MedDRA version (a row rule)
-        ("dosing", "infusion"),  # the infusion number: EX has one record per infusion and no --SPID
         ("dosing", "planned_level"),  # checked against the enrollment's level (a parent rule)
-        ("dosing", "weight_kg"),
         ("enrollment", "initials"),  # personal data
-        ("enrollment", "weight_kg"),
-    ]
+    ]  # the weights, the infusion number and the total cells feed VS and SUPPEX

@@ -62,6 +62,12 @@ from tests.test_specs import broken
             "  from: [assessments, quests]\n",
             "qs.yaml: records.from: no contract for raw file 'quests' in specs/raw",
         ),
+        (  # several sources: a column none of them has (each may lack what another has)
+            "sdtm/vs.yaml",
+            "map: {assign: position, when:",
+            "map: {assign: posture, when:",
+            "vs.yaml: variables.VSPOS.map.assign.column: unknown column 'posture'",
+        ),
         (  # sources that are not contract names
             "sdtm/qs.yaml",
             "  from: assessments\n",

@@ -18,7 +18,13 @@ def test_last_dates_by_subject_over_several_columns():
 
 
 def test_last_contact_reads_the_child_files(specs):
-    assert set(child_files(specs, "enrollment")) == {"adverse_events", "assessments", "dosing", "eligibility"}
+    assert set(child_files(specs, "enrollment")) == {
+        "adverse_events",
+        "assessments",
+        "dosing",
+        "eligibility",
+        "vital_signs",
+    }
     assert set(raw_reads(specs.sdtm["DM"], specs)) == set(child_files(specs, "enrollment"))
     empty = {n: pd.DataFrame({c.name: pd.Series(dtype="str") for c in specs.raw[n].columns}) for n in specs.raw}
     dosing = empty["dosing"].copy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def rename_column(specs: Path, raw: Path, contract: str, old: str, new: str) -> 
             text = text.replace(f"column: {old}", f"column: {new}").replace(f"other: {old}}}", f"other: {new}}}")
             text = text.replace(f"{{{old}: ", f"{{{new}: ").replace(f"date: {old}", f"date: {new}")
             text = text.replace(f"at: {old},", f"at: {new},").replace(f"[{old}, ", f"[{new}, ")
-        elif path.parent.name == "sdtm" and f"from: {contract}" in text:
+        elif path.parent.name == "sdtm" and re.search(rf"from: (\[[^\]]*)?\b{contract}\b", text):  # or a list
             for pattern in (": {old}}}", ": {old},", "column: {old}", "[{old}]", "[{old}, ", ", {old}]", ", {old},"):
                 text = text.replace(pattern.format(old=old), pattern.format(old=new))
         elif path.parent.name == "raw" and f"parent: {contract}" in text:
@@ -45,7 +46,7 @@ def spec_copy(tmp_path: Path) -> Path:
     return target
 
 
-def test_renamed_raw_columns_still_export_the_same_datasets(tmp_path, spec_copy, raw_copy):
+def test_renamed_raw_columns_still_export_the_same_datasets(tmp_path, spec_copy, raw_copy, sample_export):
     for contract, old, new in [
         ("enrollment", "sex", "gender"),
         ("enrollment", "consent_date", "icf_signed"),
@@ -60,6 +61,8 @@ def test_renamed_raw_columns_still_export_the_same_datasets(tmp_path, spec_copy,
     assert result.exit_code == 0, result.message
     for domain in ("dm", "ex", "ie", "ti", "ts"):
         assert (result.transfer / "csv" / f"{domain}.csv").read_bytes() == (FIXTURE / f"{domain}.csv").read_bytes()
+    # VS reads three forms; the enrollment form's site column named otherwise is still the same subject's
+    assert (result.transfer / "csv" / "vs.csv").read_bytes() == (sample_export[1] / "csv" / "vs.csv").read_bytes()
 
 
 TV = """# Trial Visits (SDTMIG 3.4), added by specs alone.

@@ -61,3 +61,36 @@ def test_build_records_from_a_filtered_raw_file(specs):
     ctx = Context("DM", pd.DataFrame(), specs, specs.raw["enrollment"], {"enrollment": enrollment}, {"DM": {}})
     out = build_records(spec, ctx)
     assert out["subject"].tolist() == ["1", "3"] and out["_line"].tolist() == [2, 4]
+
+
+def test_unpivot_writes_each_columns_value_as_its_type_does():
+    """Typed raw columns (validation makes integer Int64, float Float64): 72 stays 72 beside a float's 65.0."""
+    wide = pd.DataFrame(
+        {"hr": pd.array([72, None], dtype="Int64"), "kg": pd.array([65.9, 66.0], dtype="Float64"), "_line": [2, 3]}
+    )
+    long = _unpivot(wide, {"columns": ["hr", "kg"], "name": "test", "value": "result"})
+    assert long["result"].fillna("").tolist() == ["72", "", "65.9", "66.0"]
+
+
+def test_records_of_several_forms_take_each_forms_rows_with_its_own_columns(specs):
+    """VS: the vital signs form's rows, the enrollment form's and the infusion form's, each with its file and line; a
+    column a form lacks is null on its rows (the weight on the vital signs form, the heart rate on the others), so
+    it makes no record."""
+    vital = pd.DataFrame({"subject": ["1"], "heart_rate": pd.array([72], dtype="Int64")}, index=[2])
+    enrollment = pd.DataFrame({"subject": ["1", "2"], "weight_kg": pd.array([65.9, None], dtype="Float64")})
+    enrollment.index = pd.RangeIndex(2, 4)
+    dosing = pd.DataFrame({"subject": ["1"], "weight_kg": pd.array([66.0], dtype="Float64")}, index=[2])
+    valid = {"vital_signs": vital, "enrollment": enrollment, "dosing": dosing}
+    for name, frame in valid.items():
+        frame["_file"] = f"{name}.csv"
+    spec = specs.sdtm["VS"]
+    unpivot = {"columns": ["weight_kg", "heart_rate"], "name": "test", "value": "result"}
+    spec = type(spec)(**{**spec.__dict__, "records": {**spec.records, "unpivot": unpivot}})
+    ctx = Context("VS", pd.DataFrame(), specs, specs.raw["vital_signs"], valid, {"VS": {}})
+    out = build_records(spec, ctx)
+    got = out[["_file", "_line", "subject", "test", "result"]].values.tolist()
+    assert got == [  # by unpivoted column, then the forms' rows in turn
+        ["enrollment.csv", 2, "1", "weight_kg", "65.9"],  # subject 2 has no weight: no record
+        ["dosing.csv", 2, "1", "weight_kg", "66.0"],
+        ["vital_signs.csv", 2, "1", "heart_rate", "72"],
+    ]

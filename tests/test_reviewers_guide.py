@@ -124,7 +124,7 @@ def test_data_flow_counts_come_from_the_manifest(guide, transfer, specs):
     for file, counts in manifest["inputs"].items():
         keys = ("read", "valid", "rejected", "cut", "tabulated", "not_tabulated")
         assert rows[file][2:8] == [str(counts[k]) for k in keys], file
-    assert rows["enrollment.csv"][1] == "DM, DS"
+    assert rows["enrollment.csv"][1] == "DM, DS, VS"  # the weight at screening: VS
     assert rows["assessments.csv"][1] == "QS, RS, SV"
 
 

@@ -123,6 +123,7 @@ def assert_no_date_after(frames: dict[str, pd.DataFrame], as_of: str) -> None:
         "assessments": ["date"],
         "eligibility": ["date"],
         "adverse_events": ["start_date", "end_date"],
+        "vital_signs": ["date"],
     }
     for name, cols in dated.items():
         for col in cols:
@@ -358,12 +359,13 @@ def test_sample_is_what_the_generator_writes(tmp_path):
 
 
 def test_adverse_events_do_not_move_the_other_files(monkeypatch):
-    """AEs draw from their own random stream: other events leave the other files' values unchanged."""
+    """AEs draw from their own random stream: other events leave the other files' values unchanged (but the vital
+    signs, whose fevers follow the CRS events)."""
     before = synthesize(STUDY, 60, 5, AS_OF)
     monkeypatch.setattr(synth, "EVENTS", synth.EVENTS[::-1][:4])
     after = synthesize(STUDY, 60, 5, AS_OF)
     assert not before["adverse_events"].equals(after["adverse_events"])
-    for name in FILES[:-1]:
+    for name in set(FILES) - {"adverse_events", "vital_signs"}:
         pd.testing.assert_frame_equal(before[name], after[name])
 
 
@@ -493,7 +495,7 @@ def test_onset_times_do_not_move_the_other_columns(monkeypatch):
     pd.testing.assert_frame_equal(
         before["adverse_events"].drop(columns="start_time"), after["adverse_events"].drop(columns="start_time")
     )
-    for name in FILES[:-1]:
+    for name in (n for n in FILES if n != "adverse_events"):  # vital signs follow the onset dates, not the times
         pd.testing.assert_frame_equal(before[name], after[name])
 
 
@@ -507,3 +509,68 @@ def test_a_term_table_of_another_meddra_version_is_refused(tmp_path):
     (tmp_path / "dictionaries" / "meddra.yaml").write_text(table, encoding="utf-8")
     with pytest.raises(ValueError, match=r"meddra.yaml: MedDRA 26.0, but the study codes with 27.1"):
         synthesize(STUDY, 10, 1, AS_OF, tmp_path / "raw")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Vital signs
+
+VS_CONTRACT = yaml.safe_load((SPECS / "raw" / "vital_signs.yaml").read_text(encoding="utf-8"))
+TIMEPOINTS = [p["tpt"] for p in STUDY["vital_signs"]["timepoints"]]
+INFUSION_VISIT = next(v["visit"] for v in STUDY["visits"]["schedule"] if v.get("infusion"))
+FIRST_VISIT = STUDY["visits"]["schedule"][0]["visit"]
+
+
+def test_vital_signs_within_the_contract(sample):
+    """Every value in its column's plausible range, systolic above diastolic, height at the first visit only, time
+    points on the infusion visit only."""
+    vs = sample["vital_signs"]
+    for col in VS_CONTRACT["columns"]:
+        if "min" in col:
+            given = vs.loc[vs[col["name"]] != "", col["name"]].astype(float)
+            assert given.between(col["min"], col["max"]).all(), col["name"]
+    assert (vs["systolic_bp"].astype(int) > vs["diastolic_bp"].astype(int)).all()
+    assert ((vs["height_cm"] != "") == (vs["visit"] == FIRST_VISIT)).all()
+    assert ((vs["timepoint"] != "") == (vs["visit"] == INFUSION_VISIT)).all()
+    assert vs["time_of_day"].str.fullmatch(r"([01]\d|2[0-3]):[0-5]\d").all()
+    assert not vs.duplicated(["subject", "visit", "timepoint"]).any()
+
+
+def test_vital_signs_follow_the_schedule(sample):
+    """A row per visit seen (as the assessments' dates say) and, for each infusion, one per time point on the
+    days after its start (0005: 2025-07-10T09:53)."""
+    vs, a = sample["vital_signs"], sample["assessments"]
+    seen = a.groupby(["subject", "visit"])["date"].first()
+    visits = vs[vs["timepoint"] == ""].set_index(["subject", "visit"])["date"]
+    assert visits.sort_index().equals(seen.sort_index())
+    points = vs[vs["timepoint"] != ""]
+    assert set(points["subject"]) == set(sample["dosing"]["subject"])
+    mine = points[points["subject"] == "0005"]
+    assert list(mine["timepoint"]) == TIMEPOINTS
+    assert list(mine["date"].iloc[[0, 1, 2, 3, -1]]) == ["2025-07-10"] * 3 + ["2025-07-11", "2025-07-23"]
+    assert mine["time_of_day"].iloc[0] < "09:53" < mine["time_of_day"].iloc[1]  # before the start, then after it
+
+
+def test_crs_shows_as_fever_and_hypotension(sample):
+    """Each CRS event: a temperature >= 38.0 C the day it starts; from ASTCT grade 2, systolic below 90 mmHg then;
+    no fever in a subject without CRS, none before an infusion."""
+    vs, ae = sample["vital_signs"], sample["adverse_events"]
+    crs = ae[ae["meddra_pt"] == SPECIAL["CRS"]]
+    assert len(crs) >= 10 and (crs["astct_grade"].astype(int) >= 2).any()
+    for _, event in crs.iterrows():
+        day = vs[(vs["subject"] == event["subject"]) & (vs["date"] == event["start_date"])]
+        assert day["temperature_c"].astype(float).max() >= 38.0, event["subject"]
+        if int(event["astct_grade"]) >= 2:
+            assert day["systolic_bp"].astype(int).min() < 90, event["subject"]
+    fever = vs[vs["temperature_c"].astype(float) >= 38.0]
+    assert set(fever["subject"]) <= set(crs["subject"])
+    assert not (fever["timepoint"] == TIMEPOINTS[0]).any()
+
+
+def test_vital_signs_do_not_move_the_other_files(monkeypatch):
+    """Vital signs draw from their own random stream: the other files keep their values for a seed."""
+    before = synthesize(STUDY, 60, 5, AS_OF)
+    monkeypatch.setattr(synth, "VS_STREAM", synth.VS_STREAM + 100)
+    after = synthesize(STUDY, 60, 5, AS_OF)
+    assert not before["vital_signs"].equals(after["vital_signs"])
+    for name in set(FILES) - {"vital_signs"}:
+        pd.testing.assert_frame_equal(before[name], after[name])

@@ -82,6 +82,7 @@ def test_diff_against_previous_transfer(raw_copy, tmp_path):
     edit_csv(raw_copy / "enrollment.csv", lambda f: f[f["subject"] != "0033"])
     edit_csv(raw_copy / "eligibility.csv", lambda f: f[f["subject"] != "0033"])
     edit_csv(raw_copy / "assessments.csv", lambda f: f[f["subject"] != "0033"])
+    edit_csv(raw_copy / "vital_signs.csv", lambda f: f[f["subject"] != "0033"])
     edit_csv(raw_copy / "enrollment.csv", lambda f: f.assign(race=f["race"].mask(f["subject"] == "0002", "WHITE")))
     edit_csv(raw_copy / "dosing.csv", lambda f: f.assign(lot=f["lot"].mask(f["subject"] == "0001", "S103-25-9999")))
     assert run_cli("export", "--raw", str(raw_copy), "--out", str(out)).returncode == 0

@@ -94,6 +94,29 @@ def test_row_rule_rejects_one_line(raw_copy, specs, file, subject, column, value
     assert line not in v.valid[name].index
 
 
+@pytest.mark.parametrize(
+    ("nth", "column", "value", "rule", "message"),
+    [  # 0001's rows of vital_signs.csv: 0 SCREENING (131/71 mmHg), 1 BASELINE, 2 DAY 1 PRE-INFUSION
+        (0, "systolic_bp", "70", "greater_than", "must be greater than diastolic_bp (71)"),  # 70/71 mmHg
+        (0, "systolic_bp", "71", "greater_than", "must be greater than diastolic_bp (71)"),  # equal: not above
+        (0, "temperature_c", "45.0", "range", "must be between 34 and 42"),
+        (0, "height_cm", "", "required_if", "is required when visit is SCREENING"),
+        (1, "height_cm", "170.0", "blank_unless", "must be blank unless visit is SCREENING"),
+        (2, "timepoint", "", "required_if", "is required when visit is DAY 1"),
+        (1, "timepoint", "1H POST", "blank_unless", "must be blank unless visit is DAY 1"),
+        (0, "position", "PRONE", "codelist:POSITION", "not a term of codelist POSITION"),
+        (0, "date", "2025-05-01", "vital_signs_before_consent", "vital signs before informed consent"),
+    ],
+)
+def test_vital_signs_rules(raw_copy, specs, nth, column, value, rule, message):
+    line = edit(raw_copy, "vital_signs.csv", "0001", column, value, nth)
+    v = validated(raw_copy, specs)
+    hit = v.rejects[(v.rejects["file"] == "vital_signs.csv") & (v.rejects["line"] == line)]
+    assert list(hit["rule"]) == [rule], v.rejects.to_string()
+    assert list(hit["column"]) == [column] and message in hit["message"].iloc[0]
+    assert len(v.rejects) == 1  # nothing else: the row's subject keeps its other rows
+
+
 def test_rejected_enrollment_takes_its_subjects_rows(raw_copy, specs):
     line = edit(raw_copy, "enrollment.csv", "0001", "birth_date", "2010-01-01")  # 15 at consent, enrolled
     v = validated(raw_copy, specs)

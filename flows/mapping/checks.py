@@ -16,8 +16,9 @@ from flows.spec.model import DomainSpec, RawColumn, Specs, Variable
 
 
 def _source_fields(spec: DomainSpec, specs: Specs, where: str) -> set[str]:
-    """The columns every raw source of a domain has (one contract, or a list whose valid rows are taken in turn):
-    each a contract, naming its subject columns alike."""
+    """The columns of a domain's raw sources (one contract, or a list whose valid rows are taken in turn): a column
+    some of them lack is null on their records (VS takes the weight of the enrollment and infusion forms beside the
+    vital signs form's measurements); the subject columns (roles SITEID, SUBJID) go by the first source's names."""
     named = spec.records["from"]
     if not spec.raw_sources or not all(isinstance(s, str) for s in spec.raw_sources) or isinstance(named, Mapping):
         raise SpecError(f"{where}: a raw contract's name, or a list of them")
@@ -25,10 +26,11 @@ def _source_fields(spec: DomainSpec, specs: Specs, where: str) -> set[str]:
         if source not in specs.raw:
             raise SpecError(f"{where}: no contract for raw file '{source}' in specs/raw")
     contracts = [specs.raw[s] for s in spec.raw_sources]
-    if len({tuple(c.subject_columns) for c in contracts}) > 1:
+    if len({(bool(c.role("SITEID")), bool(c.role("SUBJID"))) for c in contracts}) > 1:
         named = {c.name: c.subject_columns for c in contracts}
-        raise SpecError(f"{where}: the sources name their subject columns (roles SITEID, SUBJID) differently: {named}")
-    return set.intersection(*(set(c.column_names) for c in contracts))
+        raise SpecError(f"{where}: the sources identify subjects by different roles (SITEID, SUBJID): {named}")
+    first, others = contracts[0], contracts[1:]
+    return set(first.column_names).union(*(set(c.column_names) - set(c.subject_columns) for c in others))
 
 
 def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
@@ -224,13 +226,21 @@ def _with_nested(steps: tuple[Step, ...]) -> list[Step]:
     return out
 
 
-def raw_source(step: Step, spec: DomainSpec) -> str | None:
-    """<raw file>.<column> a collected value comes from (several joined by ', '), for define.xml's Origin."""
+def raw_source(step: Step, spec: DomainSpec, specs: Specs) -> str | None:
+    """<raw file>.<column> a collected value comes from, for define.xml's Origin: each source that has the column
+    (for the value of an unpivot, each of its columns; a date with its time, the time's column too)."""
     op = step.operation
     if op.collects is None or "from" not in spec.records:
         return None
-    columns = [step.args.get(op.collects)] + ([step.args[op.collects_also]] if step.args.get(op.collects_also) else [])
-    return ", ".join(f"{source}.{column}" for source in spec.raw_sources for column in columns)
+    column = step.args.get(op.collects)
+    unpivot = spec.records.get("unpivot") or {}
+    columns = list(unpivot.get("columns", [])) if column == unpivot.get("value") else [column]
+    if step.args.get(op.collects_also):
+        columns.append(step.args[op.collects_also])
+    having = [
+        f"{s}.{c}" for s in spec.raw_sources for c in columns if s in specs.raw and c in specs.raw[s].column_names
+    ]
+    return ", ".join(having or [f"{s}.{column}" for s in spec.raw_sources])
 
 
 def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
@@ -263,7 +273,7 @@ def check_mappings(specs: Specs) -> dict[str, DomainSpec]:
                 _check_sponsor_codelist(
                     var.sponsor_codelist, specs, f"{spec.path}: variables.{var.name}.sponsor_codelist"
                 )
-            sources = [s for s in (raw_source(s, spec) for s in steps) if s]
+            sources = [s for s in (raw_source(s, spec, specs) for s in steps) if s]
             if var.origin == "Collected" and not sources:
                 raise SpecError(f"{where}: a Collected variable needs a step that reads a raw column (assign, dtc)")
             variables.append(dataclasses.replace(var, source=sources[0] if sources else None))

@@ -21,8 +21,10 @@ from flows.spec.model import DomainSpec
 
 
 def _unpivot(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
-    """Long records from wide rows: one record per row and listed column (name and value in two new fields)."""
+    """Long records from wide rows: one record per row and listed column (name and value in two new fields); the
+    value is text, each column's as its own type writes it (an integer column's 72, not 72.0 beside a float's)."""
     keep = [c for c in frame.columns if c not in how["columns"]]
+    frame = frame.astype({c: "str" for c in how["columns"]})
     long = frame.melt(id_vars=keep, value_vars=list(how["columns"]), var_name=how["name"], value_name=how["value"])
     return long.astype({how["name"]: "str", how["value"]: "str"})
 
@@ -97,13 +99,23 @@ def _raw_records(frame: pd.DataFrame) -> pd.DataFrame:
     return records
 
 
+def _subjects_as(frame: pd.DataFrame, name: str, first: str, ctx: Context) -> pd.DataFrame:
+    """A source's records with its subject columns (roles SITEID, SUBJID) named as the first source names them."""
+    records = _raw_records(frame)
+    if name == first:
+        return records
+    own, theirs = ctx.specs.raw[name], ctx.specs.raw[first]
+    names = {own.role(r): theirs.role(r) for r in ("SITEID", "SUBJID") if own.role(r) and own.role(r) != theirs.role(r)}
+    return records.rename(columns=names) if names else records
+
+
 def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
     """The records of a domain: valid rows of its raw file (unpivoted or grouped, then filtered, then completed by
     a named source), a study.yaml list (exploded), or a named record source. Raw records keep their file (`_file`)
     and line (`_line`); a record a completing source adds has none."""
     rec = spec.records
     if "from" in rec:
-        parts = [_raw_records(ctx.valid[name]) for name in spec.raw_sources]
+        parts = [_subjects_as(ctx.valid[name], name, spec.raw_sources[0], ctx) for name in spec.raw_sources]
         records = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         if "unpivot" in rec:
             records = _unpivot(records, rec["unpivot"])

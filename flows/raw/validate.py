@@ -115,11 +115,13 @@ def schema_rejects(frame: pd.DataFrame, contract: RawContract, specs: Specs, tod
 
 
 def _resolve(contract: RawContract, specs: Specs, column: str, value: str) -> str:
+    """A condition's value: a key of the column's values_from mapping resolves to its value; a value of a list (a
+    visit of visits.schedule.visit) is itself."""
     source = contract.column(column).values_from
     if source:
         try:
             return str(specs.study.lookup(f"{source}.{value}"))
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: the values_from names a list's field, not a mapping
             pass
     return value
 
@@ -177,7 +179,7 @@ def _rule_columns(rule: Mapping) -> list[str]:
         return list(dict.fromkeys([*conditions, *_targets(rule)]))
     if kind == "same_within":
         return [rule["by"], col]
-    if kind == "not_before":
+    if kind in ("not_before", "greater_than"):
         return [col, rule["other"]]
     if kind == "product_matches":
         return [col, *rule["factors"]]
@@ -220,6 +222,11 @@ def _row_rule_checks(frame: pd.DataFrame, contract: RawContract, specs: Specs, r
         a, b = frame[col].str.slice(0, 19), frame[rule["other"]].str.slice(0, 19)
         bad = a.notna() & b.notna() & ((a + "~") < b)  # a partial date is a range: only its end must be before
         return [(bad, col, kind, f"must not be before {other}")]
+    if kind == "greater_than":
+        other = rule["other"]
+        a, b = pd.to_numeric(frame[col], errors="coerce"), pd.to_numeric(frame[other], errors="coerce")
+        bad = a.notna() & b.notna() & (a <= b)
+        return [(bad, col, kind, f"must be greater than {other} (" + frame[other].astype("str") + ")")]
     if kind == "product_matches":
         tol = float(specs.study.lookup(rule["tolerance_from"]))
         product = np.prod([pd.to_numeric(frame[f], errors="coerce") for f in rule["factors"]], axis=0)

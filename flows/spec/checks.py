@@ -64,6 +64,7 @@ ROW_RULES = {
     "blank_unless",
     "any_of_if",
     "not_before",
+    "greater_than",
     "same_within",
     "product_matches",
     "instrument_result",

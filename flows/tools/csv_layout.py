@@ -98,7 +98,7 @@ def split_datasets(specs: Specs, split: dict[str, dict[str, str]]) -> dict[str, 
     out = {}
     for spec in sorted(specs.sdtm.values(), key=lambda s: s.path.name):
         name = (spec.records or {}).get("from")
-        if name not in split:
+        if not isinstance(name, str) or name not in split:  # a list of sources names no split file
             continue
         where = spec.records.get("where") or {}
         kept = where.get("in") or ([where["equals"]] if "equals" in where else None)

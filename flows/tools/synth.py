@@ -1,4 +1,4 @@
-"""Seeded generator of realistic sample raw EDC exports (enrollment, dosing, assessments, eligibility, AEs).
+"""Seeded generator of realistic sample raw EDC exports (enrollment, dosing, assessments, eligibility, AEs, vitals).
 Study facts come from the parsed study spec; only generator knobs (shares, spacing, distributions) live here."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 STUDY_SPEC = REPO / "specs" / "study.yaml"
 RAW_SPECS = REPO / "specs" / "raw"
 MEDDRA_TERMS = Path("dictionaries") / "meddra.yaml"  # beside raw/ in a spec folder: the MedDRA terms coded with
-FILES = ("enrollment", "dosing", "assessments", "eligibility", "adverse_events")
+FILES = ("enrollment", "dosing", "assessments", "eligibility", "adverse_events", "vital_signs")
 
 # Composition: SAMPLE_SCREENED screened subjects yield the planned enrollment; shares scale with N.
 SAMPLE_SCREENED = 34
@@ -67,6 +67,7 @@ DOSED, UNDOSED, FAILED = 0, 1, 2
 AE_STREAM = 11  # adverse events draw from their own stream: the other files keep their bytes for a seed
 ASSIGN_STREAM = 12  # so do assignment dates: the other columns keep their values for a seed
 AE_TIME_STREAM = 13  # and AE onset times: the AE columns before them keep their values for a seed
+VS_STREAM = 14  # and vital signs, which follow the CRS events of the adverse events
 AFTER_INFUSION = 60  # minutes: the earliest onset of a timed event after the end of the infusion, on day 1
 DAY_MINUTES = 24 * 60
 HIERARCHY = ("llt", "pt", "hlt", "hlgt", "soc")  # MedDRA levels of the term table, in the raw contract's order
@@ -981,6 +982,146 @@ def _adverse_events(
     return columns
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Vital signs: the form at every visit seen (height at the first) and at the time points after the infusion start,
+# from their own random stream; the subjects with CRS in the AE file have fever, and hypotension from grade 2
+
+
+HEIGHT = {"F": (158.0, 6.0), "M": (170.0, 6.5)}  # cm by sex: mean and SD
+HEIGHT_RANGE = (140.0, 195.0)
+# (subject mean, subject SD, visit SD, lowest, highest) of each measurement of a well subject
+TEMP = (36.6, 0.2, 0.2, 35.8, 37.4)  # degrees C
+HEART_RATE = (76.0, 8.0, 5.0, 52, 100)  # beats/min
+SYSTOLIC = (120.0, 11.0, 7.0, 95, 160)  # mmHg
+DIASTOLIC = (76.0, 7.0, 5.0, 55, 100)  # mmHg
+PULSE_PRESSURE = 25  # a well subject's systolic is at least this above the diastolic
+VISIT_TIME = (8 * 60, 11 * 60 + 30)  # minutes after midnight of a visit's measurement
+FEVER = (381, 396)  # CRS: tenths of a degree at the onset (ASTCT: fever >= 38.0), a grade adds FEVER_GRADE
+FEVER_GRADE = 4
+FEVER_DAYS = 3  # CRS fever lasts at most this many days of the event
+FEVER_FROM = 4 * 60  # no fever at a time point planned earlier than this after the infusion start
+FEVER_HEART_RATE = (15, 30)  # beats/min added by the fever
+HYPOTENSION = ((76, 88), (44, 54))  # ASTCT grade >= 2: systolic and diastolic on the first HYPOTENSION_DAYS
+HYPOTENSION_DAYS = 2
+POSITIONS = ("SITTING", "SUPINE")  # seated at a visit, in bed around the infusion
+ELAPSED = re.compile(r"^(-)?PT(?:(\d+)H)?(?:(\d+)M)?$")
+
+
+def _elapsed_minutes(eltm: str) -> int:
+    """Minutes of an ISO 8601 planned elapsed time (-PT30M, PT4H, PT312H)."""
+    m = ELAPSED.match(str(eltm))
+    if not m or not (m[2] or m[3]):
+        raise ValueError(f"study spec: vital_signs.timepoints: eltm {eltm!r} is not an ISO 8601 duration like PT4H")
+    minutes = int(m[2] or 0) * 60 + int(m[3] or 0)
+    return -minutes if m[1] else minutes
+
+
+def _well(
+    rng: np.random.Generator, shape: tuple[float, float, float, float, float], subject: np.ndarray, n: int
+) -> np.ndarray:
+    """A measurement of well subjects: each subject's own level and a visit's noise, inside the plausible range."""
+    mean, sd_subject, sd_visit, lo, hi = shape
+    level = rng.normal(mean, sd_subject, n)
+    return np.clip(level[subject] + rng.normal(0.0, sd_visit, len(subject)), lo, hi)
+
+
+def _vital_signs(
+    rng: np.random.Generator,
+    design: _Design,
+    study: Mapping[str, Any],
+    subj: _Subjects,
+    ids: pa.Array,
+    files: Mapping[str, Mapping[str, pa.Array]],
+    as_of: int,
+) -> dict[str, pa.Array]:
+    """One row per visit seen (height at the first visit) and per time point after each infusion start; none after
+    the end of study or the data cut. CRS events of the AE file (`files`) show as fever from the onset and, from
+    ASTCT grade 2, hypotension near it."""
+    try:
+        points = list(study["vital_signs"]["timepoints"])
+        names = [str(p["tpt"]) for p in points]
+        planned = np.array([_elapsed_minutes(p["eltm"]) for p in points], np.int64)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"study spec: missing or malformed vital_signs entry ({exc!r}); see specs/study.yaml") from exc
+    n = len(subj.kind)
+    # visit rows: every visit seen but the infusion's, whose measurements are the time points
+    s_v, v_v = np.nonzero(subj.seen & (np.arange(subj.seen.shape[1]) != design.infusion))
+    at_v = subj.dates[s_v, v_v] * 1440 + _between(
+        rng, np.full(len(s_v), VISIT_TIME[0]), np.full(len(s_v), VISIT_TIME[1])
+    )
+    # time-point rows: from each infusion start, jittered by up to 1/24 of the planned time (5 to 60 minutes)
+    dosing = files["dosing"]
+    d_subject = np.asarray(pc.index_in(dosing["subject"], value_set=ids), np.int64)
+    d_start = np.array(pc.strptime(dosing["start"], format="%Y-%m-%dT%H:%M", unit="s").cast(pa.int64())) // 60
+    s_t = np.repeat(d_subject, len(points))
+    t_t = np.tile(np.arange(len(points)), len(d_subject))
+    spread = np.clip(np.abs(planned) // 24, 5, 60)[t_t]
+    at_t = np.repeat(d_start, len(points)) + planned[t_t] + _between(rng, -spread, spread)
+    last = np.where(subj.eos >= 0, np.minimum(subj.eos, as_of), as_of)
+    keep = at_t // 1440 <= last[s_t]
+    s_t, t_t, at_t = s_t[keep], t_t[keep], at_t[keep]
+
+    subject = np.concatenate([s_v, s_t])
+    visit = np.concatenate([v_v, np.full(len(s_t), design.infusion)])
+    point = np.concatenate([np.full(len(s_v), -1), t_t])
+    at = np.concatenate([at_v, at_t])
+    order = np.lexsort((point, visit, subject))
+    subject, visit, point, at = subject[order], visit[order], point[order], at[order]
+    rows, day = len(subject), at // 1440
+
+    female = np.asarray(pc.equal(files["enrollment"]["sex"], "F"), bool)
+    height = np.where(female, rng.normal(*HEIGHT["F"], n), rng.normal(*HEIGHT["M"], n))
+    height = np.rint(np.clip(height, *HEIGHT_RANGE) * 10).astype(np.int64)
+    temp = np.rint(_well(rng, TEMP, subject, n) * 10).astype(np.int64)
+    heart = np.rint(_well(rng, HEART_RATE, subject, n)).astype(np.int64)
+    systolic = np.rint(_well(rng, SYSTOLIC, subject, n)).astype(np.int64)
+    diastolic = np.minimum(np.rint(_well(rng, DIASTOLIC, subject, n)).astype(np.int64), systolic - PULSE_PRESSURE)
+
+    special, _, _ = _safety(study)
+    ae = files["adverse_events"]
+    crs = pc.equal(ae["meddra_pt"], pa.scalar(special.get("CRS", ""), pa.string()))
+    if pc.any(crs).as_py():
+        # a subject has at most one CRS event (one per kind of event): its onset, end and grade by subject
+        c_subject = np.asarray(pc.index_in(ae["subject"].filter(crs), value_set=ids), np.int64)
+        c_start = np.asarray(ae["start_date"].filter(crs).cast(pa.date32()).cast(pa.int32()), np.int64)
+        ends = pc.if_else(
+            pc.equal(ae["end_date"].filter(crs), ""), pa.scalar(None, pa.string()), ae["end_date"].filter(crs)
+        )
+        c_end = np.asarray(ends.cast(pa.date32()).cast(pa.int32()).fill_null(-1), np.int64)
+        c_grade = np.asarray(ae["astct_grade"].filter(crs).cast(pa.int64()), np.int64)
+        onset, fever_end, grade = np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros(n, np.int64)
+        onset[c_subject], grade[c_subject] = c_start, c_grade
+        fever_end[c_subject] = np.minimum(
+            np.where(c_end >= 0, c_end, c_start + FEVER_DAYS - 1), c_start + FEVER_DAYS - 1
+        )
+        early = (point >= 0) & (planned[np.maximum(point, 0)] < FEVER_FROM)
+        fever = (onset[subject] >= 0) & (day >= onset[subject]) & (day <= fever_end[subject]) & ~early
+        low = fever & (grade[subject] >= 2) & (day < onset[subject] + HYPOTENSION_DAYS)
+        hi = np.minimum(FEVER[1] + FEVER_GRADE * np.maximum(grade[subject] - 1, 0), 409)
+        temp = np.where(fever, _between(rng, np.full(rows, FEVER[0]), hi), temp)
+        heart = np.where(fever, heart + _between(rng, *(np.full(rows, b) for b in FEVER_HEART_RATE)), heart)
+        systolic = np.where(low, _between(rng, *(np.full(rows, b) for b in HYPOTENSION[0])), systolic)
+        diastolic = np.where(low, _between(rng, *(np.full(rows, b) for b in HYPOTENSION[1])), diastolic)
+
+    minutes = at % 1440
+    clock = pc.binary_join_element_wise(_numbers(minutes // 60, 2), _numbers(minutes % 60, 2), ":")
+    first = visit == 0
+    return {
+        "site": _constant(design.site, rows),
+        "subject": ids.take(pa.array(subject.astype(np.int32))),
+        "visit": _text(visit, design.visits),
+        "timepoint": _text(point + 1, ["", *names]),
+        "date": _dates(day),
+        "time_of_day": clock,
+        "position": _text((point >= 0).astype(np.int32), POSITIONS),
+        "height_cm": _blank(~first, _fixed(height[subject], 1)),
+        "temperature_c": _fixed(temp, 1),
+        "heart_rate": pa.array(heart).cast(pa.string()),
+        "systolic_bp": pa.array(systolic).cast(pa.string()),
+        "diastolic_bp": pa.array(diastolic).cast(pa.string()),
+    }
+
+
 def _contract(raw_specs: Path, name: str) -> dict[str, Any]:
     return yaml.safe_load((raw_specs / f"{name}.yaml").read_text(encoding="utf-8"))
 
@@ -1007,7 +1148,8 @@ def synthesize(
     as_of: str = "2026-10-31",
     raw_specs: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Return {'enrollment': df, 'dosing': df, 'assessments': df, 'eligibility': df, 'adverse_events': df}.
+    """Return {'enrollment': df, 'dosing': df, 'assessments': df, 'eligibility': df, 'adverse_events': df,
+    'vital_signs': df}.
 
     All columns are str (pandas string dtype, empty string for blank). `subjects` is the number screened;
     `raw_specs` is the folder of the raw file contracts (default specs/raw).
@@ -1046,6 +1188,9 @@ def synthesize(
         "eligibility": _eligibility(design, subj, ids, fails),
         "adverse_events": events,
     }
+    columns["vital_signs"] = _vital_signs(
+        np.random.default_rng([seed, VS_STREAM]), design, study, subj, ids, columns, cut
+    )
     return {name: _frame(name, columns[name], [c["name"] for c in contracts[name]["columns"]]) for name in FILES}
 
 

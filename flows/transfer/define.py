@@ -482,7 +482,7 @@ def _value_list(
             q = qualifiers[key]
             origin, item_method, label = Origin(q["qorig"], "Sponsor"), None, str(q["qlabel"])
             parent = specs.sdtm[supp["parent"]]
-            collected = [s for step in qualifier_steps(q, user) if (s := raw_source(step, parent))]
+            collected = [s for step in qualifier_steps(q, user) if (s := raw_source(step, parent, specs))]
             if q["qorig"] == "Collected" and collected:  # the raw columns its map reads, as for a variable
                 origin = _collected(", ".join(collected), specs)
             if q.get("method"):
