@@ -35,8 +35,10 @@ def texts(notes, field) -> list[str]:
         # unpivoted dates: the constant that tells their DS records apart
         (
             ("enrollment", "consent_date"),
-            ["DM: RFICDTC", "DM: RFPENDTC", "DM: AGE", "DS: DSSTDTC when DSDECOD = INFORMED CONSENT OBTAINED"]
-            + ["VS: VISIT", "VS: EPOCH"],  # the enrollment form's weight: a VS record at screening
+            [  # and the enrollment form's weight: a VS record at screening
+                *("DM: RFICDTC", "DM: RFPENDTC", "DM: AGE", "DS: DSSTDTC when DSDECOD = INFORMED CONSENT OBTAINED"),
+                *("VS: VISIT", "VS: EPOCH"),
+            ],
         ),
         (("enrollment", "assign_date"), ["DS: DSSTDTC when DSDECOD = ENTERED INTO TRIAL"]),
         (("enrollment", "eos_date"), ["DM: RFPENDTC", "DS: DSSTDTC when DSCAT = DISPOSITION EVENT"]),
