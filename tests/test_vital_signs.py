@@ -130,3 +130,20 @@ def test_systolic_below_diastolic_is_rejected(raw_copy, tmp_path):
     assert "diastolic_bp" in rejects[0]["message"]
     vs = pq.read_table(transfer / "parquet" / "vs.parquet").to_pandas()
     assert set(vs.loc[vs["USUBJID"] == usubjid("0003"), "VSTESTCD"]) == set()  # 0003 has no weight: no record
+
+
+def test_define_describes_each_vs_result_by_test_code(sample_export):
+    """Value-level metadata: VSORRES, VSSTRESC and VSSTRESN by VSTESTCD, one where clause per test code."""
+    from lxml import etree
+
+    _, transfer = sample_export
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1"}
+    root = etree.parse(str(transfer / "define.xml"))
+    tests = ["DIABP", "HEIGHT", "HR", "SYSBP", "TEMP", "WEIGHT"]
+    for var in ("VSORRES", "VSSTRESC", "VSSTRESN"):
+        refs = root.findall(f".//def:ValueListDef[@OID='VL.VS.{var}']/odm:ItemRef", ns)
+        assert [r.get("ItemOID") for r in refs] == [f"IT.VS.{var}.{t}" for t in tests], var
+    temp = root.find(".//odm:ItemDef[@OID='IT.VS.VSSTRESN.TEMP']", ns)
+    assert (temp.get("DataType"), temp.get("SignificantDigits")) == ("float", "1")  # 36.6 C
+    clause = root.find(".//def:WhereClauseDef[@OID='WC.VS.VSTESTCD.TEMP']/odm:RangeCheck", ns)
+    assert [v.text for v in clause] == ["TEMP"] and clause.get(f"{{{ns['def']}}}ItemOID") == "IT.VS.VSTESTCD"
