@@ -301,7 +301,8 @@ def dlt_status(
         earliest_end,
     )  # fmt: skip
     by_subject = subjects.set_index("USUBJID")
-    window_end = events["USUBJID"].map(by_subject["window_end"])
+    # by position: an empty events frame (no DLT, or nobody dosed yet) keeps the window's datetime type
+    window_end = pd.Series(by_subject["window_end"].reindex(events["USUBJID"].astype("str")).to_numpy(), events.index)
     n_days = _days_to_resolve(events, rule)
     resolve_by = parse_date(events["AESTDTC"]) + pd.to_timedelta(n_days, unit="D")
     out = pd.DataFrame(
