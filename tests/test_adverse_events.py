@@ -19,7 +19,7 @@ from tests.conftest import RAW, ROOT, STUDYID, run_cli
 @pytest.fixture(scope="module")
 def sdtm(sample_export) -> dict[str, pd.DataFrame]:
     _, transfer = sample_export
-    return {d: pyreadstat.read_xport(transfer / "xpt" / f"{d}.xpt")[0] for d in ("ae", "suppae", "dm")}
+    return {d: pyreadstat.read_xport(transfer / "xpt" / f"{d}.xpt")[0] for d in ("ae", "suppae", "dm", "se")}
 
 
 def subject(frame: pd.DataFrame, number: str) -> pd.DataFrame:
@@ -183,6 +183,14 @@ def test_infusion_day_events_have_their_time(sdtm):
     )
     icans = subject(sdtm["ae"], "0014").set_index("AESPID").loc["1"]
     assert icans["AESTDTC"] == "2025-09-04" and icans["AESTDY"] == 3  # no time collected
+
+
+def test_an_event_during_the_infusion_is_in_the_treatment_epoch(sdtm):
+    """0009's chills at 10:23 fall inside SE's TREATMENT element (10:16 to 10:45); the CRS at 11:56 in FOLLOW-UP."""
+    ae = subject(sdtm["ae"], "0009").set_index("AESPID")
+    se = subject(sdtm["se"], "0009").set_index("EPOCH")
+    assert (se.loc["TREATMENT", "SESTDTC"], se.loc["TREATMENT", "SEENDTC"]) == ("2025-08-24T10:16", "2025-08-24T10:45")
+    assert (ae.loc["2", "EPOCH"], ae.loc["1", "EPOCH"]) == ("TREATMENT", "FOLLOW-UP")
 
 
 def test_every_timed_event_is_where_the_generator_puts_it():
