@@ -81,7 +81,7 @@ def test_readers_only_reads_every_layout_in_fresh_processes_and_replaces_only_it
     header, rows = table[0], table[1:]
     assert header[1:7] == ["files", "MB on disk", "rows", "wall s", "peak RSS MB", "wall/CSV"]
     assert [r[0].removeprefix("| ") for r in rows] == list(run.LAYOUTS.values())
-    assert [r[1] for r in rows] == ["5", "7", "5", "1"]  # a CSV or XPT file per form (the vendor: one per instrument)
+    assert [r[1] for r in rows] == ["6", "8", "6", "1"]  # a CSV or XPT file per form (the vendor: one per instrument)
     assert len({r[3] for r in rows}) == 1  # the same rows in every layout
     assert rows[0][6] == "1.0x" and all(float(r[4]) > 0 and float(r[5]) > 0 for r in rows)
 

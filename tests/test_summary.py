@@ -293,7 +293,14 @@ def test_reject_counts_by_rule_match_rejects(tmp_path, datasets, specs):
 
 def test_rejected_rows_per_raw_contract(specs):
     by_file = summary.rejected_rows(make_rejects(), specs)  # enrollment line 5; dosing lines 3 and 4
-    assert by_file == {"adverse_events": 0, "assessments": 0, "dosing": 2, "eligibility": 0, "enrollment": 1}
+    assert by_file == {
+        "adverse_events": 0,
+        "assessments": 0,
+        "dosing": 2,
+        "eligibility": 0,
+        "enrollment": 1,
+        "vital_signs": 0,
+    }
     given = summary.rejected_rows(make_rejects(), specs, {"adverse_events": 3})  # the validation's counts win
     assert given["adverse_events"] == 3 and given["dosing"] == 0
 
