@@ -100,9 +100,30 @@ def derive_datasets(
         return _derive_all(valid, specs, facts, consume)
 
 
-def _derive_all(valid: dict[str, pd.DataFrame], specs: Specs, facts: Mapping[str, Any] | None, consume: bool) -> dict:
+def derive_analysis(
+    sdtm: Mapping[str, pd.DataFrame], specs: Specs, facts: Mapping[str, Any] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Every ADaM dataset of specs/adam from the derived SDTM datasets, by the same mapping vocabulary: records
+    `{from_sdtm: DOMAIN}`, a variable may read the SDTM datasets' variables and the other ADaM datasets' (ADSL)."""
+    if not specs.adam:
+        return {}
+    given = {}
+    for d, frame in sdtm.items():
+        plain = frame.drop(columns=TRACE, errors="ignore").reset_index(drop=True)
+        given[d] = {c: plain[c] for c in plain.columns}
+    with shared_codes():
+        return _derive_all({}, replace(specs, sdtm=specs.adam), facts, False, given)
+
+
+def _derive_all(
+    valid: dict[str, pd.DataFrame],
+    specs: Specs,
+    facts: Mapping[str, Any] | None,
+    consume: bool,
+    given: Mapping[str, dict[str, pd.Series]] | None = None,
+) -> dict:
     plan = plan_domains(specs)
-    datasets: dict[str, dict[str, pd.Series]] = {d: {} for d in specs.sdtm}
+    datasets: dict[str, dict[str, pd.Series]] = {**(given or {}), **{d: {} for d in specs.sdtm}}
     contexts: dict[str, Context] = {}
     last_read: dict[str, int] = {}  # with consume: each raw file's rows go after the last node that reads them
     if consume:

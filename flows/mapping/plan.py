@@ -57,6 +57,8 @@ def _step_deps(domain: str, variable: str, spec: DomainSpec, step: Step) -> set[
     for p in op.params:
         if p.kind == "variable" and args.get(p.name):
             deps.add((domain, str(args[p.name])))
+        if p.kind == "variables":
+            deps |= {(domain, str(v)) for v in args.get(p.name) or ()}
     for ref in refs:
         other, var = ref.split(".", 1)
         deps |= {(other, var), (other, "USUBJID"), (domain, "USUBJID")}

@@ -19,7 +19,7 @@ import pandas as pd
 from flows import __version__
 from flows.kernel.distinct import shared_codes
 from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, naming, shorten
-from flows.mapping.engine import derive_datasets
+from flows.mapping.engine import derive_analysis, derive_datasets
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
 from flows.raw.read import RawFile, Scan, check_raw_dir, read_raws, use_returning_pool
@@ -87,6 +87,7 @@ class Prepared:
     cutoff: str | None
     created: datetime
     eligibility: Eligibility = field(default_factory=Eligibility)  # the rules on the data against the checklist
+    analysis: dict[str, pd.DataFrame] = field(default_factory=dict)  # the ADaM datasets of specs/adam, from datasets
 
 
 def prepare(
@@ -112,7 +113,8 @@ def prepare(
             datasets = derive_datasets(valid, specs, facts, consume=True)
     finally:
         validation.codes.clear()  # the datasets are derived: the raw columns' codes are no more use
-    return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility)
+    analysis = derive_analysis(datasets, specs, facts)  # ADaM after SDTM, from the derived SDTM datasets
+    return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility, analysis)
 
 
 def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer) -> dict[str, dict]:
@@ -122,17 +124,19 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
         d: whole_as_integers(f.drop(columns=TRACE, errors="ignore"), specs.sdtm[d])
         for d, f in prepared.datasets.items()
     }
-    lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
+    analysis = {d: whole_as_integers(f, specs.adam[d]) for d, f in prepared.analysis.items()}
+    spec_of = {**specs.sdtm, **specs.adam}  # ADaM datasets go beside the SDTM ones, in the same folders (AD names)
+    lengths = {d: xpt_lengths(f, spec_of[d]) for d, f in (plain | analysis).items()}
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
     for folder, _, _ in WRITERS.values():
         (staging / folder).mkdir(exist_ok=True)
-    for domain, frame in plain.items():
+    for domain, frame in (plain | analysis).items():
         with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
             for folder, ext, writer in WRITERS.values():
                 path = staging / folder / f"{domain.lower()}.{ext}"
                 with naming(path):
-                    writer(frame, specs.sdtm[domain], path, ctx)
+                    writer(frame, spec_of[domain], path, ctx)
                 packer.add(path)
                 outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.review.summary import write_summary
@@ -145,7 +149,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     acrf = write_acrf(specs, staging / ACRF)  # the annotated CRF: define.xml points at its pages
     packer.add(staging / ACRF)
     outputs[ACRF] = {"pages": acrf.count}
-    meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say
+    meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say (SDTM; ADaM: later)
     created = prepared.created.isoformat(timespec="seconds")
     write_define(plain, specs, lengths, created, staging / "define.xml", meta, acrf.variables)
     packer.add(staging / "define.xml")

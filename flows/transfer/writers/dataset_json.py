@@ -48,6 +48,8 @@ def _document(
         column = {"itemOID": f"IT.{spec.domain}.{v.name}", "name": v.name, "label": v.label, "dataType": kind}
         if v.type == "Char":
             column["length"] = lengths[v.name]
+        if v.display_format:  # an ADaM numeric date: the SAS date (days since 1960) with its display format
+            column["displayFormat"] = v.display_format
         if v.name in keys:
             column["keySequence"] = keys[v.name]
         columns.append(column)
