@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import RAW, STUDYID, run_cli
 
 DOMAINS = ["ae", "dm", "ds", "ex", "ie", "qs", "rs", "se", "suppae", "suppex", "sv", "ta", "te", "ti", "ts", "tv"]
+ANALYSIS = ["adae", "adqs", "adrs", "adsl"]  # specs/adam: written beside the SDTM datasets
 
 
 def sha(path: Path) -> str:
@@ -56,7 +57,7 @@ def test_cli_publishes_clean_sample(cli_export):
     ):
         assert (transfer / rel).is_file(), rel
     for folder, ext in (("parquet", "parquet"), ("csv", "csv"), ("xpt", "xpt"), ("json", "json")):
-        assert sorted(p.name for p in (transfer / folder).iterdir()) == sorted(f"{d}.{ext}" for d in DOMAINS)
+        assert sorted(p.name for p in (transfer / folder).iterdir()) == sorted(f"{d}.{ext}" for d in DOMAINS + ANALYSIS)
     assert not [p for p in (out / STUDYID).iterdir() if p.name.startswith(".staging")]
 
 

@@ -105,6 +105,7 @@ def test_a_domain_spec_adds_a_dataset_to_every_output_and_removing_one_removes_i
 def test_a_raw_file_no_dataset_reads_is_counted_not_tabulated(tmp_path, spec_copy):
     for domain in ("qs", "rs", "sv"):
         (spec_copy / "sdtm" / f"{domain}.yaml").unlink()
+    shutil.rmtree(spec_copy / "adam")  # the analysis datasets read QS and RS
     result = run_export(RAW, tmp_path / "out", load_specs(spec_copy))
     manifest = json.loads((result.transfer / "manifest.json").read_text(encoding="utf-8"))
     entry = manifest["inputs"]["assessments.csv"]
