@@ -23,6 +23,7 @@ from flows.transfer.define import (
     build_define,
     check_oids,
     define_bytes,
+    define_metadata,
     item_data_type,
     link_acrf,
     significant_digits,
@@ -805,3 +806,49 @@ def test_link_acrf_finds_the_page_of_a_value_level_item(oid, pages, expected):
     link_acrf(odm, pages)
     refs = odm.findall(".//def:PDFPageRef", NS)
     assert [r.get("PageRefs") for r in refs] == [expected]  # the Derived origin gets none
+
+
+# --- issue 22: define-adam.xml, the analysis datasets' define ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def adam_written(datasets, specs, tmp_path_factory) -> Path:
+    analysis = pipeline.derive_analysis(datasets, specs, {"cutoff": "2026-10-31"})
+    lengths = {d: xpt_lengths(f, specs.adam[d]) for d, f in analysis.items()}
+    path = tmp_path_factory.mktemp("define") / "define-adam.xml"
+    meta = define_metadata(analysis, specs, lengths, analysis=True)
+    write_define(analysis, specs, lengths, CREATED, path, meta)
+    return path
+
+
+def test_define_adam_is_valid_against_the_define_xml_2_1_schema(adam_written):
+    odmlib = pytest.importorskip("odmlib")
+    etree = pytest.importorskip("lxml.etree")
+    xsd = Path(odmlib.__file__).parent / "schemas" / "define" / "2.1" / "define2-1-0.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    assert schema.validate(etree.parse(str(adam_written))), [e.message for e in list(schema.error_log)[:5]]
+
+
+def test_define_adam_says_adamig_classes_dates_and_methods(adam_written):
+    mdv = ET.parse(adam_written).getroot().find("odm:Study/odm:MetaDataVersion", NS)
+    standard = mdv.find("def:Standards/def:Standard[@Type='IG']", NS)
+    assert (standard.get("Name"), standard.get("Version")) == ("ADaMIG", "1.3")
+    groups = mdv.findall("odm:ItemGroupDef", NS)
+    assert [g.get("Name") for g in groups] == ["ADSL", "ADAE", "ADQS", "ADRS"]  # the subject-level dataset first
+    classes = {g.get("Name"): g.find("def:Class", NS).get("Name") for g in groups}
+    assert classes == {
+        "ADSL": "SUBJECT LEVEL ANALYSIS DATASET",
+        "ADAE": "OCCURRENCE DATA STRUCTURE",
+        "ADQS": "BASIC DATA STRUCTURE",
+        "ADRS": "BASIC DATA STRUCTURE",
+    }
+    assert all(g.get("Purpose") == "Analysis" and g.get("Domain") is None for g in groups)
+    items = item_defs(mdv)
+    trtsdt = items["IT.ADSL.TRTSDT"]
+    assert (trtsdt.get("DataType"), trtsdt.get(f"{{{NS['def']}}}DisplayFormat")) == ("integer", "DATE9.")
+    # a derived variable has its method, a predecessor its source
+    ref = mdv.find("odm:ItemGroupDef[@Name='ADQS']/odm:ItemRef[@ItemOID='IT.ADQS.CHG']", NS)
+    method = mdv.find(f"odm:MethodDef[@OID='{ref.get('MethodOID')}']", NS)
+    assert "AVAL - BASE" in "".join(method.itertext())
+    origin = items["IT.ADSL.AGE"].find("def:Origin", NS)
+    assert origin.get("Type") == "Predecessor" and "DM.AGE" in "".join(origin.itertext())

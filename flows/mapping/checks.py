@@ -12,7 +12,7 @@ from flows.mapping.records import SUPP_FIELDS
 from flows.mapping.registry import RECORD_SOURCES
 from flows.mapping.steps import StepError
 from flows.mapping.vocabulary import Condition, Step
-from flows.spec.model import DomainSpec, RawColumn, Specs, Variable, time_kind
+from flows.spec.model import ANALYSIS_CLASSES, DomainSpec, RawColumn, Specs, Variable, time_kind
 
 
 def _source_fields(spec: DomainSpec, specs: Specs, where: str) -> set[str]:
@@ -248,8 +248,10 @@ def check_analysis(specs: Specs) -> dict[str, DomainSpec]:
     """The ADaM datasets of specs/adam checked like the SDTM ones, their mappings reading the SDTM datasets and
     each other: names of at most 8 characters, labels of at most 40, text of at most 200 (SAS XPORT v5)."""
     for domain, spec in specs.adam.items():
-        if domain in specs.sdtm or ("from_sdtm" not in (spec.records or {}) and "derivation" not in spec.records):
+        if domain in specs.sdtm or "from_sdtm" not in (spec.records or {}):
             raise SpecError(f"{spec.path}: records: an analysis dataset's come from_sdtm: <an SDTM dataset>")
+        if spec.klass not in ANALYSIS_CLASSES:
+            raise SpecError(f"{spec.path}: class: one of the ADaM classes {list(ANALYSIS_CLASSES)}")
         for v in spec.variables:
             where = f"{spec.path}: variables.{v.name}"
             if len(v.name) > 8 or not v.name.isupper() or len(v.label) > 40 or (v.type == "Char" and v.length > 200):

@@ -20,7 +20,7 @@ from flows.mapping.records import build_records, supplemental_records
 from flows.mapping.vectors import first_non_null
 from flows.mapping.vocabulary import Step
 from flows.raw.read import SOURCE
-from flows.spec.model import DomainSpec, Specs
+from flows.spec.model import ANALYSIS_CLASSES, DomainSpec, Specs
 from flows.spec.sdtm_schema import TRACE, conform
 
 
@@ -112,7 +112,9 @@ def derive_analysis(
         plain = frame.drop(columns=TRACE, errors="ignore").reset_index(drop=True)
         given[d] = {c: plain[c] for c in plain.columns}
     with shared_codes():
-        return _derive_all({}, replace(specs, sdtm=specs.adam), facts, False, given)
+        derived = _derive_all({}, replace(specs, sdtm=specs.adam), facts, False, given)
+    first = sorted(derived, key=lambda d: (specs.adam[d].klass != ANALYSIS_CLASSES[0], d))  # ADSL, then by name
+    return {d: derived[d] for d in first}
 
 
 def _derive_all(

@@ -141,7 +141,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
                 outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
     from flows.review.summary import write_summary
     from flows.transfer.acrf import ACRF, write_acrf
-    from flows.transfer.define import define_metadata, write_define, write_stylesheet
+    from flows.transfer.define import DEFINE_ADAM, define_metadata, write_define, write_stylesheet
     from flows.transfer.define_html import write_define_html
 
     (staging / "documents").mkdir()
@@ -149,13 +149,17 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     acrf = write_acrf(specs, staging / ACRF)  # the annotated CRF: define.xml points at its pages
     packer.add(staging / ACRF)
     outputs[ACRF] = {"pages": acrf.count}
-    meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say (SDTM; ADaM: later)
+    meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say
     created = prepared.created.isoformat(timespec="seconds")
     write_define(plain, specs, lengths, created, staging / "define.xml", meta, acrf.variables)
     packer.add(staging / "define.xml")
     packer.add(write_stylesheet(staging))  # define.xml's xml-stylesheet: it opens in a browser
     write_define_html(plain, specs, lengths, staging / "define.html", meta)
     packer.add(staging / "define.html")
+    if analysis:  # the ADaM datasets' own define (ADaMIG), beside define.xml and sharing its stylesheet
+        adam_meta = define_metadata(analysis, specs, lengths, analysis=True)
+        write_define(analysis, specs, lengths, created, staging / DEFINE_ADAM, adam_meta)
+        packer.add(staging / DEFINE_ADAM)
     write_summary(
         plain,
         prepared.validation.rejects,
