@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 
 from flows.mapping.context import Context
@@ -61,3 +63,14 @@ def test_build_records_from_a_filtered_raw_file(specs):
     ctx = Context("DM", pd.DataFrame(), specs, specs.raw["enrollment"], {"enrollment": enrollment}, {"DM": {}})
     out = build_records(spec, ctx)
     assert out["subject"].tolist() == ["1", "3"] and out["_line"].tolist() == [2, 4]
+
+
+def test_build_records_from_a_derived_sdtm_dataset(specs):
+    """An analysis dataset's records (`from_sdtm`): the SDTM dataset's records, filtered by `where`."""
+    spec = dataclasses.replace(
+        specs.adam["ADRS"], records={"from_sdtm": "RS", "where": {"column": "RSTESTCD", "equals": "MGFACLS"}}
+    )
+    rs = {"USUBJID": pd.Series(["A", "A", "B"], dtype="str"), "RSTESTCD": pd.Series(["MGFACLS", "X", "MGFACLS"])}
+    ctx = Context("ADRS", pd.DataFrame(), specs, None, {}, {"RS": rs, "ADRS": {}})
+    out = build_records(spec, ctx)
+    assert out["USUBJID"].tolist() == ["A", "B"] and "_line" not in out

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flows import __version__
-from flows.spec.model import DomainSpec
-from flows.transfer.define import metadata_version_oid, study_oid
+from flows.spec.model import ANALYSIS_CLASSES, DomainSpec
+from flows.transfer.define import ADAMIG_VERSION, DEFINE_ADAM, metadata_version_oid, study_oid
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.lines import column_tokens, write_rows
 
@@ -55,6 +55,7 @@ def _document(
         columns.append(column)
         kinds.append(kind)
     stamp = created.strftime("%Y-%m-%dT%H:%M:%S")
+    analysis = spec.klass in ANALYSIS_CLASSES  # an ADaM dataset: described by define-adam.xml
     doc = {
         "datasetJSONCreationDateTime": stamp,
         "datasetJSONVersion": VERSION,
@@ -63,8 +64,10 @@ def _document(
         "originator": studyid,
         "sourceSystem": {"name": "s103-sdtm", "version": __version__},
         "studyOID": study_oid(studyid),
-        "metaDataVersionOID": metadata_version_oid(studyid, "SDTMIG", ig_version),
-        "metaDataRef": "define.xml",
+        "metaDataVersionOID": metadata_version_oid(studyid, "ADaMIG", ADAMIG_VERSION)
+        if analysis
+        else metadata_version_oid(studyid, "SDTMIG", ig_version),
+        "metaDataRef": DEFINE_ADAM if analysis else "define.xml",
         "itemGroupOID": f"IG.{spec.domain}",
         "records": len(frame),
         "name": spec.domain,
