@@ -169,6 +169,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
         prepared.eligibility,
         as_of=prepared.created.date().isoformat(),
         rejected={name: c["rejected"] for name, c in prepared.validation.counts.items()},
+        analysis=analysis,
     )
     packer.add(staging / "summary.html")
     return outputs
