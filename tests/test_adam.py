@@ -19,12 +19,17 @@ def subject(n: str) -> str:
     return f"{STUDYID}-01-{n}"
 
 
+def folder(transfer, name: str):
+    """Where a dataset is: ADaM datasets (AD..) in the transfer's adam/ folder, SDTM in the transfer's own."""
+    return transfer / "adam" if name.startswith("ad") else transfer
+
+
 def parquet(transfer, name: str) -> pd.DataFrame:
-    return pq.read_table(transfer / "parquet" / f"{name}.parquet").to_pandas()
+    return pq.read_table(folder(transfer, name) / "parquet" / f"{name}.parquet").to_pandas()
 
 
 def xpt(transfer, name: str) -> tuple[pd.DataFrame, object]:
-    return pyreadstat.read_xport(str(transfer / "xpt" / f"{name}.xpt"))
+    return pyreadstat.read_xport(str(folder(transfer, name) / "xpt" / f"{name}.xpt"))
 
 
 def test_adsl_one_record_per_dm_subject_in_usubjid_order(sample_export):
@@ -64,7 +69,7 @@ def test_adsl_xpt_holds_sas_dates_with_their_formats(sample_export):
     assert meta.original_variable_types["TRTSDT"] == "DATE9."
     assert meta.original_variable_types["TRTSDTM"] == "DATETIME20."
     assert meta.column_names_to_labels["DLTEVLFL"] == "DLT-Evaluable Population Flag"
-    raw, _ = pyreadstat.read_xport(str(transfer / "xpt" / "adsl.xpt"), disable_datetime_conversion=True)
+    raw, _ = pyreadstat.read_xport(str(transfer / "adam" / "xpt" / "adsl.xpt"), disable_datetime_conversion=True)
     row = raw[raw["USUBJID"] == subject("0001")].iloc[0]
     assert row["TRTSDT"] == 23909  # days from 1960-01-01 to 2025-06-17
     assert row["TRTSDTM"] == 23909 * 86400 + 11 * 3600 + 42 * 60
@@ -150,12 +155,13 @@ def test_every_format_and_the_manifest_hold_the_analysis_datasets(sample_export,
     _, transfer = sample_export
     manifest = json.loads((transfer / "manifest.json").read_text(encoding="utf-8"))
     spec = specs.adam[name.upper()]
-    for folder, ext in (("parquet", "parquet"), ("csv", "csv"), ("xpt", "xpt"), ("json", "json")):
-        assert f"{folder}/{name}.{ext}" in manifest["outputs"]
+    for kind, ext in (("parquet", "parquet"), ("csv", "csv"), ("xpt", "xpt"), ("json", "json")):
+        assert f"adam/{kind}/{name}.{ext}" in manifest["outputs"]
+        assert not (transfer / kind / f"{name}.{ext}").exists()  # not among the SDTM datasets
     _, meta = xpt(transfer, name)
     assert meta.column_names == spec.names and meta.table_name == name.upper()
     assert [meta.column_names_to_labels[n] for n in spec.names] == [v.label for v in spec.variables]
-    assert f"{name}.xpt" in (transfer / "SHA256SUMS").read_text(encoding="utf-8")
+    assert f"adam/xpt/{name}.xpt" in (transfer / "SHA256SUMS").read_text(encoding="utf-8")
 
 
 def test_mean_change_from_baseline_by_dose_level_as_measured_in_issue_22(sample_export):

@@ -95,13 +95,13 @@ def test_written_text_is_json_dumps_of_the_document(tmp_path, rows, chunks):
 
 
 def test_analysis_json_points_at_define_adam(sample_export):
-    """ADSL's Dataset-JSON: schema-valid, its OIDs those of define-adam.xml, its dates SAS dates with their format."""
+    """ADSL's Dataset-JSON: schema-valid, its OIDs those of adam/define.xml, its dates SAS dates with their format."""
     _, transfer = sample_export
-    doc = json.loads((transfer / "json" / "adsl.json").read_text(encoding="utf-8"))
+    doc = json.loads((transfer / "adam" / "json" / "adsl.json").read_text(encoding="utf-8"))
     if SCHEMA.is_file():
         jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
-    assert doc["metaDataRef"] == "define-adam.xml"
-    define = (transfer / "define-adam.xml").read_text(encoding="utf-8")
+    assert doc["metaDataRef"] == "define.xml"  # beside it, in adam/
+    define = (transfer / "adam" / "define.xml").read_text(encoding="utf-8")
     for oid in (doc["metaDataVersionOID"], doc["itemGroupOID"], *(c["itemOID"] for c in doc["columns"])):
         assert f'OID="{oid}"' in define, oid
     column = next(c for c in doc["columns"] if c["name"] == "TRTSDT")

@@ -808,14 +808,14 @@ def test_link_acrf_finds_the_page_of_a_value_level_item(oid, pages, expected):
     assert [r.get("PageRefs") for r in refs] == [expected]  # the Derived origin gets none
 
 
-# --- issue 22: define-adam.xml, the analysis datasets' define ----------------------------------------------------
+# --- issue 22: adam/define.xml, the analysis datasets' define -----------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def adam_written(datasets, specs, tmp_path_factory) -> Path:
     analysis = pipeline.derive_analysis(datasets, specs, {"cutoff": "2026-10-31"})
     lengths = {d: xpt_lengths(f, specs.adam[d]) for d, f in analysis.items()}
-    path = tmp_path_factory.mktemp("define") / "define-adam.xml"
+    path = tmp_path_factory.mktemp("define") / "define.xml"
     meta = define_metadata(analysis, specs, lengths, analysis=True)
     write_define(analysis, specs, lengths, CREATED, path, meta)
     return path

@@ -50,6 +50,7 @@ from flows.transfer.writers.num_type import whole_as_integers
 from flows.transfer.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
+ADAM = "adam"  # the folder of a transfer that holds the analysis datasets, laid out as the transfer (xpt/, ...)
 
 
 @dataclass
@@ -125,23 +126,27 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
         for d, f in prepared.datasets.items()
     }
     analysis = {d: whole_as_integers(f, specs.adam[d]) for d, f in prepared.analysis.items()}
-    spec_of = {**specs.sdtm, **specs.adam}  # ADaM datasets go beside the SDTM ones, in the same folders (AD names)
+    spec_of = {**specs.sdtm, **specs.adam}
     lengths = {d: xpt_lengths(f, spec_of[d]) for d, f in (plain | analysis).items()}
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
-    for folder, _, _ in WRITERS.values():
-        (staging / folder).mkdir(exist_ok=True)
+    # SDTM in the transfer's folders, ADaM in adam/ laid out alike (eCTD keeps tabulations and analysis datasets
+    # apart; an SDTM validator given xpt/ sees SDTM only)
+    where = {d: staging for d in plain} | {d: staging / ADAM for d in analysis}
+    for root in {staging, *where.values()}:
+        for folder, _, _ in WRITERS.values():
+            (root / folder).mkdir(parents=True, exist_ok=True)
     for domain, frame in (plain | analysis).items():
         with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
             for folder, ext, writer in WRITERS.values():
-                path = staging / folder / f"{domain.lower()}.{ext}"
+                path = where[domain] / folder / f"{domain.lower()}.{ext}"
                 with naming(path):
                     writer(frame, spec_of[domain], path, ctx)
                 packer.add(path)
-                outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
+                outputs[path.relative_to(staging).as_posix()] = {"rows": len(frame)}
     from flows.review.summary import write_summary
     from flows.transfer.acrf import ACRF, write_acrf
-    from flows.transfer.define import DEFINE_ADAM, define_metadata, write_define, write_stylesheet
+    from flows.transfer.define import define_metadata, write_define, write_stylesheet
     from flows.transfer.define_html import write_define_html
 
     (staging / "documents").mkdir()
@@ -156,10 +161,11 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     packer.add(write_stylesheet(staging))  # define.xml's xml-stylesheet: it opens in a browser
     write_define_html(plain, specs, lengths, staging / "define.html", meta)
     packer.add(staging / "define.html")
-    if analysis:  # the ADaM datasets' own define (ADaMIG), beside define.xml and sharing its stylesheet
+    if analysis:  # the ADaM datasets' own define.xml (ADaMIG) in adam/, beside them
         adam_meta = define_metadata(analysis, specs, lengths, analysis=True)
-        write_define(analysis, specs, lengths, created, staging / DEFINE_ADAM, adam_meta)
-        packer.add(staging / DEFINE_ADAM)
+        write_define(analysis, specs, lengths, created, staging / ADAM / "define.xml", adam_meta)
+        packer.add(staging / ADAM / "define.xml")
+        packer.add(write_stylesheet(staging / ADAM))
     write_summary(
         plain,
         prepared.validation.rejects,

@@ -185,7 +185,7 @@ class Variable:
     display_format: str | None = None  # a SAS display format (DATE9., DATETIME20.): an ADaM numeric date or time
 
 
-# ADaMIG 1.3 dataset classes (define-adam.xml def:Class); the subject-level dataset comes first
+# ADaMIG 1.3 dataset classes (adam/define.xml def:Class); the subject-level dataset comes first
 ANALYSIS_CLASSES = ("SUBJECT LEVEL ANALYSIS DATASET", "BASIC DATA STRUCTURE", "OCCURRENCE DATA STRUCTURE")
 DATE_FORMATS = ("DATE", "E8601DA", "YYMMDD")  # display formats of a SAS date (days since 1960-01-01)
 DATETIME_FORMATS = ("DATETIME", "E8601DT")  # of a SAS date-time (seconds since 1960-01-01T00:00)

@@ -38,8 +38,7 @@ NCI_ALIAS = "nci:ExtCodeID"
 LENGTH_TYPES = {"text", "integer", "float"}  # Define-XML gives Length for these DataTypes only
 STYLESHEET = Path(__file__).with_name("define2-1.xsl")  # CDISC's, from the Define-XML 2.1 package (MIT licence)
 STUDY_DOC = ("LF.STUDY", "documents/study.yaml", "Study specification (the protocol as data)")
-ADAMIG_VERSION = "1.3"  # the ADaM Implementation Guide specs/adam follow (define-adam.xml's def:Standard)
-DEFINE_ADAM = "define-adam.xml"  # the analysis datasets' define, beside define.xml
+ADAMIG_VERSION = "1.3"  # the ADaM Implementation Guide specs/adam follow (adam/define.xml's def:Standard)
 
 
 _VALUE_TYPES = (
@@ -586,13 +585,13 @@ def define_metadata(
 
     Datasets come in the order of `datasets`, variables in spec order. Raises OutputCheckError listing every
     disagreement between datasets, specs and lengths. With `analysis`, the ADaM datasets of specs/adam
-    (define-adam.xml: ADaMIG, Purpose Analysis, the ADaM classes).
+    (adam/define.xml: ADaMIG, Purpose Analysis, the ADaM classes).
     """
     if analysis:
         specs = dataclasses.replace(specs, sdtm=specs.adam)
     problems = _check_inputs(datasets, specs, lengths)
     if problems:
-        raise OutputCheckError(("define-adam.xml: " if analysis else "define.xml: ") + "; ".join(problems))
+        raise OutputCheckError(("adam/define.xml: " if analysis else "define.xml: ") + "; ".join(problems))
     study = specs.study
     ig_version = ADAMIG_VERSION if analysis else str(study.lookup("sdtm.ig_version"))
     ig = Standard(f"STD.{'ADAMIG' if analysis else 'SDTMIG'}.{ig_version}", "ADaMIG" if analysis else "SDTMIG", "IG",

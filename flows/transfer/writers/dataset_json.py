@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from flows import __version__
 from flows.spec.model import ANALYSIS_CLASSES, DomainSpec
-from flows.transfer.define import ADAMIG_VERSION, DEFINE_ADAM, metadata_version_oid, study_oid
+from flows.transfer.define import ADAMIG_VERSION, metadata_version_oid, study_oid
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.lines import column_tokens, write_rows
 
@@ -55,7 +55,7 @@ def _document(
         columns.append(column)
         kinds.append(kind)
     stamp = created.strftime("%Y-%m-%dT%H:%M:%S")
-    analysis = spec.klass in ANALYSIS_CLASSES  # an ADaM dataset: described by define-adam.xml
+    analysis = spec.klass in ANALYSIS_CLASSES  # an ADaM dataset: described by adam/define.xml
     doc = {
         "datasetJSONCreationDateTime": stamp,
         "datasetJSONVersion": VERSION,
@@ -67,7 +67,7 @@ def _document(
         "metaDataVersionOID": metadata_version_oid(studyid, "ADaMIG", ADAMIG_VERSION)
         if analysis
         else metadata_version_oid(studyid, "SDTMIG", ig_version),
-        "metaDataRef": DEFINE_ADAM if analysis else "define.xml",
+        "metaDataRef": "define.xml",  # beside the dataset's folder: the transfer's, or adam/'s for ADaM
         "itemGroupOID": f"IG.{spec.domain}",
         "records": len(frame),
         "name": spec.domain,
