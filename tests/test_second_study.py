@@ -21,7 +21,8 @@ def transfer(tmp_path_factory):
 
 
 def read(transfer, domain: str) -> pd.DataFrame:
-    frame, _ = pyreadstat.read_xport(transfer / "xpt" / f"{domain}.xpt")  # an independent reader
+    folder = transfer / "adam" if domain.startswith("ad") else transfer  # ADaM: in the transfer's adam/ folder
+    frame, _ = pyreadstat.read_xport(folder / "xpt" / f"{domain}.xpt")  # an independent reader
     return frame
 
 
@@ -97,5 +98,7 @@ def test_adsl_by_specs_alone(transfer):
     assert (withdrew["TRT01P"], withdrew["TRT01PN"], withdrew["ITTFL"], withdrew["SAFFL"]) == (
         "XYZ-101 50 mg once daily", 50, "Y", "N"
     )  # fmt: skip
+    define = (transfer / "adam" / "define.xml").read_text(encoding="utf-8")  # no CT codelist: the ADaMIG alone
+    assert 'SASDatasetName="ADSL"' in define and 'Name="ADaMIG"' in define and "STD.CT." not in define
     failed = subject(adsl, "PBO-2201-101-003").iloc[0]  # screen failure
     assert (failed["ITTFL"], failed["SAFFL"], failed["TRT01P"]) == ("N", "N", "")

@@ -608,17 +608,19 @@ def define_metadata(
         value_items += ds_value_items
         value_lists += ds_vls
         wheres += ds_wheres
+    codelists = reg.built_codelists()
+    standards = (ig, ct) if not analysis or any(cl.code for cl in codelists) else (ig,)  # each one referenced
     return Define(
         studyid=study.studyid,
         title=str(study.data.get("title", study.studyid)),
         originator=str(study.data.get("sponsor", study.studyid)),
-        standards=(ig, ct),
+        standards=standards,
         documents=(Leaf(*STUDY_DOC),),
         datasets=tuple(built),
         items=tuple(items + value_items),
         value_lists=tuple(value_lists),
         where_clauses=tuple({w.oid: w for w in wheres}.values()),  # one per `by` value, shared by its variables
-        codelists=reg.built_codelists(),
+        codelists=codelists,
         methods=reg.built_methods(),
         comments=reg.built_comments(),
         purpose="Analysis" if analysis else "Tabulation",
@@ -677,7 +679,7 @@ def define_xml(meta: Define, created: str) -> ET.Element:
         raise ValueError(f"define.xml: created '{created}' is not an ISO 8601 date and time") from None
     if "T" not in created:
         raise ValueError(f"define.xml: created '{created}' needs a time (ODM CreationDateTime is a dateTime)")
-    std_ig, std_ct = meta.standards
+    std_ig, std_ct = meta.standards[0], meta.standards[-1]  # an analysis define without CT codelists: the IG alone
     kind = "ADaM" if meta.purpose == "Analysis" else "SDTM"
     odm = _add(
         None,
@@ -702,8 +704,9 @@ def define_xml(meta: Define, created: str) -> ET.Element:
         {
             "OID": metadata_version_oid(meta.studyid, std_ig.name, std_ig.version),
             "Name": f"Study {meta.studyid}, {kind} data definitions",
-            "Description": f"{kind} datasets of study {meta.studyid} ({std_ig.name} {std_ig.version}, "
-            f"{std_ct.name} CT {std_ct.publishing_set} {std_ct.version})",
+            "Description": f"{kind} datasets of study {meta.studyid} ({std_ig.name} {std_ig.version}"
+            + (", " if std_ct is not std_ig else "")
+            + (f"{std_ct.name} CT {std_ct.publishing_set} {std_ct.version})" if std_ct is not std_ig else ")"),
             "def:DefineVersion": DEFINE_VERSION,
         },
     )
