@@ -852,3 +852,12 @@ def test_define_adam_says_adamig_classes_dates_and_methods(adam_written):
     assert "AVAL - BASE" in "".join(method.itertext())
     origin = items["IT.ADSL.AGE"].find("def:Origin", NS)
     assert origin.get("Type") == "Predecessor" and "DM.AGE" in "".join(origin.itertext())
+
+
+def test_define_adam_html_names_the_analysis_datasets(adam_written, datasets, specs, tmp_path):
+    analysis = pipeline.derive_analysis(datasets, specs, {"cutoff": "2026-10-31"})
+    lengths = {d: xpt_lengths(f, specs.adam[d]) for d, f in analysis.items()}
+    path = tmp_path / "define.html"
+    write_define_html(analysis, specs, lengths, path, define_metadata(analysis, specs, lengths, analysis=True))
+    page = path.read_text(encoding="utf-8")
+    assert "ADaM data definitions" in page and "SUBJECT LEVEL ANALYSIS DATASET" in page and "TRTSDT" in page

@@ -166,6 +166,8 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
         write_define(analysis, specs, lengths, created, staging / ADAM / "define.xml", adam_meta)
         packer.add(staging / ADAM / "define.xml")
         packer.add(write_stylesheet(staging / ADAM))
+        write_define_html(analysis, specs, lengths, staging / ADAM / "define.html", adam_meta)
+        packer.add(staging / ADAM / "define.html")
     write_summary(
         plain,
         prepared.validation.rejects,
