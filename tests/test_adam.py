@@ -138,6 +138,10 @@ def test_adae_flags(sample_export):
     assert (emergent.groupby("USUBJID")["AOCCFL"].apply(lambda f: (f == "Y").sum()) == 1).all()
     assert (emergent.groupby(["USUBJID", "AEDECOD"])["AOCCPFL"].apply(lambda f: (f == "Y").sum()) == 1).all()
     assert (adae["ATOXGRN"] == adae["ATOXGR"].astype(int)).all()
+    worst = emergent[emergent["AOCCIFL"] == "Y"].set_index("USUBJID")["ATOXGRN"]
+    assert worst.index.is_unique and (worst == emergent.groupby("USUBJID")["ATOXGRN"].max().loc[worst.index]).all()
+    first = adae[adae["USUBJID"] == subject("0001")].set_index("AESEQ")  # grades 2, 3, 1: the grade 3 (AESEQ 2)
+    assert first["AOCCIFL"].fillna("").tolist() == ["", "Y", ""] and first["ATOXGRN"].tolist() == [2, 3, 1]
 
 
 def test_adrs_mgfa_class_ordinal_and_baseline(sample_export):

@@ -37,3 +37,19 @@ def test_last_record_of_each_visit(specs):
         context(specs, variables=variables),
     )
     assert flags(out) == [None, "Y", None]  # outside every window: not analysed
+
+
+def test_first_occurrence_of_the_worst_grade(specs):
+    variables = {
+        "USUBJID": s("A", "A", "A", "A"),
+        "ATOXGRN": pd.Series([2, 3, 3, 4], dtype="Int64"),
+        "ASTDT": pd.Series([100, 120, 110, 90], dtype="Int64"),
+        "AESEQ": pd.Series([1, 2, 3, 4], dtype="Int64"),
+        "TRTEMFL": s("Y", "Y", "Y", None),  # grade 4 before the infusion: not emergent
+    }
+    out = run(
+        "{derivation: extreme_flag, by: [], order: [ATOXGRN, ASTDT, AESEQ], descending: [ATOXGRN], mode: first,"
+        " among: TRTEMFL}",
+        context(specs, variables=variables),
+    )
+    assert flags(out) == [None, None, "Y", None]  # grade 3 twice: the earlier (day 110)
