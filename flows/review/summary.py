@@ -17,6 +17,7 @@ from flows.review import safety
 from flows.review.efficacy import change_by_visit
 from flows.review.eligibility import Eligibility, eligibility_section
 from flows.review.escalation import escalation_svg
+from flows.review.teae import teae_by_level
 from flows.spec.checks import AT_ROLES, CHECKLIST_ROLES, RULE_ROLES
 from flows.spec.model import Specs, Study
 
@@ -519,6 +520,7 @@ def summary_html(
     )
 
     efficacy_section = efficacy_html((analysis or {}).get("ADQS"), study)
+    teae_section = teae_html((analysis or {}).get("ADAE"), (analysis or {}).get("ADSL"), study)
     checked = [c.name for c in specs.raw.values() if any(c.role(r) for r in ELIGIBILITY_ROLES)]
     eligibility_note = rejected_note("Checked on the valid rows", checked, rejected, specs)
 
@@ -536,6 +538,7 @@ def summary_html(
                 crit_section,
                 reject_section,
                 safety_section,
+                teae_section,
                 efficacy_section,
                 plot_section,
             ]
@@ -543,6 +546,23 @@ def summary_html(
         )
         + eligibility_section(eligibility, eligibility_note)
         + "\n</body>\n</html>\n"
+    )
+
+
+def teae_html(adae: pd.DataFrame | None, adsl: pd.DataFrame | None, study: Study) -> str:
+    """Treatment-emergent adverse events by dose level, from ADAE and ADSL."""
+    if adae is None or adsl is None:
+        return ""
+    table = teae_by_level(adae, adsl, study)
+    columns = [c for c in table.columns if c != "row"]
+    return _section(
+        "Treatment-emergent adverse events by dose level (ADAE)",
+        html_table(table, {"row": "Subjects", **{c: c for c in columns}}, "teae", numeric=columns),
+        _note(
+            "Subjects of the safety population (ADSL.SAFFL = Y, by ADSL.ACTARMCD) with at least one treatment-emergent "
+            "event (ADAE.TRTEMFL = Y: onset on or after the first infusion; partial onset dates imputed, ASTDTF) of "
+            "each kind, each subject counted once; percentages of the column's safety population."
+        ),
     )
 
 
