@@ -50,6 +50,7 @@ def test_adsl_named_subjects(sample_export):
     assert first["TRTSDTM"] == pd.Timestamp("2025-06-17 11:42") and first["TRTEDTM"] == pd.Timestamp("2025-06-17 12:11")
     assert (first["SAFFL"], first["ENRLFL"], first["DLTEVLFL"], first["EOSSTT"]) == ("Y", "Y", "Y", "COMPLETED")
     assert (first["BMGADL"], first["BQMG"], first["BMGFA"]) == (8, 11, "IIIb")
+    assert first["WEIGHTBL"] == 65.9  # raw/enrollment.csv weight_kg of 0001 (until VS holds the weight)
     # 0010: assigned to DL2 and withdrew before the infusion: enrolled, not in the safety population
     never = adsl.loc[subject("0010")]
     assert (never["SAFFL"], never["ENRLFL"], never["DLTEVLFL"]) == ("N", "Y", "N")

@@ -101,10 +101,15 @@ def derive_datasets(
 
 
 def derive_analysis(
-    sdtm: Mapping[str, pd.DataFrame], specs: Specs, facts: Mapping[str, Any] | None = None
+    sdtm: Mapping[str, pd.DataFrame],
+    specs: Specs,
+    facts: Mapping[str, Any] | None = None,
+    valid: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every ADaM dataset of specs/adam from the derived SDTM datasets, by the same mapping vocabulary: records
-    `{from_sdtm: DOMAIN}`, a variable may read the SDTM datasets' variables and the other ADaM datasets' (ADSL)."""
+    `{from_sdtm: DOMAIN}`, a variable may read the SDTM datasets' variables and the other ADaM datasets' (ADSL), and
+    the valid rows of the raw files `analysis_raw_reads` names (`valid`: a collected value no SDTM dataset holds yet,
+    as the baseline weight before VS)."""
     if not specs.adam:
         return {}
     given = {}
@@ -112,7 +117,7 @@ def derive_analysis(
         plain = frame.drop(columns=TRACE, errors="ignore").reset_index(drop=True)
         given[d] = {c: plain[c] for c in plain.columns}
     with shared_codes():
-        derived = _derive_all({}, replace(specs, sdtm=specs.adam), facts, False, given)
+        derived = _derive_all(dict(valid or {}), replace(specs, sdtm=specs.adam), facts, False, given)
     first = sorted(derived, key=lambda d: (specs.adam[d].klass != ANALYSIS_CLASSES[0], d))  # ADSL, then by name
     return {d: derived[d] for d in first}
 

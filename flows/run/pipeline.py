@@ -20,6 +20,7 @@ from flows import __version__
 from flows.kernel.distinct import shared_codes
 from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, naming, shorten
 from flows.mapping.engine import derive_analysis, derive_datasets
+from flows.mapping.plan import analysis_raw_reads
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
 from flows.raw.read import RawFile, Scan, check_raw_dir, read_raws, use_returning_pool
@@ -111,10 +112,11 @@ def prepare(
         with shared_codes(validation.codes):  # the columns' codes, as validation worked them out
             eligibility = evaluate_eligibility(valid, specs)
             facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
+            kept = {name: valid[name] for name in analysis_raw_reads(specs) if name in valid}  # for ADaM, after
             datasets = derive_datasets(valid, specs, facts, consume=True)
     finally:
         validation.codes.clear()  # the datasets are derived: the raw columns' codes are no more use
-    analysis = derive_analysis(datasets, specs, facts)  # ADaM after SDTM, from the derived SDTM datasets
+    analysis = derive_analysis(datasets, specs, facts, kept)  # ADaM after SDTM, from the derived SDTM datasets
     return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility, analysis)
 
 
