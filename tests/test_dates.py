@@ -5,7 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from flows.kernel.dates import completed_years, impute_date, impute_first, is_valid, sas_date, sas_datetime, study_day
+from flows.kernel.dates import (
+    completed_years,
+    impute_date,
+    impute_first,
+    is_valid,
+    iso_of_sas,
+    sas_date,
+    sas_datetime,
+    study_day,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +87,10 @@ def test_impute_date_with_its_flag(how, expected):
     filled, flag = impute_date(pd.Series(["2025-06", "2025", "2025-06-17T10:00", None], dtype="str"), how)
     assert [None if pd.isna(d) else d.strftime("%Y-%m-%d") for d in filled] == expected
     assert [None if pd.isna(f) else f for f in flag] == ["D", "M", None, None]
+
+
+def test_iso_of_sas_dates_and_date_times():
+    dates = iso_of_sas(pd.Series([0, 23909, None], dtype="Int64"), "date")
+    assert [None if pd.isna(v) else v for v in dates] == ["1960-01-01", "2025-06-17", None]
+    seconds = iso_of_sas(pd.Series([23909 * 86400 + 42120, None], dtype="Int64"), "datetime")
+    assert [None if pd.isna(v) else v for v in seconds] == ["2025-06-17T11:42:00", None]

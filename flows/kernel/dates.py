@@ -84,3 +84,10 @@ def impute_date(dtc: pd.Series, how: str) -> tuple[pd.Series, pd.Series]:
     filled = pd.to_datetime(head.where(n == 10).mask(n == 4, head + "-12-31"), format="%Y-%m-%d", errors="coerce")
     filled = filled.mask(n == 7, month_start + pd.offsets.MonthEnd(0))
     return filled, flag
+
+
+def iso_of_sas(values: pd.Series, kind: str) -> pd.Series:
+    """ISO 8601 text of SAS dates (`kind` date: days since 1960-01-01) or date-times (seconds): null stays null."""
+    unit, layout = ("s", "%Y-%m-%dT%H:%M:%S") if kind == "datetime" else ("D", "%Y-%m-%d")
+    moments = SAS_EPOCH + pd.to_timedelta(values.astype("Float64").astype("float64"), unit=unit)
+    return moments.dt.strftime(layout).astype("str").where(values.notna().to_numpy(bool), None)
