@@ -19,3 +19,22 @@ def test_an_event_before_the_infusion_is_not_emergent(specs):
     # before the infusion (ongoing after it too): no; on the day: Y; after: Y; start unknown, ended before: no;
     # start unknown, ended after: Y; never treated: no
     assert [None if pd.isna(v) else v for v in out] == [None, "Y", "Y", None, "Y", None]
+
+
+def test_an_event_hours_before_the_infusion_on_its_day(specs):
+    """Infusion 2025-08-24 10:16 (day 23977); an event at 08:00 that day is before it, one at 10:23 after it; an event
+    without a time on the infusion day counts by its date."""
+    day, start = 23977, 23977 * 86400 + 10 * 3600 + 16 * 60
+    adsl = {"USUBJID": s("A"), "TRTSDT": pd.Series([day], dtype="Int64"), "TRTSDTM": pd.Series([start], dtype="Int64")}
+    variables = {
+        "USUBJID": s("A", "A", "A"),
+        "ASTDT": pd.Series([day, day, day], dtype="Int64"),
+        "ASTDTM": pd.Series([day * 86400 + 8 * 3600, day * 86400 + 10 * 3600 + 23 * 60, None], dtype="Int64"),
+    }
+    ctx = context(specs, variables=variables, datasets={"ADSL": adsl})
+    out = run(
+        "{derivation: treatment_emergent, began: ASTDT, reference: ADSL.TRTSDT, began_time: ASTDTM,"
+        " reference_time: ADSL.TRTSDTM}",
+        ctx,
+    )
+    assert [None if pd.isna(v) else v for v in out] == [None, "Y", "Y"]
