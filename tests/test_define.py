@@ -68,18 +68,30 @@ def specs() -> Specs:
 
 
 @pytest.fixture(scope="module")
-def traced(specs: Specs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    """The 34-subject sample (as `make sample` writes it) derived with a data cut, trace columns included."""
+def validation(specs: Specs, tmp_path_factory: pytest.TempPathFactory):
+    """The 34-subject sample (as `make sample` writes it), read and validated."""
     raw_dir = tmp_path_factory.mktemp("raw")
     study = yaml.safe_load(specs.study.path.read_text(encoding="utf-8"))
     write_raw(synthesize(study, 34, 20250321, "2026-10-31"), raw_dir)
-    validation = pipeline.validate_raw(pipeline.read_inputs(raw_dir, specs), specs)
+    return pipeline.validate_raw(pipeline.read_inputs(raw_dir, specs), specs)
+
+
+@pytest.fixture(scope="module")
+def traced(specs: Specs, validation) -> dict[str, pd.DataFrame]:
+    """The sample derived with a data cut, trace columns included."""
     return pipeline.derive_datasets(validation.valid, specs, {"cutoff": "2026-10-31"})
 
 
 @pytest.fixture(scope="module")
 def datasets(traced: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return {d: f.drop(columns=TRACE, errors="ignore") for d, f in traced.items()}
+
+
+@pytest.fixture(scope="module")
+def analysis(traced, specs, validation) -> dict[str, pd.DataFrame]:
+    """The analysis datasets of the same SDTM (and of the raw rows they read), for adam/define.xml."""
+    kept = {n: validation.valid[n] for n in pipeline.analysis_raw_reads(specs)}
+    return pipeline.derive_analysis(traced, specs, {"cutoff": "2026-10-31"}, kept)
 
 
 @pytest.fixture(scope="module")
@@ -812,8 +824,7 @@ def test_link_acrf_finds_the_page_of_a_value_level_item(oid, pages, expected):
 
 
 @pytest.fixture(scope="module")
-def adam_written(datasets, specs, tmp_path_factory) -> Path:
-    analysis = pipeline.derive_analysis(datasets, specs, {"cutoff": "2026-10-31"})
+def adam_written(analysis, specs, tmp_path_factory) -> Path:
     lengths = {d: xpt_lengths(f, specs.adam[d]) for d, f in analysis.items()}
     path = tmp_path_factory.mktemp("define") / "define.xml"
     meta = define_metadata(analysis, specs, lengths, analysis=True)
@@ -854,8 +865,7 @@ def test_define_adam_says_adamig_classes_dates_and_methods(adam_written):
     assert origin.get("Type") == "Predecessor" and "DM.AGE" in "".join(origin.itertext())
 
 
-def test_define_adam_html_names_the_analysis_datasets(adam_written, datasets, specs, tmp_path):
-    analysis = pipeline.derive_analysis(datasets, specs, {"cutoff": "2026-10-31"})
+def test_define_adam_html_names_the_analysis_datasets(analysis, specs, tmp_path):
     lengths = {d: xpt_lengths(f, specs.adam[d]) for d, f in analysis.items()}
     path = tmp_path / "define.html"
     write_define_html(analysis, specs, lengths, path, define_metadata(analysis, specs, lengths, analysis=True))

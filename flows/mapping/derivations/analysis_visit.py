@@ -1,7 +1,7 @@
 """AVISIT (`output: name`) or AVISITN (`output: number`): the planned visit (study.yaml `schedule`, by default
 visits.schedule: each with its `window` of study days) whose window holds the record's analysis day (`day`, ADY:
 days from the first infusion, as the windows count from day 1 of the infusion); null outside every window (such a
-record is not analysed by visit). admiral's derive_vars_joined / a window table (ADaMIG 1.3 section 3.3.3)."""
+record is not analysed by visit). admiral's derive_vars_joined / a window table (ADaMIG 1.3: AVISIT, AVISITN)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 (`date`, a numeric SAS date) on or before the subject's `reference` (ADSL.TRTSDT, the first infusion): the
 assessment on the day of the infusion counts as before it (pre-dose), as the SDTM --LOBXFL; equal dates: the last
 record. Null elsewhere, and for a subject never treated. admiral's derive_var_extreme_flag(by_vars, order = ADT,
-mode = "last", filter_add = ADT <= TRTSDT and !is.na(AVAL)) as in its ad_advs template (ADaMIG 1.3 section 3.3.5)."""
+mode = "last", filter_add = ADT <= TRTSDT and !is.na(AVAL)) as in its ad_advs template (ADaMIG 1.3: ABLFL)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A numeric SAS date (days since 1960-01-01) or, with `part: datetime`, date-time (seconds since 1960-01-01T00:00)
-of an ISO 8601 date column of the records (an SDTM --DTC): ADaM's *DT and *DTM (ADaMIG 1.3 section 3.1.6); null
+of an ISO 8601 date column of the records (an SDTM --DTC): ADaM's *DT and *DTM (ADaMIG 1.3 timing variables); null
 where the date is partial (a date-time: where the value has no time). admiral's derive_vars_dt / derive_vars_dtm
 without imputation. Give the variable `display_format: DATE9.` (or `DATETIME20.`)."""
 
