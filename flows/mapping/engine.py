@@ -15,7 +15,7 @@ from flows.kernel.errors import OutputCheckError
 from flows.kernel.keys import sort_by_keys
 from flows.mapping.context import KEY_ORDER, Context
 from flows.mapping.evaluate import run_step
-from flows.mapping.plan import RECORDS, Plan, plan_domains
+from flows.mapping.plan import RECORDS, Plan, analysis_raw_reads, plan_domains
 from flows.mapping.records import build_records, supplemental_records
 from flows.mapping.vectors import first_non_null
 from flows.mapping.vocabulary import Step
@@ -112,6 +112,9 @@ def derive_analysis(
     as the baseline weight before VS)."""
     if not specs.adam:
         return {}
+    missing = sorted(analysis_raw_reads(specs) - set(valid or {}))
+    if missing:  # a caller's slip, not the data's: say which rows the analysis datasets need
+        raise OutputCheckError(f"specs/adam: the analysis datasets read the valid rows of {missing}, not given")
     given = {}
     for d, frame in sdtm.items():
         plain = frame.drop(columns=TRACE, errors="ignore").reset_index(drop=True)
