@@ -181,3 +181,14 @@ def test_mean_change_from_baseline_by_dose_level_as_measured_in_issue_22(sample_
     base = adqs[(adqs["PARAMCD"] == "MGADLTOT") & (adqs["ABLFL"] == "Y")].set_index("USUBJID")["AVAL"]
     treated = adsl[adsl["SAFFL"] == "Y"].set_index("USUBJID")["BMGADL"]
     assert len(treated) == 24 and (treated == base.reindex(treated.index)).all()
+
+
+@pytest.mark.parametrize(
+    ("adam", "sdtm", "seq", "flag"), [("adqs", "qs", "QSSEQ", "QSLOBXFL"), ("adrs", "rs", "RSSEQ", "RSLOBXFL")]
+)
+def test_ablfl_agrees_with_the_sdtm_last_observation_before_exposure(sample_export, adam, sdtm, seq, flag):
+    """ABLFL (derived from ADT and ADSL.TRTSDT) and --LOBXFL (from --DTC and DM.RFXSTDTC) name the same records."""
+    _, transfer = sample_export
+    analysed, source = parquet(transfer, adam), parquet(transfer, sdtm)
+    joined = analysed.merge(source, left_on=["USUBJID", "SRCSEQ"], right_on=["USUBJID", seq], validate="one_to_one")
+    assert len(joined) == len(source) and (joined["ABLFL"].fillna("") == joined[flag].fillna("")).all()
