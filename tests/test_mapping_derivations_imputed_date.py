@@ -32,3 +32,11 @@ def test_an_end_date_is_imputed_to_the_last_day(specs):
     ctx = context(specs, records={"AEENDTC": ["2025-06", "2025", "2025-06-30"]})
     end = run("{derivation: imputed_date, date: AEENDTC, impute: last}", ctx)
     assert values(end) == [DAY["2025-06-30"], DAY["2025-12-31"], DAY["2025-06-30"]]
+
+
+def test_an_end_date_is_not_imputed_after_the_death(specs):
+    adsl = {"USUBJID": s("A", "B"), "DTHDT": pd.Series([DAY["2025-06-17"], None], dtype="Int64")}  # A died 06-17
+    records = {"AEENDTC": ["2025-06", "2025-06"]}
+    ctx = context(specs, records=records, variables={"USUBJID": s("A", "B")}, datasets={"ADSL": adsl})
+    end = run("{derivation: imputed_date, date: AEENDTC, impute: last, ceiling: ADSL.DTHDT}", ctx)
+    assert values(end) == [DAY["2025-06-17"], DAY["2025-06-30"]]  # A: not after the death; B: the month's last
