@@ -129,6 +129,7 @@ def instrument_core() -> StageClock:
         ("prepare", "derive"),
         ("apply_cutoff", "data cut"),
         ("derive_datasets", "datasets"),
+        ("derive_analysis", "analysis datasets (ADaM)"),
         ("data_as_of", "data as of"),
         ("evaluate_eligibility", "eligibility rules on the data"),
         ("stage_transfer", "write"),

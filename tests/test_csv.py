@@ -122,3 +122,29 @@ def test_parts_written_one_after_another_are_the_whole_frame(tmp_path, name):
     assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     with pytest.raises(ValueError, match="columns"):
         write_parts(iter([frame[frame.columns[::-1]]]), tmp_path / "bad.csv", list(frame.columns), text)
+
+
+def test_numeric_dates_written_as_iso_8601(tmp_path):
+    """An ADaM numeric date (DATE9.) or date-time (DATETIME20.) is written as every CSV date is: ISO 8601."""
+    spec = DomainSpec(
+        "ADSL", "Subject-Level Analysis Dataset", "SUBJECT LEVEL ANALYSIS DATASET", "One record per subject",
+        ("USUBJID",), None,
+        (Variable("USUBJID", "Unique Subject Identifier", "Char", 8, "Req", "Identifier", "Predecessor"),
+         Variable("TRTSDT", "Date of First Exposure", "Num", 8, "Cond", "Timing", "Derived", display_format="DATE9."),
+         Variable("TRTSDTM", "Datetime of First Exposure", "Num", 8, "Cond", "Timing", "Derived",
+                  display_format="DATETIME20."),
+         Variable("AGE", "Age", "Num", 8, "Req", "Record Qualifier", "Predecessor")),
+        Path("adsl.yaml"),
+    )  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "USUBJID": pd.Series(["A", "B"], dtype="str"),
+            "TRTSDT": pd.Series([23909, None], dtype="Int64"),
+            "TRTSDTM": pd.Series([23909 * 86400 + 42120, None], dtype="Int64"),
+            "AGE": pd.Series([40, 85], dtype="Int64"),
+        }
+    )
+    write_csv(frame, spec, tmp_path / "adsl.csv", CTX)
+    rows = list(csv.reader((tmp_path / "adsl.csv").open(encoding="utf-8")))
+    assert rows == [["USUBJID", "TRTSDT", "TRTSDTM", "AGE"], ["A", "2025-06-17", "2025-06-17T11:42:00", "40"],
+                    ["B", "", "", "85"]]  # fmt: skip

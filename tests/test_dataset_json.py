@@ -92,3 +92,19 @@ def test_written_text_is_json_dumps_of_the_document(tmp_path, rows, chunks):
     write_dataset_json(frame, spec, path, WriteContext("X", datetime(2026, 10, 31), {"XX": lengths}, "3.4"))
     doc = dataset_json(frame, spec, "X", lengths, datetime(2026, 10, 31), "3.4")
     assert path.read_text(encoding="utf-8") == json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def test_analysis_json_points_at_define_adam(sample_export):
+    """ADSL's Dataset-JSON: schema-valid, its OIDs those of adam/define.xml, its dates SAS dates with their format."""
+    _, transfer = sample_export
+    doc = json.loads((transfer / "adam" / "json" / "adsl.json").read_text(encoding="utf-8"))
+    if SCHEMA.is_file():
+        jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    assert doc["metaDataRef"] == "define.xml"  # beside it, in adam/
+    define = (transfer / "adam" / "define.xml").read_text(encoding="utf-8")
+    for oid in (doc["metaDataVersionOID"], doc["itemGroupOID"], *(c["itemOID"] for c in doc["columns"])):
+        assert f'OID="{oid}"' in define, oid
+    column = next(c for c in doc["columns"] if c["name"] == "TRTSDT")
+    assert (column["dataType"], column["displayFormat"]) == ("integer", "DATE9.")
+    row = next(r for r in doc["rows"] if r[1] == "CART-20250321-01-0001")
+    assert row[[c["name"] for c in doc["columns"]].index("TRTSDT")] == 23909  # 2025-06-17

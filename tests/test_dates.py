@@ -5,7 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from flows.kernel.dates import completed_years, impute_first, is_valid, study_day
+from flows.kernel.dates import (
+    completed_years,
+    impute_date,
+    impute_first,
+    is_valid,
+    iso_of_sas,
+    sas_date,
+    sas_datetime,
+    study_day,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,3 +68,29 @@ def test_completed_years(birth, ref, years):
 )
 def test_is_valid(value, kind, ok):
     assert bool(is_valid(pd.Series([value], dtype="str"), kind).iloc[0]) is ok
+
+
+def test_sas_dates_and_date_times():
+    dtc = pd.Series(["1960-01-01", "2025-06-17T11:42", "2025-06", None], dtype="str")
+    assert sas_date(dtc).tolist() == [0, 23909, pd.NA, pd.NA]  # days since 1960-01-01; partial: none
+    assert sas_datetime(dtc).tolist() == [pd.NA, 23909 * 86400 + 42120, pd.NA, pd.NA]  # only with a time
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("first", ["2025-06-01", "2025-01-01", "2025-06-17", None]),
+        ("last", ["2025-06-30", "2025-12-31", "2025-06-17", None]),
+    ],
+)
+def test_impute_date_with_its_flag(how, expected):
+    filled, flag = impute_date(pd.Series(["2025-06", "2025", "2025-06-17T10:00", None], dtype="str"), how)
+    assert [None if pd.isna(d) else d.strftime("%Y-%m-%d") for d in filled] == expected
+    assert [None if pd.isna(f) else f for f in flag] == ["D", "M", None, None]
+
+
+def test_iso_of_sas_dates_and_date_times():
+    dates = iso_of_sas(pd.Series([0, 23909, None], dtype="Int64"), "date")
+    assert [None if pd.isna(v) else v for v in dates] == ["1960-01-01", "2025-06-17", None]
+    seconds = iso_of_sas(pd.Series([23909 * 86400 + 42120, None], dtype="Int64"), "datetime")
+    assert [None if pd.isna(v) else v for v in seconds] == ["2025-06-17T11:42:00", None]

@@ -23,6 +23,7 @@ from flows.transfer.define import (
     build_define,
     check_oids,
     define_bytes,
+    define_metadata,
     item_data_type,
     link_acrf,
     significant_digits,
@@ -67,18 +68,30 @@ def specs() -> Specs:
 
 
 @pytest.fixture(scope="module")
-def traced(specs: Specs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    """The 34-subject sample (as `make sample` writes it) derived with a data cut, trace columns included."""
+def validation(specs: Specs, tmp_path_factory: pytest.TempPathFactory):
+    """The 34-subject sample (as `make sample` writes it), read and validated."""
     raw_dir = tmp_path_factory.mktemp("raw")
     study = yaml.safe_load(specs.study.path.read_text(encoding="utf-8"))
     write_raw(synthesize(study, 34, 20250321, "2026-10-31"), raw_dir)
-    validation = pipeline.validate_raw(pipeline.read_inputs(raw_dir, specs), specs)
+    return pipeline.validate_raw(pipeline.read_inputs(raw_dir, specs), specs)
+
+
+@pytest.fixture(scope="module")
+def traced(specs: Specs, validation) -> dict[str, pd.DataFrame]:
+    """The sample derived with a data cut, trace columns included."""
     return pipeline.derive_datasets(validation.valid, specs, {"cutoff": "2026-10-31"})
 
 
 @pytest.fixture(scope="module")
 def datasets(traced: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return {d: f.drop(columns=TRACE, errors="ignore") for d, f in traced.items()}
+
+
+@pytest.fixture(scope="module")
+def analysis(traced, specs, validation) -> dict[str, pd.DataFrame]:
+    """The analysis datasets of the same SDTM (and of the raw rows they read), for adam/define.xml."""
+    kept = {n: validation.valid[n] for n in pipeline.analysis_raw_reads(specs)}
+    return pipeline.derive_analysis(traced, specs, {"cutoff": "2026-10-31"}, kept)
 
 
 @pytest.fixture(scope="module")
@@ -809,3 +822,56 @@ def test_link_acrf_finds_the_page_of_a_value_level_item(oid, pages, expected):
     link_acrf(odm, pages)
     refs = odm.findall(".//def:PDFPageRef", NS)
     assert [r.get("PageRefs") for r in refs] == [expected]  # the Derived origin gets none
+
+
+# --- issue 22: adam/define.xml, the analysis datasets' define -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def adam_written(analysis, specs, tmp_path_factory) -> Path:
+    lengths = {d: xpt_lengths(f, specs.adam[d]) for d, f in analysis.items()}
+    path = tmp_path_factory.mktemp("define") / "define.xml"
+    meta = define_metadata(analysis, specs, lengths, analysis=True)
+    write_define(analysis, specs, lengths, CREATED, path, meta)
+    return path
+
+
+def test_define_adam_is_valid_against_the_define_xml_2_1_schema(adam_written):
+    odmlib = pytest.importorskip("odmlib")
+    etree = pytest.importorskip("lxml.etree")
+    xsd = Path(odmlib.__file__).parent / "schemas" / "define" / "2.1" / "define2-1-0.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    assert schema.validate(etree.parse(str(adam_written))), [e.message for e in list(schema.error_log)[:5]]
+
+
+def test_define_adam_says_adamig_classes_dates_and_methods(adam_written):
+    mdv = ET.parse(adam_written).getroot().find("odm:Study/odm:MetaDataVersion", NS)
+    standard = mdv.find("def:Standards/def:Standard[@Type='IG']", NS)
+    assert (standard.get("Name"), standard.get("Version")) == ("ADaMIG", "1.3")
+    groups = mdv.findall("odm:ItemGroupDef", NS)
+    assert [g.get("Name") for g in groups] == ["ADSL", "ADAE", "ADQS", "ADRS"]  # the subject-level dataset first
+    classes = {g.get("Name"): g.find("def:Class", NS).get("Name") for g in groups}
+    assert classes == {
+        "ADSL": "SUBJECT LEVEL ANALYSIS DATASET",
+        "ADAE": "OCCURRENCE DATA STRUCTURE",
+        "ADQS": "BASIC DATA STRUCTURE",
+        "ADRS": "BASIC DATA STRUCTURE",
+    }
+    assert all(g.get("Purpose") == "Analysis" and g.get("Domain") is None for g in groups)
+    items = item_defs(mdv)
+    trtsdt = items["IT.ADSL.TRTSDT"]
+    assert (trtsdt.get("DataType"), trtsdt.get(f"{{{NS['def']}}}DisplayFormat")) == ("integer", "DATE9.")
+    # a derived variable has its method, a predecessor its source
+    ref = mdv.find("odm:ItemGroupDef[@Name='ADQS']/odm:ItemRef[@ItemOID='IT.ADQS.CHG']", NS)
+    method = mdv.find(f"odm:MethodDef[@OID='{ref.get('MethodOID')}']", NS)
+    assert "AVAL - BASE" in "".join(method.itertext())
+    origin = items["IT.ADSL.AGE"].find("def:Origin", NS)
+    assert origin.get("Type") == "Predecessor" and "DM.AGE" in "".join(origin.itertext())
+
+
+def test_define_adam_html_names_the_analysis_datasets(analysis, specs, tmp_path):
+    lengths = {d: xpt_lengths(f, specs.adam[d]) for d, f in analysis.items()}
+    path = tmp_path / "define.html"
+    write_define_html(analysis, specs, lengths, path, define_metadata(analysis, specs, lengths, analysis=True))
+    page = path.read_text(encoding="utf-8")
+    assert "ADaM data definitions" in page and "SUBJECT LEVEL ANALYSIS DATASET" in page and "TRTSDT" in page

@@ -155,3 +155,15 @@ def test_the_first_transfer_says_so(tmp_path):
     assert json.loads((tmp_path / "changes.json").read_text())["previous"] is None
     assert (tmp_path / "changes.md").read_text() == "# Changes\n\nfirst transfer of the study: nothing to compare\n"
     assert not differs(first_transfer())
+
+
+def test_analysis_datasets_in_adam_are_compared_too(tmp_path):
+    """ADSL in the transfers' adam/ folder: a subject's changed flag is a change of ADSL."""
+    old, new = transfers(tmp_path)
+    adsl = pd.DataFrame({"STUDYID": ["S103", "S103"], "USUBJID": ["01-0001", "01-0010"], "SAFFL": ["Y", "N"]})
+    labels = {**LABELS, "SAFFL": "Safety Population Flag"}
+    write_dataset(old / "adam", "ADSL", adsl, labels, KEYS)
+    write_dataset(new / "adam", "ADSL", adsl.assign(SAFFL=["Y", "Y"]), labels, KEYS)  # 0010 dosed since
+    d = diff_transfers(old, new)["domains"]["ADSL"]
+    assert (len(d["added"]), len(d["removed"]), len(d["changed"])) == (0, 0, 1)
+    assert "01-0010" in json.dumps(d["changed"])

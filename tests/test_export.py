@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import RAW, STUDYID, run_cli
 
 DOMAINS = ["ae", "dm", "ds", "ex", "ie", "qs", "rs", "se", "suppae", "suppex", "sv", "ta", "te", "ti", "ts", "tv", "vs"]
+ANALYSIS = ["adae", "adqs", "adrs", "adsl"]  # specs/adam: in the transfer's adam/ folder
 
 
 def sha(path: Path) -> str:
@@ -57,6 +58,7 @@ def test_cli_publishes_clean_sample(cli_export):
         assert (transfer / rel).is_file(), rel
     for folder, ext in (("parquet", "parquet"), ("csv", "csv"), ("xpt", "xpt"), ("json", "json")):
         assert sorted(p.name for p in (transfer / folder).iterdir()) == sorted(f"{d}.{ext}" for d in DOMAINS)
+        assert sorted(p.name for p in (transfer / "adam" / folder).iterdir()) == sorted(f"{d}.{ext}" for d in ANALYSIS)
     assert not [p for p in (out / STUDYID).iterdir() if p.name.startswith(".staging")]
 
 

@@ -50,3 +50,11 @@ def test_aggregate_a_raw_column(specs):
 def test_check_how(specs, args, message):
     with pytest.raises(SpecError, match=message):
         check_how(args, specs.sdtm["DM"], specs, "dm.RFXSTDTC")
+
+
+def test_aggregate_an_analysis_dataset(specs):
+    """In the ADaM derivation a ref may name ADSL, a dataset derived before though not of specs/sdtm."""
+    adsl = {"USUBJID": s("A", "B"), "TRT01A": s("DL1", None)}
+    ctx = context(specs, variables={"USUBJID": s("A", "A", "B")}, datasets={"ADSL": adsl})
+    out = run("{aggregate: {ref: ADSL.TRT01A, how: first}}", ctx)
+    assert [None if pd.isna(v) else v for v in out] == ["DL1", "DL1", None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from flows.kernel.errors import SpecError
@@ -172,3 +174,24 @@ def test_collected_sources_name_every_raw_column_a_variable_reads(specs):
     assert source["AESTDTC"] == "adverse_events.start_date, adverse_events.start_time"  # date and time collected
     assert source["AEENDTC"] == "adverse_events.end_date"  # a date alone
     assert source["AETERM"] == "adverse_events.verbatim_term"
+
+
+# --- the analysis datasets of specs/adam ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("records: {from_sdtm: DM}", "records: {from_sdtm: XX}", "records.from_sdtm: 'XX' names no dataset"),
+        ("class: SUBJECT LEVEL ANALYSIS DATASET", "class: SPECIAL PURPOSE", "class: one of the ADaM classes"),
+        ("name: BMGADL, label: Baseline MG-ADL Total Score", "name: BMGADLTOT, label: Baseline", "name upper case"),
+        ("display_format: DATE9.,\n     map: {derivation: cutoff_date}}",
+         "display_format: YEARS,\n     map: {derivation: cutoff_date}}", "variables.DCUTDT.display_format"),
+        ("ref: QS.QSSTRESN, where: {QSTESTCD: MGADLTOT", "ref: QS.QSSTRESN, where: {QSXX: MGADLTOT",
+         "not variables of QS: ['QSXX']"),
+    ],
+)  # fmt: skip
+def test_a_broken_analysis_spec_is_named_at_load(tmp_path, old, new, message):
+    with pytest.raises(SpecError, match=re.escape(message)) as raised:
+        load_specs(broken(tmp_path, "adam/adsl.yaml", old, new))
+    assert "adam/adsl.yaml" in str(raised.value)

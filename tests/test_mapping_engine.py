@@ -11,6 +11,8 @@ import pandas as pd
 import pyreadstat
 import pytest
 
+from flows.kernel.errors import OutputCheckError
+from flows.mapping.engine import derive_analysis
 from flows.mapping.load import load_specs
 from flows.run.pipeline import run_export
 from flows.spec.read import SPECS_DIR
@@ -108,6 +110,7 @@ def test_a_domain_spec_adds_a_dataset_to_every_output_and_removing_one_removes_i
 def test_a_raw_file_no_dataset_reads_is_counted_not_tabulated(tmp_path, spec_copy):
     for domain in ("qs", "rs", "sv"):
         (spec_copy / "sdtm" / f"{domain}.yaml").unlink()
+    shutil.rmtree(spec_copy / "adam")  # the analysis datasets read QS and RS
     result = run_export(RAW, tmp_path / "out", load_specs(spec_copy))
     manifest = json.loads((result.transfer / "manifest.json").read_text(encoding="utf-8"))
     entry = manifest["inputs"]["assessments.csv"]
@@ -211,3 +214,11 @@ def test_consuming_derivation_lets_each_raw_file_go_after_its_last_reader(specs,
         readers = [n for n in nodes if raw in reads[n]]
         assert all(events.index(("node", n)) < gone for n in readers)  # never before a reader
     assert events.index(("gone", "assessments")) < events.index(("node", ("QS", "EPOCH")))
+
+
+def test_analysis_datasets_need_the_raw_rows_they_read(specs):
+    """ADSL's baseline weight reads the enrollment form: derived without its rows is a clear error, not a KeyError."""
+    with pytest.raises(
+        OutputCheckError, match=r"specs/adam: the analysis datasets read the valid rows of \['enrollment'\]"
+    ):
+        derive_analysis({}, specs)

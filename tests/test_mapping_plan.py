@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flows.kernel.errors import SpecError
-from flows.mapping.plan import RECORDS, plan_domain, plan_domains, record_deps
+from flows.mapping.plan import RECORDS, analysis_raw_reads, plan_domain, plan_domains, record_deps
 from flows.spec.read import read_specs
 from tests.test_specs import broken
 
@@ -38,3 +38,9 @@ def test_seq_on_another_variable_is_refused(tmp_path):
     root = broken(tmp_path, "sdtm/ex.yaml", "map: {assign: lot}", "map: seq")
     with pytest.raises(SpecError, match=r"ex.yaml: variables.EXLOT.map: seq numbers the domain's sequence variable"):
         plan_domain(read_specs(root).sdtm["EX"])
+
+
+def test_the_raw_files_the_analysis_datasets_read(specs):
+    """ADSL's baseline weight reads the enrollment form (no SDTM dataset holds the weight before VS): its valid rows
+    are kept past the SDTM derivation; nothing else of specs/adam reads raw rows."""
+    assert analysis_raw_reads(specs) == {"enrollment"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 
 from flows.mapping.context import Context
@@ -94,3 +96,14 @@ def test_records_of_several_forms_take_each_forms_rows_with_its_own_columns(spec
         ["dosing.csv", 2, "1", "weight_kg", "66.0"],
         ["vital_signs.csv", 2, "1", "heart_rate", "72"],
     ]
+
+
+def test_build_records_from_a_derived_sdtm_dataset(specs):
+    """An analysis dataset's records (`from_sdtm`): the SDTM dataset's records, filtered by `where`."""
+    spec = dataclasses.replace(
+        specs.adam["ADRS"], records={"from_sdtm": "RS", "where": {"column": "RSTESTCD", "equals": "MGFACLS"}}
+    )
+    rs = {"USUBJID": pd.Series(["A", "A", "B"], dtype="str"), "RSTESTCD": pd.Series(["MGFACLS", "X", "MGFACLS"])}
+    ctx = Context("ADRS", pd.DataFrame(), specs, None, {}, {"RS": rs, "ADRS": {}})
+    out = build_records(spec, ctx)
+    assert out["USUBJID"].tolist() == ["A", "B"] and "_line" not in out

@@ -13,7 +13,10 @@ from flows.mapping.vocabulary import Operation
 
 def test_each_module_gives_one_record_named_as_it():
     assert {"assign", "assign_ct", "dtc", "seq", "epoch", "template"} <= set(ALGORITHMS)
-    assert {"age", "arm_by_dose", "dlt_flag", "last_before_exposure", "last_contact", "rule_text"} == set(DERIVATIONS)
+    sdtm = {"age", "arm_by_dose", "dlt_flag", "last_before_exposure", "last_contact", "rule_text"}
+    adam = {"analysis_day", "analysis_visit", "baseline_flag", "baseline_value", "change", "cutoff_date"}
+    adam |= {"dlt_evaluable", "extreme_flag", "imputed_date", "merged", "ordinal", "percent_change", "sas_date"}
+    assert sdtm | adam | {"treatment_emergent"} == set(DERIVATIONS)
     assert set(RECORD_FILTERS) == {"criterion_not_met"} and set(RECORD_SOURCES) == {
         "planned_visits",
         "subject_elements",

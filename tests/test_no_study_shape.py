@@ -28,6 +28,7 @@ ALLOWED = {
     ("raw/eligibility.py", "visit"): "study.yaml's own key: a criterion rule's visit",
     ("mapping/sources/planned_visits.py", "visit"): "study.yaml's own key: visits.schedule[].visit",
     ("mapping/sources/planned_visits.py", "infusion"): "study.yaml's own key: visits.schedule[].infusion",
+    ("mapping/derivations/analysis_visit.py", "visit"): "study.yaml's own key: visits.schedule[].visit",
     ("raw/eligibility.py", "instrument"): "study.yaml's own key: a criterion rule's (or threshold's) instrument",
 }
 

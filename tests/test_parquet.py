@@ -122,3 +122,34 @@ def test_the_write_context_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         CTX.studyid = "OTHER"  # type: ignore[misc]
     assert CTX.ig_version == ""
+
+
+def test_numeric_dates_are_arrow_dates_and_times(tmp_path):
+    """An ADaM numeric date (days since 1960, DATE9.) is a date32, a date-time (seconds, DATETIME20.) a timestamp."""
+    spec = DomainSpec(
+        "ADSL",
+        "Subject-Level Analysis Dataset",
+        "SUBJECT LEVEL ANALYSIS DATASET",
+        "One record per subject",
+        ("USUBJID",),
+        None,
+        (
+            var("USUBJID", "Unique Subject Identifier", "Char"),
+            dataclasses.replace(var("TRTSDT", "Date of First Exposure", "Num"), display_format="DATE9."),
+            dataclasses.replace(var("TRTSDTM", "Datetime of First Exposure", "Num"), display_format="DATETIME20."),
+        ),
+        Path("adsl.yaml"),
+    )
+    frame = pd.DataFrame(
+        {
+            "USUBJID": pd.Series(["A", "B"], dtype="str"),
+            "TRTSDT": pd.Series([23909, None], dtype="Int64"),  # 2025-06-17; never treated
+            "TRTSDTM": pd.Series([23909 * 86400 + 42120, None], dtype="Int64"),  # 11:42
+        }
+    )
+    write_parquet(frame, spec, tmp_path / "adsl.parquet", CTX)
+    table = pq.read_table(tmp_path / "adsl.parquet")
+    assert table.schema.field("TRTSDT").type == pa.date32()
+    assert table.column("TRTSDT").to_pylist() == [datetime(2025, 6, 17).date(), None]
+    assert table.column("TRTSDTM").to_pylist() == [datetime(2025, 6, 17, 11, 42), None]
+    assert table.schema.field("TRTSDT").metadata[b"format"] == b"DATE9."

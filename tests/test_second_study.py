@@ -21,7 +21,8 @@ def transfer(tmp_path_factory):
 
 
 def read(transfer, domain: str) -> pd.DataFrame:
-    frame, _ = pyreadstat.read_xport(transfer / "xpt" / f"{domain}.xpt")  # an independent reader
+    folder = transfer / "adam" if domain.startswith("ad") else transfer  # ADaM: in the transfer's adam/ folder
+    frame, _ = pyreadstat.read_xport(folder / "xpt" / f"{domain}.xpt")  # an independent reader
     return frame
 
 
@@ -76,3 +77,28 @@ def test_trial_summary(transfer):
 def test_define_documents_the_kit_arm_mapping(transfer):
     define = (transfer / "define.xml").read_text(encoding="utf-8")
     assert "KIT.csv column KITNO" in define and "SUBJ.csv column GENDER" in define
+
+
+def test_adsl_by_specs_alone(transfer):
+    """specs/adam/adsl.yaml of PBO-2201 and no code: one record per DM subject, its populations and treatments."""
+    dm, adsl = read(transfer, "dm"), read(transfer, "adsl")
+    assert adsl["USUBJID"].tolist() == dm["USUBJID"].tolist() and adsl["USUBJID"].is_unique
+    placebo = subject(adsl, "PBO-2201-101-002").iloc[0]  # randomized to placebo, first dose 2025-01-23
+    assert (placebo["TRT01P"], placebo["TRT01PN"], placebo["ITTFL"], placebo["SAFFL"]) == (
+        "Placebo once daily",
+        0,
+        "Y",
+        "Y",
+    )
+    assert (
+        placebo["TRTSDT"] == pd.Timestamp("2025-01-23").date()
+        and placebo["TRTEDT"] == pd.Timestamp("2025-04-16").date()
+    )
+    withdrew = subject(adsl, "PBO-2201-201-001").iloc[0]  # randomized XYZ50, never dosed
+    assert (withdrew["TRT01P"], withdrew["TRT01PN"], withdrew["ITTFL"], withdrew["SAFFL"]) == (
+        "XYZ-101 50 mg once daily", 50, "Y", "N"
+    )  # fmt: skip
+    define = (transfer / "adam" / "define.xml").read_text(encoding="utf-8")  # no CT codelist: the ADaMIG alone
+    assert 'SASDatasetName="ADSL"' in define and 'Name="ADaMIG"' in define and "STD.CT." not in define
+    failed = subject(adsl, "PBO-2201-101-003").iloc[0]  # screen failure
+    assert (failed["ITTFL"], failed["SAFFL"], failed["TRT01P"]) == ("N", "N", "")

@@ -41,6 +41,14 @@ def damage_added(copy):
     return "parquet/zz.parquet is not in manifest.json"
 
 
+def damage_analysis(copy):
+    path = copy / "adam" / "parquet" / "adsl.parquet"  # an ADaM dataset, in the transfer's adam/ folder
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return "adam/parquet/adsl.parquet does not match its checksum in manifest.json"
+
+
 def damage_manifest(copy):
     path = copy / "manifest.json"
     path.write_text(path.read_text(encoding="utf-8").replace('"rows": 34', '"rows": 35', 1), encoding="utf-8")
@@ -52,7 +60,9 @@ def damage_sums(copy):
     return "SHA256SUMS is missing"
 
 
-@pytest.mark.parametrize("damage", [damage_missing, damage_corrupt, damage_added, damage_manifest, damage_sums])
+@pytest.mark.parametrize(
+    "damage", [damage_missing, damage_corrupt, damage_added, damage_analysis, damage_manifest, damage_sums]
+)
 def test_damage_is_named_with_exit_2(sample_export, copy, damage):
     _, transfer = sample_export
     what = damage(copy)

@@ -15,7 +15,7 @@ import pytest
 from flows.kernel.errors import OutputCheckError
 from flows.spec.model import DomainSpec, Variable
 from flows.transfer.writers.context import WriteContext
-from flows.transfer.writers.xpt import ibm_doubles, write_xpt, xpt_lengths
+from flows.transfer.writers.xpt import display_format, ibm_doubles, write_xpt, xpt_lengths
 from tests.conftest import in_chunks
 
 # ../shared/ sits beside the repository, here and in CI
@@ -185,3 +185,28 @@ def test_same_bytes_as_readstat(tmp_path, chunks):
     )
     clock = re.compile(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}")
     assert clock.sub(b"31OCT26:00:00:00", theirs.read_bytes(), count=4) == ours.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("DATE9.", (b"DATE    ", 9, 0)), ("DATETIME20.", (b"DATETIME", 20, 0)), ("8.2", (b"        ", 8, 2)),
+     (None, (b"        ", 0, 0))],
+)  # fmt: skip
+def test_display_format_in_the_namestr(text, expected):
+    assert display_format(text) == expected
+
+
+def test_numeric_dates_read_back_as_dates(tmp_path):
+    """An ADaM numeric date with its display format: pyreadstat sees the format and reads a date."""
+    spec = DomainSpec(
+        "ADSL", "Subject-Level Analysis Dataset", "SUBJECT LEVEL ANALYSIS DATASET", "One record per subject",
+        ("USUBJID",), None,
+        (Variable("USUBJID", "Unique Subject Identifier", "Char", 8, "Req", "Identifier", "Predecessor"),
+         Variable("TRTSDT", "Date of First Exposure to Treatment", "Num", 8, "Cond", "Timing", "Derived",
+                  display_format="DATE9.")),
+        Path("adsl.yaml"),
+    )  # fmt: skip
+    frame = pd.DataFrame({"USUBJID": pd.Series(["A"], dtype="str"), "TRTSDT": pd.Series([23909], dtype="Int64")})
+    write_xpt(frame, spec, tmp_path / "adsl.xpt", WriteContext("X", WHEN, {}))
+    data, meta = pyreadstat.read_xport(str(tmp_path / "adsl.xpt"))
+    assert meta.original_variable_types["TRTSDT"] == "DATE9." and str(data["TRTSDT"][0]) == "2025-06-17"

@@ -53,3 +53,41 @@ def study_day(dtc: pd.Series, rfstdtc: pd.Series) -> pd.Series:
     delta = (date - ref).dt.days
     day = delta + np.where(delta >= 0, 1, 0)
     return day.astype("Int64")
+
+
+SAS_EPOCH = pd.Timestamp("1960-01-01")  # SAS dates count days, SAS date-times seconds, from it
+
+
+def sas_date(dtc: pd.Series) -> pd.Series:
+    """A SAS date (days since 1960-01-01, Int64) of the date part of complete ISO 8601 values; null when partial."""
+    return (parse_date(dtc) - SAS_EPOCH).dt.days.astype("Int64")
+
+
+def sas_datetime(dtc: pd.Series) -> pd.Series:
+    """A SAS date-time (seconds since 1960-01-01T00:00, Int64) of ISO 8601 date-times; null without a time."""
+    text = dtc.astype("str")
+    timed = text.where(text.str.len() >= 16)
+    return ((parse_datetime(timed) - SAS_EPOCH).dt.total_seconds()).round().astype("Int64")
+
+
+def impute_date(dtc: pd.Series, how: str) -> tuple[pd.Series, pd.Series]:
+    """A partial ISO 8601 date completed to its period's first (`how` first) or last day, as datetime64, and its
+    imputation flag: D (the day imputed), M (month and day), null (a complete date; null also where the year is
+    missing or the value is not a date: nothing is imputed). admiral's derive_vars_dt(highest_imputation = "M")."""
+    head = dtc.astype("str").str.slice(0, 10)
+    n = head.str.len()
+    flag = pd.Series(pd.NA, index=dtc.index, dtype="str").mask(n == 7, "D").mask(n == 4, "M")
+    if how == "first":
+        filled = head.mask(n == 4, head + "-01-01").mask(n == 7, head + "-01")
+        return pd.to_datetime(filled, format="%Y-%m-%d", errors="coerce"), flag
+    month_start = pd.to_datetime(head.mask(n == 7, head + "-01").where(n == 7), format="%Y-%m-%d", errors="coerce")
+    filled = pd.to_datetime(head.where(n == 10).mask(n == 4, head + "-12-31"), format="%Y-%m-%d", errors="coerce")
+    filled = filled.mask(n == 7, month_start + pd.offsets.MonthEnd(0))
+    return filled, flag
+
+
+def iso_of_sas(values: pd.Series, kind: str) -> pd.Series:
+    """ISO 8601 text of SAS dates (`kind` date: days since 1960-01-01) or date-times (seconds): null stays null."""
+    unit, layout = ("s", "%Y-%m-%dT%H:%M:%S") if kind == "datetime" else ("D", "%Y-%m-%d")
+    moments = SAS_EPOCH + pd.to_timedelta(values.astype("Float64").astype("float64"), unit=unit)
+    return moments.dt.strftime(layout).astype("str").where(values.notna().to_numpy(bool), None)

@@ -12,7 +12,7 @@ from flows.mapping.records import SUPP_FIELDS
 from flows.mapping.registry import RECORD_SOURCES
 from flows.mapping.steps import StepError
 from flows.mapping.vocabulary import Condition, Step
-from flows.spec.model import DomainSpec, RawColumn, Specs, Variable
+from flows.spec.model import ANALYSIS_CLASSES, DomainSpec, RawColumn, Specs, Variable, time_kind
 
 
 def _source_fields(spec: DomainSpec, specs: Specs, where: str) -> set[str]:
@@ -36,11 +36,17 @@ def _source_fields(spec: DomainSpec, specs: Specs, where: str) -> set[str]:
 def record_fields(spec: DomainSpec, specs: Specs) -> set[str] | None:
     """The fields a domain's records have (raw columns, study-list fields, a named source's fields)."""
     rec, where = spec.records, f"{spec.path}: records"
-    kinds = {"from", "study", "derivation", "supplemental"}
+    kinds = {"from", "study", "derivation", "supplemental", "from_sdtm"}
     if not isinstance(rec, Mapping) or len(kinds & set(rec)) != 1:
         raise SpecError(
-            f"{where}: name one of from (a raw file), study (a study.yaml list), derivation or supplemental"
+            f"{where}: name one of from (a raw file), study (a study.yaml list), derivation, supplemental or "
+            "from_sdtm (an SDTM dataset: analysis datasets)"
         )
+    if "from_sdtm" in rec:
+        source = specs.sdtm.get(rec["from_sdtm"])
+        if source is None or "from_sdtm" in (source.records or {}):
+            raise SpecError(f"{where}.from_sdtm: '{rec['from_sdtm']}' names no dataset in specs/sdtm")
+        return set(source.names)
     if "supplemental" in rec:
         return _check_supplemental(rec["supplemental"], specs, f"{where}.supplemental")
     if "from" in rec:
@@ -142,6 +148,11 @@ def _check_arg(kind: str, value: Any, spec: DomainSpec, fields: set[str], specs:
             _check_arg("column", v, spec, fields, specs, where)
     if kind == "variable" and value not in spec.names:
         raise SpecError(f"{where}: unknown variable '{value}'")
+    if kind == "variables":
+        if not isinstance(value, list):
+            raise SpecError(f"{where}: a list of variables")
+        for v in value:
+            _check_arg("variable", v, spec, fields, specs, where)
     if kind == "source":
         head = str(value).partition(".")[0]
         kind = "ref" if head in specs.sdtm else "raw"
@@ -241,6 +252,25 @@ def raw_source(step: Step, spec: DomainSpec, specs: Specs) -> str | None:
         f"{s}.{c}" for s in spec.raw_sources for c in columns if s in specs.raw and c in specs.raw[s].column_names
     ]
     return ", ".join(having or [f"{s}.{column}" for s in spec.raw_sources])
+
+
+def check_analysis(specs: Specs) -> dict[str, DomainSpec]:
+    """The ADaM datasets of specs/adam checked like the SDTM ones, their mappings reading the SDTM datasets and
+    each other: names of at most 8 characters, labels of at most 40, text of at most 200 (SAS XPORT v5)."""
+    for domain, spec in specs.adam.items():
+        if domain in specs.sdtm or "from_sdtm" not in (spec.records or {}):
+            raise SpecError(f"{spec.path}: records: an analysis dataset's come from_sdtm: <an SDTM dataset>")
+        if spec.klass not in ANALYSIS_CLASSES:
+            raise SpecError(f"{spec.path}: class: one of the ADaM classes {list(ANALYSIS_CLASSES)}")
+        for v in spec.variables:
+            where = f"{spec.path}: variables.{v.name}"
+            if len(v.name) > 8 or not v.name.isupper() or len(v.label) > 40 or (v.type == "Char" and v.length > 200):
+                raise SpecError(f"{where}: name upper case of at most 8 characters, label at most 40, length 200")
+            if v.display_format and (v.type != "Num" or time_kind(v.display_format) is None):
+                raise SpecError(f"{where}.display_format: a Num variable's date (DATE9.) or date-time (DATETIME20.)")
+    together = dataclasses.replace(specs, sdtm={**specs.sdtm, **specs.adam})
+    checked = check_mappings(together)
+    return {d: checked[d] for d in specs.adam}
 
 
 def check_mappings(specs: Specs) -> dict[str, DomainSpec]:

@@ -15,12 +15,12 @@ from flows.kernel.errors import OutputCheckError
 from flows.kernel.keys import sort_by_keys
 from flows.mapping.context import KEY_ORDER, Context
 from flows.mapping.evaluate import run_step
-from flows.mapping.plan import RECORDS, Plan, plan_domains
+from flows.mapping.plan import RECORDS, Plan, analysis_raw_reads, plan_domains
 from flows.mapping.records import build_records, supplemental_records
 from flows.mapping.vectors import first_non_null
 from flows.mapping.vocabulary import Step
 from flows.raw.read import SOURCE
-from flows.spec.model import DomainSpec, Specs
+from flows.spec.model import ANALYSIS_CLASSES, DomainSpec, Specs
 from flows.spec.sdtm_schema import TRACE, conform
 
 
@@ -100,9 +100,40 @@ def derive_datasets(
         return _derive_all(valid, specs, facts, consume)
 
 
-def _derive_all(valid: dict[str, pd.DataFrame], specs: Specs, facts: Mapping[str, Any] | None, consume: bool) -> dict:
+def derive_analysis(
+    sdtm: Mapping[str, pd.DataFrame],
+    specs: Specs,
+    facts: Mapping[str, Any] | None = None,
+    valid: Mapping[str, pd.DataFrame] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every ADaM dataset of specs/adam from the derived SDTM datasets, by the same mapping vocabulary: records
+    `{from_sdtm: DOMAIN}`, a variable may read the SDTM datasets' variables and the other ADaM datasets' (ADSL), and
+    the valid rows of the raw files `analysis_raw_reads` names (`valid`: a collected value no SDTM dataset holds yet,
+    as the baseline weight before VS)."""
+    if not specs.adam:
+        return {}
+    missing = sorted(analysis_raw_reads(specs) - set(valid or {}))
+    if missing:  # a caller's slip, not the data's: say which rows the analysis datasets need
+        raise OutputCheckError(f"specs/adam: the analysis datasets read the valid rows of {missing}, not given")
+    given = {}
+    for d, frame in sdtm.items():
+        plain = frame.drop(columns=TRACE, errors="ignore").reset_index(drop=True)
+        given[d] = {c: plain[c] for c in plain.columns}
+    with shared_codes():
+        derived = _derive_all(dict(valid or {}), replace(specs, sdtm=specs.adam), facts, False, given)
+    first = sorted(derived, key=lambda d: (specs.adam[d].klass != ANALYSIS_CLASSES[0], d))  # ADSL, then by name
+    return {d: derived[d] for d in first}
+
+
+def _derive_all(
+    valid: dict[str, pd.DataFrame],
+    specs: Specs,
+    facts: Mapping[str, Any] | None,
+    consume: bool,
+    given: Mapping[str, dict[str, pd.Series]] | None = None,
+) -> dict:
     plan = plan_domains(specs)
-    datasets: dict[str, dict[str, pd.Series]] = {d: {} for d in specs.sdtm}
+    datasets: dict[str, dict[str, pd.Series]] = {**(given or {}), **{d: {} for d in specs.sdtm}}
     contexts: dict[str, Context] = {}
     last_read: dict[str, int] = {}  # with consume: each raw file's rows go after the last node that reads them
     if consume:

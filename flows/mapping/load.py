@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from flows.mapping.checks import check_mappings
+from flows.mapping.checks import check_analysis, check_mappings
 from flows.mapping.plan import copied_columns
 from flows.spec.checks import check_conformance, check_raw, check_sdtm, check_study
 from flows.spec.model import Specs
@@ -26,4 +26,5 @@ def check_specs(specs: Specs) -> Specs:
     check_sdtm(specs)
     check_conformance(specs)
     checked = dataclasses.replace(specs, sdtm=check_mappings(specs))
+    checked = dataclasses.replace(checked, adam=check_analysis(checked))
     return dataclasses.replace(checked, copies=copied_columns(checked))

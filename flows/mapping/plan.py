@@ -57,6 +57,8 @@ def _step_deps(domain: str, variable: str, spec: DomainSpec, step: Step) -> set[
     for p in op.params:
         if p.kind == "variable" and args.get(p.name):
             deps.add((domain, str(args[p.name])))
+        if p.kind == "variables":
+            deps |= {(domain, str(v)) for v in args.get(p.name) or ()}
     for ref in refs:
         other, var = ref.split(".", 1)
         deps |= {(other, var), (other, "USUBJID"), (domain, "USUBJID")}
@@ -167,6 +169,17 @@ def copied_columns(specs: Specs) -> dict[tuple[str, str], tuple[Copy, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+def analysis_raw_reads(specs: Specs) -> set[str]:
+    """The raw files whose valid rows the analysis datasets (specs/adam) read: kept for them past the SDTM
+    derivation."""
+    reads: set[str] = set()
+    for spec in specs.adam.values():
+        for steps in plan_domain(spec).steps.values():
+            for step in steps:
+                reads |= step_raw_reads(step, spec, specs)
+    return reads
+
+
 def plan_domains(specs: Specs) -> Plan:
     """Plans of every domain and one order of their records and variables; a cycle is a SpecError."""
     domains = {d: plan_domain(s) for d, s in specs.sdtm.items()}
@@ -184,4 +197,4 @@ def plan_domains(specs: Specs) -> Plan:
     return Plan(domains, order, reads)
 
 
-__all__ = ["RECORDS", "Copy", "Plan", "copied_columns", "parse_filter", "plan_domains"]
+__all__ = ["RECORDS", "Copy", "Plan", "analysis_raw_reads", "copied_columns", "parse_filter", "plan_domains"]

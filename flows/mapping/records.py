@@ -1,5 +1,6 @@
 """Where a dataset's records come from (its `records`): a raw file's valid rows (unpivoted, grouped, filtered), a
-study.yaml list (exploded), a named record source, or the supplemental qualifiers of a parent dataset."""
+study.yaml list (exploded), a named record source, the supplemental qualifiers of a parent dataset, or (an ADaM
+dataset) a derived SDTM dataset's records."""
 
 from __future__ import annotations
 
@@ -114,6 +115,12 @@ def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
     a named source), a study.yaml list (exploded), or a named record source. Raw records keep their file (`_file`)
     and line (`_line`); a record a completing source adds has none."""
     rec = spec.records
+    if "from_sdtm" in rec:  # an analysis dataset's records: a derived SDTM dataset's, in its key order
+        records = pd.DataFrame(ctx.datasets[rec["from_sdtm"]])
+        if "where" in rec:
+            ctx.records = records
+            records = rows_where(records, _filter(rec["where"], ctx).to_numpy()).reset_index(drop=True)
+        return records
     if "from" in rec:
         parts = [_subjects_as(ctx.valid[name], name, spec.raw_sources[0], ctx) for name in spec.raw_sources]
         records = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)

@@ -95,3 +95,21 @@ def isin_text(values: pd.Series | pd.Index, among: pd.Series | pd.Index) -> np.n
     text = pa.array(np.asarray(values.astype("str"), dtype=object), type=pa.large_string(), from_pandas=True)
     pool = pa.array(np.asarray(among.astype("str"), dtype=object), type=pa.large_string(), from_pandas=True)
     return pc.is_in(text, value_set=pool).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def values_per_subject(subject: pd.Series, source: pd.Series, values: pd.Series) -> pd.Series:
+    """Each record's subject's value in another dataset of one record per subject (ADSL), its type kept (a number
+    stays a number); null for a subject the dataset lacks."""
+    kind = values.dtype
+    if pd.api.types.is_integer_dtype(kind) or pd.api.types.is_bool_dtype(kind):
+        kind = "Int64"
+    elif pd.api.types.is_float_dtype(kind):
+        kind = "Float64"
+    table = pd.Series(values.astype(kind).array, index=pd.Index(source.array))
+    return pd.Series(subject.map(table).array, index=subject.index).astype(kind)
+
+
+def group_codes(columns: Sequence[pd.Series]) -> np.ndarray:
+    """One integer per record, equal where every column is equal (null a value of its own)."""
+    frame = pd.DataFrame({i: c.to_numpy() for i, c in enumerate(columns)})
+    return frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()

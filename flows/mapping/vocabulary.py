@@ -17,6 +17,7 @@ KINDS: dict[str, str] = {
     "column": "a field of the domain's records: a raw column, or a field of a study.yaml list",
     "columns": "a list of such fields",
     "variable": "a variable of the same dataset",
+    "variables": "a list of variables of the same dataset",
     "ref": "`DOMAIN.VARIABLE`: a variable of another dataset",
     "raw": "`<raw file>.<column>`: a column of a raw file's valid rows (its contract has a column of role SUBJID)",
     "source": "a `ref` or a `raw`",

@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from flows.review import safety
+from flows.review.efficacy import change_by_visit
 from flows.review.eligibility import Eligibility, eligibility_section
 from flows.review.escalation import escalation_svg
+from flows.review.teae import teae_by_level
 from flows.spec.checks import AT_ROLES, CHECKLIST_ROLES, RULE_ROLES
 from flows.spec.model import Specs, Study
 
@@ -353,8 +355,10 @@ def summary_html(
     eligibility: Eligibility | None = None,
     as_of: str | None = None,
     rejected: Mapping[str, int] | None = None,
+    analysis: Mapping[str, pd.DataFrame] | None = None,
 ) -> str:
-    """The whole summary page as one self-contained HTML string.
+    """The whole summary page as one self-contained HTML string (with `analysis`, the ADaM datasets: the efficacy
+    section from ADQS).
 
     `as_of`: the date the data are as of (default: the cut); `rejected`: raw rows rejected per raw contract (the
     validation's counts; default: counted from `rejects` by file). Each section says how many rows of its input
@@ -515,6 +519,8 @@ def summary_html(
         ),
     )
 
+    efficacy_section = efficacy_html((analysis or {}).get("ADQS"), study)
+    teae_section = teae_html((analysis or {}).get("ADAE"), (analysis or {}).get("ADSL"), study)
     checked = [c.name for c in specs.raw.values() if any(c.role(r) for r in ELIGIBILITY_ROLES)]
     eligibility_note = rejected_note("Checked on the valid rows", checked, rejected, specs)
 
@@ -524,9 +530,57 @@ def summary_html(
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n{header}\n"
-        + "\n".join(p for p in [domains, arm_section, crit_section, reject_section, safety_section, plot_section] if p)
+        + "\n".join(
+            p
+            for p in [
+                domains,
+                arm_section,
+                crit_section,
+                reject_section,
+                safety_section,
+                teae_section,
+                efficacy_section,
+                plot_section,
+            ]
+            if p
+        )
         + eligibility_section(eligibility, eligibility_note)
         + "\n</body>\n</html>\n"
+    )
+
+
+def teae_html(adae: pd.DataFrame | None, adsl: pd.DataFrame | None, study: Study) -> str:
+    """Treatment-emergent adverse events by dose level, from ADAE and ADSL."""
+    if adae is None or adsl is None:
+        return ""
+    table = teae_by_level(adae, adsl, study)
+    columns = [c for c in table.columns if c != "row"]
+    return _section(
+        "Treatment-emergent adverse events by dose level (ADAE)",
+        html_table(table, {"row": "Subjects", **{c: c for c in columns}}, "teae", numeric=columns),
+        _note(
+            "Subjects of the safety population (ADSL.SAFFL = Y, by ADSL.ACTARMCD) with at least one treatment-emergent "
+            "event (ADAE.TRTEMFL = Y: onset on or after the first infusion; partial onset dates imputed, ASTDTF) of "
+            "each kind, each subject counted once; percentages of the column's safety population."
+        ),
+    )
+
+
+def efficacy_html(adqs: pd.DataFrame | None, study: Study) -> str:
+    """The efficacy section: change from baseline of the instrument totals by dose level and visit (ADQS)."""
+    if adqs is None:
+        return ""
+    table = change_by_visit(adqs, study)
+    headers = {"PARAM": "Parameter", "TRTA": "Dose level (TRTA)", "AVISIT": "Analysis visit", "n": "n",
+               "mean": "Mean", "median": "Median", "range": "Min to max"}  # fmt: skip
+    return _section(
+        "Change from baseline by dose level and visit (ADQS)",
+        html_table(table, headers, "efficacy", numeric=("n", "mean", "median", "range")) if len(table) else "",
+        _note(
+            "ADQS records with ANL01FL = Y (the last record of each analysis visit, by the windows of the visit "
+            "schedule) and a change from baseline (CHG = AVAL - BASE after the infusion day; BASE: the last value "
+            "on or before the first infusion, ABLFL = Y)."
+        ),
     )
 
 
@@ -539,7 +593,8 @@ def write_summary(
     eligibility: Eligibility | None = None,
     as_of: str | None = None,
     rejected: Mapping[str, int] | None = None,
+    analysis: Mapping[str, pd.DataFrame] | None = None,
 ) -> None:
     """Write summary.html (self-contained: inline style and SVG) to path."""
-    html = summary_html(datasets, rejects, specs, cutoff, eligibility, as_of, rejected)
+    html = summary_html(datasets, rejects, specs, cutoff, eligibility, as_of, rejected, analysis)
     path.write_bytes(html.encode("utf-8"))

@@ -19,7 +19,8 @@ import pandas as pd
 from flows import __version__
 from flows.kernel.distinct import shared_codes
 from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, naming, shorten
-from flows.mapping.engine import derive_datasets
+from flows.mapping.engine import derive_analysis, derive_datasets
+from flows.mapping.plan import analysis_raw_reads
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
 from flows.raw.read import RawFile, Scan, check_raw_dir, read_raws, use_returning_pool
@@ -50,6 +51,7 @@ from flows.transfer.writers.num_type import whole_as_integers
 from flows.transfer.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
+ADAM = "adam"  # the folder of a transfer that holds the analysis datasets, laid out as the transfer (xpt/, ...)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Prepared:
     cutoff: str | None
     created: datetime
     eligibility: Eligibility = field(default_factory=Eligibility)  # the rules on the data against the checklist
+    analysis: dict[str, pd.DataFrame] = field(default_factory=dict)  # the ADaM datasets of specs/adam, from datasets
 
 
 def prepare(
@@ -109,10 +112,12 @@ def prepare(
         with shared_codes(validation.codes):  # the columns' codes, as validation worked them out
             eligibility = evaluate_eligibility(valid, specs)
             facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
+            kept = {name: valid[name] for name in analysis_raw_reads(specs) if name in valid}  # for ADaM, after
             datasets = derive_datasets(valid, specs, facts, consume=True)
     finally:
         validation.codes.clear()  # the datasets are derived: the raw columns' codes are no more use
-    return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility)
+    analysis = derive_analysis(datasets, specs, facts, kept)  # ADaM after SDTM, from the derived SDTM datasets
+    return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility, analysis)
 
 
 def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer) -> dict[str, dict]:
@@ -122,19 +127,25 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
         d: whole_as_integers(f.drop(columns=TRACE, errors="ignore"), specs.sdtm[d])
         for d, f in prepared.datasets.items()
     }
-    lengths = {d: xpt_lengths(f, specs.sdtm[d]) for d, f in plain.items()}
+    analysis = {d: whole_as_integers(f, specs.adam[d]) for d, f in prepared.analysis.items()}
+    spec_of = {**specs.sdtm, **specs.adam}
+    lengths = {d: xpt_lengths(f, spec_of[d]) for d, f in (plain | analysis).items()}
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
-    for folder, _, _ in WRITERS.values():
-        (staging / folder).mkdir(exist_ok=True)
-    for domain, frame in plain.items():
+    # SDTM in the transfer's folders, ADaM in adam/ laid out alike (eCTD keeps tabulations and analysis datasets
+    # apart; an SDTM validator given xpt/ sees SDTM only)
+    where = {d: staging for d in plain} | {d: staging / ADAM for d in analysis}
+    for root in {staging, *where.values()}:
+        for folder, _, _ in WRITERS.values():
+            (root / folder).mkdir(parents=True, exist_ok=True)
+    for domain, frame in (plain | analysis).items():
         with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
             for folder, ext, writer in WRITERS.values():
-                path = staging / folder / f"{domain.lower()}.{ext}"
+                path = where[domain] / folder / f"{domain.lower()}.{ext}"
                 with naming(path):
-                    writer(frame, specs.sdtm[domain], path, ctx)
+                    writer(frame, spec_of[domain], path, ctx)
                 packer.add(path)
-                outputs[f"{folder}/{path.name}"] = {"rows": len(frame)}
+                outputs[path.relative_to(staging).as_posix()] = {"rows": len(frame)}
     from flows.review.summary import write_summary
     from flows.transfer.acrf import ACRF, write_acrf
     from flows.transfer.define import define_metadata, write_define, write_stylesheet
@@ -152,6 +163,13 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     packer.add(write_stylesheet(staging))  # define.xml's xml-stylesheet: it opens in a browser
     write_define_html(plain, specs, lengths, staging / "define.html", meta)
     packer.add(staging / "define.html")
+    if analysis:  # the ADaM datasets' own define.xml (ADaMIG) in adam/, beside them
+        adam_meta = define_metadata(analysis, specs, lengths, analysis=True)
+        write_define(analysis, specs, lengths, created, staging / ADAM / "define.xml", adam_meta)
+        packer.add(staging / ADAM / "define.xml")
+        packer.add(write_stylesheet(staging / ADAM))
+        write_define_html(analysis, specs, lengths, staging / ADAM / "define.html", adam_meta)
+        packer.add(staging / ADAM / "define.html")
     write_summary(
         plain,
         prepared.validation.rejects,
@@ -161,6 +179,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
         prepared.eligibility,
         as_of=prepared.created.date().isoformat(),
         rejected={name: c["rejected"] for name, c in prepared.validation.counts.items()},
+        analysis=analysis,
     )
     packer.add(staging / "summary.html")
     return outputs

@@ -182,6 +182,19 @@ class Variable:
     dictionary: Mapping[str, Any] | None = None  # {name, version_from}: coded with an external dictionary (MedDRA)
     external_codelist: Mapping[str, Any] | None = None  # {name, version_from}: values of an external list (ISO 3166)
     value_level: Mapping[str, Any] | None = None  # {by, codelists}: define.xml value-level metadata (DEFINE_KEYS)
+    display_format: str | None = None  # a SAS display format (DATE9., DATETIME20.): an ADaM numeric date or time
+
+
+# ADaMIG 1.3 dataset classes (adam/define.xml def:Class); the subject-level dataset comes first
+ANALYSIS_CLASSES = ("SUBJECT LEVEL ANALYSIS DATASET", "BASIC DATA STRUCTURE", "OCCURRENCE DATA STRUCTURE")
+DATE_FORMATS = ("DATE", "E8601DA", "YYMMDD")  # display formats of a SAS date (days since 1960-01-01)
+DATETIME_FORMATS = ("DATETIME", "E8601DT")  # of a SAS date-time (seconds since 1960-01-01T00:00)
+
+
+def time_kind(display_format: str | None) -> str | None:
+    """'date' or 'datetime' for a display format of a SAS date or date-time (DATE9., DATETIME20.), else None."""
+    head = (display_format or "").rstrip(".0123456789")
+    return "datetime" if head in DATETIME_FORMATS else "date" if head in DATE_FORMATS else None
 
 
 @dataclass(frozen=True)
@@ -315,6 +328,7 @@ class Specs:
     copies: Mapping[tuple[str, str], tuple[Copy, ...]] = field(default_factory=dict)
     base: Path | None = None  # the spec folder root/layout.yaml extends: study.yaml, ct/ and sdtm/ come from it
     conformance: Mapping[str, Any] = field(default_factory=dict)  # conformance.yaml: findings and why (the guide)
+    adam: Mapping[str, DomainSpec] = field(default_factory=dict)  # specs/adam: analysis datasets, from the SDTM ones
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,8 @@ def read_specs(root: Path = SPECS_DIR) -> Specs:
             spec = load_domain(path)
             sdtm[spec.domain] = spec
     conformance = load_conformance(shared / "conformance.yaml")
-    return Specs(study, release, codelists, raw, sdtm, methods, root, base=base, conformance=conformance)
+    adam = {spec.domain: spec for spec in (load_domain(p) for p in sorted((shared / "adam").glob("*.yaml")))}
+    return Specs(study, release, codelists, raw, sdtm, methods, root, base=base, conformance=conformance, adam=adam)
 
 
 FINDING_KEYS = {"rule", "datasets", "message", "explanation"}

@@ -7,6 +7,7 @@ the same metadata for people.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -24,7 +25,7 @@ from flows.kernel.errors import OutputCheckError
 from flows.mapping.checks import raw_source
 from flows.mapping.plan import qualifier_steps
 from flows.mapping.sources.trial_summary import DATA_FACT_METHODS
-from flows.spec.model import Codelist, DomainSpec, Specs, Variable
+from flows.spec.model import ANALYSIS_CLASSES, Codelist, DomainSpec, Specs, Variable
 from flows.spec.sdtm_schema import TRACE
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
@@ -37,6 +38,7 @@ NCI_ALIAS = "nci:ExtCodeID"
 LENGTH_TYPES = {"text", "integer", "float"}  # Define-XML gives Length for these DataTypes only
 STYLESHEET = Path(__file__).with_name("define2-1.xsl")  # CDISC's, from the Define-XML 2.1 package (MIT licence)
 STUDY_DOC = ("LF.STUDY", "documents/study.yaml", "Study specification (the protocol as data)")
+ADAMIG_VERSION = "1.3"  # the ADaM Implementation Guide specs/adam follow (adam/define.xml's def:Standard)
 
 
 _VALUE_TYPES = (
@@ -70,6 +72,7 @@ class Item:
     comment: str | None = None
     value_list: str | None = None
     sas_name: str | None = None  # SASFieldName where it is not `name` (a value-level item: its variable's name)
+    display_format: str | None = None  # def:DisplayFormat: an ADaM numeric date's SAS format (DATE9.)
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class Define:
     codelists: tuple[CodeList, ...]
     methods: tuple[Method, ...]
     comments: tuple[Comment, ...]
+    purpose: str = "Tabulation"  # ItemGroupDef Purpose: Tabulation (SDTM) or Analysis (ADaM)
 
     def item(self, oid: str) -> Item:
         return next(i for i in self.items if i.oid == oid)
@@ -541,10 +545,12 @@ def _dataset(
                 codelist,
                 comment,
                 value_list,
+                display_format=var.display_format,
             )
         )
         key = spec.keys.index(var.name) + 1 if var.name in spec.keys else None
-        refs.append(ItemRef(oid, order, var.core == "Req", key, method, var.role))
+        role = var.role if spec.klass not in ANALYSIS_CLASSES else None  # ADaM variables have no SDTM role
+        refs.append(ItemRef(oid, order, var.core == "Req", key, method, role))
     reference = spec.klass == "TRIAL DESIGN"
     # Repeating No: at most one record per subject (keyed by STUDYID, USUBJID) or no subject data at all,
     # as in CDISC's examples (DM, TI, TS).
@@ -570,19 +576,26 @@ def _dataset(
 
 
 def define_metadata(
-    datasets: Mapping[str, pd.DataFrame], specs: Specs, lengths: Mapping[str, Mapping[str, int]]
+    datasets: Mapping[str, pd.DataFrame],
+    specs: Specs,
+    lengths: Mapping[str, Mapping[str, int]],
+    analysis: bool = False,
 ) -> Define:
     """Everything define.xml and define.html say, from the specs, the datasets and their XPT lengths.
 
     Datasets come in the order of `datasets`, variables in spec order. Raises OutputCheckError listing every
-    disagreement between datasets, specs and lengths.
+    disagreement between datasets, specs and lengths. With `analysis`, the ADaM datasets of specs/adam
+    (adam/define.xml: ADaMIG, Purpose Analysis, the ADaM classes).
     """
+    if analysis:
+        specs = dataclasses.replace(specs, sdtm=specs.adam)
     problems = _check_inputs(datasets, specs, lengths)
     if problems:
-        raise OutputCheckError("define.xml: " + "; ".join(problems))
+        raise OutputCheckError(("adam/define.xml: " if analysis else "define.xml: ") + "; ".join(problems))
     study = specs.study
-    ig_version = str(study.lookup("sdtm.ig_version"))
-    ig = Standard(f"STD.SDTMIG.{ig_version}", "SDTMIG", "IG", ig_version)
+    ig_version = ADAMIG_VERSION if analysis else str(study.lookup("sdtm.ig_version"))
+    ig = Standard(f"STD.{'ADAMIG' if analysis else 'SDTMIG'}.{ig_version}", "ADaMIG" if analysis else "SDTMIG", "IG",
+                  ig_version)  # fmt: skip
     ct = Standard(f"STD.CT.SDTM.{specs.ct_release}", "CDISC/NCI", "CT", specs.ct_release, "SDTM")
     reg = _Registry(specs)
     built, items, value_items, value_lists, wheres = [], [], [], [], []
@@ -595,19 +608,22 @@ def define_metadata(
         value_items += ds_value_items
         value_lists += ds_vls
         wheres += ds_wheres
+    codelists = reg.built_codelists()
+    standards = (ig, ct) if not analysis or any(cl.code for cl in codelists) else (ig,)  # each one referenced
     return Define(
         studyid=study.studyid,
         title=str(study.data.get("title", study.studyid)),
         originator=str(study.data.get("sponsor", study.studyid)),
-        standards=(ig, ct),
+        standards=standards,
         documents=(Leaf(*STUDY_DOC),),
         datasets=tuple(built),
         items=tuple(items + value_items),
         value_lists=tuple(value_lists),
         where_clauses=tuple({w.oid: w for w in wheres}.values()),  # one per `by` value, shared by its variables
-        codelists=reg.built_codelists(),
+        codelists=codelists,
         methods=reg.built_methods(),
         comments=reg.built_comments(),
+        purpose="Analysis" if analysis else "Tabulation",
     )
 
 
@@ -663,7 +679,8 @@ def define_xml(meta: Define, created: str) -> ET.Element:
         raise ValueError(f"define.xml: created '{created}' is not an ISO 8601 date and time") from None
     if "T" not in created:
         raise ValueError(f"define.xml: created '{created}' needs a time (ODM CreationDateTime is a dateTime)")
-    std_ig, std_ct = meta.standards
+    std_ig, std_ct = meta.standards[0], meta.standards[-1]  # an analysis define without CT codelists: the IG alone
+    kind = "ADaM" if meta.purpose == "Analysis" else "SDTM"
     odm = _add(
         None,
         "ODM",
@@ -686,9 +703,10 @@ def define_xml(meta: Define, created: str) -> ET.Element:
         "MetaDataVersion",
         {
             "OID": metadata_version_oid(meta.studyid, std_ig.name, std_ig.version),
-            "Name": f"Study {meta.studyid}, SDTM data definitions",
-            "Description": f"SDTM datasets of study {meta.studyid} ({std_ig.name} {std_ig.version}, "
-            f"{std_ct.name} CT {std_ct.publishing_set} {std_ct.version})",
+            "Name": f"Study {meta.studyid}, {kind} data definitions",
+            "Description": f"{kind} datasets of study {meta.studyid} ({std_ig.name} {std_ig.version}"
+            + (", " if std_ct is not std_ig else "")
+            + (f"{std_ct.name} CT {std_ct.publishing_set} {std_ct.version})" if std_ct is not std_ig else ")"),
             "def:DefineVersion": DEFINE_VERSION,
         },
     )
@@ -715,13 +733,13 @@ def define_xml(meta: Define, created: str) -> ET.Element:
             "ItemGroupDef",
             {
                 "OID": ds.oid,
-                "Domain": ds.domain or ds.name,
+                "Domain": (ds.domain or ds.name) if kind == "SDTM" else None,  # ADaM datasets have none
                 "Name": ds.name,
                 "Repeating": _yes(ds.repeating),
                 "IsReferenceData": _yes(ds.reference),
                 "SASDatasetName": ds.name,
                 "def:Structure": ds.structure,
-                "Purpose": "Tabulation",
+                "Purpose": meta.purpose,
                 "def:StandardOID": std_ig.oid,
                 "def:ArchiveLocationID": ds.leaf.id,
             },
@@ -744,6 +762,7 @@ def define_xml(meta: Define, created: str) -> ET.Element:
                 "Length": item.length,
                 "SignificantDigits": item.digits,
                 "SASFieldName": item.sas_name or item.name,
+                "def:DisplayFormat": item.display_format,
                 "def:CommentOID": item.comment,
             },
         )

@@ -202,7 +202,8 @@ def define_html(meta: Define) -> str:
     """The whole page: study, datasets, one table per dataset, value lists, codelists, methods, comments."""
     nav = " ".join(_link(ds.oid, ds.name) for ds in meta.datasets)
     nav += ' <a href="#codelists">Codelists</a> <a href="#methods">Methods</a> <a href="#comments">Comments</a>'
-    title = f"{meta.studyid}: SDTM data definitions (Define-XML {DEFINE_VERSION})"
+    kind = "ADaM" if meta.purpose == "Analysis" else "SDTM"
+    title = f"{meta.studyid}: {kind} data definitions (Define-XML {DEFINE_VERSION})"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',

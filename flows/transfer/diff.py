@@ -14,9 +14,9 @@ SHOWN = 50  # changed rows listed per domain in changes.md; changes.json has the
 
 
 def _read(transfer: Path) -> dict[str, tuple[pa.Table, dict[str, dict[str, str]], list[str]]]:
-    """domain -> (data, variable metadata, keys) from a transfer's Parquet files."""
+    """domain -> (data, variable metadata, keys) from a transfer's Parquet files (SDTM, and ADaM in adam/)."""
     out = {}
-    for path in sorted((transfer / "parquet").glob("*.parquet")):
+    for path in sorted([*(transfer / "parquet").glob("*.parquet"), *(transfer / "adam" / "parquet").glob("*.parquet")]):
         table = pq.read_table(path)
         meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
         variables = {

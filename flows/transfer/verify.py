@@ -44,6 +44,9 @@ def _check(folder: Path, rel: str, expected: str, listed_in: str) -> None:
         raise DamagedTransferError(f"{folder}: damaged transfer: {rel} does not match its checksum in {listed_in}")
 
 
+PARQUET = ("parquet/", "adam/parquet/")  # the Parquet files of the SDTM and of the ADaM datasets
+
+
 def verify_transfer(folder: Path) -> None:
     """Raise DamagedTransferError, naming the first damaged file, unless the manifest is the one SHA256SUMS names and
     every Parquet file is the one the manifest lists, none missing and none added."""
@@ -52,9 +55,10 @@ def verify_transfer(folder: Path) -> None:
         raise DamagedTransferError(f"{folder}: damaged transfer: {SUMS} does not list {MANIFEST}")
     _check(folder, MANIFEST, sums[MANIFEST], SUMS)
     outputs = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("outputs", {})
-    parquet = {rel: entry["sha256"] for rel, entry in outputs.items() if rel.startswith("parquet/")}
+    parquet = {rel: entry["sha256"] for rel, entry in outputs.items() if rel.startswith(PARQUET)}
     for rel, digest in sorted(parquet.items()):
         _check(folder, rel, digest, MANIFEST)
-    for path in sorted((folder / "parquet").glob("*.parquet")):
-        if f"parquet/{path.name}" not in parquet:
-            raise DamagedTransferError(f"{folder}: damaged transfer: parquet/{path.name} is not in {MANIFEST}")
+    for path in sorted(p for where in PARQUET for p in (folder / where).glob("*.parquet")):
+        rel = path.relative_to(folder).as_posix()
+        if rel not in parquet:
+            raise DamagedTransferError(f"{folder}: damaged transfer: {rel} is not in {MANIFEST}")

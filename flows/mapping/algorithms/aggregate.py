@@ -23,7 +23,7 @@ HOW = {"min", "max", "first", "last", "join"}
 def per_subject_source(ctx: Context, dotted: str) -> tuple[pd.Series, pd.Series]:
     """(USUBJID, values) of DOMAIN.VARIABLE of a dataset, or of <raw file>.<column> of a raw file's valid rows."""
     head, column = dotted.split(".", 1)
-    if head in ctx.specs.sdtm:
+    if head in ctx.datasets:  # a dataset derived before (an analysis dataset may read SDTM and ADaM ones)
         return ctx.ref(dotted)
     frame = ctx.valid[head]
     return subject_ids(frame, ctx.specs.raw[head].subject_columns, ctx.specs.study.studyid), frame[column]

@@ -18,8 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flows.kernel.dates import iso_of_sas
 from flows.kernel.distinct import per_value
-from flows.spec.model import DomainSpec
+from flows.spec.model import DomainSpec, time_kind
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.lines import RowTokens, Tokens, column_tokens, write_rows
 
@@ -121,7 +122,13 @@ def write_parts(parts: Iterable[pd.DataFrame], path: Path, columns: Sequence[str
 
 
 def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    write_frame(frame[spec.names], path, [v.name for v in spec.variables if v.type == "Char"])
+    """The dataset as CSV; an ADaM numeric date or date-time (a display format) as its ISO 8601 text, as every date of
+    the CSV files is written."""
+    out = frame[spec.names]
+    dated = {v.name: kind for v in spec.variables if (kind := time_kind(v.display_format))}
+    if dated:
+        out = out.assign(**{name: iso_of_sas(out[name], kind) for name, kind in dated.items()})
+    write_frame(out, path, [v.name for v in spec.variables if v.type == "Char" or v.name in dated])
 
 
 FORMULA = r"^[=+\-@\t\r]"  # what a spreadsheet program may run as a formula when it starts a cell (OWASP)

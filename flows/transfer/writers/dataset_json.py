@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flows import __version__
-from flows.spec.model import DomainSpec
-from flows.transfer.define import metadata_version_oid, study_oid
+from flows.spec.model import ANALYSIS_CLASSES, DomainSpec
+from flows.transfer.define import ADAMIG_VERSION, metadata_version_oid, study_oid
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.lines import column_tokens, write_rows
 
@@ -48,11 +48,14 @@ def _document(
         column = {"itemOID": f"IT.{spec.domain}.{v.name}", "name": v.name, "label": v.label, "dataType": kind}
         if v.type == "Char":
             column["length"] = lengths[v.name]
+        if v.display_format:  # an ADaM numeric date: the SAS date (days since 1960) with its display format
+            column["displayFormat"] = v.display_format
         if v.name in keys:
             column["keySequence"] = keys[v.name]
         columns.append(column)
         kinds.append(kind)
     stamp = created.strftime("%Y-%m-%dT%H:%M:%S")
+    analysis = spec.klass in ANALYSIS_CLASSES  # an ADaM dataset: described by adam/define.xml
     doc = {
         "datasetJSONCreationDateTime": stamp,
         "datasetJSONVersion": VERSION,
@@ -61,8 +64,10 @@ def _document(
         "originator": studyid,
         "sourceSystem": {"name": "s103-sdtm", "version": __version__},
         "studyOID": study_oid(studyid),
-        "metaDataVersionOID": metadata_version_oid(studyid, "SDTMIG", ig_version),
-        "metaDataRef": "define.xml",
+        "metaDataVersionOID": metadata_version_oid(studyid, "ADaMIG", ADAMIG_VERSION)
+        if analysis
+        else metadata_version_oid(studyid, "SDTMIG", ig_version),
+        "metaDataRef": "define.xml",  # beside the dataset's folder: the transfer's, or adam/'s for ADaM
         "itemGroupOID": f"IG.{spec.domain}",
         "records": len(frame),
         "name": spec.domain,

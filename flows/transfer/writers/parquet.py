@@ -1,4 +1,5 @@
-"""Parquet writer: variable labels in field metadata (key `label`), dataset label in schema metadata."""
+"""Parquet writer: variable labels in field metadata (key `label`), dataset label in schema metadata; an ADaM numeric
+date (a SAS date with a date display format) as date32, a numeric date-time as a timestamp in seconds."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.spec.model import DomainSpec
+from flows.spec.model import DomainSpec, time_kind
 from flows.transfer.writers.context import WriteContext
+
+SAS_TO_UNIX_DAYS = 3653  # 1960-01-01 to 1970-01-01
 
 
 def arrow_table(frame: pd.DataFrame, spec: DomainSpec) -> pa.Table:
@@ -17,6 +20,15 @@ def arrow_table(frame: pd.DataFrame, spec: DomainSpec) -> pa.Table:
     fields, arrays = [], []
     for v in spec.variables:
         col = frame[v.name]
+        kind = time_kind(v.display_format)
+        if kind is not None:  # days (seconds) since 1960 to Arrow's date32 (timestamp) since 1970
+            unit = SAS_TO_UNIX_DAYS * (86400 if kind == "datetime" else 1)
+            typ = pa.timestamp("s") if kind == "datetime" else pa.date32()
+            count = pa.array(col.astype("Int64") - unit, type=pa.int64(), from_pandas=True)
+            arrays.append(count.cast(pa.int32()).cast(typ) if kind == "date" else count.cast(typ))
+            meta = {"label": v.label, "format": v.display_format}
+            fields.append(pa.field(v.name, typ, metadata=meta))
+            continue
         if v.type == "Char":
             typ = pa.string()
         elif pd.api.types.is_integer_dtype(col):

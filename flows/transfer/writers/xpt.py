@@ -7,6 +7,7 @@ blanks for text.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Mapping
 from datetime import datetime
@@ -145,6 +146,15 @@ def _number_tokens(values: pd.Series) -> pa.Array:
     )
 
 
+def display_format(text: str | None) -> tuple[bytes, int, int]:
+    """A SAS display format (DATE9., DATETIME20., 8.2) as the namestr's name, width and decimals (blank: none)."""
+    match = re.fullmatch(r"([A-Z$][A-Z0-9]*?)?(\d*)\.(\d*)", text or "")
+    if match is None:
+        return b" " * 8, 0, 0
+    name, width, decimals = match.groups()
+    return (name or "").encode("ascii").ljust(8), int(width or 0), int(decimals or 0)
+
+
 def write_xport(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, lengths: dict[str, int], when: datetime) -> None:
     """The whole XPORT v5 file: library and member headers, one namestr per variable, then the observations, each
     value laid out once per distinct value of its column and the records joined a block at a time."""
@@ -163,9 +173,10 @@ def write_xport(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, lengths: di
     for number, v in enumerate(spec.variables, start=1):
         numeric, width, blank = v.type == "Num", lengths[v.name], b" " * 8
         name, label = v.name.encode("ascii").ljust(8), v.label.encode("ascii").ljust(40)
+        form, form_width, form_decimals = display_format(v.display_format)
         namestrs.append(
-            NAMESTR.pack(1 if numeric else 2, 0, width, number, name, label, blank, 0, 0, int(numeric), b"\0\0",
-                         blank, 0, 0, position, b"\0" * 52)
+            NAMESTR.pack(1 if numeric else 2, 0, width, number, name, label, form, form_width, form_decimals,
+                         int(numeric), b"\0\0", blank, 0, 0, position, b"\0" * 52)
         )  # fmt: skip
         position += width
     fh.write(b"".join(head) + _padded(b"".join(namestrs)) + _header("OBS"))
