@@ -182,7 +182,8 @@ def test_output_check_failure_publishes_nothing(tmp_path):
 
     root = broken(tmp_path, "sdtm/dm.yaml", "codelist: SEX,", "codelist: SEX, values: [F],")
     out = tmp_path / "out"
-    proc = run_cli("export", "--raw", str(RAW), "--out", str(out), "--specs", str(root))
+    # --quiet: on a loaded machine a run past 5 s prints progress lines before the error
+    proc = run_cli("export", "--raw", str(RAW), "--out", str(out), "--specs", str(root), "--quiet")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: DM: ") and "output check failure(s), a pipeline bug" in proc.stderr
     assert "SEX" in proc.stderr and "Traceback" not in proc.stderr
