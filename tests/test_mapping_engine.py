@@ -216,9 +216,15 @@ def test_consuming_derivation_lets_each_raw_file_go_after_its_last_reader(specs,
     assert events.index(("gone", "assessments")) < events.index(("node", ("QS", "EPOCH")))
 
 
-def test_analysis_datasets_need_the_raw_rows_they_read(specs):
-    """ADSL's baseline weight reads the enrollment form: derived without its rows is a clear error, not a KeyError."""
+def test_analysis_datasets_need_the_raw_rows_they_read(tmp_path):
+    """An ADSL whose baseline weight reads the enrollment form: derived without its rows is a clear error, not a
+    KeyError."""
+    from flows.mapping.load import load_specs
+    from tests.test_mapping_plan import WEIGHT_FROM_RAW, WEIGHT_FROM_VS
+    from tests.test_specs import broken
+
+    raw_weight = load_specs(broken(tmp_path, "adam/adsl.yaml", WEIGHT_FROM_VS, WEIGHT_FROM_RAW))
     with pytest.raises(
         OutputCheckError, match=r"specs/adam: the analysis datasets read the valid rows of \['enrollment'\]"
     ):
-        derive_analysis({}, specs)
+        derive_analysis({}, raw_weight)

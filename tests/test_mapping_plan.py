@@ -40,7 +40,13 @@ def test_seq_on_another_variable_is_refused(tmp_path):
         plan_domain(read_specs(root).sdtm["EX"])
 
 
-def test_the_raw_files_the_analysis_datasets_read(specs):
-    """ADSL's baseline weight reads the enrollment form (no SDTM dataset holds the weight before VS): its valid rows
-    are kept past the SDTM derivation; nothing else of specs/adam reads raw rows."""
-    assert analysis_raw_reads(specs) == {"enrollment"}
+WEIGHT_FROM_VS = "map: {derivation: merged, ref: VS.VSSTRESN, where: {VSTESTCD: WEIGHT, VSLOBXFL: Y}}"
+WEIGHT_FROM_RAW = "map: {aggregate: {raw: enrollment.weight_kg, how: first}}"
+
+
+def test_the_raw_files_the_analysis_datasets_read(specs, tmp_path):
+    """specs/adam reads SDTM only (ADSL's baseline weight from VS); an analysis variable that reads a raw form (the
+    enrollment form's weight) has that form's valid rows kept past the SDTM derivation."""
+    assert analysis_raw_reads(specs) == set()
+    raw_weight = read_specs(broken(tmp_path, "adam/adsl.yaml", WEIGHT_FROM_VS, WEIGHT_FROM_RAW))
+    assert analysis_raw_reads(raw_weight) == {"enrollment"}

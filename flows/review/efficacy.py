@@ -28,5 +28,6 @@ def change_by_visit(adqs: pd.DataFrame, study: Study) -> pd.DataFrame:
     out = out.sort_values(["order", "TRTA", "AVISITN"], kind="stable").reset_index(drop=True)
     out["mean"] = out["mean"].round(1)
     out["median"] = out["median"].round(1)
-    out["range"] = out["min"].map("{:g}".format) + " to " + out["max"].map("{:g}".format)
+    text = lambda col: out[col].map("{:g}".format).astype("str")  # noqa: E731 (str: also with no row at all)
+    out["range"] = text("min") + " to " + text("max")
     return out.drop(columns=["order", "min", "max"])
