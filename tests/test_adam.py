@@ -67,8 +67,9 @@ def test_adsl_named_subjects(sample_export):
 def test_adsl_xpt_holds_sas_dates_with_their_formats(sample_export):
     _, transfer = sample_export
     _, meta = xpt(transfer, "adsl")
-    assert meta.original_variable_types["TRTSDT"] == "DATE9."
-    assert meta.original_variable_types["TRTSDTM"] == "DATETIME20."
+    # pyreadstat gives the format as written ("DATE9."; pyreadstat 1.3.6 without its period)
+    assert meta.original_variable_types["TRTSDT"].rstrip(".") == "DATE9"
+    assert meta.original_variable_types["TRTSDTM"].rstrip(".") == "DATETIME20"
     assert meta.column_names_to_labels["DLTEVLFL"] == "DLT-Evaluable Population Flag"
     raw, _ = pyreadstat.read_xport(str(transfer / "adam" / "xpt" / "adsl.xpt"), disable_datetime_conversion=True)
     row = raw[raw["USUBJID"] == subject("0001")].iloc[0]
