@@ -1,4 +1,4 @@
-"""Tests of flows/transfer/writers/num_type.py: a numeric variable is integer or double alike in Parquet, Dataset-JSON
+"""Tests of flows/transfer/num_type.py: a numeric variable is integer or double alike in Parquet, Dataset-JSON
 and define.xml (QSSTRESN was integer in define.xml and Dataset-JSON but double in Parquet)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from lxml import etree
 
 from flows.spec.model import DomainSpec
-from flows.transfer.writers.num_type import holds_integers, whole_as_integers
+from flows.transfer.num_type import holds_integers, whole_as_integers
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
 

@@ -32,6 +32,7 @@ from flows.run.signals import settle, shielded
 from flows.spec.model import Specs
 from flows.spec.sdtm_schema import TRACE
 from flows.transfer.diff import diff_transfers, first_transfer, write_changes
+from flows.transfer.num_type import whole_as_integers
 from flows.transfer.package import Packer, write_sums, write_zip
 from flows.transfer.publish import (
     LATEST,
@@ -47,7 +48,6 @@ from flows.transfer.writers import WRITERS
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.csv import write_table
 from flows.transfer.writers.lines import shared_distinct
-from flows.transfer.writers.num_type import whole_as_integers
 from flows.transfer.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2

@@ -27,6 +27,7 @@ from flows.mapping.plan import qualifier_steps
 from flows.mapping.sources.trial_summary import DATA_FACT_METHODS
 from flows.spec.model import ANALYSIS_CLASSES, Codelist, DomainSpec, Specs, Variable
 from flows.spec.sdtm_schema import TRACE
+from flows.transfer.num_type import holds_integers
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEF_NS = "http://www.cdisc.org/ns/def/v2.1"
@@ -193,8 +194,7 @@ def item_data_type(var: Variable, values: pd.Series) -> str:
     """text, datetime for --DTC, integer for numbers that are all whole (SEQ, DY, AGE), float otherwise."""
     if var.type == "Char":
         return "datetime" if var.name.endswith("DTC") else "text"
-    present = values.dropna().astype("float64")
-    return "integer" if bool((present == np.floor(present)).all()) else "float"
+    return "integer" if holds_integers(values) else "float"
 
 
 def significant_digits(values: pd.Series) -> int:
@@ -415,7 +415,7 @@ def _value_type(var: Variable, present: pd.Series, decimals: bool, coded: bool) 
     duration, text; always text when `coded`: its codelist's terms are text)."""
     if var.type == "Num":
         numbers = present.astype("float64")
-        data_type = "integer" if bool((numbers == np.floor(numbers)).all()) else "float"
+        data_type = "integer" if holds_integers(numbers) else "float"
         length = _digits([np.format_float_positional(float(x), trim="-") for x in numbers])
         return data_type, length, significant_digits(present) if data_type == "float" else None
     values = present.astype(str).tolist()
