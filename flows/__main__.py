@@ -27,7 +27,7 @@ def main() -> int:
             signal.signal(signum, signal.SIG_IGN)
         return code
     except Interrupted as exc:  # before the command started (imports), or after it ended
-        print(f"interrupted ({signal.Signals(exc.signum).name}): nothing published; cleaned up", file=sys.stderr)
+        print(exc.line(), file=sys.stderr)
         return exc.exit_code
 
 

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import platform
+import signal
 import sys
 import traceback
 from datetime import date
@@ -87,7 +88,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if api_url := os.environ.get("PREFECT_API_URL"):
             from flows.schedule.server import answers
 
-            if not answers(api_url.rstrip("/")):
+            if not answers(api_url):
                 raise PipelineError(f"no Prefect server answers at {api_url} (PREFECT_API_URL): start it, or unset "
                                     "PREFECT_API_URL to export without a server")  # fmt: skip
             from flows.schedule.flow import export_study, result_of  # importing Prefect sets up its logging
@@ -244,10 +245,9 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
 def interrupted(exc: BaseException, command: str = "export") -> int:
     """The one line of a command stopped by SIGTERM or SIGINT, and its exit code (143, 130). Only an export publishes:
     a stopped `serve` (its runner) says it stopped, not what its runs did (each run reported that itself)."""
-    code = exc.exit_code if isinstance(exc, Interrupted) else 130
-    what = "nothing published; cleaned up" if command == "export" else f"{command} stopped"
-    _err(f"interrupted ({'SIGTERM' if code == 143 else 'SIGINT'}): {what}")
-    return code
+    stopped = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)  # KeyboardInterrupt: Ctrl-C
+    _err(stopped.line() if command == "export" else stopped.line(f"{command} stopped"))
+    return stopped.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -40,6 +41,10 @@ class Interrupted(BaseException):  # like KeyboardInterrupt: not an error of the
     @property
     def exit_code(self) -> int:
         return 128 + self.signum  # what a shell reports for a process ended by the signal: 130, 143
+
+    def line(self, what: str = "nothing published; cleaned up") -> str:
+        """The one line a stopped command prints: `interrupted (SIGTERM): <what>`."""
+        return f"interrupted ({signal.Signals(self.signum).name}): {what}"
 
 
 def shorten(text: str, limit: int = MAX_SHOWN) -> str:

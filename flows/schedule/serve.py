@@ -229,7 +229,7 @@ def main(
     try:
         api_url = configured_api_url()
         if api_url:
-            if not answers(api_url.rstrip("/")):  # fail now, not after the runner's restarts
+            if not answers(api_url):  # fail now, not after the runner's restarts
                 raise RuntimeError(f"no Prefect server answers at {api_url} (PREFECT_API_URL or the Prefect profile)")
             env = prefect_env()
             print(f"using the configured Prefect server {api_url}", flush=True)

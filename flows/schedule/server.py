@@ -34,9 +34,9 @@ def free_port() -> int:
 
 
 def answers(api_url: str) -> bool:
-    """Whether a Prefect API answers its health check at api_url now."""
+    """Whether a Prefect API answers its health check at api_url (with or without a trailing slash) now."""
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
