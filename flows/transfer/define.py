@@ -20,8 +20,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from flows.kernel.distinct import distinct_rows, shared_codes
 from flows.kernel.errors import OutputCheckError
+from flows.kernel.pandas_arrow import arrow_data
 from flows.mapping.checks import raw_source
 from flows.mapping.plan import qualifier_steps
 from flows.mapping.sources.trial_summary import DATA_FACT_METHODS
@@ -198,8 +202,9 @@ def item_data_type(var: Variable, values: pd.Series) -> str:
 
 
 def significant_digits(values: pd.Series) -> int:
-    """Most digits after the decimal point of any value (shortest round-trip form)."""
-    decimals = [len(np.format_float_positional(float(x), trim="-").partition(".")[2]) for x in values.dropna()]
+    """Most digits after the decimal point of any value (shortest round-trip form), over its distinct values."""
+    distinct = values.dropna().unique()
+    decimals = [len(np.format_float_positional(float(x), trim="-").partition(".")[2]) for x in distinct]
     return max(decimals, default=0)
 
 
@@ -404,6 +409,14 @@ def _check_inputs(
     return problems
 
 
+def _distinct_text(values: pd.Series) -> list[str]:
+    """The distinct present values of a column as text."""
+    data = arrow_data(values)
+    if data is not None and pa.types.is_string(data.type):  # pyarrow's hash of the text, not a frame of it
+        return pc.unique(data).drop_null().to_pylist()
+    return pd.Series(values.unique()).dropna().astype(str).tolist()
+
+
 def _digits(shown: list[str]) -> int:
     """Define-XML Length of numbers: the most digits of any ('-72.5' has 3), at least 1."""
     return max([1, *(len(t.replace("-", "").replace(".", "")) for t in shown)])
@@ -414,11 +427,11 @@ def _value_type(var: Variable, present: pd.Series, decimals: bool, coded: bool) 
     variable's numbers (integer or float), else its text (integer, float with `decimals`, ISO 8601 date or
     duration, text; always text when `coded`: its codelist's terms are text)."""
     if var.type == "Num":
-        numbers = present.astype("float64")
+        numbers = present.astype("float64").drop_duplicates()
         data_type = "integer" if holds_integers(numbers) else "float"
         length = _digits([np.format_float_positional(float(x), trim="-") for x in numbers])
-        return data_type, length, significant_digits(present) if data_type == "float" else None
-    values = present.astype(str).tolist()
+        return data_type, length, significant_digits(numbers) if data_type == "float" else None
+    values = list(dict.fromkeys(present.astype(str).tolist()))
     data_type = "text" if coded else value_data_type(values, decimals)
     if data_type in ("integer", "float"):
         places = max([0, *(len(v.partition(".")[2]) for v in values)])
@@ -466,8 +479,11 @@ def _value_list(
     supp = (specs.sdtm[domain].records or {}).get("supplemental") or {}
     qualifiers = {q["qnam"]: q for q in supp.get("qualifiers", [])}
     refs, items, wheres = [], [], []
-    for order, key in enumerate(sorted(frame[by].dropna().astype(str).unique()), start=1):
-        rows = frame[frame[by] == key]
+    # every distinct (by, value, name) once, in order of first appearance: what each key's definition is made from
+    # (types, lengths, terms used, the first name given) is the same over its distinct values as over its records
+    distinct = distinct_rows(frame, list(dict.fromkeys([by, var.name, *([name_col] if name_col else [])]))).rows
+    for order, key in enumerate(sorted(distinct[by].dropna().astype(str).unique()), start=1):
+        rows = distinct[distinct[by] == key]
         present = rows[var.name].dropna()
         oid, user = f"IT.{domain}.{var.name}.{_oid_part(key)}", f"{domain}.{var.name}.{key}"
         entry = entries.get(key, {})
@@ -515,7 +531,7 @@ def _dataset(
             method = reg.method(text, f"MT.{var.method}" if var.method in specs.methods else f"MT.{user}", user)
         elif text and var.origin != "Predecessor":  # how an assigned or protocol value is set
             comment = reg.comment(text, f"COM.{user}", user)
-        used = frame[var.name].dropna().astype(str).unique().tolist() if var.type == "Char" else []
+        used = _distinct_text(frame[var.name]) if var.type == "Char" else []
         if var.codelist:
             codelist = reg.ct_codelist(var.codelist, var.values, user, used)
         elif var.sponsor_codelist:
@@ -600,9 +616,10 @@ def define_metadata(
     reg = _Registry(specs)
     built, items, value_items, value_lists, wheres = [], [], [], [], []
     for domain, frame in datasets.items():
-        ds, ds_items, ds_value_items, ds_vls, ds_wheres = _dataset(
-            specs.sdtm[domain], frame, lengths[domain], specs, reg
-        )
+        with shared_codes():  # a column's distinct values worked out once for all the variables that read it
+            ds, ds_items, ds_value_items, ds_vls, ds_wheres = _dataset(
+                specs.sdtm[domain], frame, lengths[domain], specs, reg
+            )
         built.append(ds)
         items += ds_items
         value_items += ds_value_items
