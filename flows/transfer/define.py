@@ -482,9 +482,18 @@ def _value_list(
     # every distinct (by, value, name) once, in order of first appearance: what each key's definition is made from
     # (types, lengths, terms used, the first name given) is the same over its distinct values as over its records
     distinct = distinct_rows(frame, list(dict.fromkeys([by, var.name, *([name_col] if name_col else [])]))).rows
-    for order, key in enumerate(sorted(distinct[by].dropna().astype(str).unique()), start=1):
-        rows = distinct[distinct[by] == key]
-        present = rows[var.name].dropna()
+    key_rows: dict[str, list[int]] = {}  # each key's distinct rows, and those of them with a value
+    valued: dict[str, list[int]] = {}
+    keys, values = distinct[by], distinct[var.name]
+    keyed = zip(keys.astype(str).tolist(), keys.notna().tolist(), values.notna().tolist(), strict=True)
+    for i, (key, has_key, has_value) in enumerate(keyed):
+        if has_key:
+            key_rows.setdefault(key, []).append(i)
+            valued.setdefault(key, []).extend([i] if has_value else [])
+    names = distinct[name_col].tolist() if name_col else [None] * len(distinct)
+    named = distinct[name_col].notna().tolist() if name_col else [False] * len(distinct)
+    for order, key in enumerate(sorted(key_rows), start=1):
+        present = values.iloc[valued[key]]
         oid, user = f"IT.{domain}.{var.name}.{_oid_part(key)}", f"{domain}.{var.name}.{key}"
         entry = entries.get(key, {})
         codelist = _value_codelist(var, key, entry, user, present.astype(str).tolist(), reg)
@@ -494,10 +503,9 @@ def _value_list(
             fact = entry["from"].removeprefix("data.")
             text = DATA_FACT_METHODS.get(fact) or f"Determined at export from the data of the transfer (fact '{fact}')"
             origin, item_method = Origin("Derived", "Sponsor"), reg.method(text, f"MT.{user}", user)
-        if name_col and rows[name_col].notna().any():
-            label = str(rows[name_col].dropna().iloc[0])
-        else:
-            label = key if entries or qualifiers else f"{var.label} ({key})"
+        first_name = next((names[i] for i in key_rows[key] if named[i]), None)  # the test name of QSTESTCD, ...
+        label = key if entries or qualifiers else f"{var.label} ({key})"
+        label = str(first_name) if first_name is not None else label
         if key in qualifiers:  # a SUPP-- qualifier: its own origin and method
             q = qualifiers[key]
             origin, item_method, label = Origin(q["qorig"], "Sponsor"), None, str(q["qlabel"])
