@@ -744,7 +744,7 @@ def memory_section(memory: dict, med: dict) -> list[str]:
             "(deleted once measured)."
         )
     else:
-        lines.append(f"Not run: {memory['why']}.")
+        lines.append(f"Not run: {memory['why'].split(' (')[0] if guard else memory['why']}.")
     if guard:
         lines += [
             "",
@@ -992,7 +992,7 @@ def sample_only(data: Path, results: Path) -> int:
 
 def runs_note(sizes: list[int], modes: list[str], runs: int) -> str:
     """How many runs each (size, mode) had, for the notes: `runs`, but one for the modes of ONE_RUN_FROM."""
-    text = f"{runs} runs of {', '.join(modes)} at {', '.join(f'{n:,}' for n in sizes)} subjects"
+    text = f"{runs} run{'s' * (runs != 1)} of {', '.join(modes)} at {', '.join(f'{n:,}' for n in sizes)} subjects"
     for mode in modes:
         once = [n for n in sizes if runs_for(n, mode, runs) < runs]
         if once:
@@ -1037,8 +1037,9 @@ def memory_run(args: argparse.Namespace, results: dict, scratch: Path) -> dict:
         )  # fmt: skip
         memory["guard"] = guard.as_dict()
         if not guard.fits:
-            memory["why"] = "the guard estimates it would not fit: " + "; ".join(guard.reasons)
-            print(f"{size:>7,} subjects  core: skipped, {memory['why']}", flush=True)
+            short = ", ".join(r.split(":")[0] for r in guard.reasons)
+            memory["why"] = f'skipped, the guard estimates it would not fit ({short}; see "{MEMORY[3:]}")'
+            print(f"{size:>7,} subjects  core: skipped, {'; '.join(guard.reasons)}", flush=True)
             return memory
         raw = ensure_data(size, args.seed, args.data)
         r = measure("core", raw, scratch, guard.timeout, args.code)  # one run, its transfer deleted once measured

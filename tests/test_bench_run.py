@@ -86,6 +86,7 @@ def test_one_flow_run_at_100k_is_said_in_the_notes():
         "cell is that run, not a median)"
     )
     assert run.runs_note([1_000], ["core"], 3) == "3 runs of core at 1,000 subjects"
+    assert run.runs_note([100_000], ["core", "flow"], 1) == "1 run of core, flow at 100,000 subjects"
 
 
 def _args(tmp_path, memory_size: int = 300, **more):
@@ -112,12 +113,20 @@ def test_the_memory_run_is_skipped_with_the_guards_numbers_when_it_would_not_fit
     results = _results()
     memory = run.memory_run(_args(tmp_path), results, tmp_path)
     assert set(results) == {(100, "floor"), (100, "core")} and not (tmp_path / "300").exists()  # no data generated
-    assert memory["why"].startswith("the guard estimates it would not fit: disk: its transfer 3 x 5,000 MB x 1.25")
+    assert memory["why"] == 'skipped, the guard estimates it would not fit (disk; see "The memory run")'
     assert memory["guard"]["need_disk_mb"] == 18_750 + 1_875  # and its raw CSVs 3 x 500 x 1.25
+    assert memory["guard"]["reasons"][0].startswith("disk: its transfer 3 x 5,000 MB x 1.25 = 18,750 MB")
     section = "\n".join(run.memory_section(memory, run.medians(results)))
-    assert section.startswith(f"{run.MEMORY}: one core export of 300 subjects\n\nNot run: the guard estimates")
+    assert section.startswith(
+        f"{run.MEMORY}: one core export of 300 subjects\n\nNot run: skipped, the guard estimates it would not fit.\n"
+    )
     assert "needs 20,625 MB of disk (10,000 MB free where the bench writes)" in section
-    assert "- disk: its transfer" in section
+    assert "\n- disk: its transfer 3 x 5,000 MB x 1.25 = 18,750 MB" in section
+    verdict = run.verdicts(results, [100], None, memory)[2]
+    assert verdict.line() == (
+        "- Peak RSS within 2.5x the raw CSV at 300 subjects: not judged: skipped, the guard estimates it would not "
+        'fit (disk; see "The memory run").'
+    )
 
 
 def test_the_memory_run_runs_once_with_the_guards_timeout_when_it_fits(tmp_path, monkeypatch):
