@@ -1030,7 +1030,8 @@ def memory_run(args: argparse.Namespace, results: dict, scratch: Path) -> dict:
     elif size in args.sizes:
         memory["why"] = "" if (size, "core") in results else "its core runs failed"  # measured with the sizes
     else:
-        base = medians({(largest, "core"): results[(largest, "core")]}).get((largest, "core"))
+        runs = results.get((largest, "core"))
+        base = medians({(largest, "core"): runs})[(largest, "core")] if runs else None
         ready = data_ready(size, args.seed, args.data)
         guard = guard_memory_run(
             size, largest, base, ready, _free_disk_mb(scratch), _mem_available_mb(), args.timeout
