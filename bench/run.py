@@ -182,9 +182,13 @@ def instrument_core() -> StageClock:
         clock.wrap(holder, "write", f"{fmt} writer")
         writers.WRITERS[fmt] = (folder, ext, holder.write)
     for module, name, label in [
+        ("flows.run.pipeline", "whole_as_integers", "whole numbers as integers"),
+        ("flows.transfer.acrf", "write_acrf", "acrf.pdf"),
+        ("flows.transfer.define", "define_metadata", "define.xml metadata"),
         ("flows.transfer.define", "write_define", "define.xml"),
         ("flows.transfer.define_html", "write_define_html", "define.html"),
         ("flows.review.summary", "write_summary", "summary.html"),
+        ("flows.transfer.reviewers_guide", "write_reviewers_guide", "reviewer's guide"),
     ]:
         with contextlib.suppress(ImportError):
             clock.wrap(importlib.import_module(module), name, label)
