@@ -162,8 +162,9 @@ def _values_at(data: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
 
 def take_rows(frame: pd.DataFrame, order: np.ndarray, consume: bool = False) -> pd.DataFrame:
     """frame.iloc[order] for a permutation `order` of its rows, index reset. A column of one value is kept as it is
-    (any order of it is itself), and the codes known of a column carry over to its reordered copy. With `consume`,
-    each column leaves `frame` once taken, so that its memory goes as its copy comes (when nothing else holds it)."""
+    (any order of it is itself; a column of constant_text stays its one block of memory), and the codes known of a
+    column carry over to its reordered copy. With `consume`, each column leaves `frame` once taken, so that its
+    memory goes as its copy comes (when nothing else holds it)."""
     out, names = {}, frame.columns
     if consume and not names.is_unique:
         raise ValueError(f"take_rows: duplicate columns {names[names.duplicated()].tolist()}")
@@ -174,6 +175,9 @@ def take_rows(frame: pd.DataFrame, order: np.ndarray, consume: bool = False) -> 
         known = _known(col)
         if known is not None and known[1] == 1 and (not len(col) or known[0].min() >= 0):
             out[i] = col.array  # one value, never null
+            continue
+        if known is None and _constant_block(arrow_data(col)) is not None:  # constant_text's block: kept, not copied
+            out[i] = col.array
             continue
         if known is None:
             out[i] = col.array.take(order)
