@@ -10,6 +10,7 @@ import pytest
 
 from flows.kernel import distinct
 from flows.kernel.distinct import (
+    as_constant_text,
     constant_text,
     distinct_rows,
     duplicated,
@@ -270,3 +271,23 @@ def test_take_rows_keeps_a_constant_column_one_block(shared):
     assert {c.buffers()[2].address for c in arrow_data(taken["DOMAIN"]).chunks} == {block}  # the same bytes, no copy
     text = take_rows(f.assign(DOMAIN=f["text"]), order)  # a column of several values is taken as usual
     pd.testing.assert_frame_equal(text, f.assign(DOMAIN=f["text"]).iloc[order].reset_index(drop=True))
+
+
+@pytest.mark.parametrize(
+    ("values", "one_block"),
+    [
+        (["01"] * 200_000, True),  # one value on every row: constant_text's block
+        (["01"] * 199_999 + ["02"], False),  # another value on the last row only
+        (["01"] * 199_999 + [None], False),  # a null is not the value
+        (["01", "02"] * 100_000, False),  # several values in the first block: answered from it
+        (["01"] * 1000, False),  # short: kept as it is
+    ],
+)
+def test_as_constant_text(values, one_block):
+    column = pd.Series(values, dtype="str", name="site", index=range(10, 10 + len(values)))
+    out = as_constant_text(column)
+    pd.testing.assert_series_equal(out, column)
+    assert (out is not column) == one_block
+    if one_block:
+        assert len({c.buffers()[2].address for c in arrow_data(out).chunks}) == 1
+        assert as_constant_text(out) is out  # a constant_text column is kept

@@ -91,6 +91,21 @@ def constant_text(value: str, n: int, block: int = 1 << 16) -> pd.api.extensions
     return _repeated(pa.repeat(pa.scalar(value, pa.large_string()), min(n, block)), n).to_pandas().array
 
 
+def as_constant_text(values: pd.Series, block: int = 1 << 16) -> pd.Series:
+    """A text column that holds one value on every row (never null), e.g. the site of a one-site study, as
+    constant_text: one block of memory instead of a copy per row; any other column as it is. A column whose first
+    block holds several values is answered from that block alone."""
+    data = arrow_data(values)
+    if data is None or len(values) <= 2 * block or data.null_count or _constant_block(data) is not None:
+        return values
+    if not isinstance(values.array, pd.arrays.ArrowStringArray) or pc.count_distinct(data.slice(0, block)).as_py() > 1:
+        return values
+    value = data[0]
+    if not pc.all(pc.equal(data, value)).as_py():  # a comparison with the one value: faster than min and max
+        return values
+    return pd.Series(constant_text(value.as_py(), len(values), block), index=values.index, name=values.name)
+
+
 def _constant_block(data: pa.ChunkedArray | None) -> pa.Array | None:
     """The block of a column made by constant_text (one value, not null, in one block repeated), else None."""
     if data is None or not _one_block(data):
