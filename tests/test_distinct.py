@@ -10,6 +10,7 @@ import pytest
 
 from flows.kernel import distinct
 from flows.kernel.distinct import (
+    as_constant_text,
     constant_text,
     distinct_rows,
     duplicated,
@@ -255,3 +256,38 @@ def test_rows_where_keeps_a_constant_column_one_block():
     assert len({c.buffers()[2].address for c in chunks}) == 1  # every chunk the same bytes
     mixed = rows_where(f.assign(_file=f["text"]), keep)  # a column of several values is filtered as usual
     pd.testing.assert_frame_equal(mixed, f.assign(_file=f["text"]).loc[keep])
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_take_rows_keeps_a_constant_column_one_block(shared):
+    """A dataset's DOMAIN (constant_text) sorted by its keys stays one block repeated, its codes known or not."""
+    n = 2 * (1 << 16) + 7
+    f = pd.DataFrame({"DOMAIN": constant_text("QS", n), "text": pd.Series(list("abc") * (n // 3) + ["a"] * (n % 3))})
+    order = np.random.default_rng(1).permutation(n)
+    with shared_codes() if shared else nullcontext():
+        taken = take_rows(f, order)
+    pd.testing.assert_frame_equal(taken, f.iloc[order].reset_index(drop=True))
+    block = arrow_data(f["DOMAIN"]).chunks[0].buffers()[2].address
+    assert {c.buffers()[2].address for c in arrow_data(taken["DOMAIN"]).chunks} == {block}  # the same bytes, no copy
+    text = take_rows(f.assign(DOMAIN=f["text"]), order)  # a column of several values is taken as usual
+    pd.testing.assert_frame_equal(text, f.assign(DOMAIN=f["text"]).iloc[order].reset_index(drop=True))
+
+
+@pytest.mark.parametrize(
+    ("values", "one_block"),
+    [
+        (["01"] * 200_000, True),  # one value on every row: constant_text's block
+        (["01"] * 199_999 + ["02"], False),  # another value on the last row only
+        (["01"] * 199_999 + [None], False),  # a null is not the value
+        (["01", "02"] * 100_000, False),  # several values in the first block: answered from it
+        (["01"] * 1000, False),  # short: kept as it is
+    ],
+)
+def test_as_constant_text(values, one_block):
+    column = pd.Series(values, dtype="str", name="site", index=range(10, 10 + len(values)))
+    out = as_constant_text(column)
+    pd.testing.assert_series_equal(out, column)
+    assert (out is not column) == one_block
+    if one_block:
+        assert len({c.buffers()[2].address for c in arrow_data(out).chunks}) == 1
+        assert as_constant_text(out) is out  # a constant_text column is kept

@@ -224,3 +224,21 @@ def test_a_link_out_of_the_raw_folder_is_not_read(tmp_path, specs):
         read_raw(raw, specs.raw["dosing"])
     assert str(err.value) == f"dosing.csv: is a link to {outside}, outside the raw folder {raw}: not read"
     assert "root:x" not in str(err.value)
+
+
+@pytest.mark.parametrize("last_site", ["01", "02"])
+def test_a_column_of_one_value_is_held_as_one_block(tmp_path, specs, last_site):
+    """The site of a one-site study, on every row of a long file, is one block of memory repeated, not a copy per
+    row; a column with another value anywhere (here its last row) is held as read. The values are the same."""
+    from flows.kernel.pandas_arrow import arrow_data
+
+    header, *rows = (RAW / "assessments.csv").read_text().splitlines()
+    rows = rows * 40  # 159,680 rows: past two blocks of constant_text
+    rows[-1] = last_site + rows[-1][2:]
+    (tmp_path / "assessments.csv").write_text("\n".join([header, *rows]) + "\n")
+    frame = read_raw(tmp_path, specs.raw["assessments"]).frame
+    assert len(frame) == len(rows) and frame["site"].iloc[-1] == last_site
+    assert frame["site"].tolist() == [r[:2] for r in rows] and frame["site"].dtype == frame["subject"].dtype
+    blocks = {c.buffers()[2].address for c in arrow_data(frame["site"]).chunks}
+    assert (len(blocks) == 1) == (last_site == "01")  # one block for one value; as read (chunks of its own) else
+    assert len({c.buffers()[2].address for c in arrow_data(frame["subject"]).chunks}) > 1

@@ -91,6 +91,21 @@ def constant_text(value: str, n: int, block: int = 1 << 16) -> pd.api.extensions
     return _repeated(pa.repeat(pa.scalar(value, pa.large_string()), min(n, block)), n).to_pandas().array
 
 
+def as_constant_text(values: pd.Series, block: int = 1 << 16) -> pd.Series:
+    """A text column that holds one value on every row (never null), e.g. the site of a one-site study, as
+    constant_text: one block of memory instead of a copy per row; any other column as it is. A column whose first
+    block holds several values is answered from that block alone."""
+    data = arrow_data(values)
+    if data is None or len(values) <= 2 * block or data.null_count or _constant_block(data) is not None:
+        return values
+    if not isinstance(values.array, pd.arrays.ArrowStringArray) or pc.count_distinct(data.slice(0, block)).as_py() > 1:
+        return values
+    value = data[0]
+    if not pc.all(pc.equal(data, value)).as_py():  # a comparison with the one value: faster than min and max
+        return values
+    return pd.Series(constant_text(value.as_py(), len(values), block), index=values.index, name=values.name)
+
+
 def _constant_block(data: pa.ChunkedArray | None) -> pa.Array | None:
     """The block of a column made by constant_text (one value, not null, in one block repeated), else None."""
     if data is None or not _one_block(data):
@@ -162,8 +177,9 @@ def _values_at(data: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
 
 def take_rows(frame: pd.DataFrame, order: np.ndarray, consume: bool = False) -> pd.DataFrame:
     """frame.iloc[order] for a permutation `order` of its rows, index reset. A column of one value is kept as it is
-    (any order of it is itself), and the codes known of a column carry over to its reordered copy. With `consume`,
-    each column leaves `frame` once taken, so that its memory goes as its copy comes (when nothing else holds it)."""
+    (any order of it is itself; a column of constant_text stays its one block of memory), and the codes known of a
+    column carry over to its reordered copy. With `consume`, each column leaves `frame` once taken, so that its
+    memory goes as its copy comes (when nothing else holds it)."""
     out, names = {}, frame.columns
     if consume and not names.is_unique:
         raise ValueError(f"take_rows: duplicate columns {names[names.duplicated()].tolist()}")
@@ -174,6 +190,9 @@ def take_rows(frame: pd.DataFrame, order: np.ndarray, consume: bool = False) -> 
         known = _known(col)
         if known is not None and known[1] == 1 and (not len(col) or known[0].min() >= 0):
             out[i] = col.array  # one value, never null
+            continue
+        if known is None and _constant_block(arrow_data(col)) is not None:  # constant_text's block: kept, not copied
+            out[i] = col.array
             continue
         if known is None:
             out[i] = col.array.take(order)

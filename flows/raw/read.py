@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pv
 
-from flows.kernel.distinct import constant_text
+from flows.kernel.distinct import as_constant_text, constant_text
 from flows.kernel.errors import StructuralError, check_both_ways
 from flows.raw.odm import read_odm, read_odm_forms
 from flows.raw.values import normalise_values
@@ -388,13 +388,16 @@ def _raw_file(
     header: tuple[str, ...],
 ) -> RawFile:
     """The rows as read, in the contract's order and names, made a RawFile: the file unchanged since its scan, each
-    value in the pipeline's one representation and each row with its file."""
+    value in the pipeline's one representation, each row with its file and a column of one value one block."""
     if not _as_scanned(path, scan):  # the fingerprint and the counts would not describe the rows read
         raise StructuralError(
             f"{contract.file}: changed while the export read it (size or modification time differs from its "
             "fingerprint's); run again once the file is complete"
         )
     frame = normalise_values(frame, contract)
+    for name in frame.columns:  # a column of one value (the site of a one-site study) is held as one block
+        if (constant := as_constant_text(values := frame[name])) is not values:
+            frame[name] = constant
     frame.insert(0, SOURCE, constant_text(contract.file, len(frame)))
     return RawFile(contract.name, contract.file, frame, scan.sha256, scan.size, ragged, data_lines, spans, header)
 
