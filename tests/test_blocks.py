@@ -73,6 +73,14 @@ def test_sample_in_blocks_is_byte_identical(block_size, workers, sample_export, 
     assert result.counts == sample_export[0].counts
 
 
+def test_a_data_cut_in_blocks_is_byte_identical(specs, tmp_path):
+    # the cut and the data-as-of date are the whole study's: planned visits missed by the cut, TS's DCUTDTC
+    whole = run_export(RAW, tmp_path / "whole", specs, cutoff="2025-09-05")
+    blocks = run_export(RAW, tmp_path / "blocks", specs, cutoff="2025-09-05", block_size=5)
+    assert (whole.exit_code, blocks.exit_code) == (0, 0), (whole.message, blocks.message)
+    _assert_same(blocks.transfer, whole.transfer)
+
+
 def test_second_study_in_blocks_is_byte_identical(tmp_path):
     specs = load_specs(PBO / "specs")
     whole = run_export(PBO / "raw", tmp_path / "whole", specs)

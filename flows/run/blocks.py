@@ -27,6 +27,7 @@ from flows.spec.model import Specs
 from flows.spec.sdtm_schema import TRACE
 
 Frames = dict[str, pd.DataFrame]
+ALL = 1 << 62  # a block size: every subject in one block
 
 
 def study_level(specs: Specs) -> list[str]:
@@ -45,38 +46,47 @@ def analysis_reads_study_level(specs: Specs) -> bool:
     return False
 
 
-def subject_blocks(valid: Mapping[str, pd.DataFrame], specs: Specs, size: int) -> list[list[str]]:
-    """The subjects of the valid rows (USUBJID, by their contracts' columns of role SITEID and SUBJID) in USUBJID
-    order, `size` to a block."""
-    subjects: set[str] = set()
+def _subject_ids(valid: Mapping[str, pd.DataFrame], specs: Specs) -> dict[str, np.ndarray | None]:
+    """Per raw file, the USUBJID of each valid row, from its contract's columns of role SITEID and SUBJID (None
+    for a file without them)."""
+    out: dict[str, np.ndarray | None] = {}
     for name, frame in valid.items():
         columns = specs.raw[name].subject_columns
-        if columns and len(frame):
-            subjects.update(pd.unique(subject_ids(frame, columns, specs.study.studyid).to_numpy(dtype=object)))
-    ordered = sorted(subjects)
-    return [ordered[i : i + size] for i in range(0, len(ordered), size)] or [[]]
-
-
-def _rows_by_block(valid: Mapping[str, pd.DataFrame], specs: Specs, blocks: list[list[str]]) -> dict[str, list]:
-    """Per raw file, the positions of each block's rows (in file order); None for a file without subject columns
-    (every block reads all of it)."""
-    index = pd.Index([s for block in blocks for s in block])
-    number = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
-    out: dict[str, list] = {}
-    for name, frame in valid.items():
-        columns = specs.raw[name].subject_columns
-        if not columns:
-            out[name] = [None] * len(blocks)
-            continue
-        block = number[index.get_indexer(subject_ids(frame, columns, specs.study.studyid).to_numpy(dtype=object))]
-        order = np.argsort(block, kind="stable")
-        out[name] = np.split(order, np.searchsorted(block[order], np.arange(1, len(blocks))))
+        out[name] = subject_ids(frame, columns, specs.study.studyid).to_numpy(dtype=object) if columns else None
     return out
 
 
-def _block_rows(valid: Mapping[str, pd.DataFrame], rows: dict[str, list], i: int) -> Frames:
-    """One block's valid rows: each file's rows of the block's subjects, with their lines (the frames' index)."""
-    return {name: frame if rows[name][i] is None else frame.take(rows[name][i]) for name, frame in valid.items()}
+def _blocks_of(ids: Mapping[str, np.ndarray | None], size: int) -> list[list[str]]:
+    subjects = sorted(set().union(*(pd.unique(i) for i in ids.values() if i is not None and len(i))))
+    return [subjects[i : i + size] for i in range(0, len(subjects), size)] or [[]]
+
+
+def subject_blocks(valid: Mapping[str, pd.DataFrame], specs: Specs, size: int) -> list[list[str]]:
+    """The subjects of the valid rows (USUBJID) in USUBJID order, `size` to a block."""
+    return _blocks_of(_subject_ids(valid, specs), size)
+
+
+def _split(valid: Frames, specs: Specs, size: int) -> list[Frames]:
+    """Each block's valid rows: per raw file the rows of the block's subjects in file order, with their lines (the
+    frames' index); a file without subject columns whole in every block. `valid` is emptied file by file as its
+    rows are split (its rows are held once)."""
+    ids = _subject_ids(valid, specs)
+    blocks = _blocks_of(ids, size)
+    index = pd.Index([s for block in blocks for s in block])
+    number = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
+    out: list[Frames] = [{} for _ in blocks]
+    for name in list(valid):
+        frame, subject = valid.pop(name), ids.pop(name)
+        if subject is None or len(blocks) == 1:
+            for part in out:
+                part[name] = frame
+            continue
+        block = number[index.get_indexer(subject)]
+        order = np.argsort(block, kind="stable")
+        bounds = np.searchsorted(block[order], np.arange(1, len(blocks)))
+        for part, rows in zip(out, np.split(order, bounds), strict=True):
+            part[name] = frame.take(rows)
+    return out
 
 
 def derive_block(block: Frames, specs: Specs, facts: Mapping[str, Any], kept: list[str]) -> tuple[Frames, Frames]:
@@ -101,18 +111,18 @@ def _derived(
     valid: Frames, specs: Specs, facts: Mapping[str, Any], kept: list[str], size: int, workers: int
 ) -> Iterator[tuple[Frames, Frames]]:
     """Each block's datasets, in block order; with several workers, derived in as many processes, at most two
-    blocks per worker on the way at a time."""
-    blocks = subject_blocks(valid, specs, size)
-    rows = _rows_by_block(valid, specs, blocks)
+    blocks per worker on the way at a time. Each block's rows go once it is derived (or handed to a worker)."""
+    blocks = _split(valid, specs, size)
+    blocks.reverse()  # popped from the end: the first block first
     if workers <= 1:
-        for i in range(len(blocks)):
-            yield derive_block(_block_rows(valid, rows, i), specs, facts, kept)
+        while blocks:
+            yield derive_block(blocks.pop(), specs, facts, kept)
         return
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         pending: list[Future] = []
         try:
-            for i in range(len(blocks)):
-                pending.append(pool.submit(derive_block, _block_rows(valid, rows, i), specs, facts, kept))
+            while blocks:
+                pending.append(pool.submit(derive_block, blocks.pop(), specs, facts, kept))
                 while len(pending) >= 2 * workers:
                     yield pending.pop(0).result()
             while pending:
@@ -123,13 +133,13 @@ def _derived(
 
 
 def derive_in_blocks(
-    valid: Frames, specs: Specs, facts: Mapping[str, Any], kept: list[str], size: int, workers: int = 1
+    valid: Frames, specs: Specs, facts: Mapping[str, Any], kept: list[str], size: int | None, workers: int = 1
 ) -> tuple[Frames, Frames]:
-    """The SDTM and ADaM datasets of the valid rows, derived `size` subjects at a time (in `workers` processes):
-    the same frames as one block of every subject. `valid` is used up (emptied once every block is derived); the
-    raw files of `kept` are read by the analysis datasets."""
-    if analysis_reads_study_level(specs):  # a study-level value measured on a block would be wrong: one block
-        size = max(size, 1 << 62)
+    """The SDTM and ADaM datasets of the valid rows, derived `size` subjects at a time (None: all at once) in
+    `workers` processes: the same frames as one block of every subject. `valid` is used up (emptied as it is split
+    into blocks, each block's rows going once it is derived); the raw files of `kept` are read by ADaM."""
+    if size is None or analysis_reads_study_level(specs):  # a study-level value measured on a block would be wrong
+        size = ALL
     sdtm: dict[str, list[pd.DataFrame]] = {}
     analysis: dict[str, list[pd.DataFrame]] = {}
     for block_sdtm, block_analysis in _derived(valid, specs, facts, kept, size, workers):
@@ -137,9 +147,8 @@ def derive_in_blocks(
             sdtm.setdefault(d, []).append(frame)
         for d, frame in block_analysis.items():
             analysis.setdefault(d, []).append(frame)
-    valid.clear()
-    subjects = {d: _stacked(parts) for d, parts in sdtm.items()}
+    subjects = {d: _stacked(sdtm.pop(d)) for d in list(sdtm)}  # one dataset's parts at a time held twice
     given = {d: {c: f[c] for c in f.columns if c not in TRACE} for d, f in subjects.items()}
     study = derive_study_level(given, replace(specs, sdtm={d: specs.sdtm[d] for d in study_level(specs)}), facts)
     datasets = {d: subjects[d] if d in subjects else study[d] for d in specs.sdtm}
-    return datasets, {d: _stacked(parts) for d, parts in analysis.items()}
+    return datasets, {d: _stacked(analysis.pop(d)) for d in list(analysis)}

@@ -116,20 +116,20 @@ def prepare(
     if today and created.date() > today:  # validation rejects every later date: a bug if one got through
         where = future_date(valid, specs, today) or f"data as of {created:%Y-%m-%d}"
         raise PipelineError(f"{where}: a date after today ({today}) would date the transfer")
+    blocked = block_size is not None or workers > 1  # SDTM and ADaM together, block by block
     try:
         with shared_codes(validation.codes):  # the columns' codes, as validation worked them out
             eligibility = evaluate_eligibility(valid, specs)
             facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
-            if block_size or workers > 1:  # SDTM and ADaM block by block
-                reads = sorted(analysis_raw_reads(specs))
-                size = block_size or 1 << 62
-                datasets, analysis = derive_in_blocks(valid, specs, facts, reads, size, workers)
+            reads = analysis_raw_reads(specs)
+            if blocked:
+                datasets, analysis = derive_in_blocks(valid, specs, facts, sorted(reads), block_size, workers)
             else:
-                kept = {name: valid[name] for name in analysis_raw_reads(specs) if name in valid}  # for ADaM, after
+                kept = {name: valid[name] for name in reads if name in valid}  # for ADaM, after
                 datasets = derive_datasets(valid, specs, facts, consume=True)
     finally:
         validation.codes.clear()  # the datasets are derived: the raw columns' codes are no more use
-    if not (block_size or workers > 1):
+    if not blocked:
         analysis = derive_analysis(datasets, specs, facts, kept)  # ADaM after SDTM, from the derived SDTM datasets
     return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility, analysis)
 
