@@ -4,6 +4,7 @@ datasets of one block; every file of the transfer is byte for byte the same what
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 
 from flows.mapping.load import load_specs
 from flows.raw.validate import validate_raw
-from flows.run.blocks import analysis_reads_study_level, study_level, subject_blocks
+from flows.run.blocks import analysis_reads_study_level, study_level, subject_blocks, subjects_first
 from flows.run.pipeline import read_inputs, run_export
 from tests.conftest import RAW, ROOT, STUDYID, run_cli
 
@@ -63,6 +64,13 @@ def test_study_level_datasets(specs_dir, study, analysis):
     specs = load_specs(specs_dir)
     assert sorted(study_level(specs)) == study
     assert analysis_reads_study_level(specs) is analysis
+    assert subjects_first(specs)  # every dataset of subjects sorts by USUBJID first (after STUDYID, RDOMAIN)
+
+
+def test_a_dataset_sorted_by_another_key_before_usubjid_is_not_blockable(specs):
+    vs = specs.sdtm["VS"]
+    moved = replace(vs, keys=("STUDYID", "VSTESTCD", "USUBJID", "VISITNUM"))  # all subjects' heights first
+    assert not subjects_first(replace(specs, sdtm={**specs.sdtm, "VS": moved}))
 
 
 @pytest.mark.parametrize(("block_size", "workers"), [(1, 1), (7, 1), (7, 2), (None, 2)])

@@ -46,6 +46,18 @@ def analysis_reads_study_level(specs: Specs) -> bool:
     return False
 
 
+CONSTANT = ("STUDYID", "DOMAIN", "RDOMAIN")  # key variables of one value throughout a dataset
+
+
+def subjects_first(specs: Specs) -> bool:
+    """Whether every dataset of subjects (SDTM and ADaM) sorts by USUBJID before any key that varies: then blocks
+    in USUBJID order, each in key order, are the dataset in key order."""
+    for spec in [*specs.sdtm.values(), *specs.adam.values()]:
+        if "USUBJID" in spec.names and not set(spec.keys[: spec.keys.index("USUBJID")]) <= set(CONSTANT):
+            return False
+    return True
+
+
 def _subject_ids(valid: Mapping[str, pd.DataFrame], specs: Specs) -> dict[str, np.ndarray | None]:
     """Per raw file, the USUBJID of each valid row, from its contract's columns of role SITEID and SUBJID (None
     for a file without them)."""
@@ -138,7 +150,7 @@ def derive_in_blocks(
     """The SDTM and ADaM datasets of the valid rows, derived `size` subjects at a time (None: all at once) in
     `workers` processes: the same frames as one block of every subject. `valid` is used up (emptied as it is split
     into blocks, each block's rows going once it is derived); the raw files of `kept` are read by ADaM."""
-    if size is None or analysis_reads_study_level(specs):  # a study-level value measured on a block would be wrong
+    if size is None or analysis_reads_study_level(specs) or not subjects_first(specs):  # blocks would differ
         size = ALL
     sdtm: dict[str, list[pd.DataFrame]] = {}
     analysis: dict[str, list[pd.DataFrame]] = {}
