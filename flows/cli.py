@@ -99,7 +99,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             from flows.run.pipeline import run_export
 
-            result = run_export(args.raw, args.out, specs, strict=args.strict, cutoff=args.cutoff, force=args.force)
+            result = run_export(
+                args.raw,
+                args.out,
+                specs,
+                strict=args.strict,
+                cutoff=args.cutoff,
+                force=args.force,
+                block_size=args.block_size,
+                workers=args.workers,
+            )
     if args.debug and result.error is not None:
         traceback.print_exception(result.error, file=sys.stderr)
     stream = sys.stdout if result.exit_code == 0 else sys.stderr
@@ -204,6 +213,10 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     ex.add_argument("--strict", action="store_true", help="publish nothing when any row is rejected")
     ex.add_argument("--cutoff", type=_iso_date, help="data cut YYYY-MM-DD (not after today): data known by then")
     ex.add_argument("--force", action="store_true", help="publish even when inputs, specs and version are unchanged")
+    ex.add_argument("--block-size", type=_at_least_one, metavar="N", help="derive the datasets N subjects at a time "
+                    "(default: all at once); the outputs are the same")  # fmt: skip
+    ex.add_argument("--workers", type=_at_least_one, default=1, metavar="N", help="derive the blocks of subjects in N "
+                    "processes (default 1); the outputs are the same")  # fmt: skip
     talk = ex.add_mutually_exclusive_group()
     talk.add_argument("--quiet", "-q", action="store_true", help="no progress, no reject listing: the result line")
     talk.add_argument("--verbose", "-v", action="store_true", help="every step with its time, and every reject")

@@ -100,6 +100,15 @@ def derive_datasets(
         return _derive_all(valid, specs, facts, consume)
 
 
+def derive_study_level(
+    sdtm: Mapping[str, Mapping[str, pd.Series]], specs: Specs, facts: Mapping[str, Any] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The datasets of `specs.sdtm` from the variables of datasets derived already (`sdtm`: per dataset, its
+    variables), which they may read: the study-level datasets once, after the subjects' were derived in blocks."""
+    with shared_codes():
+        return _derive_all({}, specs, facts, False, sdtm)
+
+
 def derive_analysis(
     sdtm: Mapping[str, pd.DataFrame],
     specs: Specs,

@@ -26,6 +26,7 @@ from flows.raw.eligibility import Eligibility, evaluate_eligibility
 from flows.raw.read import RawFile, Scan, check_raw_dir, read_raws, use_returning_pool
 from flows.raw.validate import Validation, site_dates, site_today, validate_raw
 from flows.run import progress
+from flows.run.blocks import derive_in_blocks
 from flows.run.fingerprint import fingerprint, unchanged_since
 from flows.run.lock import study_lock
 from flows.run.signals import settle, shielded
@@ -93,10 +94,17 @@ class Prepared:
 
 
 def prepare(
-    raw: dict[str, RawFile], validation: Validation, specs: Specs, cutoff: str | None = None, today: date | None = None
+    raw: dict[str, RawFile],
+    validation: Validation,
+    specs: Specs,
+    cutoff: str | None = None,
+    today: date | None = None,
+    block_size: int | None = None,
+    workers: int = 1,
 ) -> Prepared:
     """Apply the data cut to the valid rows, check the eligibility rules on what remains and derive the datasets
-    from it (the check first: its temporaries are gone before the datasets take their memory).
+    from it (the check first: its temporaries are gone before the datasets take their memory); with `block_size`,
+    `block_size` subjects at a time (flows/run/blocks.py; in `workers` processes): the same datasets.
 
     The valid rows are used up: `validation.valid` is empty afterwards, and the raw rows' memory goes back before
     the datasets are sorted (hold a frame elsewhere to keep it). A data-as-of date after `today` is refused."""
@@ -108,15 +116,21 @@ def prepare(
     if today and created.date() > today:  # validation rejects every later date: a bug if one got through
         where = future_date(valid, specs, today) or f"data as of {created:%Y-%m-%d}"
         raise PipelineError(f"{where}: a date after today ({today}) would date the transfer")
+    blocked = block_size is not None or workers > 1  # SDTM and ADaM together, block by block
     try:
         with shared_codes(validation.codes):  # the columns' codes, as validation worked them out
             eligibility = evaluate_eligibility(valid, specs)
             facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
-            kept = {name: valid[name] for name in analysis_raw_reads(specs) if name in valid}  # for ADaM, after
-            datasets = derive_datasets(valid, specs, facts, consume=True)
+            reads = analysis_raw_reads(specs)
+            if blocked:
+                datasets, analysis = derive_in_blocks(valid, specs, facts, sorted(reads), block_size, workers)
+            else:
+                kept = {name: valid[name] for name in reads if name in valid}  # for ADaM, after
+                datasets = derive_datasets(valid, specs, facts, consume=True)
     finally:
         validation.codes.clear()  # the datasets are derived: the raw columns' codes are no more use
-    analysis = derive_analysis(datasets, specs, facts, kept)  # ADaM after SDTM, from the derived SDTM datasets
+    if not blocked:
+        analysis = derive_analysis(datasets, specs, facts, kept)  # ADaM after SDTM, from the derived SDTM datasets
     return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility, analysis)
 
 
@@ -301,6 +315,8 @@ class Run:
     strict: bool = False
     cutoff: str | None = None
     force: bool = False
+    block_size: int | None = None  # subjects derived at a time (None: all at once)
+    workers: int = 1  # processes deriving the blocks
     stage: str = "starting"  # the step running, named in the one-line reason of a failure
     swept: list[str] = field(default_factory=list)
     fingerprint: str | None = None
@@ -393,7 +409,7 @@ def _validate(run: Run) -> ExportResult | None:
 def _derive(run: Run) -> None:
     check_cutoff_has_data(run.validation.valid, run.specs, run.cutoff)
     run.raw = {name: f.without_rows() for name, f in run.raw.items()}  # validated: the valid rows are all we need
-    run.prepared = prepare(run.raw, run.validation, run.specs, run.cutoff, run.today)
+    run.prepared = prepare(run.raw, run.validation, run.specs, run.cutoff, run.today, run.block_size, run.workers)
 
 
 def _write(run: Run) -> None:
@@ -484,16 +500,19 @@ def run_export(
     cutoff: str | None = None,
     force: bool = False,
     call: Callable[[RunStep, Run], ExportResult | None] = _direct,
+    block_size: int | None = None,
+    workers: int = 1,
 ) -> ExportResult:
     """The whole export: STEPS in order under the study's lock; `call` runs a step (the flow: as a Prefect task).
 
     Exit code 0 clean (or unchanged), 1 with rejects, 2 nothing published, 3 another export of the study is running.
     Every failure, expected or not, ends here as one line naming the step; nothing is published, and no staging
-    folder, lock or temporary file is left. Unchanged inputs publish nothing unless `force`. An interrupt
+    folder, lock or temporary file is left. Unchanged inputs publish nothing unless `force`. `block_size` subjects
+    are derived at a time, in `workers` processes (the same outputs whatever both are). An interrupt
     (Interrupted, KeyboardInterrupt) cleans up the same way and is raised on.
     """
     use_returning_pool()
-    run = Run(Path(raw_dir), Path(out_dir) / specs.study.studyid, specs, strict, cutoff, force)
+    run = Run(Path(raw_dir), Path(out_dir) / specs.study.studyid, specs, strict, cutoff, force, block_size, workers)
     try:
         return _walk(run, call)
     except Interrupted:
