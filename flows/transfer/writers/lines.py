@@ -161,3 +161,44 @@ def write_rows(
         joined = pc.binary_join_element_wise(*parts, text[sep]) if len(parts) > 1 else parts[0]
         body = _body(joined)
         fh.write(body[: len(body) - trim] if stop == rows else body)
+
+
+def _widths(columns: Sequence[Tokens]) -> list[int] | None:
+    """The width in bytes of each column's tokens when every token of a column has one width, else None."""
+    widths = []
+    for column in columns:
+        values = column.values
+        offsets = np.frombuffer(values.buffers()[1], np.int64, count=len(values) + 1, offset=8 * values.offset)
+        sizes = np.diff(offsets)
+        if not len(sizes) or sizes.min() != sizes.max() or sizes[0] == 0:
+            return None
+        widths.append(int(sizes[0]))
+    return widths
+
+
+def write_records(fh: BinaryIO, columns: Sequence[Tokens], rows: int) -> None:
+    """Each row as its tokens end to end, all rows end to end (write_rows with no separator), for tokens of one
+    width per column (bytes, large_binary: XPT records): a block of records is laid out by numpy in one buffer,
+    each column copied to its place by code, rather than taken and joined by Arrow."""
+    columns = _grouped(columns, pa.scalar(b"", pa.large_binary()))
+    widths = _widths(columns) if all(isinstance(c, Tokens) for c in columns) else None
+    if widths is None:
+        write_rows(fh, columns, rows, "")
+        return
+    starts = np.cumsum([0, *widths])
+    record = np.dtype(
+        {
+            "names": [f"c{i}" for i in range(len(widths))],
+            "formats": [f"V{w}" for w in widths],
+            "offsets": [int(x) for x in starts[:-1]],
+            "itemsize": int(starts[-1]),
+        }
+    )
+    tables = [np.frombuffer(_body(c.values), f"V{w}") for c, w in zip(columns, widths, strict=True)]
+    buffer = np.empty(min(BLOCK, rows), record)
+    for start in range(0, rows, BLOCK):
+        stop = min(start + BLOCK, rows)
+        block = buffer[: stop - start]
+        for name, table, column in zip(record.names, tables, columns, strict=True):
+            block[name] = table[column.codes[start:stop]]
+        fh.write(memoryview(block).cast("B"))
