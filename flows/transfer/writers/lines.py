@@ -136,6 +136,11 @@ def _body(joined: pa.Array) -> memoryview:
     return memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]] if len(joined) else memoryview(b"")
 
 
+def _around(column: Tokens, before: pa.Scalar, after: pa.Scalar, empty: pa.Scalar) -> Tokens:
+    """The column with `before` and `after` put around each of its tokens."""
+    return Tokens(pc.binary_join_element_wise(before, column.values, after, empty), column.codes)
+
+
 def write_rows(
     fh: BinaryIO,
     columns: Sequence[Tokens | RowTokens],
@@ -150,6 +155,11 @@ def write_rows(
     (large_binary)."""
     kind = next((c.values.type for c in columns if isinstance(c, Tokens)), pa.large_string())
     text = {s: pa.scalar(s.encode("utf-8"), kind) for s in (sep, before, after, "")}
+    columns = list(columns)
+    if before and columns and isinstance(columns[0], Tokens):  # joined once to each distinct value, not each row
+        columns[0], before = _around(columns[0], text[before], text[""], text[""]), ""
+    if after and columns and isinstance(columns[-1], Tokens):
+        columns[-1], after = _around(columns[-1], text[""], text[after], text[""]), ""
     columns = _grouped(columns, text[sep])
     for start in range(0, rows, BLOCK):
         stop = min(start + BLOCK, rows)
