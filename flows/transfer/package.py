@@ -3,8 +3,9 @@
 A `Packer` reads each file once, as soon as it is written, in threads of its own (hashlib and zlib work without
 the GIL, so this overlaps the writing of the next file): SHA-256 for the manifest and SHA256SUMS, and the CRC-32 and
 deflated bytes that the zip then copies (through `zip_deflated`). The zip's bytes are those zipfile's writestr makes
-at level 1. Two files are digested at once (deflate, the most of the work, takes one core per file): while the
-datasets are written the writer has a core too, and once they are written the backlog goes twice as fast.
+at level 1. While files are being written one file is digested at a time (the writer keeps the other core); from
+the first digest asked for (the writing is done: SHA256SUMS, the manifest, the zip wait), two at once, so what is
+left goes twice as fast (deflate, the most of the work, takes a core per file).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from flows.transfer.zip_deflated import add_deflated, deflater
 SUMS = "SHA256SUMS"
 LEVEL = 1  # zip compression level: fast, and the text files shrink ten- to twentyfold anyway
 READ = 1 << 22
-WORKERS = 2  # files digested at once: the machine's two cores
+WORKERS = 2  # files digested at once once the writing is done: the machine's two cores
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class _Spill:
 
 
 class Packer:
-    """Digests of the files of `folder`, worked out in a background thread; `add` a file once it is complete."""
+    """Digests of the files of `folder`, worked out in background threads; `add` a file once it is complete."""
 
     def __init__(self, folder: Path, spill_dir: Path | None = None, workers: int = WORKERS) -> None:
         self.folder = folder
@@ -68,6 +69,8 @@ class Packer:
         self._lock = threading.Lock()
         self._mine = threading.local()  # a worker thread's index in _spills
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="packer")
+        self._slots = threading.Semaphore(1)  # files digested at once: one until a digest is asked for
+        self._more = workers - 1  # slots given when the first digest is asked for
         self._digests: dict[str, Future[Digest]] = {}
 
     def __enter__(self) -> Packer:
@@ -88,6 +91,9 @@ class Packer:
     def digest(self, rel: Path | str) -> Digest:
         """The digest of a file of the folder, worked out now if it was never added."""
         key = Path(rel).as_posix()
+        if self._more:  # the files are written: every worker may digest from now on
+            self._slots.release(self._more)
+            self._more = 0
         if key not in self._digests:
             self.add(self.folder / key)
         return self._digests[key].result()
@@ -101,6 +107,10 @@ class Packer:
         return self._mine.index
 
     def _digest(self, path: Path) -> Digest:
+        with self._slots:
+            return self._digest_now(path)
+
+    def _digest_now(self, path: Path) -> Digest:
         index = self._own_spill()
         spill = self._spills[index]
         sha, crc, size, start = hashlib.sha256(), 0, 0, spill.end
