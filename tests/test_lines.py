@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from flows.transfer.writers import lines
-from flows.transfer.writers.lines import RowTokens, column_tokens, shared_distinct, write_rows
+from flows.transfer.writers.lines import RowTokens, column_tokens, shared_distinct, write_records, write_rows
 
 RNG = np.random.default_rng(7)
 ROWS = 1000
@@ -103,3 +103,27 @@ def test_adjacent_columns_are_paired_only_when_their_combinations_are_few(rows, 
     out = io.BytesIO()
     write_rows(out, [tokens, tokens], rows, ",", after="\n")
     assert out.getvalue().decode().splitlines()[:3] == ["0,0", "1,1", "2,2"]
+
+
+def fixed(width: int):
+    """Each value as `width` bytes (a record's field): its repr, padded with blanks or cut."""
+    return lambda values: pa.array([r.encode().ljust(width)[:width] for r in render(values)], pa.large_binary())
+
+
+@pytest.mark.parametrize("group", [1, lines.GROUP], ids=["no columns grouped", "adjacent columns grouped"])
+@pytest.mark.parametrize("block", [64, 333, lines.BLOCK], ids=["many blocks", "a last short block", "one block"])
+def test_records_of_fixed_width_fields_as_write_rows_joins_them(monkeypatch, group, block):
+    monkeypatch.setattr(lines, "GROUP", group)
+    monkeypatch.setattr(lines, "BLOCK", block)
+    columns = [column_tokens(FRAME[c], fixed(w)) for c, w in zip(FRAME, [2, 7, 8, 1, 5], strict=True)]
+    joined, laid_out = io.BytesIO(), io.BytesIO()
+    write_rows(joined, columns, ROWS, "")
+    write_records(laid_out, columns, ROWS)
+    assert laid_out.getvalue() == joined.getvalue() and len(joined.getvalue()) == ROWS * 23
+
+
+def test_records_with_fields_of_several_widths_are_joined_by_write_rows():
+    columns = [column_tokens(FRAME["ID"], lambda v: pa.array([r.encode() for r in render(v)], pa.large_binary()))]
+    out = io.BytesIO()
+    write_records(out, columns, ROWS)  # "'id-7'" beside "'id-123'": no one width
+    assert out.getvalue() == "".join(render(FRAME["ID"])).encode()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from lxml import etree
 
 from flows.spec.model import DomainSpec
-from flows.transfer.num_type import holds_integers, whole_as_integers
+from flows.transfer.num_type import AsWritten, holds_integers, retyped, whole_as_integers
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
 
@@ -51,3 +52,22 @@ def test_every_numeric_variable_has_one_type_in_every_format(sample_export):
             assert (declared[oid], kind) == (expected, expected.replace("float", "double")), (domain, field.name)
             seen.add(f"{domain}.{field.name}")
     assert {"QS.QSSTRESN", "QS.QSSEQ", "DM.AGE"} <= seen
+
+
+def test_datasets_as_written_are_made_when_read_sharing_the_columns_that_do_not_change(specs):
+    qs: DomainSpec = specs.sdtm["QS"]
+    frame = pd.DataFrame({v.name: pd.Series(["a", None], dtype="str") for v in qs.variables})
+    frame = frame.assign(QSSTRESN=[1.0, None], VISITNUM=[1.5, 2.0], _file=["qs.csv"] * 2, _line=[2, 3])
+    written = AsWritten({"QS": frame}, {"QS": qs}, without=["_file", "_line"])
+    out = written["QS"]
+    expected = whole_as_integers(frame.drop(columns=["_file", "_line"]), qs)
+    pd.testing.assert_frame_equal(out, expected)  # the same as converting a copy of the whole dataset
+    assert str(out["QSSTRESN"].dtype) == "Int64" and "_line" not in out
+    assert np.shares_memory(out["VISITNUM"].to_numpy(), frame["VISITNUM"].to_numpy())  # unchanged: not copied
+    assert out is not written["QS"]  # made anew at each read, held by no one
+    assert "QS" in written and "DM" not in written and list(written) == ["QS"]
+
+
+def test_a_dataset_with_nothing_to_change_is_written_as_it_is(specs):
+    frame = pd.DataFrame({"STUDYID": pd.Series(["S"], dtype="str")})
+    assert retyped(frame, whole=[], without=["_file", "_line"]) is frame

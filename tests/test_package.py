@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import zipfile
+import zlib
 from datetime import datetime
 from pathlib import Path
 
@@ -38,10 +40,11 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])  # files deflated into one spill file, or spread over several
 @pytest.mark.parametrize("added", ["every file added as written", "none added (digests on demand)"])
-def test_zip_is_byte_identical_to_writestr(folder, tmp_path, added):
+def test_zip_is_byte_identical_to_writestr(folder, tmp_path, added, workers):
     expected = reference_zip(folder, tmp_path / "reference.zip")
-    with Packer(folder, tmp_path) as packer:
+    with Packer(folder, tmp_path, workers=workers) as packer:
         if added.startswith("every"):
             for path in sorted(folder.rglob("*")):
                 if path.is_file():
@@ -72,3 +75,16 @@ def test_a_failed_digest_is_raised_where_it_is_asked_for(folder, tmp_path):
         packer.add(folder / "missing.csv")
         with pytest.raises(FileNotFoundError):
             packer.digest("missing.csv")
+
+
+def test_two_files_digested_at_once_each_into_its_worker_s_spill_file(folder, tmp_path):
+    (folder / "csv" / "vs.csv").write_bytes(b"STUDYID,VSSEQ\n" + b"X,2\n" * 400_000)
+    with Packer(folder, tmp_path, workers=2) as packer:
+        for rel in ("csv/qs.csv", "csv/vs.csv"):
+            packer.add(folder / rel)
+        digests = [packer.digest(rel) for rel in ("csv/qs.csv", "csv/vs.csv")]
+        assert {d.spill for d in digests} <= {0, 1} and len(packer._spills) <= 2
+        for rel, digest in zip(("csv/qs.csv", "csv/vs.csv"), digests, strict=True):
+            out = io.BytesIO()
+            packer.copy_deflated(digest, out)
+            assert zlib.decompress(out.getvalue(), -15) == (folder / rel).read_bytes()

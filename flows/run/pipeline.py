@@ -30,10 +30,10 @@ from flows.run.blocks import derive_in_blocks
 from flows.run.fingerprint import fingerprint, unchanged_since
 from flows.run.lock import study_lock
 from flows.run.signals import settle, shielded
-from flows.spec.model import Specs
+from flows.spec.model import DomainSpec, Specs
 from flows.spec.sdtm_schema import TRACE
 from flows.transfer.diff import diff_transfers, first_transfer, write_changes
-from flows.transfer.num_type import whole_as_integers
+from flows.transfer.num_type import AsWritten
 from flows.transfer.package import Packer, write_sums, write_zip
 from flows.transfer.publish import (
     LATEST,
@@ -134,16 +134,31 @@ def prepare(
     return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility, analysis)
 
 
+def _write_formats(
+    frame: pd.DataFrame, spec: DomainSpec, root: Path, staging: Path, ctx: WriteContext, packer: Packer
+) -> dict[str, dict]:
+    """One dataset in every format under `root`, each file handed to `packer` once written; rows per file."""
+    outputs = {}
+    with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
+        for folder, ext, writer in WRITERS.values():
+            path = root / folder / f"{spec.domain.lower()}.{ext}"
+            with naming(path):
+                writer(frame, spec, path, ctx)
+            packer.add(path)
+            outputs[path.relative_to(staging).as_posix()] = {"rows": len(frame)}
+    return outputs
+
+
 def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer) -> dict[str, dict]:
     """Write every dataset in every format into the staging folder, each file handed to `packer` once written;
     return rows per file."""
-    plain = {  # one type per variable in every format and define.xml: whole numbers are integers
-        d: whole_as_integers(f.drop(columns=TRACE, errors="ignore"), specs.sdtm[d])
-        for d, f in prepared.datasets.items()
-    }
-    analysis = {d: whole_as_integers(f, specs.adam[d]) for d, f in prepared.analysis.items()}
+    # one type per variable in every format and define.xml (whole numbers are integers); each dataset made as it is
+    # read and let go after, not a copy of every dataset held at once
+    plain = AsWritten(prepared.datasets, specs.sdtm, without=TRACE)
+    analysis = AsWritten(prepared.analysis, specs.adam)
     spec_of = {**specs.sdtm, **specs.adam}
-    lengths = {d: xpt_lengths(f, spec_of[d]) for d, f in (plain | analysis).items()}
+    both = {**prepared.datasets, **prepared.analysis}
+    lengths = {d: xpt_lengths(f, spec_of[d]) for d, f in both.items()}  # text and Num lengths: same in every type
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
     # SDTM in the transfer's folders, ADaM in adam/ laid out alike (eCTD keeps tabulations and analysis datasets
@@ -152,14 +167,9 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     for root in {staging, *where.values()}:
         for folder, _, _ in WRITERS.values():
             (root / folder).mkdir(parents=True, exist_ok=True)
-    for domain, frame in (plain | analysis).items():
-        with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
-            for folder, ext, writer in WRITERS.values():
-                path = where[domain] / folder / f"{domain.lower()}.{ext}"
-                with naming(path):
-                    writer(frame, spec_of[domain], path, ctx)
-                packer.add(path)
-                outputs[path.relative_to(staging).as_posix()] = {"rows": len(frame)}
+    for domain in both:  # each dataset as written lives while its files are written only
+        written = analysis if domain in analysis else plain
+        outputs |= _write_formats(written[domain], spec_of[domain], where[domain], staging, ctx, packer)
     from flows.review.summary import write_summary
     from flows.transfer.acrf import ACRF, write_acrf
     from flows.transfer.define import define_metadata, write_define, write_stylesheet

@@ -3,6 +3,8 @@ variable DataType "integer", so Parquet, CSV and Dataset-JSON write it as an int
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -18,11 +20,53 @@ def holds_integers(col: pd.Series) -> bool:
     return bool((present == np.floor(present)).all())
 
 
-def whole_as_integers(frame: pd.DataFrame, spec: DomainSpec) -> pd.DataFrame:
-    """The dataset with each Num variable held in a float column of whole numbers made a nullable integer column."""
-    whole = [
+def whole_columns(frame: pd.DataFrame, spec: DomainSpec) -> list[str]:
+    """The Num variables held in a float column of whole numbers (those written as integers)."""
+    return [
         v.name
         for v in spec.variables
         if v.type == "Num" and pd.api.types.is_float_dtype(frame[v.name]) and holds_integers(frame[v.name])
     ]
+
+
+def whole_as_integers(frame: pd.DataFrame, spec: DomainSpec) -> pd.DataFrame:
+    """The dataset with each Num variable held in a float column of whole numbers made a nullable integer column."""
+    whole = whole_columns(frame, spec)
     return frame.astype(dict.fromkeys(whole, "Int64")) if whole else frame
+
+
+def retyped(frame: pd.DataFrame, whole: Collection[str], without: Collection[str] = ()) -> pd.DataFrame:
+    """The frame with its `whole` columns made nullable integers and its `without` columns left out; the other
+    columns are the frame's own, not copied (the frame itself when nothing changes)."""
+    dropped = [c for c in without if c in frame]
+    if not whole and not dropped:
+        return frame
+    columns = {c: frame[c].astype("Int64") if c in whole else frame[c] for c in frame.columns if c not in dropped}
+    return pd.DataFrame(columns, index=frame.index, columns=frame.columns.drop(dropped), copy=False)
+
+
+class AsWritten(Mapping[str, pd.DataFrame]):
+    """Datasets as every format writes them: `whole_as_integers`, without the `without` columns. Each is made when
+    it is read and not kept, so a write holds one dataset's converted columns at a time rather than a copy of every
+    dataset; which columns hold whole numbers is decided once per dataset."""
+
+    def __init__(
+        self, datasets: Mapping[str, pd.DataFrame], specs: Mapping[str, DomainSpec], without: Collection[str] = ()
+    ) -> None:
+        self._datasets, self._specs, self._without = datasets, specs, tuple(without)
+        self._whole: dict[str, list[str]] = {}
+
+    def __getitem__(self, domain: str) -> pd.DataFrame:
+        frame = self._datasets[domain]
+        if domain not in self._whole:
+            self._whole[domain] = whole_columns(frame, self._specs[domain])
+        return retyped(frame, self._whole[domain], self._without)
+
+    def __contains__(self, domain: object) -> bool:
+        return domain in self._datasets
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._datasets)
+
+    def __len__(self) -> int:
+        return len(self._datasets)

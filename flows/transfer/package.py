@@ -1,9 +1,11 @@
 """Hand-over packaging of a transfer folder: SHA256SUMS and a reproducible zip.
 
-A `Packer` reads each file once, as soon as it is written, in a thread of its own (hashlib and zlib work without
+A `Packer` reads each file once, as soon as it is written, in threads of its own (hashlib and zlib work without
 the GIL, so this overlaps the writing of the next file): SHA-256 for the manifest and SHA256SUMS, and the CRC-32 and
 deflated bytes that the zip then copies (through `zip_deflated`). The zip's bytes are those zipfile's writestr makes
-at level 1.
+at level 1. While files are being written one file is digested at a time (the writer keeps the other core); from
+the first digest asked for (the writing is done: SHA256SUMS, the manifest, the zip wait), two at once, so what is
+left goes twice as fast (deflate, the most of the work, takes a core per file).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 import zipfile
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,28 +30,47 @@ from flows.transfer.zip_deflated import add_deflated, deflater
 SUMS = "SHA256SUMS"
 LEVEL = 1  # zip compression level: fast, and the text files shrink ten- to twentyfold anyway
 READ = 1 << 22
+WORKERS = 2  # files digested at once once the writing is done: the machine's two cores
 
 
 @dataclass(frozen=True)
 class Digest:
-    """One file: its SHA-256, CRC-32 and size, and where its deflated bytes lie in the packer's spill file."""
+    """One file: its SHA-256, CRC-32 and size, and where its deflated bytes lie: which of the packer's spill files
+    (one per worker), at what offset and how many."""
 
     sha256: str
     crc: int
     size: int
     offset: int
     length: int
+    spill: int = 0
+
+
+class _Spill:
+    """A worker's own file of deflated bytes, appended to by that worker only."""
+
+    def __init__(self, spill_dir: Path | None) -> None:
+        # no name, so nothing is left behind whatever happens; closed by the packer's close()
+        self.file = tempfile.TemporaryFile(dir=spill_dir)  # noqa: SIM115
+        self.end = 0  # where the next deflated bytes go
+
+    def put(self, data: bytes) -> None:
+        os.pwrite(self.file.fileno(), data, self.end)
+        self.end += len(data)
 
 
 class Packer:
-    """Digests of the files of `folder`, worked out in a background thread; `add` a file once it is complete."""
+    """Digests of the files of `folder`, worked out in background threads; `add` a file once it is complete."""
 
-    def __init__(self, folder: Path, spill_dir: Path | None = None) -> None:
+    def __init__(self, folder: Path, spill_dir: Path | None = None, workers: int = WORKERS) -> None:
         self.folder = folder
-        # no name, so nothing is left behind whatever happens; closed by close()
-        self._spill = tempfile.TemporaryFile(dir=spill_dir)  # noqa: SIM115
-        self._end = 0  # where the next deflated bytes go (only the worker writes)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="packer")
+        self._spill_dir = spill_dir
+        self._spills: list[_Spill] = []  # one per worker thread, made at its first file
+        self._lock = threading.Lock()
+        self._mine = threading.local()  # a worker thread's index in _spills
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="packer")
+        self._slots = threading.Semaphore(1)  # files digested at once: one until a digest is asked for
+        self._more = workers - 1  # slots given when the first digest is asked for
         self._digests: dict[str, Future[Digest]] = {}
 
     def __enter__(self) -> Packer:
@@ -59,7 +81,8 @@ class Packer:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._spill.close()
+        for spill in self._spills:
+            spill.file.close()
 
     def add(self, path: Path) -> None:
         rel = path.relative_to(self.folder).as_posix()
@@ -68,29 +91,43 @@ class Packer:
     def digest(self, rel: Path | str) -> Digest:
         """The digest of a file of the folder, worked out now if it was never added."""
         key = Path(rel).as_posix()
+        if self._more:  # the files are written: every worker may digest from now on
+            self._slots.release(self._more)
+            self._more = 0
         if key not in self._digests:
             self.add(self.folder / key)
         return self._digests[key].result()
 
+    def _own_spill(self) -> int:
+        """The calling worker's spill file, made at its first file."""
+        if not hasattr(self._mine, "index"):
+            with self._lock:
+                self._spills.append(_Spill(self._spill_dir))
+                self._mine.index = len(self._spills) - 1
+        return self._mine.index
+
     def _digest(self, path: Path) -> Digest:
-        sha, crc, size, start = hashlib.sha256(), 0, 0, self._end
+        with self._slots:
+            return self._digest_now(path)
+
+    def _digest_now(self, path: Path) -> Digest:
+        index = self._own_spill()
+        spill = self._spills[index]
+        sha, crc, size, start = hashlib.sha256(), 0, 0, spill.end
         deflate = deflater(LEVEL)
         with path.open("rb") as fh:
             while block := fh.read(READ):
                 sha.update(block)
                 crc = zlib.crc32(block, crc)
                 size += len(block)
-                self._put(deflate.compress(block))
-        self._put(deflate.flush())
-        return Digest(sha.hexdigest(), crc, size, start, self._end - start)
-
-    def _put(self, data: bytes) -> None:
-        os.pwrite(self._spill.fileno(), data, self._end)
-        self._end += len(data)
+                spill.put(deflate.compress(block))
+        spill.put(deflate.flush())
+        return Digest(sha.hexdigest(), crc, size, start, spill.end - start, index)
 
     def copy_deflated(self, digest: Digest, out: BinaryIO) -> None:
-        for start in range(digest.offset, digest.offset + digest.length, READ):
-            out.write(os.pread(self._spill.fileno(), min(READ, digest.offset + digest.length - start), start))
+        fd, end = self._spills[digest.spill].file.fileno(), digest.offset + digest.length
+        for start in range(digest.offset, end, READ):
+            out.write(os.pread(fd, min(READ, end - start), start))
 
 
 def transfer_files(folder: Path, exclude: set[str] = frozenset()) -> list[Path]:

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from flows.kernel.errors import OutputCheckError
 from flows.spec.model import DomainSpec
 from flows.transfer.writers.context import WriteContext
-from flows.transfer.writers.lines import column_tokens, write_rows
+from flows.transfer.writers.lines import column_tokens, write_records
 
 MAX_NAME, MAX_LABEL, MAX_CHAR = 8, 40, 200
 CARD = 80  # every part of the file is padded with blanks to whole 80-byte records
@@ -187,7 +187,7 @@ def write_xport(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, lengths: di
             )
             for v in spec.variables
         ]
-        write_rows(fh, tokens, len(frame), "")
+        write_records(fh, tokens, len(frame))
     fh.write(b" " * (-len(frame) * position % CARD))
 
 
