@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flows.kernel.dates import study_day
-from flows.kernel.distinct import SMALL, arrow_data, constant_text, distinct_rows, per_value
+from flows.kernel.distinct import SMALL, arrow_data, combined_codes, constant_text, distinct_rows
 
 
 def hardcode(value: Any, index: pd.Index) -> pd.Series:
@@ -26,9 +26,9 @@ def hardcode(value: Any, index: pd.Index) -> pd.Series:
 
 def lookup_per_subject(subject: pd.Series, source: pd.Series, values: pd.Series) -> pd.Series:
     """Each record's subject's value (text) in another dataset (`source`: its subjects, one row each); null for a
-    subject the dataset lacks. Looked up once per distinct subject."""
-    table = pd.Series(values.array, index=pd.Index(source.array))
-    return per_value(lambda s: s.map(table).astype("str"))(subject).astype("str")
+    subject the dataset lacks. Looked up in Arrow (see positions_in)."""
+    taken = values.astype("str").array.take(positions_in(subject, source), allow_fill=True)
+    return pd.Series(taken, index=subject.index)
 
 
 def per_subject(
@@ -42,15 +42,16 @@ def per_subject(
     if how == "join":  # the distinct values, sorted, as one text
         frame = frame.dropna(subset=["v"]).drop_duplicates()
         summary = frame.sort_values("v").groupby("s")["v"].agg(", ".join)
-        return target.map(summary).astype("str")
+        at = positions_in(target, summary.index)
+        return pd.Series(summary.array.take(at, allow_fill=True), index=target.index).astype("str")
     if how in ("first", "last"):
         frame["o"] = order.to_numpy() if order is not None else np.arange(len(frame))
         frame = frame.sort_values(["s", "o"], kind="stable", na_position="last")
         summary = frame.groupby("s", sort=False)["v"].agg(how)
     else:
         summary = frame.dropna(subset=["v"]).groupby("s")["v"].agg(how)
-    out = target.map(summary)
-    return out.astype(values.dtype)
+    at = positions_in(target, summary.index)
+    return pd.Series(summary.array.take(at, allow_fill=True), index=target.index).astype(values.dtype)
 
 
 def _text(values: pd.Series) -> pa.ChunkedArray | None:
@@ -105,11 +106,53 @@ def values_per_subject(subject: pd.Series, source: pd.Series, values: pd.Series)
         kind = "Int64"
     elif pd.api.types.is_float_dtype(kind):
         kind = "Float64"
-    table = pd.Series(values.astype(kind).array, index=pd.Index(source.array))
-    return pd.Series(subject.map(table).array, index=subject.index).astype(kind)
+    taken = values.astype(kind).array.take(positions_in(subject, source), allow_fill=True)
+    return pd.Series(taken, index=subject.index).astype(kind)
 
 
 def group_codes(columns: Sequence[pd.Series]) -> np.ndarray:
-    """One integer per record, equal where every column is equal (null a value of its own)."""
-    frame = pd.DataFrame({i: c.to_numpy() for i, c in enumerate(columns)})
-    return frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    """One integer per record, equal where every column is equal (null a value of its own): from each column's
+    codes (a text column's worked out once in a shared_codes block), no Python object per value."""
+    frame = pd.DataFrame({i: c.array for i, c in enumerate(columns)}, copy=False)
+    return combined_codes(frame, list(frame.columns))[0]
+
+
+def positions_in(values: pd.Series, among: pd.Series | pd.Index) -> np.ndarray:
+    """For each value, the position of the equal value in `among` (unique values, as Series.map's look-up table
+    has), -1 where there is none or the value is null. Text is looked up in Arrow: pandas would hash a Python object
+    per record."""
+    pool = among if isinstance(among, pd.Series) else pd.Series(among.array, copy=False)
+    text = _text(values)
+    if text is not None and (table := _text(pool)) is None and pool.dtype == object:
+        try:
+            table = pa.chunked_array([pa.array(pool.to_numpy(), type=text.type, from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            table = None
+    if text is None or table is None:
+        return pd.Index(pool.array).get_indexer(values.array)
+    if table.type != text.type:
+        table = table.cast(text.type)
+    found = pc.index_in(text, value_set=table.combine_chunks(), skip_nulls=True)
+    return pc.fill_null(found, -1).to_numpy().astype(np.intp, copy=False)
+
+
+def ranks(values: pd.Series, nulls: str = "last") -> np.ndarray:
+    """An integer per record that sorts as the values do, equal for equal values; null before (`nulls: first`) or
+    after every value."""
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    if nulls == "last":
+        codes[codes < 0] = len(uniques)
+    return codes
+
+
+def extreme_rows(
+    groups: np.ndarray, keys: Sequence[np.ndarray], mode: str, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """Positions of the first (`mode: first`) or last record of each group in the order of `keys` (ties in record
+    order), among the records where `keep` holds: one stable sort of integer codes, no frame."""
+    at = np.flatnonzero(keep) if keep is not None else np.arange(len(groups))
+    group = groups[at]
+    at = at[np.lexsort((*(k[at] for k in reversed(keys)), group))]
+    group = groups[at]
+    edge = group[1:] != group[:-1]
+    return at[np.concatenate(([True], edge)) if mode == "first" else np.concatenate((edge, [True]))]
