@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from flows.kernel.distinct import rows_where
+from flows.kernel.distinct import constant_text, rows_where
 from flows.mapping.context import Context
 from flows.mapping.evaluate import holds, run_step
 from flows.mapping.plan import parse_filter, qualifier_steps
 from flows.mapping.registry import RECORD_SOURCES
+from flows.mapping.steps import Where
 from flows.mapping.vectors import first_non_null
 from flows.raw.read import SOURCE
 from flows.spec.model import DomainSpec
@@ -28,6 +29,21 @@ def _unpivot(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
     frame = frame.astype({c: "str" for c in how["columns"]})
     long = frame.melt(id_vars=keep, value_vars=list(how["columns"]), var_name=how["name"], value_name=how["value"])
     return long.astype({how["name"]: "str", how["value"]: "str"})
+
+
+def _unpivot_where(frame: pd.DataFrame, how: Mapping[str, Any], where: Where, ctx: Context) -> pd.DataFrame:
+    """_unpivot, then the `where` conditions, one listed column at a time: each part is filtered as it is made, so
+    the other columns are not repeated for the values the filter drops (a vital signs row without a height). The
+    same records in the same order: the conditions hold row by row, and the parts come in the order melt gives."""
+    keep = [c for c in frame.columns if c not in how["columns"]]
+    parts = []
+    for column in how["columns"]:
+        fields = {c: frame[c].array for c in keep}
+        fields[how["name"]] = constant_text(str(column), len(frame))
+        fields[how["value"]] = frame[column].astype("str").array
+        ctx.records = pd.DataFrame(fields, copy=False)
+        parts.append(rows_where(ctx.records, holds(ctx, where.conditions).to_numpy()))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _group(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
@@ -124,11 +140,15 @@ def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
     if "from" in rec:
         parts = [_subjects_as(ctx.valid[name], name, spec.raw_sources[0], ctx) for name in spec.raw_sources]
         records = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-        if "unpivot" in rec:
+        flt = parse_filter(rec["where"], "records.where") if "where" in rec else None
+        if "unpivot" in rec and flt and not flt.step and "group" not in rec and _by_column(flt, rec["unpivot"]):
+            records = _unpivot_where(records, rec["unpivot"], flt, ctx)
+            flt = None  # applied
+        elif "unpivot" in rec:
             records = _unpivot(records, rec["unpivot"])
         if "group" in rec:
             records = _group(records, rec["group"])
-        if "where" in rec:
+        if flt:
             ctx.records = records
             records = rows_where(records, _filter(rec["where"], ctx).to_numpy()).reset_index(drop=True)
         if "complete" in rec:  # a named source adds what the raw rows do not hold (planned visits not held)
@@ -140,6 +160,12 @@ def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
         return _explode(rows, rec["explode"]) if "explode" in rec else pd.DataFrame(rows)
     source = RECORD_SOURCES[rec["derivation"]]
     return source.run(ctx)[list(source.fields)].reset_index(drop=True)
+
+
+def _by_column(flt: Where, how: Mapping[str, Any]) -> bool:
+    """Whether a filter's conditions read only the records' columns (no variable: none is derived yet), none of them
+    an unpivoted column (gone from the records)."""
+    return all(c.kind == "column" and c.name not in how["columns"] for c in flt.conditions)
 
 
 def _filter(where: Any, ctx: Context) -> pd.Series:
