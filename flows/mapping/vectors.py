@@ -43,15 +43,15 @@ def per_subject(
         frame = frame.dropna(subset=["v"]).drop_duplicates()
         summary = frame.sort_values("v").groupby("s")["v"].agg(", ".join)
         at = positions_in(target, summary.index)
-        return pd.Series(summary.array.take(at, allow_fill=True), index=target.index).astype("str")
+        return pd.Series(summary.astype("str").array.take(at, allow_fill=True), index=target.index)
     if how in ("first", "last"):
         frame["o"] = order.to_numpy() if order is not None else np.arange(len(frame))
         frame = frame.sort_values(["s", "o"], kind="stable", na_position="last")
         summary = frame.groupby("s", sort=False)["v"].agg(how)
     else:
         summary = frame.dropna(subset=["v"]).groupby("s")["v"].agg(how)
-    at = positions_in(target, summary.index)
-    return pd.Series(summary.array.take(at, allow_fill=True), index=target.index).astype(values.dtype)
+    at = positions_in(target, summary.index)  # typed before the take: a text summary is taken in Arrow
+    return pd.Series(summary.astype(values.dtype).array.take(at, allow_fill=True), index=target.index)
 
 
 def _text(values: pd.Series) -> pa.ChunkedArray | None:
