@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.kernel.dates import study_day
-from flows.kernel.distinct import SMALL, arrow_data, combined_codes, constant_text, distinct_rows
+from flows.kernel.dates import parse_date, study_day
+from flows.kernel.distinct import SMALL, arrow_data, combined_codes, constant_text, per_value
 
 
 def hardcode(value: Any, index: pd.Index) -> pd.Series:
@@ -82,12 +82,21 @@ def null_unless(values: pd.Series, mask: pd.Series) -> pd.Series:
 
 def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     """SDTM --DY against a reference date (see flows.kernel.dates.study_day): no day 0, null when a date is partial.
-    Worked out once per distinct pair of dates (on the records when there are few)."""
+    Each date parsed once per distinct value (on the records when there are few), the days counted in numpy."""
     frame = pd.DataFrame({"d": dtc.astype("str").array, "r": reference.astype("str").array}, index=dtc.index)
     if len(frame) <= SMALL:
         return study_day(frame["d"], frame["r"]).astype("Int64")
-    pairs = distinct_rows(frame, ["d", "r"])
-    return pairs.expand(study_day(pairs.rows["d"], pairs.rows["r"]).reset_index(drop=True), dtc.index).astype("Int64")
+    (date, no_date), (ref, no_ref) = _day_numbers(frame["d"]), _day_numbers(frame["r"])
+    delta = date - ref
+    return pd.Series(pd.arrays.IntegerArray(delta + (delta >= 0), no_date | no_ref), index=dtc.index)
+
+
+def _day_numbers(dtc: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Days since 1970-01-01 of the complete dates of ISO 8601 values (parse_date, once per distinct value), and
+    where there is none."""
+    parsed = per_value(parse_date)(dtc).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    missing = np.isnat(parsed)
+    return np.where(missing, 0, parsed.astype(np.int64)), missing
 
 
 def isin_text(values: pd.Series | pd.Index, among: pd.Series | pd.Index) -> np.ndarray:
