@@ -94,3 +94,8 @@ def test_extreme_rows_picks_the_first_or_last_record_of_each_group(mode, expecte
     order = np.array([5, 1, 7, 2, 1])  # group 0: 3 (2) < 0 (5) < 2 (7); group 1: a tie, in record order
     keep = np.array([False, True, True, True, True])  # record 0 is not among them
     assert sorted(v.extreme_rows(groups, [order], mode, keep).tolist()) == sorted(expected)
+
+
+def test_extreme_rows_of_no_record_is_none():  # raised an IndexError: no record kept (every record after a cut)
+    assert v.extreme_rows(np.array([0, 1]), [np.array([1, 2])], "last", np.array([False, False])).tolist() == []
+    assert v.extreme_rows(np.array([], int), [], "first").tolist() == []

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from flows.kernel.distinct import constant_text, rows_where
+from flows.kernel.distinct import constant_text, per_value, rows_where
 from flows.mapping.context import Context
 from flows.mapping.evaluate import holds, run_step
 from flows.mapping.plan import parse_filter, qualifier_steps
@@ -40,10 +40,17 @@ def _unpivot_where(frame: pd.DataFrame, how: Mapping[str, Any], where: Where, ct
     for column in how["columns"]:
         fields = {c: frame[c].array for c in keep}
         fields[how["name"]] = constant_text(str(column), len(frame))
-        fields[how["value"]] = frame[column].astype("str").array
+        fields[how["value"]] = _as_text(frame[column]).array
         ctx.records = pd.DataFrame(fields, copy=False)
         parts.append(rows_where(ctx.records, holds(ctx, where.conditions).to_numpy()))
     return pd.concat(parts, ignore_index=True)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """values.astype("str"), a number written once per distinct value (a vital sign repeats a few hundred)."""
+    if values.dtype == "str":
+        return values
+    return per_value(lambda v: v.astype("str"))(values).astype("str")
 
 
 def _group(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:

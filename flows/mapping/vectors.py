@@ -160,6 +160,8 @@ def extreme_rows(
     """Positions of the first (`mode: first`) or last record of each group in the order of `keys` (ties in record
     order), among the records where `keep` holds: one stable sort of integer codes, no frame."""
     at = np.flatnonzero(keep) if keep is not None else np.arange(len(groups))
+    if not len(at):  # no record kept (a subject's every record after a cut): no group
+        return at
     group = groups[at]
     at = at[np.lexsort((*(k[at] for k in reversed(keys)), group))]
     group = groups[at]
