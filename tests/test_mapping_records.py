@@ -131,3 +131,25 @@ def test_unpivot_filtered_by_column_conditions_is_unpivot_then_filter(specs):
     expected = rows_where(whole, holds(ctx, where.conditions).to_numpy()).reset_index(drop=True)
     pd.testing.assert_frame_equal(out, expected)
     assert out[["_line", "test", "result"]].values.tolist() == [[2, "hr", "72"], [4, "hr", "65"], [4, "kg", "70.5"]]
+
+
+def test_group_on_codes_is_the_group_in_arrow():
+    """Text columns are grouped on their codes; the result is that of Arrow's group_by (used for other columns): a
+    null is a key of its own, a group whose values are all null has a null min and max."""
+    frame = pd.DataFrame(
+        {
+            "subject": ["1", "1", "2", None, "1"],
+            "date": ["2025-06-02", None, None, "2025-06-09", "2025-06-01"],
+            "_file": ["a.csv"] * 5,
+            "_line": [2, 3, 4, 5, 6],
+        },
+        dtype="str",
+    ).astype({"_line": int})
+    how = {"by": ["subject"], "min": ["date"], "max": ["date"]}
+    in_arrow = _group(frame.astype({"subject": object}), how)  # not text: grouped in Arrow
+    pd.testing.assert_frame_equal(_group(frame, how), in_arrow)
+    assert in_arrow.fillna("").values.tolist() == [
+        ["1", "2025-06-01", "2025-06-02", "a.csv", 2],
+        ["2", "", "", "a.csv", 4],  # only a null date
+        ["", "2025-06-09", "2025-06-09", "a.csv", 5],  # no subject: a group of its own
+    ]

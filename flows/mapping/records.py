@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from flows.kernel.distinct import constant_text, per_value, rows_where
+from flows.kernel.distinct import constant_text, distinct_rows, per_value, rows_where
 from flows.mapping.context import Context
 from flows.mapping.evaluate import holds, run_step
 from flows.mapping.plan import parse_filter, qualifier_steps
@@ -59,6 +59,8 @@ def _group(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
     on 10^7 rows."""
     by, mins, maxs = list(how["by"]), list(how.get("min", [])), list(how.get("max", []))
     cols = dict.fromkeys([*by, *mins, *maxs])
+    if all(frame[c].dtype == "str" for c in cols) and not set(by) & {*mins, *maxs}:
+        return _group_by_codes(frame, by, mins, maxs)
     text = {c: pa.array(frame[c], type=pa.large_string()) for c in cols}  # what pandas' str holds: no cast
     table = pa.table(text | {"_at": np.arange(len(frame))})
     aggs = [(c, "min") for c in mins] + [(c, "max") for c in maxs] + [("_at", "min")]
@@ -67,6 +69,26 @@ def _group(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
     out = grouped.rename(columns=names).sort_values("_at_min", kind="stable").reset_index(drop=True)
     first = out.pop("_at_min").to_numpy()
     out[SOURCE] = frame[SOURCE].iloc[first].array  # taken in Arrow: the file names are not made Python strings
+    out["_line"] = frame["_line"].to_numpy()[first]
+    return out
+
+
+def _group_by_codes(frame: pd.DataFrame, by: list[str], mins: list[str], maxs: list[str]) -> pd.DataFrame:
+    """_group of text columns on integer codes: the combinations of `by` as the rows' codes give them (worked out
+    once per column), each min/max the extreme rank of the column's values (text ranked as Arrow compares it)."""
+    distinct = distinct_rows(frame, by)  # in order of first appearance: the first record of each group
+    first = frame.index.get_indexer(distinct.rows.index)
+    out = distinct.rows.reset_index(drop=True)
+    groups, n = distinct.codes, len(out)
+    for prefix, columns in (("min", mins), ("max", maxs)):
+        for c in columns:
+            rank, uniques = pd.factorize(frame[c], sort=True)  # -1: null, left out as Arrow's min and max do
+            has = rank >= 0
+            best = np.full(n, len(uniques) if prefix == "min" else -1, np.int64)
+            (np.minimum if prefix == "min" else np.maximum).at(best, groups[has], rank[has])
+            best[best == len(uniques)] = -1  # a group of nulls only: null
+            out[f"{prefix}_{c}"] = uniques.array.take(best, allow_fill=True)
+    out[SOURCE] = frame[SOURCE].iloc[first].array
     out["_line"] = frame["_line"].to_numpy()[first]
     return out
 
