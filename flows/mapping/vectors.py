@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flows.kernel.dates import parse_date, study_day
-from flows.kernel.distinct import SMALL, arrow_data, combined_codes, constant_text, per_value
+from flows.kernel.distinct import SMALL, arrow_data, combined_codes, constant_text, distinct_values, per_value
 
 
 def hardcode(value: Any, index: pd.Index) -> pd.Series:
@@ -129,7 +129,13 @@ def group_codes(columns: Sequence[pd.Series]) -> np.ndarray:
 def positions_in(values: pd.Series, among: pd.Series | pd.Index) -> np.ndarray:
     """For each value, the position of the equal value in `among` (unique values, as Series.map's look-up table
     has), -1 where there is none or the value is null. Text is looked up in Arrow: pandas would hash a Python object
-    per record."""
+    per record; once per distinct value when there are many records (a subject's records share its answer)."""
+    if (distinct := distinct_values(values)) is not None:
+        return _positions(distinct.rows.iloc[:, 0], among)[distinct.codes]
+    return _positions(values, among)
+
+
+def _positions(values: pd.Series, among: pd.Series | pd.Index) -> np.ndarray:
     pool = among if isinstance(among, pd.Series) else pd.Series(among.array, copy=False)
     text = _text(values)
     if text is not None and (table := _text(pool)) is None and pool.dtype == object:
