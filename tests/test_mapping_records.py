@@ -6,8 +6,11 @@ import dataclasses
 
 import pandas as pd
 
+from flows.kernel.distinct import rows_where
 from flows.mapping.context import Context
-from flows.mapping.records import _explode, _group, _unpivot, build_records
+from flows.mapping.evaluate import holds
+from flows.mapping.plan import parse_filter
+from flows.mapping.records import _explode, _group, _unpivot, _unpivot_where, build_records
 
 
 def test_unpivot_makes_one_record_per_row_and_column():
@@ -107,3 +110,46 @@ def test_build_records_from_a_derived_sdtm_dataset(specs):
     ctx = Context("ADRS", pd.DataFrame(), specs, None, {}, {"RS": rs, "ADRS": {}})
     out = build_records(spec, ctx)
     assert out["USUBJID"].tolist() == ["A", "B"] and "_line" not in out
+
+
+def test_unpivot_filtered_by_column_conditions_is_unpivot_then_filter(specs):
+    """The filter applied one listed column at a time gives the records, their order and types, of the unpivot
+    filtered as a whole: by listed column, then by row; a condition on another column holds on every part."""
+    wide = pd.DataFrame(
+        {
+            "site": pd.Series(["01", "02", "01"], dtype="str"),
+            "hr": pd.array([72, None, 65], dtype="Int64"),  # row 2: no heart rate, no record
+            "kg": pd.array([None, 66.0, 70.5], dtype="Float64"),
+            "_line": [2, 3, 4],
+        }
+    )
+    how = {"columns": ["hr", "kg"], "name": "test", "value": "result"}
+    where = parse_filter([{"column": "result", "present": True}, {"column": "site", "equals": "01"}], "where")
+    ctx = Context("VS", pd.DataFrame(), specs, None, {}, {"VS": {}})
+    out = _unpivot_where(wide, how, where, ctx)
+    ctx.records = whole = _unpivot(wide, how)
+    expected = rows_where(whole, holds(ctx, where.conditions).to_numpy()).reset_index(drop=True)
+    pd.testing.assert_frame_equal(out, expected)
+    assert out[["_line", "test", "result"]].values.tolist() == [[2, "hr", "72"], [4, "hr", "65"], [4, "kg", "70.5"]]
+
+
+def test_group_on_codes_is_the_group_in_arrow():
+    """Text columns are grouped on their codes; the result is that of Arrow's group_by (used for other columns): a
+    null is a key of its own, a group whose values are all null has a null min and max."""
+    frame = pd.DataFrame(
+        {
+            "subject": ["1", "1", "2", None, "1"],
+            "date": ["2025-06-02", None, None, "2025-06-09", "2025-06-01"],
+            "_file": ["a.csv"] * 5,
+            "_line": [2, 3, 4, 5, 6],
+        },
+        dtype="str",
+    ).astype({"_line": int})
+    how = {"by": ["subject"], "min": ["date"], "max": ["date"]}
+    in_arrow = _group(frame.astype({"subject": object}), how)  # not text: grouped in Arrow
+    pd.testing.assert_frame_equal(_group(frame, how), in_arrow)
+    assert in_arrow.fillna("").values.tolist() == [
+        ["1", "2025-06-01", "2025-06-02", "a.csv", 2],
+        ["2", "", "", "a.csv", 4],  # only a null date
+        ["", "2025-06-09", "2025-06-09", "a.csv", 5],  # no subject: a group of its own
+    ]

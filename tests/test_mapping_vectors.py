@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,3 +69,33 @@ def test_isin_text_is_pandas_isin_for_text_with_nulls():
     among = pd.Index(["B", "A", "Z"])
     assert v.isin_text(values, among).tolist() == [True, False, False, True]  # a null is in nothing
     assert v.isin_text(values, pd.Index([], dtype="str")).tolist() == [False] * 4
+
+
+def test_positions_in_is_the_look_up_of_series_map():
+    values = s("S-2", None, "S-9", "S-1")  # a null and a value not in the table: -1
+    assert v.positions_in(values, s("S-1", "S-2")).tolist() == [1, -1, -1, 0]
+    assert v.positions_in(values, pd.Index(["S-1", "S-2"], dtype=object)).tolist() == [1, -1, -1, 0]  # object text
+    assert v.positions_in(s(3, None, 1, dtype="Int64"), s(1, 3, dtype="Int64")).tolist() == [1, -1, 0]  # numbers
+
+
+def test_group_codes_are_equal_where_every_column_is():
+    codes = v.group_codes([s("A", "A", "B", "A", None), s(1, 1, 1, 2, None, dtype="Int64")])
+    assert codes[0] == codes[1] and len(set(codes.tolist())) == 4  # a null is a value of its own
+
+
+@pytest.mark.parametrize(("nulls", "expected"), [("last", [1, 2, 0, 1]), ("first", [1, -1, 0, 1])])
+def test_ranks_sort_as_the_values(nulls, expected):
+    assert v.ranks(s(2.5, None, 1.0, 2.5, dtype="Float64"), nulls).tolist() == expected
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("first", [3, 1]), ("last", [2, 4])])
+def test_extreme_rows_picks_the_first_or_last_record_of_each_group(mode, expected):
+    groups = np.array([0, 1, 0, 0, 1])
+    order = np.array([5, 1, 7, 2, 1])  # group 0: 3 (2) < 0 (5) < 2 (7); group 1: a tie, in record order
+    keep = np.array([False, True, True, True, True])  # record 0 is not among them
+    assert sorted(v.extreme_rows(groups, [order], mode, keep).tolist()) == sorted(expected)
+
+
+def test_extreme_rows_of_no_record_is_none():  # raised an IndexError: no record kept (every record after a cut)
+    assert v.extreme_rows(np.array([0, 1]), [np.array([1, 2])], "last", np.array([False, False])).tolist() == []
+    assert v.extreme_rows(np.array([], int), [], "first").tolist() == []

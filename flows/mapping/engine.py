@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from flows.kernel.distinct import SMALL, distinct_rows, shared_codes
+from flows.kernel.distinct import SMALL, distinct_rows, shared_codes, value_codes
 from flows.kernel.errors import OutputCheckError
 from flows.kernel.keys import sort_by_keys
 from flows.mapping.context import KEY_ORDER, Context
@@ -79,6 +79,10 @@ def _finish(spec: DomainSpec, frame: pd.DataFrame, specs: Specs, known: tuple | 
     """Sorted by the keys (by the order --SEQ was numbered in, when it was for the same keys) and conformed. `frame`
     is used up: its columns go as their sorted copies come (a dataset of ten million records is not held twice)."""
     keys = tuple(k for k in spec.keys if k in frame)
+    if len(frame) > SMALL:  # each text variable's codes, which the check works out anyway, before the sort: its
+        for v in spec.variables:  # sorted copy is then made from its few distinct values, not value by value
+            if v.type == "Char" and isinstance(frame[v.name].array, pd.arrays.ArrowStringArray):
+                value_codes(frame[v.name])
     out = sort_by_keys(frame, spec.keys, known[1] if known and known[0] == keys else None, consume=True)
     checked = conform(out, spec, specs)
     for col in TRACE:

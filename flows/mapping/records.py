@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from flows.kernel.distinct import rows_where
+from flows.kernel.distinct import constant_text, distinct_rows, per_value, rows_where
 from flows.mapping.context import Context
 from flows.mapping.evaluate import holds, run_step
 from flows.mapping.plan import parse_filter, qualifier_steps
 from flows.mapping.registry import RECORD_SOURCES
+from flows.mapping.steps import Where
 from flows.mapping.vectors import first_non_null
 from flows.raw.read import SOURCE
 from flows.spec.model import DomainSpec
@@ -30,12 +31,36 @@ def _unpivot(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
     return long.astype({how["name"]: "str", how["value"]: "str"})
 
 
+def _unpivot_where(frame: pd.DataFrame, how: Mapping[str, Any], where: Where, ctx: Context) -> pd.DataFrame:
+    """_unpivot, then the `where` conditions, one listed column at a time: each part is filtered as it is made, so
+    the other columns are not repeated for the values the filter drops (a vital signs row without a height). The
+    same records in the same order: the conditions hold row by row, and the parts come in the order melt gives."""
+    keep = [c for c in frame.columns if c not in how["columns"]]
+    parts = []
+    for column in how["columns"]:
+        fields = {c: frame[c].array for c in keep}
+        fields[how["name"]] = constant_text(str(column), len(frame))
+        fields[how["value"]] = _as_text(frame[column]).array
+        ctx.records = pd.DataFrame(fields, copy=False)
+        parts.append(rows_where(ctx.records, holds(ctx, where.conditions).to_numpy()))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """values.astype("str"), a number written once per distinct value (a vital sign repeats a few hundred)."""
+    if values.dtype == "str":
+        return values
+    return per_value(lambda v: v.astype("str"))(values).astype("str")
+
+
 def _group(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
     """One record per distinct combination of `by`, with min_<col>/max_<col> of the listed columns, and the file and
     line of the group's first record (records of several sources: the first source's first); grouped in Arrow: fast
     on 10^7 rows."""
     by, mins, maxs = list(how["by"]), list(how.get("min", [])), list(how.get("max", []))
     cols = dict.fromkeys([*by, *mins, *maxs])
+    if all(frame[c].dtype == "str" for c in cols) and not set(by) & {*mins, *maxs}:
+        return _group_by_codes(frame, by, mins, maxs)
     text = {c: pa.array(frame[c], type=pa.large_string()) for c in cols}  # what pandas' str holds: no cast
     table = pa.table(text | {"_at": np.arange(len(frame))})
     aggs = [(c, "min") for c in mins] + [(c, "max") for c in maxs] + [("_at", "min")]
@@ -44,6 +69,26 @@ def _group(frame: pd.DataFrame, how: Mapping[str, Any]) -> pd.DataFrame:
     out = grouped.rename(columns=names).sort_values("_at_min", kind="stable").reset_index(drop=True)
     first = out.pop("_at_min").to_numpy()
     out[SOURCE] = frame[SOURCE].iloc[first].array  # taken in Arrow: the file names are not made Python strings
+    out["_line"] = frame["_line"].to_numpy()[first]
+    return out
+
+
+def _group_by_codes(frame: pd.DataFrame, by: list[str], mins: list[str], maxs: list[str]) -> pd.DataFrame:
+    """_group of text columns on integer codes: the combinations of `by` as the rows' codes give them (worked out
+    once per column), each min/max the extreme rank of the column's values (text ranked as Arrow compares it)."""
+    distinct = distinct_rows(frame, by)  # in order of first appearance: the first record of each group
+    first = frame.index.get_indexer(distinct.rows.index)
+    out = distinct.rows.reset_index(drop=True)
+    groups, n = distinct.codes, len(out)
+    for prefix, columns in (("min", mins), ("max", maxs)):
+        for c in columns:
+            rank, uniques = pd.factorize(frame[c], sort=True)  # -1: null, left out as Arrow's min and max do
+            has = rank >= 0
+            best = np.full(n, len(uniques) if prefix == "min" else -1, np.int64)
+            (np.minimum if prefix == "min" else np.maximum).at(best, groups[has], rank[has])
+            best[best == len(uniques)] = -1  # a group of nulls only: null
+            out[f"{prefix}_{c}"] = uniques.array.take(best, allow_fill=True)
+    out[SOURCE] = frame[SOURCE].iloc[first].array
     out["_line"] = frame["_line"].to_numpy()[first]
     return out
 
@@ -124,11 +169,15 @@ def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
     if "from" in rec:
         parts = [_subjects_as(ctx.valid[name], name, spec.raw_sources[0], ctx) for name in spec.raw_sources]
         records = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-        if "unpivot" in rec:
+        flt = parse_filter(rec["where"], "records.where") if "where" in rec else None
+        if "unpivot" in rec and flt and not flt.step and "group" not in rec and _by_column(flt, rec["unpivot"]):
+            records = _unpivot_where(records, rec["unpivot"], flt, ctx)
+            flt = None  # applied
+        elif "unpivot" in rec:
             records = _unpivot(records, rec["unpivot"])
         if "group" in rec:
             records = _group(records, rec["group"])
-        if "where" in rec:
+        if flt:
             ctx.records = records
             records = rows_where(records, _filter(rec["where"], ctx).to_numpy()).reset_index(drop=True)
         if "complete" in rec:  # a named source adds what the raw rows do not hold (planned visits not held)
@@ -140,6 +189,12 @@ def build_records(spec: DomainSpec, ctx: Context) -> pd.DataFrame:
         return _explode(rows, rec["explode"]) if "explode" in rec else pd.DataFrame(rows)
     source = RECORD_SOURCES[rec["derivation"]]
     return source.run(ctx)[list(source.fields)].reset_index(drop=True)
+
+
+def _by_column(flt: Where, how: Mapping[str, Any]) -> bool:
+    """Whether a filter's conditions read only the records' columns (no variable: none is derived yet), none of them
+    an unpivoted column (gone from the records)."""
+    return all(c.kind == "column" and c.name not in how["columns"] for c in flt.conditions)
 
 
 def _filter(where: Any, ctx: Context) -> pd.Series:

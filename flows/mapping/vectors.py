@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.kernel.dates import study_day
-from flows.kernel.distinct import SMALL, arrow_data, constant_text, distinct_rows, per_value
+from flows.kernel.dates import parse_date, study_day
+from flows.kernel.distinct import SMALL, arrow_data, combined_codes, constant_text, distinct_values, per_value
 
 
 def hardcode(value: Any, index: pd.Index) -> pd.Series:
@@ -26,9 +26,9 @@ def hardcode(value: Any, index: pd.Index) -> pd.Series:
 
 def lookup_per_subject(subject: pd.Series, source: pd.Series, values: pd.Series) -> pd.Series:
     """Each record's subject's value (text) in another dataset (`source`: its subjects, one row each); null for a
-    subject the dataset lacks. Looked up once per distinct subject."""
-    table = pd.Series(values.array, index=pd.Index(source.array))
-    return per_value(lambda s: s.map(table).astype("str"))(subject).astype("str")
+    subject the dataset lacks. Looked up in Arrow (see positions_in)."""
+    taken = values.astype("str").array.take(positions_in(subject, source), allow_fill=True)
+    return pd.Series(taken, index=subject.index)
 
 
 def per_subject(
@@ -42,15 +42,16 @@ def per_subject(
     if how == "join":  # the distinct values, sorted, as one text
         frame = frame.dropna(subset=["v"]).drop_duplicates()
         summary = frame.sort_values("v").groupby("s")["v"].agg(", ".join)
-        return target.map(summary).astype("str")
+        at = positions_in(target, summary.index)
+        return pd.Series(summary.astype("str").array.take(at, allow_fill=True), index=target.index)
     if how in ("first", "last"):
         frame["o"] = order.to_numpy() if order is not None else np.arange(len(frame))
         frame = frame.sort_values(["s", "o"], kind="stable", na_position="last")
         summary = frame.groupby("s", sort=False)["v"].agg(how)
     else:
         summary = frame.dropna(subset=["v"]).groupby("s")["v"].agg(how)
-    out = target.map(summary)
-    return out.astype(values.dtype)
+    at = positions_in(target, summary.index)  # typed before the take: a text summary is taken in Arrow
+    return pd.Series(summary.astype(values.dtype).array.take(at, allow_fill=True), index=target.index)
 
 
 def _text(values: pd.Series) -> pa.ChunkedArray | None:
@@ -81,12 +82,21 @@ def null_unless(values: pd.Series, mask: pd.Series) -> pd.Series:
 
 def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     """SDTM --DY against a reference date (see flows.kernel.dates.study_day): no day 0, null when a date is partial.
-    Worked out once per distinct pair of dates (on the records when there are few)."""
+    Each date parsed once per distinct value (on the records when there are few), the days counted in numpy."""
     frame = pd.DataFrame({"d": dtc.astype("str").array, "r": reference.astype("str").array}, index=dtc.index)
     if len(frame) <= SMALL:
         return study_day(frame["d"], frame["r"]).astype("Int64")
-    pairs = distinct_rows(frame, ["d", "r"])
-    return pairs.expand(study_day(pairs.rows["d"], pairs.rows["r"]).reset_index(drop=True), dtc.index).astype("Int64")
+    (date, no_date), (ref, no_ref) = _day_numbers(frame["d"]), _day_numbers(frame["r"])
+    delta = date - ref
+    return pd.Series(pd.arrays.IntegerArray(delta + (delta >= 0), no_date | no_ref), index=dtc.index)
+
+
+def _day_numbers(dtc: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Days since 1970-01-01 of the complete dates of ISO 8601 values (parse_date, once per distinct value), and
+    where there is none."""
+    parsed = per_value(parse_date)(dtc).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    missing = np.isnat(parsed)
+    return np.where(missing, 0, parsed.astype(np.int64)), missing
 
 
 def isin_text(values: pd.Series | pd.Index, among: pd.Series | pd.Index) -> np.ndarray:
@@ -105,11 +115,61 @@ def values_per_subject(subject: pd.Series, source: pd.Series, values: pd.Series)
         kind = "Int64"
     elif pd.api.types.is_float_dtype(kind):
         kind = "Float64"
-    table = pd.Series(values.astype(kind).array, index=pd.Index(source.array))
-    return pd.Series(subject.map(table).array, index=subject.index).astype(kind)
+    taken = values.astype(kind).array.take(positions_in(subject, source), allow_fill=True)
+    return pd.Series(taken, index=subject.index).astype(kind)
 
 
 def group_codes(columns: Sequence[pd.Series]) -> np.ndarray:
-    """One integer per record, equal where every column is equal (null a value of its own)."""
-    frame = pd.DataFrame({i: c.to_numpy() for i, c in enumerate(columns)})
-    return frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    """One integer per record, equal where every column is equal (null a value of its own): from each column's
+    codes (a text column's worked out once in a shared_codes block), no Python object per value."""
+    frame = pd.DataFrame({i: c.array for i, c in enumerate(columns)}, copy=False)
+    return combined_codes(frame, list(frame.columns))[0]
+
+
+def positions_in(values: pd.Series, among: pd.Series | pd.Index) -> np.ndarray:
+    """For each value, the position of the equal value in `among` (unique values, as Series.map's look-up table
+    has), -1 where there is none or the value is null. Text is looked up in Arrow: pandas would hash a Python object
+    per record; once per distinct value when there are many records (a subject's records share its answer)."""
+    if (distinct := distinct_values(values)) is not None:
+        return _positions(distinct.rows.iloc[:, 0], among)[distinct.codes]
+    return _positions(values, among)
+
+
+def _positions(values: pd.Series, among: pd.Series | pd.Index) -> np.ndarray:
+    pool = among if isinstance(among, pd.Series) else pd.Series(among.array, copy=False)
+    text = _text(values)
+    if text is not None and (table := _text(pool)) is None and pool.dtype == object:
+        try:
+            table = pa.chunked_array([pa.array(pool.to_numpy(), type=text.type, from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            table = None
+    if text is None or table is None:
+        return pd.Index(pool.array).get_indexer(values.array)
+    if table.type != text.type:
+        table = table.cast(text.type)
+    found = pc.index_in(text, value_set=table.combine_chunks(), skip_nulls=True)
+    return pc.fill_null(found, -1).to_numpy().astype(np.intp, copy=False)
+
+
+def ranks(values: pd.Series, nulls: str = "last") -> np.ndarray:
+    """An integer per record that sorts as the values do, equal for equal values; null before (`nulls: first`) or
+    after every value."""
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    if nulls == "last":
+        codes[codes < 0] = len(uniques)
+    return codes
+
+
+def extreme_rows(
+    groups: np.ndarray, keys: Sequence[np.ndarray], mode: str, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """Positions of the first (`mode: first`) or last record of each group in the order of `keys` (ties in record
+    order), among the records where `keep` holds: one stable sort of integer codes, no frame."""
+    at = np.flatnonzero(keep) if keep is not None else np.arange(len(groups))
+    if not len(at):  # no record kept (a subject's every record after a cut): no group
+        return at
+    group = groups[at]
+    at = at[np.lexsort((*(k[at] for k in reversed(keys)), group))]
+    group = groups[at]
+    edge = group[1:] != group[:-1]
+    return at[np.concatenate(([True], edge)) if mode == "first" else np.concatenate((edge, [True]))]

@@ -39,20 +39,30 @@ def epoch_of_element(subject: pd.Series, dtc: pd.Series, elements: pd.DataFrame)
     """EPOCH of the subject's element (SE: USUBJID, SESTDTC, EPOCH) that started last on or before each date.
 
     A date-time is compared with the elements' date-times; a date without a time with their start dates (on a day
-    several elements start, the last of them); null before the first element. Worked out
-    once per distinct subject and date (on the records when there are few)."""
+    several elements start, the last of them); null before the first element. Worked out once per distinct subject
+    and date (on the records when there are few), on integers: every text compared ranked once (ISO 8601 values sort
+    as text), each date against its subject's elements in turn (a subject has a few)."""
     frame = pd.DataFrame({"USUBJID": subject.array, "d": dtc.astype("str").array}, index=subject.index)
     pairs = distinct_rows(frame, ["USUBJID", "d"]) if len(frame) > SMALL else None
-    u = (pairs.rows if pairs is not None else frame).reset_index(drop=True).reset_index(names="pos")
-    cand = u.merge(elements.dropna(subset=["SESTDTC"]), on="USUBJID", how="inner")
-    dated = cand["d"].notna()
-    short = cand["d"].str.len() == 10
-    start = cand["SESTDTC"].where(~short, cand["SESTDTC"].str.slice(0, 10))
-    cand = cand[dated & (start <= cand["d"]).fillna(False)]
-    per_pair = pd.Series(pd.NA, index=u.index, dtype="str")
-    if len(cand):  # an empty frame would take the index of `start` in assign: rows of nothing but nulls
-        last = cand.assign(opens=start).sort_values(["pos", "opens"], kind="stable").drop_duplicates("pos", keep="last")
-        per_pair.loc[last["pos"].to_numpy()] = last["EPOCH"].to_numpy()
+    u = (pairs.rows if pairs is not None else frame).reset_index(drop=True)
+    el = elements.dropna(subset=["SESTDTC"]).reset_index(drop=True)
+    start = el["SESTDTC"].astype("str")
+    n, m = len(u), len(el)
+    rank = pd.factorize(pd.concat([u["d"], start, start.str.slice(0, 10)], ignore_index=True), sort=True)[0]
+    r_date, r_start, r_day = rank[:n], rank[n : n + m], rank[n + m :]
+    who = pd.factorize(pd.concat([u["USUBJID"].astype("str"), el["USUBJID"].astype("str")], ignore_index=True))[0]
+    by_subject = np.argsort(who[n:], kind="stable")  # each subject's elements together, in their order
+    subjects = who[n:][by_subject]
+    lo, hi = np.searchsorted(subjects, who[:n], "left"), np.searchsorted(subjects, who[:n], "right")
+    short = (u["d"].str.len() == 10).fillna(False).to_numpy(bool)  # a date without a time: the start dates
+    best, chosen = np.full(n, -1, np.int64), np.full(n, -1, np.intp)
+    for k in range(int((hi - lo).max(initial=0))):
+        rows = np.flatnonzero((r_date >= 0) & (lo + k < hi))
+        e = by_subject[lo[rows] + k]
+        opens = np.where(short[rows], r_day[e], r_start[e])
+        later = (opens <= r_date[rows]) & (opens >= best[rows])  # on or before the date; equal starts: the later
+        best[rows[later]], chosen[rows[later]] = opens[later], e[later]
+    per_pair = pd.Series(el["EPOCH"].astype("str").array.take(chosen, allow_fill=True))
     return (pairs.expand(per_pair, subject.index) if pairs is not None else per_pair.set_axis(subject.index)).astype(
         "str"
     )

@@ -5,6 +5,7 @@ record is not analysed by visit). admiral's derive_vars_joined / a window table 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from flows.kernel.errors import SpecError
@@ -16,14 +17,18 @@ SCHEDULE = "visits.schedule"
 
 
 def analysis_visit(ctx: Context, day: str, output: str, schedule: str = SCHEDULE) -> pd.Series:
-    days = ctx.variables[day].astype("Float64")
-    text = output == "name"
-    out = pd.Series(pd.NA, index=days.index, dtype="str" if text else "Int64")
-    for visit in ctx.specs.study.lookup(schedule):
+    index = ctx.variables[day].index
+    days = ctx.variables[day].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    visits = list(ctx.specs.study.lookup(schedule))
+    which = np.full(len(days), -1, np.intp)  # the first visit whose window holds the day; -1: none
+    for i, visit in enumerate(visits):
         lo, hi = visit["window"]
-        inside = ((days >= lo) & (days <= hi)).fillna(False).astype(bool) & out.isna()
-        out = out.mask(inside, visit["visit"] if text else int(visit["visitnum"]))
-    return out
+        which[(which < 0) & (days >= lo) & (days <= hi)] = i  # a null day (NaN) is in no window
+    if output == "name":
+        names = np.array([visit["visit"] for visit in visits] + [None], dtype=object)
+        return pd.Series(names[which], index=index, dtype="str")
+    numbers = np.array([int(visit["visitnum"]) for visit in visits] + [0], dtype=np.int64)
+    return pd.Series(pd.arrays.IntegerArray(numbers[which], which < 0), index=index)
 
 
 def _check(args: Args, spec: DomainSpec, specs: Specs, where: str) -> None:

@@ -6,11 +6,10 @@ mode = "last", filter_add = ADT <= TRTSDT and !is.na(AVAL)) as in its ad_advs te
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from flows.mapping.context import Context
-from flows.mapping.vectors import group_codes, values_per_subject
+from flows.mapping.vectors import extreme_rows, group_codes, ranks, values_per_subject
 from flows.mapping.vocabulary import Operation, Param
 
 
@@ -23,10 +22,8 @@ def baseline_flag(ctx: Context, by: list[str], value: str, date: str, reference:
     flag = pd.Series(pd.NA, index=subject.index, dtype="str")
     if not ok.any():
         return flag
-    frame = pd.DataFrame({"g": group_codes([subject, *(ctx.variables[b] for b in by)]), "d": day.to_numpy()})
-    frame["i"] = np.arange(len(frame))
-    last = frame[ok].sort_values(["g", "d", "i"]).groupby("g").tail(1)["i"].to_numpy()
-    flag.iloc[last] = "Y"
+    groups = group_codes([subject, *(ctx.variables[b] for b in by)])
+    flag.iloc[extreme_rows(groups, [ranks(day)], "last", ok)] = "Y"
     return flag
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from flows.kernel.errors import SpecError
 from flows.mapping.context import Context
-from flows.mapping.vectors import group_codes
+from flows.mapping.vectors import extreme_rows, group_codes, ranks
 from flows.mapping.vocabulary import Args, Operation, Param
 from flows.spec.model import DomainSpec, Specs
 
@@ -26,17 +26,14 @@ def extreme_flag(
     flag = pd.Series(pd.NA, index=subject.index, dtype="str")
     if not keep.any():
         return flag
-    frame = pd.DataFrame({"g": group_codes([subject, *(v[b] for b in by)])})
-    keys = [f"o{i}" for i in range(len(order))]
-    for key, name in zip(keys, order, strict=True):
+    keys = []
+    for name in order:
         values = v[name]
         if name in (descending or ()):  # highest first: the negated number (nulls stay last)
             values = -pd.to_numeric(values, errors="coerce").astype("Float64")
-        frame[key] = values.to_numpy()
-    frame["i"] = np.arange(len(frame))
-    ranked = frame[keep].sort_values(["g", *keys, "i"], na_position="last", kind="stable")
-    pick = ranked.groupby("g").head(1) if mode == "first" else ranked.groupby("g").tail(1)
-    flag.iloc[pick["i"].to_numpy()] = "Y"
+        keys.append(ranks(values))
+    groups = group_codes([subject, *(v[b] for b in by)])
+    flag.iloc[extreme_rows(groups, keys, mode, keep)] = "Y"
     return flag
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from flows.kernel.errors import SpecError
 from flows.mapping.context import Context
-from flows.mapping.vectors import values_per_subject
+from flows.mapping.vectors import extreme_rows, group_codes, ranks, values_per_subject
 from flows.mapping.vocabulary import Args, Operation, Param
 from flows.spec.model import DomainSpec, Specs
 
@@ -35,11 +35,9 @@ def merged(
     for name, unwanted in (exclude or {}).items():
         refused = unwanted if isinstance(unwanted, list) else [unwanted]
         keep &= ~ctx.datasets[domain][name].isin(refused).fillna(False).to_numpy(bool)
-    frame = pd.DataFrame({"s": source.to_numpy(), "i": np.arange(len(source))})
-    frame["o"] = ctx.ref(order)[1].to_numpy() if order else frame["i"]
-    ranked = frame[keep].sort_values(["s", "o", "i"], na_position="first", kind="stable")
-    pick = ranked.groupby("s").tail(1) if how == "last" else ranked.groupby("s").head(1)
-    rows = pick["i"].to_numpy()
+    keep &= source.notna().to_numpy(bool)  # a record without a subject is no subject's
+    keys = [ranks(ctx.ref(order)[1], nulls="first")] if order else []
+    rows = extreme_rows(group_codes([source]), keys, "last" if how == "last" else "first", keep)
     one = values.iloc[rows].reset_index(drop=True)
     return values_per_subject(ctx.variables["USUBJID"], source.iloc[rows].reset_index(drop=True), one)
 

@@ -38,4 +38,5 @@ DERIVATION = Operation(
     params=(Param("date", "column"), Param("part", "value", optional=True)),
     run=sas_date,
     check=_check,
+    row_wise=True,
 )
