@@ -182,7 +182,7 @@ def instrument_core() -> StageClock:
         clock.wrap(holder, "write", f"{fmt} writer")
         writers.WRITERS[fmt] = (folder, ext, holder.write)
     for module, name, label in [
-        ("flows.run.pipeline", "whole_as_integers", "whole numbers as integers"),
+        ("flows.transfer.num_type", "retyped", "datasets as written (whole numbers as integers)"),
         ("flows.transfer.acrf", "write_acrf", "acrf.pdf"),
         ("flows.transfer.define", "define_metadata", "define.xml metadata"),
         ("flows.transfer.define", "write_define", "define.xml"),

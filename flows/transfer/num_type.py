@@ -29,12 +29,6 @@ def whole_columns(frame: pd.DataFrame, spec: DomainSpec) -> list[str]:
     ]
 
 
-def whole_as_integers(frame: pd.DataFrame, spec: DomainSpec) -> pd.DataFrame:
-    """The dataset with each Num variable held in a float column of whole numbers made a nullable integer column."""
-    whole = whole_columns(frame, spec)
-    return frame.astype(dict.fromkeys(whole, "Int64")) if whole else frame
-
-
 def retyped(frame: pd.DataFrame, whole: Collection[str], without: Collection[str] = ()) -> pd.DataFrame:
     """The frame with its `whole` columns made nullable integers and its `without` columns left out; the other
     columns are the frame's own, not copied (the frame itself when nothing changes)."""
@@ -46,9 +40,10 @@ def retyped(frame: pd.DataFrame, whole: Collection[str], without: Collection[str
 
 
 class AsWritten(Mapping[str, pd.DataFrame]):
-    """Datasets as every format writes them: `whole_as_integers`, without the `without` columns. Each is made when
-    it is read and not kept, so a write holds one dataset's converted columns at a time rather than a copy of every
-    dataset; which columns hold whole numbers is decided once per dataset."""
+    """Datasets as every format writes them: each Num variable held in a float column of whole numbers made a
+    nullable integer column, without the `without` columns. Each is made when it is read and not kept, so a write
+    holds one dataset's converted columns at a time rather than a copy of every dataset; which columns hold whole
+    numbers is decided once per dataset."""
 
     def __init__(
         self, datasets: Mapping[str, pd.DataFrame], specs: Mapping[str, DomainSpec], without: Collection[str] = ()
