@@ -47,12 +47,15 @@ def completed_years(birth: pd.Series, reference: pd.Series) -> pd.Series:
     return (years - before_birthday.astype("Int64")).astype("Int64")
 
 
+def day_of(delta: pd.Series | np.ndarray) -> pd.Series | np.ndarray:
+    """SDTM --DY of a number of days from RFSTDTC: plus one on or after it (no day 0)."""
+    return delta + (delta >= 0)
+
+
 def study_day(dtc: pd.Series, rfstdtc: pd.Series) -> pd.Series:
     """SDTM --DY: days from RFSTDTC, plus one on or after it (no day 0); null when either date is incomplete."""
     date, ref = parse_date(dtc), parse_date(rfstdtc)
-    delta = (date - ref).dt.days
-    day = delta + np.where(delta >= 0, 1, 0)
-    return day.astype("Int64")
+    return day_of((date - ref).dt.days).astype("Int64")
 
 
 SAS_EPOCH = pd.Timestamp("1960-01-01")  # SAS dates count days, SAS date-times seconds, from it

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.kernel.dates import parse_date, study_day
+from flows.kernel.dates import day_of, parse_date, study_day
 from flows.kernel.distinct import SMALL, arrow_data, combined_codes, constant_text, distinct_values, per_value
 
 
@@ -87,8 +87,7 @@ def study_day_of(dtc: pd.Series, reference: pd.Series) -> pd.Series:
     if len(frame) <= SMALL:
         return study_day(frame["d"], frame["r"]).astype("Int64")
     (date, no_date), (ref, no_ref) = _day_numbers(frame["d"]), _day_numbers(frame["r"])
-    delta = date - ref
-    return pd.Series(pd.arrays.IntegerArray(delta + (delta >= 0), no_date | no_ref), index=dtc.index)
+    return pd.Series(pd.arrays.IntegerArray(day_of(date - ref), no_date | no_ref), index=dtc.index)
 
 
 def _day_numbers(dtc: pd.Series) -> tuple[np.ndarray, np.ndarray]:
