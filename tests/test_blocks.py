@@ -79,6 +79,25 @@ def test_sample_in_blocks_is_byte_identical(block_size, workers, sample_export, 
     assert result.exit_code == 0, result.message
     _assert_same(result.transfer, sample_export[1])
     assert result.counts == sample_export[0].counts
+    left = sorted(p.name for p in (tmp_path / STUDYID).iterdir())
+    assert left == sorted([result.transfer.name, "latest"])  # the blocks' spill folder is gone
+
+
+def test_a_failed_write_leaves_no_spill_behind(specs, tmp_path, monkeypatch):
+    """The blocks wait on disk between derive and write: a run that fails on the way removes them with the rest."""
+    from flows.run import pipeline
+
+    seen = []
+
+    def failing(prepared, *args, **kwargs):
+        seen.append(sorted(p.name for p in (tmp_path / STUDYID).iterdir()))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "stage_transfer", failing)
+    result = run_export(RAW, tmp_path, specs, block_size=7)
+    assert result.exit_code == 2 and "No space left on device" in result.message
+    assert len(seen) == 1 and any(name.endswith("-blocks") for name in seen[0])  # the spill was there
+    assert not (tmp_path / STUDYID).exists() or list((tmp_path / STUDYID).iterdir()) == []
 
 
 def test_a_data_cut_in_blocks_is_byte_identical(specs, tmp_path):

@@ -71,3 +71,34 @@ def test_datasets_as_written_are_made_when_read_sharing_the_columns_that_do_not_
 def test_a_dataset_with_nothing_to_change_is_written_as_it_is(specs):
     frame = pd.DataFrame({"STUDYID": pd.Series(["S"], dtype="str")})
     assert retyped(frame, whole=[], without=["_file", "_line"]) is frame
+
+
+class _Blocks(dict):
+    """Datasets kept in blocks of rows, with the whole-number columns their blocks agree on (as run/spill.Spilled)."""
+
+    def __init__(self, blocks: list[pd.DataFrame], whole: list[str] | None) -> None:
+        super().__init__(QS=pd.concat(blocks, ignore_index=True))
+        self.blocks, self.decided = blocks, whole
+
+    def chunks(self, domain: str):
+        yield from self.blocks
+
+    def whole(self, domain: str) -> list[str] | None:
+        return self.decided
+
+
+def test_a_dataset_in_blocks_is_written_a_block_at_a_time_converted_alike(specs):
+    """Every block is converted as the whole dataset: QSSTRESN is whole in both blocks, so even the block that holds
+    none of its values gives integers; what the blocks cannot decide (None) is decided on the dataset, whole."""
+    qs: DomainSpec = specs.sdtm["QS"]
+    empty = {v.name: pd.Series([None], dtype="str") for v in qs.variables}
+    first = pd.DataFrame(empty).assign(QSSTRESN=[2.0], VISITNUM=[1.5], QSSEQ=[1])
+    second = pd.DataFrame(empty).assign(QSSTRESN=[float("nan")], VISITNUM=[2.0], QSSEQ=[2])
+    written = AsWritten(_Blocks([first, second], ["QSSTRESN"]), {"QS": qs})
+    chunks = list(written.chunks("QS"))
+    assert [str(c["QSSTRESN"].dtype) for c in chunks] == ["Int64", "Int64"]
+    assert [c["VISITNUM"].dtype for c in chunks] == ["float64", "float64"]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), written["QS"])
+    undecided = AsWritten(_Blocks([first, second], None), {"QS": qs})
+    (whole,) = undecided.chunks("QS")
+    assert len(whole) == 2 and str(whole["QSSTRESN"].dtype) == "Int64"

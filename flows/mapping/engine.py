@@ -4,7 +4,8 @@ key order and the check against the spec."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from dataclasses import replace
 from typing import Any
 
@@ -146,7 +147,8 @@ def _derive_all(
     given: Mapping[str, dict[str, pd.Series]] | None = None,
 ) -> dict:
     plan = plan_domains(specs)
-    datasets: dict[str, dict[str, pd.Series]] = {**(given or {}), **{d: {} for d in specs.sdtm}}
+    # the datasets derived here, then those `given` (looked up when read: a lazy mapping reads only what is asked)
+    datasets: MutableMapping[str, dict[str, pd.Series]] = ChainMap({d: {} for d in specs.sdtm}, given or {})  # type: ignore[arg-type]
     contexts: dict[str, Context] = {}
     last_read: dict[str, int] = {}  # with consume: each raw file's rows go after the last node that reads them
     if consume:

@@ -11,10 +11,11 @@ SUPP--), so blocks in USUBJID order, each in key order, are the dataset in key o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,11 @@ import pandas as pd
 from flows.kernel.keys import subject_ids
 from flows.mapping.engine import derive_analysis, derive_datasets, derive_study_level
 from flows.mapping.plan import plan_domain
-from flows.spec.model import Specs
+from flows.run.spill import Spill, Spilled, stacked
+from flows.spec.model import DomainSpec, Specs
 from flows.spec.sdtm_schema import TRACE
+from flows.transfer.num_type import whole_columns
+from flows.transfer.writers.xpt import xpt_lengths
 
 Frames = dict[str, pd.DataFrame]
 ALL = 1 << 62  # a block size: every subject in one block
@@ -78,12 +82,10 @@ def subject_blocks(valid: Mapping[str, pd.DataFrame], specs: Specs, size: int) -
     return _blocks_of(_subject_ids(valid, specs), size)
 
 
-def _split(valid: Frames, specs: Specs, size: int) -> list[Frames]:
-    """Each block's valid rows: per raw file the rows of the block's subjects in file order, with their lines (the
-    frames' index); a file without subject columns whole in every block. `valid` is emptied file by file as its
-    rows are split (its rows are held once)."""
-    ids = _subject_ids(valid, specs)
-    blocks = _blocks_of(ids, size)
+def _split(valid: Frames, ids: dict[str, np.ndarray | None], blocks: list[list[str]]) -> list[Frames]:
+    """Each block's valid rows: per raw file the rows of the block's subjects (`ids`: each row's) in file order,
+    with their lines (the frames' index); a file without subject columns whole in every block. `valid` is emptied
+    file by file as its rows are split (its rows are held once)."""
     index = pd.Index([s for block in blocks for s in block])
     number = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
     out: list[Frames] = [{} for _ in blocks]
@@ -111,20 +113,11 @@ def derive_block(block: Frames, specs: Specs, facts: Mapping[str, Any], kept: li
     return {d: f for d, f in sdtm.items() if d not in study}, analysis
 
 
-def _stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The blocks' frames of one dataset, one after the other (a block without rows adds nothing)."""
-    full = [p for p in parts if len(p)]
-    if len(full) == 1:
-        return full[0]
-    return pd.concat(full, ignore_index=True) if full else parts[0]
-
-
 def _derived(
-    valid: Frames, specs: Specs, facts: Mapping[str, Any], kept: list[str], size: int, workers: int
+    blocks: list[Frames], specs: Specs, facts: Mapping[str, Any], kept: list[str], workers: int
 ) -> Iterator[tuple[Frames, Frames]]:
     """Each block's datasets, in block order; with several workers, derived in as many processes, at most two
     blocks per worker on the way at a time. Each block's rows go once it is derived (or handed to a worker)."""
-    blocks = _split(valid, specs, size)
     blocks.reverse()  # popped from the end: the first block first
     if workers <= 1:
         while blocks:
@@ -144,23 +137,84 @@ def _derived(
                 future.cancel()
 
 
+class _Columns(Mapping[str, Mapping[str, pd.Series]]):
+    """Per dataset of a spill, its variables (no trace columns), read when a study-level dataset first asks for the
+    dataset and kept while they are derived."""
+
+    def __init__(self, datasets: Spilled) -> None:
+        self._datasets = datasets
+        self._read: dict[str, dict[str, pd.Series]] = {}
+
+    def __getitem__(self, domain: str) -> Mapping[str, pd.Series]:
+        if domain not in self._read:
+            frame = self._datasets[domain]
+            self._read[domain] = {c: frame[c] for c in frame.columns if c not in TRACE}
+            self._datasets.forget()
+        return self._read[domain]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._datasets)
+
+    def __len__(self) -> int:
+        return len(self._datasets)
+
+
+def _study_level(subjects: Mapping[str, Mapping[str, pd.Series]], specs: Specs, facts: Mapping[str, Any]) -> Frames:
+    return derive_study_level(subjects, replace(specs, sdtm={d: specs.sdtm[d] for d in study_level(specs)}), facts)
+
+
 def derive_in_blocks(
-    valid: Frames, specs: Specs, facts: Mapping[str, Any], kept: list[str], size: int | None, workers: int = 1
-) -> tuple[Frames, Frames]:
+    valid: Frames,
+    specs: Specs,
+    facts: Mapping[str, Any],
+    kept: list[str],
+    size: int | None,
+    workers: int = 1,
+    spill: Path | None = None,
+) -> tuple[Mapping[str, pd.DataFrame], Mapping[str, pd.DataFrame]]:
     """The SDTM and ADaM datasets of the valid rows, derived `size` subjects at a time (None: all at once) in
     `workers` processes: the same frames as one block of every subject. `valid` is used up (emptied as it is split
-    into blocks, each block's rows going once it is derived); the raw files of `kept` are read by ADaM."""
+    into blocks, each block's rows going once it is derived); the raw files of `kept` are read by ADaM.
+
+    With a `spill` folder (new, empty or absent), each block's frames go there as soon as the block is derived and
+    the datasets are given back as `Spilled` mappings, read from it one at a time when asked for; else they are put
+    together in memory."""
     if size is None or analysis_reads_study_level(specs) or not subjects_first(specs):  # blocks would differ
         size = ALL
+    ids = _subject_ids(valid, specs)
+    subjects = _blocks_of(ids, size)
+    if len(subjects) == 1 and workers <= 1:  # one block: derived as a whole, nothing to put together
+        keep = {name: valid[name] for name in kept if name in valid}
+        datasets = derive_datasets(valid, specs, facts, consume=True)
+        return datasets, derive_analysis(datasets, specs, facts, keep)
+    blocks = _split(valid, ids, subjects)
+    del ids
+    if spill is not None:
+        return _spilled(blocks, specs, facts, kept, workers, spill)
     sdtm: dict[str, list[pd.DataFrame]] = {}
     analysis: dict[str, list[pd.DataFrame]] = {}
-    for block_sdtm, block_analysis in _derived(valid, specs, facts, kept, size, workers):
+    for block_sdtm, block_analysis in _derived(blocks, specs, facts, kept, workers):
         for d, frame in block_sdtm.items():
             sdtm.setdefault(d, []).append(frame)
         for d, frame in block_analysis.items():
             analysis.setdefault(d, []).append(frame)
-    subjects = {d: _stacked(sdtm.pop(d)) for d in list(sdtm)}  # one dataset's parts at a time held twice
-    given = {d: {c: f[c] for c in f.columns if c not in TRACE} for d, f in subjects.items()}
-    study = derive_study_level(given, replace(specs, sdtm={d: specs.sdtm[d] for d in study_level(specs)}), facts)
-    datasets = {d: subjects[d] if d in subjects else study[d] for d in specs.sdtm}
-    return datasets, {d: _stacked(analysis.pop(d)) for d in list(analysis)}
+    done = {d: stacked(sdtm.pop(d)) for d in list(sdtm)}  # one dataset's parts at a time held twice
+    given = {d: {c: f[c] for c in f.columns if c not in TRACE} for d, f in done.items()}
+    study = _study_level(given, specs, facts)
+    datasets = {d: done[d] if d in done else study[d] for d in specs.sdtm}
+    return datasets, {d: stacked(analysis.pop(d)) for d in list(analysis)}
+
+
+def _spilled(
+    blocks: list[Frames], specs: Specs, facts: Mapping[str, Any], kept: list[str], workers: int, folder: Path
+) -> tuple[Spilled, Spilled]:
+    def facts_of(specs_of: Mapping[str, DomainSpec]) -> Callable[[str, pd.DataFrame], tuple[dict[str, int], list]]:
+        return lambda d, frame: (xpt_lengths(frame, specs_of[d]), whole_columns(frame, specs_of[d]))
+
+    sdtm, analysis = Spill(folder / "sdtm", facts_of(specs.sdtm)), Spill(folder / "adam", facts_of(specs.adam))
+    for block_sdtm, block_analysis in _derived(blocks, specs, facts, kept, workers):
+        sdtm.add(block_sdtm)
+        analysis.add(block_analysis)
+        del block_sdtm, block_analysis
+    study = _study_level(_Columns(Spilled(sdtm)), specs, facts)
+    return Spilled(sdtm, study, order=list(specs.sdtm)), Spilled(analysis)

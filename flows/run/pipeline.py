@@ -7,8 +7,9 @@ Nothing here imports Prefect: flows/schedule/flow.py walks the same STEPS throug
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,7 +20,6 @@ import pandas as pd
 from flows import __version__
 from flows.kernel.distinct import shared_codes
 from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, naming, shorten
-from flows.mapping.engine import derive_analysis, derive_datasets
 from flows.mapping.plan import analysis_raw_reads
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
@@ -37,6 +37,7 @@ from flows.transfer.num_type import AsWritten
 from flows.transfer.package import Packer, write_sums, write_zip
 from flows.transfer.publish import (
     LATEST,
+    STAGING_PREFIX,
     discard,
     latest_transfer,
     new_staging,
@@ -52,6 +53,7 @@ from flows.transfer.writers.lines import shared_distinct
 from flows.transfer.writers.xpt import xpt_lengths
 
 EXIT_CLEAN, EXIT_REJECTS, EXIT_FAILED = 0, 1, 2
+BLOCK_SIZE = 10_000  # subjects derived at a time unless told: a study of more is derived and kept on disk in blocks
 ADAM = "adam"  # the folder of a transfer that holds the analysis datasets, laid out as the transfer (xpt/, ...)
 
 
@@ -85,12 +87,12 @@ class Prepared:
 
     raw: dict[str, RawFile]
     validation: Validation
-    datasets: dict[str, pd.DataFrame]
+    datasets: Mapping[str, pd.DataFrame]  # a dict, or read from a spill folder one dataset at a time (Spilled)
     cut: dict[str, int]
     cutoff: str | None
     created: datetime
     eligibility: Eligibility = field(default_factory=Eligibility)  # the rules on the data against the checklist
-    analysis: dict[str, pd.DataFrame] = field(default_factory=dict)  # the ADaM datasets of specs/adam, from datasets
+    analysis: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # the ADaM datasets of specs/adam, from datasets
 
 
 def prepare(
@@ -101,10 +103,13 @@ def prepare(
     today: date | None = None,
     block_size: int | None = None,
     workers: int = 1,
+    spill: Path | None = None,
 ) -> Prepared:
     """Apply the data cut to the valid rows, check the eligibility rules on what remains and derive the datasets
-    from it (the check first: its temporaries are gone before the datasets take their memory); with `block_size`,
-    `block_size` subjects at a time (flows/run/blocks.py; in `workers` processes): the same datasets.
+    from it (the check first: its temporaries are gone before the datasets take their memory), `block_size` subjects
+    at a time (default BLOCK_SIZE; flows/run/blocks.py, in `workers` processes): the same datasets whatever both are.
+    With more than one block and a `spill` folder, the datasets wait there rather than in memory until they are
+    written (flows/run/spill.py).
 
     The valid rows are used up: `validation.valid` is empty afterwards, and the raw rows' memory goes back before
     the datasets are sorted (hold a frame elsewhere to keep it). A data-as-of date after `today` is refused."""
@@ -116,21 +121,15 @@ def prepare(
     if today and created.date() > today:  # validation rejects every later date: a bug if one got through
         where = future_date(valid, specs, today) or f"data as of {created:%Y-%m-%d}"
         raise PipelineError(f"{where}: a date after today ({today}) would date the transfer")
-    blocked = block_size is not None or workers > 1  # SDTM and ADaM together, block by block
     try:
         with shared_codes(validation.codes):  # the columns' codes, as validation worked them out
             eligibility = evaluate_eligibility(valid, specs)
             facts = {"cutoff": cutoff, "data_as_of": created.date().isoformat()}
-            reads = analysis_raw_reads(specs)
-            if blocked:
-                datasets, analysis = derive_in_blocks(valid, specs, facts, sorted(reads), block_size, workers)
-            else:
-                kept = {name: valid[name] for name in reads if name in valid}  # for ADaM, after
-                datasets = derive_datasets(valid, specs, facts, consume=True)
+            reads = sorted(analysis_raw_reads(specs))
+            size = block_size or BLOCK_SIZE
+            datasets, analysis = derive_in_blocks(valid, specs, facts, reads, size, workers, spill)
     finally:
         validation.codes.clear()  # the datasets are derived: the raw columns' codes are no more use
-    if not blocked:
-        analysis = derive_analysis(datasets, specs, facts, kept)  # ADaM after SDTM, from the derived SDTM datasets
     return Prepared(raw, validation, datasets, cut, cutoff, created, eligibility, analysis)
 
 
@@ -157,8 +156,15 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     plain = AsWritten(prepared.datasets, specs.sdtm, without=TRACE)
     analysis = AsWritten(prepared.analysis, specs.adam)
     spec_of = {**specs.sdtm, **specs.adam}
-    both = {**prepared.datasets, **prepared.analysis}
-    lengths = {d: xpt_lengths(f, spec_of[d]) for d, f in both.items()}  # text and Num lengths: same in every type
+    both = [*prepared.datasets, *prepared.analysis]  # names: a spilled dataset is read when asked for
+
+    def lengths_of(domain: str) -> dict[str, int]:  # text and Num lengths: same in every type
+        datasets = prepared.analysis if domain in prepared.analysis else prepared.datasets
+        known = getattr(datasets, "lengths", None)  # a spill knows them from its blocks
+        found = known(domain) if known is not None else None
+        return found if found is not None else xpt_lengths(datasets[domain], spec_of[domain])
+
+    lengths = {d: lengths_of(d) for d in both}
     ctx = WriteContext(specs.study.studyid, prepared.created, lengths, str(specs.study.data["sdtm"]["ig_version"]))
     outputs = {}
     # SDTM in the transfer's folders, ADaM in adam/ laid out alike (eCTD keeps tabulations and analysis datasets
@@ -327,6 +333,7 @@ class Run:
     force: bool = False
     block_size: int | None = None  # subjects derived at a time (None: all at once)
     workers: int = 1  # processes deriving the blocks
+    spill: Path | None = None  # with blocks: the folder the derived datasets wait in until they are written
     stage: str = "starting"  # the step running, named in the one-line reason of a failure
     swept: list[str] = field(default_factory=list)
     fingerprint: str | None = None
@@ -419,7 +426,10 @@ def _validate(run: Run) -> ExportResult | None:
 def _derive(run: Run) -> None:
     check_cutoff_has_data(run.validation.valid, run.specs, run.cutoff)
     run.raw = {name: f.without_rows() for name, f in run.raw.items()}  # validated: the valid rows are all we need
-    run.prepared = prepare(run.raw, run.validation, run.specs, run.cutoff, run.today, run.block_size, run.workers)
+    # with more than one block, the datasets wait beside the transfers, in a folder swept like a staging one if left
+    run.spill = run.study_dir / f"{STAGING_PREFIX}{utc_stamp()}-{os.getpid()}-blocks"
+    args = (run.cutoff, run.today, run.block_size, run.workers, run.spill)
+    run.prepared = prepare(run.raw, run.validation, run.specs, *args)
 
 
 def _write(run: Run) -> None:
@@ -489,6 +499,9 @@ def _walk(run: Run, call: Callable[[RunStep, Run], ExportResult | None]) -> Expo
                 if run.staging is not None:
                     discard(run.staging)
                     run.staging = None
+                if run.spill is not None:
+                    discard(run.spill)
+                    run.spill = None
     finally:
         if run.transfer is None:  # a run that published nothing leaves no empty folder behind
             for folder in made:

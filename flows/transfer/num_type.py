@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from flows.kernel.chunks import chunks_of
 from flows.spec.model import DomainSpec
 
 
@@ -51,11 +52,32 @@ class AsWritten(Mapping[str, pd.DataFrame]):
         self._datasets, self._specs, self._without = datasets, specs, tuple(without)
         self._whole: dict[str, list[str]] = {}
 
+    def _whole_of(self, domain: str) -> list[str] | None:
+        """The dataset's whole-number columns: from its blocks' facts where the mapping keeps them (Spilled.whole),
+        else from the dataset itself (None until it is read)."""
+        if domain not in self._whole:
+            known = getattr(self._datasets, "whole", None)
+            decided = known(domain) if known is not None else None
+            if decided is None:
+                return None
+            self._whole[domain] = decided
+        return self._whole[domain]
+
     def __getitem__(self, domain: str) -> pd.DataFrame:
         frame = self._datasets[domain]
-        if domain not in self._whole:
+        if self._whole_of(domain) is None:
             self._whole[domain] = whole_columns(frame, self._specs[domain])
         return retyped(frame, self._whole[domain], self._without)
+
+    def chunks(self, domain: str) -> Iterator[pd.DataFrame]:
+        """The dataset as written a block of rows at a time where the mapping keeps it in blocks whose dtypes agree
+        (each block converted alike), else whole at once."""
+        whole = self._whole_of(domain)
+        if whole is None:
+            yield self[domain]
+            return
+        for chunk in chunks_of(self._datasets, domain):
+            yield retyped(chunk, whole, self._without)
 
     def __contains__(self, domain: object) -> bool:
         return domain in self._datasets

@@ -1,0 +1,17 @@
+"""Datasets given whole (a dict of frames) or in blocks of rows (a mapping with `chunks`, as run/spill.Spilled):
+the readers that can take a dataset a block at a time ask here, so neither kind is held whole for them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import pandas as pd
+
+
+def chunks_of(datasets: Mapping[str, pd.DataFrame], domain: str) -> Iterator[pd.DataFrame]:
+    """The dataset's rows in order, a block at a time where `datasets` keeps it in blocks, else whole at once."""
+    chunks = getattr(datasets, "chunks", None)
+    if chunks is not None:
+        yield from chunks(domain)
+    else:
+        yield datasets[domain]
