@@ -152,8 +152,6 @@ def instrument_core() -> StageClock:
         ("validate_raw", "validate"),
         ("prepare", "derive"),
         ("apply_cutoff", "data cut"),
-        ("derive_datasets", "datasets"),
-        ("derive_analysis", "analysis datasets (ADaM)"),
         ("data_as_of", "data as of"),
         ("evaluate_eligibility", "eligibility rules on the data"),
         ("stage_transfer", "write"),
@@ -168,6 +166,17 @@ def instrument_core() -> StageClock:
         ("publish", "publish"),
     ]:
         clock.wrap(pipeline, name, label)
+    blocks = importlib.import_module("flows.run.blocks")  # derives the datasets, in blocks of subjects or whole
+    for name, label in [
+        ("derive_datasets", "datasets"),
+        ("derive_analysis", "analysis datasets (ADaM)"),
+        ("derive_study_level", "study-level datasets"),
+        ("_split", "split into blocks"),
+    ]:
+        clock.wrap(blocks, name, label)
+    spill = importlib.import_module("flows.run.spill")
+    for name, label in [("write_frame", "spill: write"), ("read_table", "spill: read")]:
+        clock.wrap(spill, name, label)
     engine = importlib.import_module("flows.mapping.engine")
     for name, label in [
         ("build_records", lambda a, k: f"{a[0].domain} records"),

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from flows.kernel.chunks import chunks_of
+from flows.kernel.chunks import chunks_of, counts_of
 
 
 class _InBlocks(dict):
@@ -22,3 +22,17 @@ def test_a_dict_gives_the_dataset_whole_and_blocks_give_their_rows_in_order() ->
     assert len(whole) == 1 and whole[0] is frame
     parts = list(chunks_of(_InBlocks(XX=frame), "XX"))
     assert [p["A"].tolist() for p in parts] == [[1], [2, 3]]
+
+
+class _Counted(dict):
+    def counts(self, domain: str) -> tuple[int, int | None] | None:
+        return (99, 9) if domain == "AE" else None
+
+
+def test_counts_come_from_the_mapping_where_it_keeps_them_else_from_the_dataset() -> None:
+    ae = pd.DataFrame({"USUBJID": ["A", "A", "B"]})
+    ts = pd.DataFrame({"TSPARMCD": ["X"]})
+    assert counts_of({"AE": ae, "TS": ts}, "AE") == (3, 2)
+    assert counts_of({"AE": ae, "TS": ts}, "TS") == (1, None)
+    assert counts_of(_Counted(AE=ae, TS=ts), "AE") == (99, 9)  # not read: the mapping knows
+    assert counts_of(_Counted(AE=ae, TS=ts), "TS") == (1, None)

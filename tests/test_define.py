@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from flows.kernel.errors import OutputCheckError
+from flows.mapping.engine import derive_analysis, derive_datasets
 from flows.mapping.load import load_specs
 from flows.run import pipeline
 from flows.spec.model import Specs, Variable
@@ -79,7 +80,7 @@ def validation(specs: Specs, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def traced(specs: Specs, validation) -> dict[str, pd.DataFrame]:
     """The sample derived with a data cut, trace columns included."""
-    return pipeline.derive_datasets(validation.valid, specs, {"cutoff": "2026-10-31"})
+    return derive_datasets(validation.valid, specs, {"cutoff": "2026-10-31"})
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def datasets(traced: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 def analysis(traced, specs, validation) -> dict[str, pd.DataFrame]:
     """The analysis datasets of the same SDTM (and of the raw rows they read), for adam/define.xml."""
     kept = {n: validation.valid[n] for n in pipeline.analysis_raw_reads(specs)}
-    return pipeline.derive_analysis(traced, specs, {"cutoff": "2026-10-31"}, kept)
+    return derive_analysis(traced, specs, {"cutoff": "2026-10-31"}, kept)
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,7 @@ def test_blocks_read_back_as_pandas_puts_them_together(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(datasets["XX"], stacked(blocks), check_exact=True)
     assert list(datasets) == ["XX"] and len(datasets) == 1 and "XX" in datasets and "YY" not in datasets
     assert datasets.rows("XX") == 3
+    assert datasets.counts("XX") == (3, None)  # no USUBJID: records only
     assert datasets.lengths("XX") == {"TEXT": 4, "NUM": 8}  # the longest of the blocks'
     assert datasets.whole("XX") == ["NUM"]  # whole in every block (a missing value is no fraction)
     chunks = list(datasets.chunks("XX"))
@@ -75,11 +76,13 @@ def test_blocks_whose_dtypes_differ_are_put_together_by_pandas(tmp_path: Path) -
 
 def test_held_datasets_and_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Spill(tmp_path / "s", _facts)
-    store.add({"AA": _block(["a"], [1.0]), "BB": _block(["b"], [2.5])})
+    store.add({"AA": _block(["a"], [1.0]).assign(USUBJID=["S-1"]), "BB": _block(["b"], [2.5])})
+    store.add({"AA": _block(["c", "d"], [3.0, 4.0]).assign(USUBJID=["S-2", "S-2"]), "BB": _block([], [])})
     held = pd.DataFrame({"X": [1]})
     datasets = Spilled(store, {"TS": held}, order=["TS", "AA", "BB"])
     assert list(datasets) == ["TS", "AA", "BB"]
-    assert datasets["TS"] is held and datasets.rows("TS") == 1
+    assert datasets["TS"] is held and datasets.rows("TS") == 1 and datasets.counts("TS") is None
+    assert datasets.counts("AA") == (3, 2)  # a subject's rows are in one block: the blocks' subjects add up
     assert datasets.lengths("TS") is None and datasets.whole("TS") is None
     assert datasets.whole("BB") == []  # 2.5 is not whole
     assert datasets["AA"] is datasets["AA"]  # small: kept for the next reader

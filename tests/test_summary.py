@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flows.mapping.engine import derive_datasets
 from flows.mapping.load import load_specs
 from flows.raw.validate import REJECT_COLUMNS
 from flows.review import summary
@@ -420,7 +421,7 @@ def test_sample_summary_matches_datasets(tmp_path, specs):
 
     raw = pipeline.read_inputs(ROOT / "raw", specs)
     validation = pipeline.validate_raw(raw, specs)
-    datasets = pipeline.derive_datasets(validation.valid, specs)
+    datasets = derive_datasets(validation.valid, specs)
     html = write(tmp_path, datasets, validation.rejects, specs)
     got = tables(html)
     dm = datasets["DM"]

@@ -15,3 +15,14 @@ def chunks_of(datasets: Mapping[str, pd.DataFrame], domain: str) -> Iterator[pd.
         yield from chunks(domain)
     else:
         yield datasets[domain]
+
+
+def counts_of(datasets: Mapping[str, pd.DataFrame], domain: str) -> tuple[int, int | None]:
+    """The dataset's records and distinct USUBJID (None without the variable), from the mapping's own count where it
+    keeps one (a dataset in blocks of subjects: the blocks' counts added up), else from the dataset."""
+    counts = getattr(datasets, "counts", None)
+    known = counts(domain) if counts is not None else None
+    if known is not None:
+        return known
+    frame = datasets[domain]
+    return len(frame), int(frame["USUBJID"].nunique()) if "USUBJID" in frame else None

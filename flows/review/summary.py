@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flows.kernel.chunks import counts_of
 from flows.review import safety
 from flows.review.efficacy import change_by_visit
 from flows.review.eligibility import Eligibility, eligibility_section
@@ -33,9 +34,9 @@ END_OF_STUDY = safety.END_OF_STUDY  # the DSCAT term of a subject's end-of-study
 def domain_counts(datasets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Records and distinct USUBJID per dataset, in the order given (subjects null for trial-level datasets)."""
     rows = []
-    for domain, frame in datasets.items():
-        subjects = frame["USUBJID"].nunique() if "USUBJID" in frame else pd.NA
-        rows.append({"domain": domain, "records": len(frame), "subjects": subjects})
+    for domain in datasets:
+        records, subjects = counts_of(datasets, domain)
+        rows.append({"domain": domain, "records": records, "subjects": pd.NA if subjects is None else subjects})
     return pd.DataFrame(rows, columns=["domain", "records", "subjects"]).astype({"subjects": "Int64"})
 
 

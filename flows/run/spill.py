@@ -67,6 +67,7 @@ class BlockFacts:
     XPT length and its Num variables held as floats of whole numbers only."""
 
     rows: int
+    subjects: int | None  # distinct USUBJID (None without it): a subject's rows are all in one block
     dtypes: tuple[str, ...]
     lengths: dict[str, int]
     whole: frozenset[str]
@@ -91,7 +92,9 @@ class Spill:
             write_frame(frame, self.folder / domain / f"{self.blocks:06d}{SUFFIX}")
             lengths, whole = self._facts(domain, frame)
             dtypes = tuple(str(t) for t in frame.dtypes)
-            self.facts.setdefault(domain, []).append(BlockFacts(len(frame), dtypes, lengths, frozenset(whole)))
+            subjects = int(frame["USUBJID"].nunique()) if "USUBJID" in frame else None
+            facts = BlockFacts(len(frame), subjects, dtypes, lengths, frozenset(whole))
+            self.facts.setdefault(domain, []).append(facts)
         self.blocks += 1
 
     def parts(self, domain: str) -> list[Path]:
@@ -131,6 +134,14 @@ class Spilled(Mapping[str, pd.DataFrame]):
 
     def rows(self, domain: str) -> int:
         return len(self._held[domain]) if domain in self._held else sum(f.rows for f in self._spill.facts[domain])
+
+    def counts(self, domain: str) -> tuple[int, int | None] | None:
+        """Records and distinct USUBJID of a spilled dataset, its blocks' added up (None for a held one)."""
+        if domain in self._held:
+            return None
+        facts = self._spill.facts[domain]
+        subjects = [f.subjects for f in facts]
+        return sum(f.rows for f in facts), None if None in subjects else sum(s or 0 for s in subjects)
 
     def lengths(self, domain: str) -> dict[str, int] | None:
         """Each variable's XPT length over the whole dataset (the longest of the blocks'), None for a held one."""

@@ -79,6 +79,11 @@ class AsWritten(Mapping[str, pd.DataFrame]):
         for chunk in chunks_of(self._datasets, domain):
             yield retyped(chunk, whole, self._without)
 
+    def counts(self, domain: str) -> tuple[int, int | None] | None:
+        """Records and distinct USUBJID where the mapping keeps them (a dataset in blocks), else None."""
+        counts = getattr(self._datasets, "counts", None)
+        return counts(domain) if counts is not None else None
+
     def __contains__(self, domain: object) -> bool:
         return domain in self._datasets
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from flows.kernel.chunks import counts_of
 from flows.mapping.annotations import column_annotations, not_submitted_because
 from flows.spec.model import Specs
 from flows.transfer.acrf import ACRF
@@ -126,7 +127,7 @@ def render_reviewers_guide(datasets: Mapping[str, pd.DataFrame], specs: Specs, m
         _table(
             ["Trial design dataset", "Label", "Records"],
             [
-                (d, s.label, len(datasets[d]))
+                (d, s.label, counts_of(datasets, d)[0])
                 for d, s in specs.sdtm.items()
                 if s.klass == "TRIAL DESIGN" and d in datasets
             ],
@@ -146,9 +147,8 @@ def _subject_data(datasets: Mapping[str, pd.DataFrame], specs: Specs, manifest: 
     rows = []
     for domain, spec in specs.sdtm.items():
         if domain in datasets:
-            frame = datasets[domain]
-            subjects = int(frame["USUBJID"].nunique()) if "USUBJID" in frame else None
-            rows.append((domain, spec.label, spec.klass, spec.structure, len(frame), subjects))
+            records, subjects = counts_of(datasets, domain)
+            rows.append((domain, spec.label, spec.klass, spec.structure, records, subjects))
     when = f"Data cut: {cut}." if cut else f"No data cut: the data are as of {as_of}."
     return [
         "<h2>3 Subject Data Description</h2><h3>3.1 Overview</h3>",
