@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from flows.kernel.chunks import chunks_of, counts_of
+from flows.kernel.chunks import chunks_of, columns_of, counts_of
 
 
 class _InBlocks(dict):
@@ -28,6 +28,9 @@ class _Counted(dict):
     def counts(self, domain: str) -> tuple[int, int | None] | None:
         return (99, 9) if domain == "AE" else None
 
+    def columns(self, domain: str) -> list[str] | None:
+        return ["USUBJID", "AETERM"] if domain == "AE" else None
+
 
 def test_counts_come_from_the_mapping_where_it_keeps_them_else_from_the_dataset() -> None:
     ae = pd.DataFrame({"USUBJID": ["A", "A", "B"]})
@@ -36,3 +39,10 @@ def test_counts_come_from_the_mapping_where_it_keeps_them_else_from_the_dataset(
     assert counts_of({"AE": ae, "TS": ts}, "TS") == (1, None)
     assert counts_of(_Counted(AE=ae, TS=ts), "AE") == (99, 9)  # not read: the mapping knows
     assert counts_of(_Counted(AE=ae, TS=ts), "TS") == (1, None)
+
+
+def test_columns_come_from_the_mapping_where_it_keeps_them_else_from_the_dataset() -> None:
+    ae = pd.DataFrame({"USUBJID": ["A"]})
+    assert columns_of({"AE": ae}, "AE") == ["USUBJID"]
+    assert columns_of(_Counted(AE=ae, TS=ae), "AE") == ["USUBJID", "AETERM"]  # not read: the mapping knows
+    assert columns_of(_Counted(AE=ae, TS=ae), "TS") == ["USUBJID"]

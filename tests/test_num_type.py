@@ -86,6 +86,12 @@ class _Blocks(dict):
     def whole(self, domain: str) -> list[str] | None:
         return self.decided
 
+    def columns(self, domain: str) -> list[str]:
+        return list(self.blocks[0].columns)
+
+    def counts(self, domain: str) -> tuple[int, int | None]:
+        return sum(len(b) for b in self.blocks), None
+
 
 def test_a_dataset_in_blocks_is_written_a_block_at_a_time_converted_alike(specs):
     """Every block is converted as the whole dataset: QSSTRESN is whole in both blocks, so even the block that holds
@@ -99,6 +105,10 @@ def test_a_dataset_in_blocks_is_written_a_block_at_a_time_converted_alike(specs)
     assert [str(c["QSSTRESN"].dtype) for c in chunks] == ["Int64", "Int64"]
     assert [c["VISITNUM"].dtype for c in chunks] == ["float64", "float64"]
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), written["QS"])
+    assert written.counts("QS") == (2, None)
+    without = AsWritten(_Blocks([first.assign(_line=[1]), second.assign(_line=[2])], None), {"QS": qs}, ["_line"])
+    assert without.columns("QS") == list(first.columns)  # as written: no trace column
+    assert AsWritten({"QS": first}, {"QS": qs}).columns("QS") is None  # whole: the dataset says
     undecided = AsWritten(_Blocks([first, second], None), {"QS": qs})
     (whole,) = undecided.chunks("QS")
     assert len(whole) == 2 and str(whole["QSSTRESN"].dtype) == "Int64"

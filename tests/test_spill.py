@@ -51,6 +51,7 @@ def test_blocks_read_back_as_pandas_puts_them_together(tmp_path: Path) -> None:
     assert list(datasets) == ["XX"] and len(datasets) == 1 and "XX" in datasets and "YY" not in datasets
     assert datasets.rows("XX") == 3
     assert datasets.counts("XX") == (3, None)  # no USUBJID: records only
+    assert datasets.columns("XX") == ["TEXT", "NUM", "SEQ"]
     assert datasets.lengths("XX") == {"TEXT": 4, "NUM": 8}  # the longest of the blocks'
     assert datasets.whole("XX") == ["NUM"]  # whole in every block (a missing value is no fraction)
     chunks = list(datasets.chunks("XX"))
@@ -83,7 +84,7 @@ def test_held_datasets_and_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert list(datasets) == ["TS", "AA", "BB"]
     assert datasets["TS"] is held and datasets.rows("TS") == 1 and datasets.counts("TS") is None
     assert datasets.counts("AA") == (3, 2)  # a subject's rows are in one block: the blocks' subjects add up
-    assert datasets.lengths("TS") is None and datasets.whole("TS") is None
+    assert datasets.lengths("TS") is None and datasets.whole("TS") is None and datasets.columns("TS") is None
     assert datasets.whole("BB") == []  # 2.5 is not whole
     assert datasets["AA"] is datasets["AA"]  # small: kept for the next reader
     monkeypatch.setattr(spill, "CACHED", 0)

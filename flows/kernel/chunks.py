@@ -26,3 +26,10 @@ def counts_of(datasets: Mapping[str, pd.DataFrame], domain: str) -> tuple[int, i
         return known
     frame = datasets[domain]
     return len(frame), int(frame["USUBJID"].nunique()) if "USUBJID" in frame else None
+
+
+def columns_of(datasets: Mapping[str, pd.DataFrame], domain: str) -> list[str]:
+    """The dataset's column names, from the mapping where it keeps them (a dataset in blocks), else the dataset's."""
+    columns = getattr(datasets, "columns", None)
+    known = columns(domain) if columns is not None else None
+    return list(known) if known is not None else list(datasets[domain].columns)

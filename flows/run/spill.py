@@ -68,6 +68,7 @@ class BlockFacts:
 
     rows: int
     subjects: int | None  # distinct USUBJID (None without it): a subject's rows are all in one block
+    columns: tuple[str, ...]
     dtypes: tuple[str, ...]
     lengths: dict[str, int]
     whole: frozenset[str]
@@ -93,7 +94,8 @@ class Spill:
             lengths, whole = self._facts(domain, frame)
             dtypes = tuple(str(t) for t in frame.dtypes)
             subjects = int(frame["USUBJID"].nunique()) if "USUBJID" in frame else None
-            facts = BlockFacts(len(frame), subjects, dtypes, lengths, frozenset(whole))
+            columns = tuple(str(c) for c in frame.columns)
+            facts = BlockFacts(len(frame), subjects, columns, dtypes, lengths, frozenset(whole))
             self.facts.setdefault(domain, []).append(facts)
         self.blocks += 1
 
@@ -142,6 +144,10 @@ class Spilled(Mapping[str, pd.DataFrame]):
         facts = self._spill.facts[domain]
         subjects = [f.subjects for f in facts]
         return sum(f.rows for f in facts), None if None in subjects else sum(s or 0 for s in subjects)
+
+    def columns(self, domain: str) -> list[str] | None:
+        """The dataset's columns (every block has them), None for a held one."""
+        return None if domain in self._held else list(self._spill.facts[domain][0].columns)
 
     def lengths(self, domain: str) -> dict[str, int] | None:
         """Each variable's XPT length over the whole dataset (the longest of the blocks'), None for a held one."""

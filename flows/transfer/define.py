@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flows.kernel.chunks import columns_of
 from flows.kernel.distinct import distinct_rows, shared_codes
 from flows.kernel.errors import OutputCheckError
 from flows.kernel.pandas_arrow import arrow_data
@@ -388,12 +389,12 @@ def _check_inputs(
 ) -> list[str]:
     """Datasets against their specs and the lengths, every difference both ways."""
     problems = []
-    for domain, frame in datasets.items():
+    for domain in datasets:
         if domain not in specs.sdtm:
             problems.append(f"{domain}: no spec in specs/sdtm")
             continue
         names = specs.sdtm[domain].names
-        columns = [c for c in frame.columns if c not in TRACE]
+        columns = [c for c in columns_of(datasets, domain) if c not in TRACE]  # a dataset in blocks: not read
         missing, extra = [n for n in names if n not in columns], [c for c in columns if c not in names]
         if missing:
             problems.append(f"{domain}: variables in the spec but not in the dataset {missing}")

@@ -79,6 +79,12 @@ class AsWritten(Mapping[str, pd.DataFrame]):
         for chunk in chunks_of(self._datasets, domain):
             yield retyped(chunk, whole, self._without)
 
+    def columns(self, domain: str) -> list[str] | None:
+        """The columns as written, where the mapping keeps them (a dataset in blocks), else None."""
+        columns = getattr(self._datasets, "columns", None)
+        known = columns(domain) if columns is not None else None
+        return None if known is None else [c for c in known if c not in self._without]
+
     def counts(self, domain: str) -> tuple[int, int | None] | None:
         """Records and distinct USUBJID where the mapping keeps them (a dataset in blocks), else None."""
         counts = getattr(self._datasets, "counts", None)
