@@ -15,7 +15,7 @@ import pytest
 from flows.spec.model import DomainSpec, Variable
 from flows.transfer.writers import WRITERS
 from flows.transfer.writers.context import WriteContext
-from flows.transfer.writers.parquet import arrow_table, write_parquet
+from flows.transfer.writers.parquet import ParquetAppender, arrow_table, write_parquet
 
 CTX = WriteContext("CART-20250321", datetime(2025, 7, 1), {})
 
@@ -115,7 +115,7 @@ def test_the_writers_registry_names_each_format_once():
         "csv": ("csv", "csv"),
         "json": ("json", "json"),
     }
-    assert WRITERS["parquet"][2] is write_parquet
+    assert WRITERS["parquet"][2] is ParquetAppender
 
 
 def test_the_write_context_is_frozen():

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -135,18 +135,34 @@ def prepare(
 
 
 def _write_formats(
-    frame: pd.DataFrame, spec: DomainSpec, root: Path, staging: Path, ctx: WriteContext, packer: Packer
+    chunks: Iterable[pd.DataFrame],
+    rows: int,
+    spec: DomainSpec,
+    root: Path,
+    staging: Path,
+    ctx: WriteContext,
+    packer: Packer,
 ) -> dict[str, dict]:
-    """One dataset in every format under `root`, each file handed to `packer` once written; rows per file."""
-    outputs = {}
-    with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
-        for folder, ext, writer in WRITERS.values():
-            path = root / folder / f"{spec.domain.lower()}.{ext}"
+    """One dataset of `rows` rows in every format under `root`, from consecutive chunks of its rows (at least one):
+    each chunk written to every format before the next is read, then each file finished and handed to `packer`;
+    rows per file."""
+    paths = [root / folder / f"{spec.domain.lower()}.{ext}" for folder, ext, _ in WRITERS.values()]
+    with ExitStack() as opened:  # on a failure, every file opened is closed unfinished
+        files = []
+        for path, (_, _, writer) in zip(paths, WRITERS.values(), strict=True):
             with naming(path):
-                writer(frame, spec, path, ctx)
+                files.append(writer(path, spec, ctx, rows))
+            opened.callback(files[-1].abandon)
+        for chunk in chunks:
+            with shared_distinct():  # every format of a chunk, from one look at each column's distinct values
+                for path, file in zip(paths, files, strict=True):
+                    with naming(path):
+                        file.write(chunk)
+        for path, file in zip(paths, files, strict=True):
+            with naming(path):
+                file.close()
             packer.add(path)
-            outputs[path.relative_to(staging).as_posix()] = {"rows": len(frame)}
-    return outputs
+    return {path.relative_to(staging).as_posix(): {"rows": rows} for path in paths}
 
 
 def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer) -> dict[str, dict]:
@@ -169,7 +185,9 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
             (root / folder).mkdir(parents=True, exist_ok=True)
     for domain in both:  # each dataset as written lives while its files are written only
         written = analysis if domain in analysis else plain
-        outputs |= _write_formats(written[domain], spec_of[domain], where[domain], staging, ctx, packer)
+        frame = written[domain]
+        outputs |= _write_formats([frame], len(frame), spec_of[domain], where[domain], staging, ctx, packer)
+        del frame  # let go before the next dataset is made
     from flows.review.summary import write_summary
     from flows.transfer.acrf import ACRF, write_acrf
     from flows.transfer.define import define_metadata, write_define, write_stylesheet
