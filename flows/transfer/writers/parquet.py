@@ -45,15 +45,17 @@ def arrow_table(frame: pd.DataFrame, spec: DomainSpec) -> pa.Table:
 
 class ParquetAppender(Appender):
     """A Parquet file from chunks of rows, cut into the row groups pq.write_table cuts the whole table into: the
-    chunks are held until ROW_GROUP rows are there, each row group then written from one contiguous table (its pages,
-    dictionary and statistics are those of the whole table's slice). The schema is the first chunk's (types from the
-    spec and the columns' dtypes); a later chunk of other types is an error."""
+    chunks are held until ROW_GROUP rows are there, each row group then written from one table (the writer's pages,
+    dictionary and statistics are those of the whole table's slice), and the last one as soon as the declared rows
+    are all there (none held while the other formats write the last chunk). The schema is the first chunk's (types
+    from the spec and the columns' dtypes); a later chunk of other types is an error."""
 
     def __init__(self, path: Path, spec: DomainSpec, ctx: WriteContext, rows: int) -> None:
         super().__init__(path, spec, ctx, rows)
         self.held: list[pa.Table] = []
         self.held_rows = 0
         self.writer: pq.ParquetWriter | None = None
+        self.complete = False  # the last row group written
 
     def _append(self, chunk: pd.DataFrame) -> None:
         table = arrow_table(chunk, self.spec)
@@ -64,24 +66,25 @@ class ParquetAppender(Appender):
         if table.num_rows:
             self.held.append(table)
             self.held_rows += table.num_rows
-        if self.held_rows >= ROW_GROUP:
-            self._write_groups(last=False)
+        last = self.written + table.num_rows == self.rows
+        if (self.held_rows >= ROW_GROUP or last) and not self.complete:
+            self._write_groups(self.writer, last)
 
-    def _write_groups(self, last: bool) -> None:
+    def _write_groups(self, writer: pq.ParquetWriter, last: bool) -> None:
         """The held rows as whole row groups (and, when `last`, the rest as the last one), the rest held."""
-        writer = self.writer
-        if writer is None:  # close checks that a chunk came: unreachable
-            raise ValueError(f"{self.path.name}: no chunk written")
-        table = pa.concat_tables(self.held).combine_chunks() if self.held else writer.schema.empty_table()
+        if len(self.held) == 1:
+            table = self.held[0]
+        else:
+            table = pa.concat_tables(self.held).combine_chunks() if self.held else writer.schema.empty_table()
         whole = table.num_rows if last else table.num_rows - table.num_rows % ROW_GROUP
         if whole or (last and not self.rows):  # no rows at all: pq.write_table's one empty row group
             writer.write_table(table.slice(0, whole), row_group_size=ROW_GROUP)
         rest = table.slice(whole)
         self.held, self.held_rows = ([rest] if rest.num_rows else []), rest.num_rows
+        self.complete = last
 
     def _finish(self) -> None:
-        self._write_groups(last=True)
-        if self.writer is not None:
+        if self.writer is not None:  # close checks that a chunk came, and every row: the last row group is written
             self.writer.close()
 
     def _abandon(self) -> None:
