@@ -321,10 +321,23 @@ def test_datasets_written_in_chunks_are_the_files_of_the_whole_datasets(sample_w
         files = {how: _Files() for how in ("whole", "chunks")}
         outputs = pipeline._write_formats([frame], len(frame), spec_of[domain], tmp_path / "whole", tmp_path / "whole",
                                           ctx, files["whole"])  # fmt: skip
-        chunked = pipeline._write_formats(row_chunks(frame, sizes), len(frame), spec_of[domain], tmp_path / "chunks",
-                                          tmp_path / "chunks", ctx, files["chunks"])  # fmt: skip
+        chunks = [*row_chunks(frame, sizes), frame.iloc[:0]]  # an empty chunk after the last rows too
+        chunked = pipeline._write_formats(chunks, len(frame), spec_of[domain], tmp_path / "chunks", tmp_path / "chunks",
+                                          ctx, files["chunks"])  # fmt: skip
         assert outputs == chunked == {f"{folder}/{domain.lower()}.{ext}": {"rows": len(frame)} for folder, ext, _ in
                                       WRITERS.values()}  # fmt: skip
         assert [p.relative_to(tmp_path / "chunks") for p in files["chunks"].added] == list(map(Path, outputs))
         for name in outputs:
             assert (tmp_path / "chunks" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def test_a_dataset_short_of_its_rows_is_an_error_and_no_file_is_handed_on(sample_written, tmp_path):
+    from flows.transfer.writers import WRITERS
+
+    frames, spec_of, ctx = sample_written
+    for folder, _, _ in WRITERS.values():
+        (tmp_path / folder).mkdir()
+    files, frame = _Files(), frames["DM"]
+    with pytest.raises(ValueError, match=f"{len(frame) - 1} rows in 1 chunks, {len(frame)} declared"):
+        pipeline._write_formats([frame.iloc[1:]], len(frame), spec_of["DM"], tmp_path, tmp_path, ctx, files)
+    assert files.added == []

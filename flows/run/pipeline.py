@@ -144,8 +144,8 @@ def _write_formats(
     packer: Packer,
 ) -> dict[str, dict]:
     """One dataset of `rows` rows in every format under `root`, from consecutive chunks of its rows (at least one):
-    each chunk written to every format before the next is read, then each file finished and handed to `packer`;
-    rows per file."""
+    each chunk written to every format before the next is read, each file finished as soon as its rows are all
+    written and handed to `packer` (digested while the next is written); rows per file."""
     paths = [root / folder / f"{spec.domain.lower()}.{ext}" for folder, ext, _ in WRITERS.values()]
     with ExitStack() as opened:  # on a failure, every file opened is closed unfinished
         files = []
@@ -156,12 +156,16 @@ def _write_formats(
         for chunk in chunks:
             with shared_distinct():  # every format of a chunk, from one look at each column's distinct values
                 for path, file in zip(paths, files, strict=True):
+                    if file.closed and not len(chunk):  # an empty chunk after the last rows
+                        continue
                     with naming(path):
                         file.write(chunk)
-        for path, file in zip(paths, files, strict=True):
-            with naming(path):
-                file.close()
-            packer.add(path)
+                        if done := file.written == rows:
+                            file.close()
+                    if done:
+                        packer.add(path)
+        for file in files:  # each closed once its rows were all written; else rows are missing: close says how many
+            file.close()
     return {path.relative_to(staging).as_posix(): {"rows": rows} for path in paths}
 
 
