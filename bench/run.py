@@ -186,10 +186,9 @@ def instrument_core() -> StageClock:
         clock.wrap(engine, name, label)
     for name in ("schema_rejects", "key_rejects", "row_rule_rejects", "child_rejects", "parent_rule_rejects", "typed"):
         clock.wrap(validate, name, lambda a, k, n=name: f"{n} {_raw_file_of(a, k)}".rstrip())
-    for fmt, (folder, ext, writer) in list(writers.WRITERS.items()):
-        holder = type("Writer", (), {"write": staticmethod(writer)})
-        clock.wrap(holder, "write", f"{fmt} writer")
-        writers.WRITERS[fmt] = (folder, ext, holder.write)
+    for fmt, (_, _, writer) in writers.WRITERS.items():  # an appender: its chunks written, then its file finished
+        clock.wrap(writer, "write", f"{fmt} writer")
+        clock.wrap(writer, "close", f"{fmt} writer")
     for module, name, label in [
         ("flows.transfer.num_type", "retyped", "datasets as written (whole numbers as integers)"),
         ("flows.transfer.acrf", "write_acrf", "acrf.pdf"),

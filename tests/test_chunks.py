@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from flows.kernel.chunks import chunks_of, columns_of, counts_of
+from flows.kernel.chunks import chunks_of, columns_of, counts_of, rows_of
 
 
 class _InBlocks(dict):
@@ -46,3 +46,12 @@ def test_columns_come_from_the_mapping_where_it_keeps_them_else_from_the_dataset
     assert columns_of({"AE": ae}, "AE") == ["USUBJID"]
     assert columns_of(_Counted(AE=ae, TS=ae), "AE") == ["USUBJID", "AETERM"]  # not read: the mapping knows
     assert columns_of(_Counted(AE=ae, TS=ae), "TS") == ["USUBJID"]
+
+
+def test_rows_come_from_the_mapping_where_it_keeps_them_else_from_the_dataset() -> None:
+    class _Rows(dict):
+        def rows(self, domain: str) -> int:
+            return 42
+
+    assert rows_of({"AE": pd.DataFrame({"A": [1, 2]})}, "AE") == 2
+    assert rows_of(_Rows(AE=pd.DataFrame({"A": [1, 2]})), "AE") == 42

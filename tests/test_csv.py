@@ -1,5 +1,5 @@
 """flows.transfer.writers.csv: the column-at-a-time writer gives the bytes of pandas' to_csv, quoting and numbers
-included."""
+included; a dataset written a chunk of rows at a time is the same file."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from flows.spec.model import DomainSpec, Variable
+from flows.transfer.writers import lines
 from flows.transfer.writers.context import WriteContext
-from flows.transfer.writers.csv import write_csv
-from tests.conftest import in_chunks
+from flows.transfer.writers.csv import CsvAppender, write_csv
+from tests.conftest import SPLITS, in_chunks, mixed_dataset, row_chunks, sample_split, write_in_chunks
 
 CTX = WriteContext("X", datetime(2026, 10, 31), {})
 
@@ -148,3 +149,37 @@ def test_numeric_dates_written_as_iso_8601(tmp_path):
     rows = list(csv.reader((tmp_path / "adsl.csv").open(encoding="utf-8")))
     assert rows == [["USUBJID", "TRTSDT", "TRTSDTM", "AGE"], ["A", "2025-06-17", "2025-06-17T11:42:00", "40"],
                     ["B", "", "", "85"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_sample_datasets_in_chunks_are_the_whole_file(sample_written, tmp_path, monkeypatch, split):
+    monkeypatch.setattr(lines, "SMALL", 8)  # the whole frames rendered by distinct value, the small chunks by row
+    frames, spec_of, ctx = sample_written
+    for domain, whole in frames.items():
+        frame, chunks = sample_split(whole, split)
+        write_csv(frame, spec_of[domain], tmp_path / "whole.csv", ctx)
+        got = write_in_chunks(CsvAppender, chunks, spec_of[domain], tmp_path / "chunks.csv", ctx)
+        assert got == (tmp_path / "whole.csv").read_bytes(), domain
+
+
+def test_chunks_read_back_by_the_csv_module(tmp_path):
+    frame, spec, chunks = mixed_dataset()
+    write_csv(frame, spec, tmp_path / "whole.csv", CTX)
+    got = write_in_chunks(CsvAppender, chunks, spec, tmp_path / "chunks.csv", CTX)
+    assert got == (tmp_path / "whole.csv").read_bytes()
+    rows = list(csv.reader((tmp_path / "chunks.csv").open(encoding="utf-8", newline="")))
+    assert rows[0] == spec.names and len(rows) == 7
+    assert [r[1] for r in rows[1:]] == ['say "hi"', "", "a,b", "", "line\nbreak", "'=1+2"]  # the formula neutralised
+    assert [r[4] for r in rows[1:]] == ["1.5", "", "", "2.25", "", "-0.0"]
+
+
+@pytest.mark.parametrize("name", FRAMES)
+@pytest.mark.parametrize("sizes", [(1,), (3,), (0, 2, 5)], ids=str)
+def test_every_kind_of_frame_in_chunks_is_the_whole_file(tmp_path, monkeypatch, name, sizes):
+    """Quoting (a carriage return in its field alone, in Arrow text as in object text), numbers of every kind and a
+    lone column (an empty field: "") do not depend on where the chunks begin."""
+    monkeypatch.setattr(lines, "SMALL", 4)
+    frame = FRAMES[name]
+    write_csv(frame, spec_of(frame), tmp_path / "whole.csv", CTX)
+    got = write_in_chunks(CsvAppender, row_chunks(frame, sizes), spec_of(frame), tmp_path / "chunks.csv", CTX)
+    assert got == (tmp_path / "whole.csv").read_bytes()

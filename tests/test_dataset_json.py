@@ -1,4 +1,5 @@
-"""Tests of the Dataset-JSON 1.1 writer: CDISC's JSON schema, values equal to Parquet, CDISC's example as golden."""
+"""Tests of the Dataset-JSON 1.1 writer: CDISC's JSON schema, values equal to Parquet, CDISC's example as golden;
+a dataset written a chunk of rows at a time is the same file, its dataTypes from the dtypes."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from flows.transfer.writers.dataset_json import dataset_json
+from flows.transfer.writers import lines
+from flows.transfer.writers.context import WriteContext
+from flows.transfer.writers.dataset_json import DatasetJsonAppender, dataset_json, json_type, write_dataset_json
 from flows.transfer.writers.xpt import xpt_lengths
-from tests.conftest import in_chunks
+from tests.conftest import SPLITS, in_chunks, mixed_dataset, sample_split, write_in_chunks
 from tests.test_xpt import GOLDEN, spec_from_xpt
 
 SCHEMA = GOLDEN.parent / "dataset.schema.json"
@@ -108,3 +111,44 @@ def test_analysis_json_points_at_define_adam(sample_export):
     assert (column["dataType"], column["displayFormat"]) == ("integer", "DATE9.")
     row = next(r for r in doc["rows"] if r[1] == "CART-20250321-01-0001")
     assert row[[c["name"] for c in doc["columns"]].index("TRTSDT")] == 23909  # 2025-06-17
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_sample_datasets_in_chunks_are_the_whole_file(sample_written, tmp_path, monkeypatch, split):
+    monkeypatch.setattr(lines, "SMALL", 8)  # the whole frames rendered by distinct value, the small chunks by row
+    frames, spec_of, ctx = sample_written
+    for domain, whole in frames.items():
+        frame, chunks = sample_split(whole, split)
+        write_dataset_json(frame, spec_of[domain], tmp_path / "whole.json", ctx)
+        got = write_in_chunks(DatasetJsonAppender, chunks, spec_of[domain], tmp_path / "chunks.json", ctx)
+        assert got == (tmp_path / "whole.json").read_bytes(), domain
+
+
+@pytest.mark.parametrize("rows", [6, 0])
+def test_chunks_read_back_by_json(tmp_path, rows):
+    """A chunk of missing values only in a column of doubles is still double (its values alone would say integer);
+    the records of the head are the rows declared."""
+    frame, spec, chunks = mixed_dataset()
+    frame, chunks = (frame, chunks) if rows else (frame.iloc[:0], [frame.iloc[:0]] * 2)
+    ctx = WriteContext("X", datetime(2026, 10, 31), {"XX": xpt_lengths(frame, spec)}, "3.4")
+    write_dataset_json(frame, spec, tmp_path / "whole.json", ctx)
+    got = write_in_chunks(DatasetJsonAppender, chunks, spec, tmp_path / "chunks.json", ctx)
+    assert got == (tmp_path / "whole.json").read_bytes()
+    doc = json.loads(got)
+    assert doc["records"] == len(doc["rows"]) == rows
+    assert [c["dataType"] for c in doc["columns"]] == ["string", "string", "datetime", "integer", "double"]
+    assert [r[4] for r in doc["rows"]] == [1.5, None, None, 2.25, None, -0.0][:rows]
+    assert doc == dataset_json(frame, spec, "X", ctx.lengths["XX"], ctx.created, "3.4")
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        (pd.array([1, None], dtype="Int64"), "integer"),
+        (pd.Series([1.0, 2.0]), "double"),  # whole numbers in a float column: the dataset as written says double
+        (pd.Series([None, None], dtype="float64"), "double"),  # a chunk of missing values only
+        (pd.array([0.5, None], dtype="Float64"), "double"),
+    ],
+)
+def test_json_type_of_numbers_from_the_dtype(values, kind):
+    assert json_type("XXVAL", pd.Series(values), "Num") == kind

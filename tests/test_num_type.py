@@ -105,7 +105,7 @@ def test_a_dataset_in_blocks_is_written_a_block_at_a_time_converted_alike(specs)
     assert [str(c["QSSTRESN"].dtype) for c in chunks] == ["Int64", "Int64"]
     assert [c["VISITNUM"].dtype for c in chunks] == ["float64", "float64"]
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), written["QS"])
-    assert written.counts("QS") == (2, None)
+    assert written.counts("QS") == (2, None) and written.rows("QS") == 2
     without = AsWritten(_Blocks([first.assign(_line=[1]), second.assign(_line=[2])], None), {"QS": qs}, ["_line"])
     assert without.columns("QS") == list(first.columns)  # as written: no trace column
     assert AsWritten({"QS": first}, {"QS": qs}).columns("QS") is None  # whole: the dataset says

@@ -1,5 +1,6 @@
 """Tests of flows/transfer/writers/parquet.py (and the writers' registry and context): a small VS-like dataset
-written and read back with pyarrow: types from the spec, labels, dataset metadata, spec order, no pandas metadata."""
+written and read back with pyarrow: types from the spec, labels, dataset metadata, spec order, no pandas metadata;
+a dataset written a chunk of rows at a time is the same file, row groups included."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.spec.model import DomainSpec, Variable
-from flows.transfer.writers import WRITERS
+from flows.transfer.writers import WRITERS, parquet
 from flows.transfer.writers.context import WriteContext
-from flows.transfer.writers.parquet import arrow_table, write_parquet
+from flows.transfer.writers.parquet import ROW_GROUP, ParquetAppender, arrow_table, write_parquet
+from flows.transfer.writers.xpt import xpt_lengths
+from tests.conftest import SPLITS, mixed_dataset, row_chunks, sample_split, write_in_chunks
 
 CTX = WriteContext("CART-20250321", datetime(2025, 7, 1), {})
 
@@ -115,7 +118,7 @@ def test_the_writers_registry_names_each_format_once():
         "csv": ("csv", "csv"),
         "json": ("json", "json"),
     }
-    assert WRITERS["parquet"][2] is write_parquet
+    assert WRITERS["parquet"][2] is ParquetAppender
 
 
 def test_the_write_context_is_frozen():
@@ -153,3 +156,77 @@ def test_numeric_dates_are_arrow_dates_and_times(tmp_path):
     assert table.column("TRTSDT").to_pylist() == [datetime(2025, 6, 17).date(), None]
     assert table.column("TRTSDTM").to_pylist() == [datetime(2025, 6, 17, 11, 42), None]
     assert table.schema.field("TRTSDT").metadata[b"format"] == b"DATE9."
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_sample_datasets_in_chunks_are_the_whole_file(sample_written, tmp_path, split):
+    frames, spec_of, ctx = sample_written
+    for domain, whole in frames.items():
+        frame, chunks = sample_split(whole, split)
+        write_parquet(frame, spec_of[domain], tmp_path / "whole.parquet", ctx)
+        got = write_in_chunks(ParquetAppender, chunks, spec_of[domain], tmp_path / "chunks.parquet", ctx)
+        assert got == (tmp_path / "whole.parquet").read_bytes(), domain
+
+
+def test_a_chunk_of_missing_doubles_and_an_empty_chunk_change_nothing(tmp_path):
+    frame, spec, chunks = mixed_dataset()
+    write_parquet(frame, spec, tmp_path / "whole.parquet", CTX)
+    got = write_in_chunks(ParquetAppender, chunks, spec, tmp_path / "chunks.parquet", CTX)
+    assert got == (tmp_path / "whole.parquet").read_bytes()
+    table = pq.read_table(tmp_path / "chunks.parquet")
+    assert table.schema.field("XXVAL").type == pa.float64() and table.schema.field("XXSEQ").type == pa.int64()
+    assert table.column("XXVAL").to_pylist() == [1.5, None, None, 2.25, None, -0.0]
+
+
+@pytest.mark.parametrize("sizes", [(23,), (1,), (5,), (0, 4, 6, 0, 2, 11)], ids=str)
+def test_more_rows_than_a_row_group_cut_alike_whatever_the_chunks(tmp_path, monkeypatch, sizes):
+    """23 rows in row groups of 5: 5, 5, 5, 5, 3, whether the rows come at once, one by one, a row group at a time or
+    in chunks across the groups' bounds; read back by pyarrow, row group by row group."""
+    monkeypatch.setattr(parquet, "ROW_GROUP", 5)
+    frame, spec, _ = mixed_dataset()
+    frame = pd.concat([frame] * 4).iloc[:23].reset_index(drop=True)
+    frame["XXSEQ"] = pd.array(range(1, 24), dtype="Int64")
+    write_parquet(frame, spec, tmp_path / "whole.parquet", CTX)
+    got = write_in_chunks(ParquetAppender, row_chunks(frame, sizes), spec, tmp_path / "chunks.parquet", CTX)
+    assert got == (tmp_path / "whole.parquet").read_bytes()
+    meta = pq.ParquetFile(tmp_path / "chunks.parquet").metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [5, 5, 5, 5, 3]
+    assert meta.row_group(4).column(3).statistics.min == 21  # XXSEQ of the last group: its own rows'
+    assert pq.read_table(tmp_path / "chunks.parquet").column("XXSEQ").to_pylist() == list(range(1, 24))
+
+
+def test_no_rows_one_empty_row_group_as_write_table_writes(tmp_path):
+    frame, spec, _ = mixed_dataset()
+    write_parquet(frame.iloc[:0], spec, tmp_path / "whole.parquet", CTX)
+    got = write_in_chunks(ParquetAppender, [frame.iloc[:0]] * 3, spec, tmp_path / "chunks.parquet", CTX)
+    assert got == (tmp_path / "whole.parquet").read_bytes()
+    assert pq.ParquetFile(tmp_path / "chunks.parquet").metadata.num_row_groups == 1
+
+
+def test_row_group_is_pyarrows_default(tmp_path):
+    """write_table cuts a table into row groups of ROW_GROUP rows when not told: the appender cuts the same."""
+    pq.write_table(pa.table({"a": pa.array([0] * (ROW_GROUP + 1), pa.int8())}), tmp_path / "t.parquet")
+    meta = pq.ParquetFile(tmp_path / "t.parquet").metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [ROW_GROUP, 1], pa.__version__
+
+
+@pytest.mark.parametrize("fmt", WRITERS)
+def test_an_appender_writes_the_rows_declared_from_at_least_one_chunk(tmp_path, fmt):
+    frame, spec, _ = mixed_dataset()
+    ctx = dataclasses.replace(CTX, lengths={"XX": xpt_lengths(frame, spec)})
+    writer = WRITERS[fmt][2]
+    with pytest.raises(ValueError, match="more than the 5 rows declared"), writer(tmp_path / "a", spec, ctx, 5) as out:
+        out.write(frame)  # one row too many
+    with pytest.raises(ValueError, match="3 rows in 1 chunks, 6 declared"), writer(tmp_path / "b", spec, ctx, 6) as out:
+        out.write(frame.iloc[:3])  # rows missing at close
+    with pytest.raises(ValueError, match="0 rows in 0 chunks, 0 declared"):  # the types come from a chunk
+        writer(tmp_path / "c", spec, ctx, 0).close()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_a_chunk_of_other_types_than_the_first_is_an_error(tmp_path, fmt):
+    frame, spec, _ = mixed_dataset()
+    ctx = dataclasses.replace(CTX, lengths={"XX": xpt_lengths(frame, spec)})
+    with pytest.raises(ValueError, match="differ"), WRITERS[fmt][2](tmp_path / f"x.{fmt}", spec, ctx, 6) as out:
+        out.write(frame.iloc[:3])
+        out.write(frame.iloc[3:].astype({"XXSEQ": "float64"}))  # a whole-number column made double in one chunk

@@ -291,3 +291,53 @@ def test_a_later_date_that_escaped_validation_names_its_row(specs):
         pipeline.PipelineError, match=r"^\w+\.csv:\d+: \w+='20\d\d-[-\d]+': a date after today \(2025-09-01\)"
     ):
         pipeline.prepare(raw, validation, specs, today=date(2025, 9, 1))
+
+
+class _Files:
+    """A packer that notes the files handed to it."""
+
+    def __init__(self) -> None:
+        self.added: list[Path] = []
+
+    def add(self, path: Path) -> None:
+        assert path.is_file()
+        self.added.append(path)
+
+
+@pytest.mark.parametrize("sizes", [(7,), (0, 5, 1, 40, 0, 3)], ids=["rows of 7", "uneven, empty ones among them"])
+def test_datasets_written_in_chunks_are_the_files_of_the_whole_datasets(sample_written, tmp_path, monkeypatch, sizes):
+    """_write_formats from chunks (chunks of one length too: each chunk's distinct values are its own) writes the
+    four files it writes from the whole dataset, each finished before it is handed to the packer."""
+    from flows.transfer.writers import WRITERS, lines
+    from tests.conftest import row_chunks
+
+    monkeypatch.setattr(lines, "SMALL", 4)  # the sample's columns by distinct value, as a big study's are
+    frames, spec_of, ctx = sample_written
+    for how in ("whole", "chunks"):
+        for folder, _, _ in WRITERS.values():
+            (tmp_path / how / folder).mkdir(parents=True)
+    for domain in ("DM", "AE", "VS", "ADSL"):
+        frame = frames[domain].iloc[:200]
+        files = {how: _Files() for how in ("whole", "chunks")}
+        outputs = pipeline._write_formats([frame], len(frame), spec_of[domain], tmp_path / "whole", tmp_path / "whole",
+                                          ctx, files["whole"])  # fmt: skip
+        chunks = [*row_chunks(frame, sizes), frame.iloc[:0]]  # an empty chunk after the last rows too
+        chunked = pipeline._write_formats(chunks, len(frame), spec_of[domain], tmp_path / "chunks", tmp_path / "chunks",
+                                          ctx, files["chunks"])  # fmt: skip
+        assert outputs == chunked == {f"{folder}/{domain.lower()}.{ext}": {"rows": len(frame)} for folder, ext, _ in
+                                      WRITERS.values()}  # fmt: skip
+        assert [p.relative_to(tmp_path / "chunks") for p in files["chunks"].added] == list(map(Path, outputs))
+        for name in outputs:
+            assert (tmp_path / "chunks" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def test_a_dataset_short_of_its_rows_is_an_error_and_no_file_is_handed_on(sample_written, tmp_path):
+    from flows.transfer.writers import WRITERS
+
+    frames, spec_of, ctx = sample_written
+    for folder, _, _ in WRITERS.values():
+        (tmp_path / folder).mkdir()
+    files, frame = _Files(), frames["DM"]
+    with pytest.raises(ValueError, match=f"{len(frame) - 1} rows in 1 chunks, {len(frame)} declared"):
+        pipeline._write_formats([frame.iloc[1:]], len(frame), spec_of["DM"], tmp_path, tmp_path, ctx, files)
+    assert files.added == []

@@ -1,4 +1,5 @@
-"""Tests of the SAS XPORT v5 writer: two independent readers, CDISC's example study as a golden corpus, limits."""
+"""Tests of the SAS XPORT v5 writer: two independent readers, CDISC's example study as a golden corpus, limits;
+a dataset written a chunk of rows at a time is the same file."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 
 from flows.kernel.errors import OutputCheckError
 from flows.spec.model import DomainSpec, Variable
+from flows.transfer.writers import lines
 from flows.transfer.writers.context import WriteContext
-from flows.transfer.writers.xpt import display_format, ibm_doubles, write_xpt, xpt_lengths
-from tests.conftest import in_chunks
+from flows.transfer.writers.xpt import XptAppender, display_format, ibm_doubles, write_xpt, xpt_lengths
+from tests.conftest import SPLITS, in_chunks, mixed_dataset, sample_split, write_in_chunks
 
 # ../shared/ sits beside the repository, here and in CI
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dataset-json" / "examples-sdtm"
@@ -211,3 +213,36 @@ def test_numeric_dates_read_back_as_dates(tmp_path):
     data, meta = pyreadstat.read_xport(str(tmp_path / "adsl.xpt"))
     # the format as written, "DATE9." (pyreadstat 1.3.6 drops the period)
     assert meta.original_variable_types["TRTSDT"].rstrip(".") == "DATE9" and str(data["TRTSDT"][0]) == "2025-06-17"
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_sample_datasets_in_chunks_are_the_whole_file(sample_written, tmp_path, monkeypatch, split):
+    monkeypatch.setattr(lines, "SMALL", 8)  # the whole frames laid out by distinct value, the small chunks by row
+    frames, spec_of, ctx = sample_written
+    for domain, whole in frames.items():
+        frame, chunks = sample_split(whole, split)
+        write_xpt(frame, spec_of[domain], tmp_path / "whole.xpt", ctx)
+        got = write_in_chunks(XptAppender, chunks, spec_of[domain], tmp_path / "chunks.xpt", ctx)
+        assert got == (tmp_path / "whole.xpt").read_bytes(), domain
+
+
+def test_chunks_read_back_by_pyreadstat(tmp_path):
+    """Six rows in four chunks (one of missing numbers only, one empty): 6 records of 45 bytes and the padding of
+    the last 80-byte record, read back as the frame."""
+    frame, spec, chunks = mixed_dataset()
+    ctx = WriteContext("X", WHEN, {"XX": xpt_lengths(frame, spec)})
+    write_xpt(frame, spec, tmp_path / "whole.xpt", ctx)
+    got = write_in_chunks(XptAppender, chunks, spec, tmp_path / "chunks.xpt", ctx)
+    assert got == (tmp_path / "whole.xpt").read_bytes() and len(got) % 80 == 0
+    data, meta = pyreadstat.read_xport(str(tmp_path / "chunks.xpt"))
+    assert meta.number_rows == 6 and sum(meta.variable_storage_width.values()) == 45
+    assert as_text(data["XXTEXT"]).tolist() == as_text(frame["XXTEXT"]).tolist()
+    for name in ("XXSEQ", "XXVAL"):  # missing values as NaN; -0.0 is 0 (ReadStat drops the sign of zero)
+        pd.testing.assert_series_equal(data[name], frame[name].astype("float64"), check_names=False)
+
+
+def test_a_value_refused_in_a_later_chunk_names_its_subject(tmp_path):
+    frame = tiny_frame("caf\u00e9")
+    ctx = WriteContext("X", WHEN, {"XX": xpt_lengths(frame, tiny_spec())})
+    with pytest.raises(OutputCheckError, match="non-ASCII value 'caf\u00e9' for S-2"):
+        write_in_chunks(XptAppender, [frame.iloc[:1], frame.iloc[1:]], tiny_spec(), tmp_path / "xx.xpt", ctx)

@@ -33,3 +33,15 @@ def columns_of(datasets: Mapping[str, pd.DataFrame], domain: str) -> list[str]:
     columns = getattr(datasets, "columns", None)
     known = columns(domain) if columns is not None else None
     return list(known) if known is not None else list(datasets[domain].columns)
+
+
+def rows_of(datasets: Mapping[str, pd.DataFrame], domain: str) -> int:
+    """The dataset's records, from the mapping where it keeps them (`rows`), else the dataset's."""
+    rows = getattr(datasets, "rows", None)
+    return int(rows(domain)) if rows is not None else len(datasets[domain])
+
+
+def in_blocks(datasets: Mapping[str, pd.DataFrame], domain: str) -> bool:
+    """Whether the mapping keeps the dataset in blocks (read whole only at a cost), as its `in_blocks` says."""
+    kept = getattr(datasets, "in_blocks", None)
+    return bool(kept(domain)) if kept is not None else False

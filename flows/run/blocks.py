@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flows.kernel.distinct import distinct_rows
 from flows.kernel.keys import subject_ids
 from flows.mapping.engine import derive_analysis, derive_datasets, derive_study_level
 from flows.mapping.plan import plan_domain
@@ -62,18 +63,31 @@ def subjects_first(specs: Specs) -> bool:
     return True
 
 
-def _subject_ids(valid: Mapping[str, pd.DataFrame], specs: Specs) -> dict[str, np.ndarray | None]:
-    """Per raw file, the USUBJID of each valid row, from its contract's columns of role SITEID and SUBJID (None
-    for a file without them)."""
-    out: dict[str, np.ndarray | None] = {}
+@dataclass(frozen=True)
+class Subjects:
+    """A raw file's subjects: its distinct USUBJIDs and, for each valid row, the position of its USUBJID there."""
+
+    ids: np.ndarray  # object: the distinct USUBJIDs
+    codes: np.ndarray  # per row
+
+
+def _subject_ids(valid: Mapping[str, pd.DataFrame], specs: Specs) -> dict[str, Subjects | None]:
+    """Per raw file, the subject of each valid row, from its contract's columns of role SITEID and SUBJID (None for a
+    file without them): each distinct combination made a USUBJID once, not a string per row."""
+    out: dict[str, Subjects | None] = {}
     for name, frame in valid.items():
         columns = specs.raw[name].subject_columns
-        out[name] = subject_ids(frame, columns, specs.study.studyid).to_numpy(dtype=object) if columns else None
+        if not columns:
+            out[name] = None
+            continue
+        distinct = distinct_rows(frame, list(columns))
+        ids = subject_ids(distinct.rows.reset_index(drop=True), columns, specs.study.studyid)
+        out[name] = Subjects(ids.to_numpy(dtype=object), distinct.codes)
     return out
 
 
-def _blocks_of(ids: Mapping[str, np.ndarray | None], size: int) -> list[list[str]]:
-    subjects = sorted(set().union(*(pd.unique(i) for i in ids.values() if i is not None and len(i))))
+def _blocks_of(ids: Mapping[str, Subjects | None], size: int) -> list[list[str]]:
+    subjects = sorted(set().union(*(s.ids[pd.unique(s.codes)] for s in ids.values() if s is not None)))
     return [subjects[i : i + size] for i in range(0, len(subjects), size)] or [[]]
 
 
@@ -82,7 +96,7 @@ def subject_blocks(valid: Mapping[str, pd.DataFrame], specs: Specs, size: int) -
     return _blocks_of(_subject_ids(valid, specs), size)
 
 
-def _split(valid: Frames, ids: dict[str, np.ndarray | None], blocks: list[list[str]]) -> list[Frames]:
+def _split(valid: Frames, ids: dict[str, Subjects | None], blocks: list[list[str]]) -> list[Frames]:
     """Each block's valid rows: per raw file the rows of the block's subjects (`ids`: each row's) in file order,
     with their lines (the frames' index); a file without subject columns whole in every block. `valid` is emptied
     file by file as its rows are split (its rows are held once)."""
@@ -90,12 +104,12 @@ def _split(valid: Frames, ids: dict[str, np.ndarray | None], blocks: list[list[s
     number = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
     out: list[Frames] = [{} for _ in blocks]
     for name in list(valid):
-        frame, subject = valid.pop(name), ids.pop(name)
-        if subject is None or len(blocks) == 1:
+        frame, subjects = valid.pop(name), ids.pop(name)
+        if subjects is None or len(blocks) == 1:
             for part in out:
                 part[name] = frame
             continue
-        block = number[index.get_indexer(subject)]
+        block = number[index.get_indexer(subjects.ids)][subjects.codes]
         order = np.argsort(block, kind="stable")
         bounds = np.searchsorted(block[order], np.arange(1, len(blocks)))
         for part, rows in zip(out, np.split(order, bounds), strict=True):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -134,18 +134,38 @@ def prepare(
 
 
 def _write_formats(
-    frame: pd.DataFrame, spec: DomainSpec, root: Path, staging: Path, ctx: WriteContext, packer: Packer
+    chunks: Iterable[pd.DataFrame],
+    rows: int,
+    spec: DomainSpec,
+    root: Path,
+    staging: Path,
+    ctx: WriteContext,
+    packer: Packer,
 ) -> dict[str, dict]:
-    """One dataset in every format under `root`, each file handed to `packer` once written; rows per file."""
-    outputs = {}
-    with shared_distinct():  # every format of a dataset, from one look at each column's distinct values
-        for folder, ext, writer in WRITERS.values():
-            path = root / folder / f"{spec.domain.lower()}.{ext}"
+    """One dataset of `rows` rows in every format under `root`, from consecutive chunks of its rows (at least one):
+    each chunk written to every format before the next is read, each file finished as soon as its rows are all
+    written and handed to `packer` (digested while the next is written); rows per file."""
+    paths = [root / folder / f"{spec.domain.lower()}.{ext}" for folder, ext, _ in WRITERS.values()]
+    with ExitStack() as opened:  # on a failure, every file opened is closed unfinished
+        files = []
+        for path, (_, _, writer) in zip(paths, WRITERS.values(), strict=True):
             with naming(path):
-                writer(frame, spec, path, ctx)
-            packer.add(path)
-            outputs[path.relative_to(staging).as_posix()] = {"rows": len(frame)}
-    return outputs
+                files.append(writer(path, spec, ctx, rows))
+            opened.callback(files[-1].abandon)
+        for chunk in chunks:
+            with shared_distinct():  # every format of a chunk, from one look at each column's distinct values
+                for path, file in zip(paths, files, strict=True):
+                    if file.closed and not len(chunk):  # an empty chunk after the last rows
+                        continue
+                    with naming(path):
+                        file.write(chunk)
+                        if done := file.written == rows:
+                            file.close()
+                    if done:
+                        packer.add(path)
+        for file in files:  # each closed once its rows were all written; else rows are missing: close says how many
+            file.close()
+    return {path.relative_to(staging).as_posix(): {"rows": rows} for path in paths}
 
 
 def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packer) -> dict[str, dict]:
@@ -173,9 +193,10 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     for root in {staging, *where.values()}:
         for folder, _, _ in WRITERS.values():
             (root / folder).mkdir(parents=True, exist_ok=True)
-    for domain in both:  # each dataset as written lives while its files are written only
+    for domain in both:  # a dataset as written lives while its files are written only, a block at a time if in blocks
         written = analysis if domain in analysis else plain
-        outputs |= _write_formats(written[domain], spec_of[domain], where[domain], staging, ctx, packer)
+        chunks, rows = written.chunks(domain), written.rows(domain)
+        outputs |= _write_formats(chunks, rows, spec_of[domain], where[domain], staging, ctx, packer)
     from flows.review.summary import write_summary
     from flows.transfer.acrf import ACRF, write_acrf
     from flows.transfer.define import define_metadata, write_define, write_stylesheet

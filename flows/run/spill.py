@@ -134,6 +134,9 @@ class Spilled(Mapping[str, pd.DataFrame]):
         """Let go of the datasets kept."""
         self._cache.clear()
 
+    def in_blocks(self, domain: str) -> bool:
+        return domain not in self._held
+
     def rows(self, domain: str) -> int:
         return len(self._held[domain]) if domain in self._held else sum(f.rows for f in self._spill.facts[domain])
 

@@ -11,7 +11,7 @@ import dataclasses
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from numbers import Integral
@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.kernel.chunks import columns_of
+from flows.kernel.chunks import chunks_of, columns_of, in_blocks, rows_of
 from flows.kernel.distinct import distinct_rows, shared_codes
 from flows.kernel.errors import OutputCheckError
 from flows.kernel.pandas_arrow import arrow_data
@@ -466,6 +466,37 @@ def _oid_part(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", value)
 
 
+def _name_column(by: str, columns: Collection[str]) -> str | None:
+    """The column naming the values of a value-level `by` column: TSPARMCD -> TSPARM, QSTESTCD -> QSTEST."""
+    return by[:-2] if by.endswith("CD") and by[:-2] in columns else None
+
+
+def _value_level_columns(var: Variable, columns: Collection[str]) -> list[str]:
+    """The columns a variable's value-level definitions are made from: its `by`, itself and the name of `by`."""
+    by = var.value_level["by"]
+    name_col = _name_column(by, columns)
+    return list(dict.fromkeys([by, var.name, *([name_col] if name_col else [])]))
+
+
+def define_sketch(chunks: Iterable[pd.DataFrame], spec: DomainSpec) -> pd.DataFrame:
+    """Rows of a dataset enough for its define.xml metadata: of each chunk of its rows (in order), the first row of
+    each distinct value of every variable (a missing value too) and of each combination its value-level definitions
+    are made from, in their order. Every value and combination then first appears in the sketch in the order it
+    first appears in the dataset, which is all `_dataset` reads of the rows (but their number): a dataset kept in
+    blocks is described without being read whole."""
+    parts = []
+    for chunk in chunks:
+        chunk = chunk.reset_index(drop=True)  # distinct rows come labelled by position
+        keep = np.zeros(len(chunk), bool)
+        with shared_codes():
+            for var in spec.variables:
+                groups = [[var.name]] + ([_value_level_columns(var, chunk.columns)] if var.value_level else [])
+                for columns in groups:
+                    keep[distinct_rows(chunk, columns).rows.index.to_numpy()] = True
+        parts.append(chunk.loc[keep])
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+
 def _value_list(
     domain: str, var: Variable, frame: pd.DataFrame, specs: Specs, reg: _Registry, method: str | None
 ) -> tuple[ValueList, list[Item], list[WhereClause]]:
@@ -475,14 +506,14 @@ def _value_list(
     by = var.value_level["by"]
     from_ts = (specs.sdtm[domain].records or {}).get("derivation") == "trial_summary"
     entries = {e["parmcd"]: e for e in specs.study.data.get("trial_summary", [])} if from_ts else {}
-    name_col = by[:-2] if by.endswith("CD") and by[:-2] in frame else None  # TSPARMCD -> TSPARM, QSTESTCD -> QSTEST
+    name_col = _name_column(by, frame.columns)
     parent_origin = _origin(var, specs)
     supp = (specs.sdtm[domain].records or {}).get("supplemental") or {}
     qualifiers = {q["qnam"]: q for q in supp.get("qualifiers", [])}
     refs, items, wheres = [], [], []
     # every distinct (by, value, name) once, in order of first appearance: what each key's definition is made from
     # (types, lengths, terms used, the first name given) is the same over its distinct values as over its records
-    distinct = distinct_rows(frame, list(dict.fromkeys([by, var.name, *([name_col] if name_col else [])]))).rows
+    distinct = distinct_rows(frame, _value_level_columns(var, frame.columns)).rows
     key_rows: dict[str, list[int]] = {}  # each key's distinct rows, and those of them with a value
     valued: dict[str, list[int]] = {}
     keys, values = distinct[by], distinct[var.name]
@@ -526,9 +557,10 @@ def _value_list(
 
 
 def _dataset(
-    spec: DomainSpec, frame: pd.DataFrame, lengths: Mapping[str, int], specs: Specs, reg: _Registry
+    spec: DomainSpec, frame: pd.DataFrame, lengths: Mapping[str, int], specs: Specs, reg: _Registry, rows: int
 ) -> tuple[Dataset, list[Item], list[Item], list[ValueList], list[WhereClause]]:
-    """The ItemGroupDef of one dataset, its variables' ItemDefs and any value-level metadata of them."""
+    """The ItemGroupDef of one dataset of `rows` records, its variables' ItemDefs and any value-level metadata of
+    them, from `frame`: the dataset or its define_sketch."""
     domain = spec.domain
     refs, items, value_items, value_lists, wheres = [], [], [], [], []
     for order, var in enumerate(spec.variables, start=1):
@@ -593,7 +625,7 @@ def _dataset(
         reference,
         tuple(refs),
         leaf,
-        len(frame),
+        rows,
         parent or domain,
         specs.sdtm[parent].label if parent in specs.sdtm else None,
     )
@@ -624,11 +656,15 @@ def define_metadata(
     ct = Standard(f"STD.CT.SDTM.{specs.ct_release}", "CDISC/NCI", "CT", specs.ct_release, "SDTM")
     reg = _Registry(specs)
     built, items, value_items, value_lists, wheres = [], [], [], [], []
-    for domain, frame in datasets.items():
+    for domain in datasets:
+        spec = specs.sdtm[domain]
+        # a dataset kept in blocks: described from its sketch, a block at a time, never read whole
+        frame = define_sketch(chunks_of(datasets, domain), spec) if in_blocks(datasets, domain) else datasets[domain]
         with shared_codes():  # a column's distinct values worked out once for all the variables that read it
             ds, ds_items, ds_value_items, ds_vls, ds_wheres = _dataset(
-                specs.sdtm[domain], frame, lengths[domain], specs, reg
+                spec, frame, lengths[domain], specs, reg, rows_of(datasets, domain)
             )
+        del frame
         built.append(ds)
         items += ds_items
         value_items += ds_value_items

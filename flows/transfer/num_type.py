@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-from flows.kernel.chunks import chunks_of
+from flows.kernel.chunks import chunks_of, in_blocks, rows_of
 from flows.spec.model import DomainSpec
 
 
@@ -78,6 +78,13 @@ class AsWritten(Mapping[str, pd.DataFrame]):
             return
         for chunk in chunks_of(self._datasets, domain):
             yield retyped(chunk, whole, self._without)
+
+    def in_blocks(self, domain: str) -> bool:
+        return in_blocks(self._datasets, domain)
+
+    def rows(self, domain: str) -> int:
+        """The dataset's records, without converting it."""
+        return rows_of(self._datasets, domain)
 
     def columns(self, domain: str) -> list[str] | None:
         """The columns as written, where the mapping keeps them (a dataset in blocks), else None."""

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from flows.kernel.dates import iso_of_sas
 from flows.kernel.distinct import per_value
 from flows.spec.model import DomainSpec, time_kind
-from flows.transfer.writers.context import WriteContext
+from flows.transfer.writers.context import Appender, WriteContext
 from flows.transfer.writers.lines import RowTokens, Tokens, column_tokens, write_rows
 
 NEEDS_QUOTES = '[,"\\r\\n]'  # what makes a field quoted: delimiter, quote character, a line-end character
@@ -89,6 +89,23 @@ def _all_tokens(frame: pd.DataFrame, text: Collection[str]) -> list[Tokens | Row
     return tokens if all(t is not None for t in tokens) else None  # type: ignore[return-value]
 
 
+def _lone_tokens(frame: pd.DataFrame, text: Collection[str]) -> list[Tokens | RowTokens] | None:
+    """A lone column's tokens, an empty field written "" (as pandas and the csv module write a row of one empty
+    field), or None for a column of another kind."""
+    name = frame.columns[0]
+    tokens = _tokens(frame[name], name in text)
+    if tokens is None:
+        return None
+    if isinstance(tokens, Tokens):
+        return [Tokens(_empty_quoted(tokens.values), tokens.codes)]
+    render = tokens.render
+    return [RowTokens(tokens.column, lambda block: _empty_quoted(render(block).cast(pa.large_string())))]
+
+
+def _empty_quoted(text: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(text, ""), pa.scalar('""', text.type), text)
+
+
 def _header(columns: Collection[str]) -> bytes:
     return (",".join(_field(str(c)) for c in columns) + "\n").encode("utf-8")
 
@@ -121,14 +138,48 @@ def write_parts(parts: Iterable[pd.DataFrame], path: Path, columns: Sequence[str
     return rows
 
 
+class CsvAppender(Appender):
+    """A dataset's CSV from chunks of rows: the header when opened, each chunk's lines as they come. Every field is
+    rendered from its own value (text quoted where it needs it, numbers as pandas writes them), so the lines do not
+    depend on the chunks; text not held as Arrow text is made so first, for a carriage return to be quoted in its
+    field alone as in Arrow text (pandas, which would leave it bare, quotes a whole frame then), and a lone column's
+    empty field is "" as pandas writes it. Only a chunk pandas writes itself (a Num column of another kind than
+    integer or float, e.g. bool) decides that quoting by itself: every field quoted when a text value holds one."""
+
+    def __init__(self, path: Path, spec: DomainSpec, ctx: WriteContext, rows: int) -> None:
+        super().__init__(path, spec, ctx, rows)
+        self.dated = {v.name: kind for v in spec.variables if (kind := time_kind(v.display_format))}
+        self.text = [v.name for v in spec.variables if v.type == "Char" or v.name in self.dated]
+        self.fh = path.open("wb")
+        self.fh.write(_header(spec.names))
+
+    def _append(self, chunk: pd.DataFrame) -> None:
+        if not len(chunk):
+            return
+        out = chunk[self.spec.names]
+        if self.dated:  # an ADaM numeric date or date-time (a display format) as its ISO 8601 text
+            out = out.assign(**{name: iso_of_sas(out[name], kind) for name, kind in self.dated.items()})
+        plain = [c for c in self.text if not isinstance(out[c].array, pd.arrays.ArrowStringArray)]
+        if plain:
+            out = out.assign(**{c: out[c].astype("str") for c in plain})
+        tokens = _all_tokens(out, self.text) if out.shape[1] > 1 else _lone_tokens(out, self.text)
+        if tokens is None:
+            self.fh.write(_by_pandas(out, self.text, header=False))
+        else:
+            write_rows(self.fh, tokens, len(out), ",", after="\n")
+
+    def _finish(self) -> None:
+        self.fh.close()
+
+    def _abandon(self) -> None:
+        self.fh.close()
+
+
 def write_csv(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    """The dataset as CSV; an ADaM numeric date or date-time (a display format) as its ISO 8601 text, as every date of
-    the CSV files is written."""
-    out = frame[spec.names]
-    dated = {v.name: kind for v in spec.variables if (kind := time_kind(v.display_format))}
-    if dated:
-        out = out.assign(**{name: iso_of_sas(out[name], kind) for name, kind in dated.items()})
-    write_frame(out, path, [v.name for v in spec.variables if v.type == "Char" or v.name in dated])
+    """The dataset as CSV, the whole frame as one chunk; an ADaM numeric date or date-time (a display format) as its
+    ISO 8601 text, as every date of the CSV files is written."""
+    with CsvAppender(path, spec, ctx, len(frame)) as out:
+        out.write(frame)
 
 
 FORMULA = r"^[=+\-@\t\r]"  # what a spreadsheet program may run as a formula when it starts a cell (OWASP)

@@ -15,20 +15,19 @@ import pyarrow.compute as pc
 from flows import __version__
 from flows.spec.model import ANALYSIS_CLASSES, DomainSpec
 from flows.transfer.define import ADAMIG_VERSION, metadata_version_oid, study_oid
-from flows.transfer.writers.context import WriteContext
+from flows.transfer.writers.context import Appender, WriteContext
 from flows.transfer.writers.lines import column_tokens, write_rows
 
 VERSION = "1.1.0"
 
 
 def json_type(name: str, col: pd.Series, spec_type: str) -> str:
-    """Dataset-JSON dataType: datetime for ISO 8601 --DTC text, integer for whole numbers, else string/double."""
+    """Dataset-JSON dataType: datetime for ISO 8601 --DTC text, string for other text; for numbers, from the column's
+    dtype, never its values (a chunk's values are not the dataset's): integer for an integer column, else double.
+    A dataset as written (flows/transfer/num_type.py) holds a Num variable of whole numbers in an integer column."""
     if spec_type == "Char":
         return "datetime" if name.endswith("DTC") else "string"
-    if pd.api.types.is_integer_dtype(col):
-        return "integer"
-    values = col.dropna().astype("float64")
-    return "integer" if len(values) and np.all(values == np.round(values)) else "double"
+    return "integer" if pd.api.types.is_integer_dtype(col) else "double"
 
 
 def _json_values(col: pd.Series, kind: str) -> pd.Series:
@@ -38,9 +37,16 @@ def _json_values(col: pd.Series, kind: str) -> pd.Series:
 
 
 def _document(
-    frame: pd.DataFrame, spec: DomainSpec, studyid: str, lengths: dict[str, int], created: datetime, ig_version: str
+    frame: pd.DataFrame,
+    spec: DomainSpec,
+    studyid: str,
+    lengths: dict[str, int],
+    created: datetime,
+    ig_version: str,
+    rows: int,
 ) -> tuple[dict, list[str]]:
-    """Everything of the document but its rows, and the dataType of each variable."""
+    """Everything of the document but its rows (`rows` of them; the dataTypes from the frame's dtypes), and the
+    dataType of each variable."""
     columns, kinds = [], []
     keys = {k: i for i, k in enumerate(spec.keys, start=1)}
     for v in spec.variables:
@@ -69,7 +75,7 @@ def _document(
         else metadata_version_oid(studyid, "SDTMIG", ig_version),
         "metaDataRef": "define.xml",  # beside the dataset's folder: the transfer's, or adam/'s for ADaM
         "itemGroupOID": f"IG.{spec.domain}",
-        "records": len(frame),
+        "records": rows,
         "name": spec.domain,
         "label": spec.label,
         "columns": columns,
@@ -85,7 +91,7 @@ def dataset_json(
     created: datetime,
     ig_version: str = "",
 ) -> dict:
-    doc, kinds = _document(frame, spec, studyid, lengths, created, ig_version)
+    doc, kinds = _document(frame, spec, studyid, lengths, created, ig_version, len(frame))
     data = [_json_values(frame[v.name], k).to_numpy() for v, k in zip(spec.variables, kinds, strict=True)]
     doc["rows"] = np.column_stack(data).tolist() if len(frame) else []
     return doc
@@ -119,24 +125,55 @@ def _json_text(col: pd.Series, kind: str) -> pa.Array:
 
 
 def write_rows_json(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, kinds: list[str]) -> None:
-    """The document's "rows" as JSON text, the same as json.dumps writes them, each value rendered once per distinct
-    value of its column and the rows joined a block at a time."""
+    """The frame's rows as JSON arrays joined by commas (none before the first, none after the last), the same as
+    json.dumps writes them, each value rendered once per distinct value of its column and the rows joined a block
+    at a time; nothing for no rows."""
     if not len(frame):
-        fh.write(b"[]")
         return
     tokens = [
         column_tokens(frame[v.name], lambda values, k=kind: _json_text(values, k))
         for v, kind in zip(spec.variables, kinds, strict=True)
     ]
-    fh.write(b"[")
     write_rows(fh, tokens, len(frame), ",", before="[", after="],", trim=1)  # no comma after the last row
-    fh.write(b"]")
+
+
+class DatasetJsonAppender(Appender):
+    """A Dataset-JSON file from chunks of rows: the document's head ("records": the rows declared; each dataType
+    from the first chunk's dtypes, `json_type`) at the first chunk, then "rows" a chunk at a time, a comma between
+    two chunks' rows, and the closing brackets at `close`. A later chunk of other dataTypes is an error."""
+
+    def __init__(self, path: Path, spec: DomainSpec, ctx: WriteContext, rows: int) -> None:
+        super().__init__(path, spec, ctx, rows)
+        self.lengths = ctx.lengths[spec.domain]
+        self.kinds: list[str] | None = None
+        self.fh = path.open("wb")
+
+    def _append(self, chunk: pd.DataFrame) -> None:
+        if self.kinds is None:
+            ctx = self.ctx
+            doc, self.kinds = _document(
+                chunk, self.spec, ctx.studyid, self.lengths, ctx.created, ctx.ig_version, self.rows
+            )
+            head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+            self.fh.write((head[:-1] + ',"rows":[').encode("utf-8"))
+        else:
+            kinds = [json_type(v.name, chunk[v.name], v.type) for v in self.spec.variables]
+            if kinds != self.kinds:
+                raise ValueError(f"{self.path.name}: a chunk's dataTypes {kinds} differ from the first's {self.kinds}")
+        if len(chunk):
+            if self.written:  # after the rows of the chunks before
+                self.fh.write(b",")
+            write_rows_json(self.fh, chunk, self.spec, self.kinds)
+
+    def _finish(self) -> None:
+        self.fh.write(b"]}\n")
+        self.fh.close()
+
+    def _abandon(self) -> None:
+        self.fh.close()
 
 
 def write_dataset_json(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    doc, kinds = _document(frame, spec, ctx.studyid, ctx.lengths[spec.domain], ctx.created, ctx.ig_version)
-    head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    with path.open("wb") as fh:
-        fh.write((head[:-1] + ',"rows":').encode("utf-8"))
-        write_rows_json(fh, frame, spec, kinds)
-        fh.write(b"}\n")
+    """The whole frame as one chunk."""
+    with DatasetJsonAppender(path, spec, ctx, len(frame)) as out:
+        out.write(frame)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 
 from flows.kernel.errors import OutputCheckError
 from flows.spec.model import DomainSpec
-from flows.transfer.writers.context import WriteContext
+from flows.transfer.writers.context import Appender, WriteContext
 from flows.transfer.writers.lines import column_tokens, write_records
 
 MAX_NAME, MAX_LABEL, MAX_CHAR = 8, 40, 200
@@ -75,6 +76,11 @@ def xpt_lengths(frame: pd.DataFrame, spec: DomainSpec) -> dict[str, int]:
 def xpt_problems(frame: pd.DataFrame, spec: DomainSpec, lengths: Mapping[str, int]) -> list[str]:
     """Everything XPORT v5 cannot represent, each naming domain, variable and (for values) the first subject;
     `lengths` are the variables' lengths as written (xpt_lengths)."""
+    return spec_problems(spec) + value_problems(frame, spec, lengths)
+
+
+def spec_problems(spec: DomainSpec) -> list[str]:
+    """The names and labels XPORT v5 cannot hold."""
     problems = []
     if len(spec.domain) > MAX_NAME or len(spec.label) > MAX_LABEL:
         problems.append(f"{spec.domain}: dataset name over {MAX_NAME} or label over {MAX_LABEL} characters")
@@ -84,17 +90,26 @@ def xpt_problems(frame: pd.DataFrame, spec: DomainSpec, lengths: Mapping[str, in
             problems.append(f"{where}: name must be upper-case ASCII of at most {MAX_NAME} characters")
         if len(v.label) > MAX_LABEL or not v.label.isascii():
             problems.append(f"{where}: label over {MAX_LABEL} characters or not ASCII: {v.label!r}")
-        if v.type == "Char":
-            col = frame[v.name]
-            if lengths[v.name] <= MAX_CHAR and _all_ascii(col):  # the usual case: nothing to look for
-                continue
-            subject = frame["USUBJID"] if "USUBJID" in frame else pd.Series("(no subject)", index=frame.index)
-            too_long = byte_lengths(col) > MAX_CHAR
-            if too_long.any():
-                problems.append(f"{where}: value over {MAX_CHAR} bytes for {subject[too_long].iloc[0]}")
-            non_ascii = col.notna() & ~col.str.isascii().fillna(True).astype(bool)
-            if non_ascii.any():
-                problems.append(f"{where}: non-ASCII value {col[non_ascii].iloc[0]!r} for {subject[non_ascii].iloc[0]}")
+    return problems
+
+
+def value_problems(frame: pd.DataFrame, spec: DomainSpec, lengths: Mapping[str, int]) -> list[str]:
+    """The text values XPORT v5 cannot hold (over 200 bytes, not ASCII), each naming the first subject."""
+    problems = []
+    for v in spec.variables:
+        if v.type != "Char":
+            continue
+        col = frame[v.name]
+        if lengths[v.name] <= MAX_CHAR and _all_ascii(col):  # the usual case: nothing to look for
+            continue
+        where = f"{spec.domain}.{v.name}"
+        subject = frame["USUBJID"] if "USUBJID" in frame else pd.Series("(no subject)", index=frame.index)
+        too_long = byte_lengths(col) > MAX_CHAR
+        if too_long.any():
+            problems.append(f"{where}: value over {MAX_CHAR} bytes for {subject[too_long].iloc[0]}")
+        non_ascii = col.notna() & ~col.str.isascii().fillna(True).astype(bool)
+        if non_ascii.any():
+            problems.append(f"{where}: non-ASCII value {col[non_ascii].iloc[0]!r} for {subject[non_ascii].iloc[0]}")
     return problems
 
 
@@ -155,9 +170,8 @@ def display_format(text: str | None) -> tuple[bytes, int, int]:
     return (name or "").encode("ascii").ljust(8), int(width or 0), int(decimals or 0)
 
 
-def write_xport(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, lengths: dict[str, int], when: datetime) -> None:
-    """The whole XPORT v5 file: library and member headers, one namestr per variable, then the observations, each
-    value laid out once per distinct value of its column and the records joined a block at a time."""
+def xport_head(spec: DomainSpec, lengths: Mapping[str, int], when: datetime) -> bytes:
+    """Library and member headers, one namestr per variable and the header of the observations."""
     stamp = when.strftime("%d%b%y:%H:%M:%S").upper()
     head = [
         _header("LIBRARY"),
@@ -179,22 +193,59 @@ def write_xport(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, lengths: di
                          int(numeric), b"\0\0", blank, 0, 0, position, b"\0" * 52)
         )  # fmt: skip
         position += width
-    fh.write(b"".join(head) + _padded(b"".join(namestrs)) + _header("OBS"))
-    if len(frame):
-        tokens = [
-            column_tokens(
-                frame[v.name], _number_tokens if v.type == "Num" else partial(_text_tokens, width=lengths[v.name])
-            )
-            for v in spec.variables
-        ]
-        write_records(fh, tokens, len(frame))
-    fh.write(b" " * (-len(frame) * position % CARD))
+    return b"".join(head) + _padded(b"".join(namestrs)) + _header("OBS")
+
+
+def write_observations(fh: BinaryIO, frame: pd.DataFrame, spec: DomainSpec, lengths: Mapping[str, int]) -> None:
+    """The frame's records, each value laid out once per distinct value of its column and the records joined a block
+    at a time; nothing between two frames' records, so a dataset's chunks one after another are its records."""
+    if not len(frame):
+        return
+    renders = [
+        _number_tokens if v.type == "Num" else partial(_text_tokens, width=lengths[v.name]) for v in spec.variables
+    ]
+    tokens = [column_tokens(frame[v.name], render) for v, render in zip(spec.variables, renders, strict=True)]
+    write_records(fh, tokens, len(frame))
+
+
+class XptAppender(Appender):
+    """A SAS XPORT v5 file from chunks of rows: the headers (lengths from ctx.lengths: the whole dataset's), each
+    chunk's records as they come, the blanks padding the last 80-byte record at `close`. Names and labels are
+    checked when opened, each chunk's values before its records are written; the file is made at the first chunk
+    that passes, so a dataset refused in its only chunk leaves no file."""
+
+    def __init__(self, path: Path, spec: DomainSpec, ctx: WriteContext, rows: int) -> None:
+        super().__init__(path, spec, ctx, rows)
+        if problems := spec_problems(spec):
+            raise OutputCheckError("cannot write SAS XPORT v5: " + "; ".join(problems))
+        self.lengths = ctx.lengths[spec.domain]
+        self.record = sum(self.lengths[v.name] for v in spec.variables)  # bytes per row
+        self.fh: BinaryIO | None = None
+
+    def _file(self) -> BinaryIO:
+        if self.fh is None:
+            self.fh = self.path.open("wb")
+            self.fh.write(xport_head(self.spec, self.lengths, self.ctx.created))
+        return self.fh
+
+    def _append(self, chunk: pd.DataFrame) -> None:
+        if problems := value_problems(chunk, self.spec, self.lengths):
+            raise OutputCheckError("cannot write SAS XPORT v5: " + "; ".join(problems))
+        write_observations(self._file(), chunk, self.spec, self.lengths)
+
+    def _finish(self) -> None:
+        fh = self._file()
+        fh.write(b" " * (-self.rows * self.record % CARD))
+        fh.close()
+
+    def _abandon(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
 
 
 def write_xpt(frame: pd.DataFrame, spec: DomainSpec, path: Path, ctx: WriteContext) -> None:
-    lengths = ctx.lengths.get(spec.domain) or xpt_lengths(frame, spec)
-    problems = xpt_problems(frame, spec, lengths)
-    if problems:
-        raise OutputCheckError("cannot write SAS XPORT v5: " + "; ".join(problems))
-    with path.open("wb") as fh:
-        write_xport(fh, frame, spec, lengths, ctx.created)
+    """The whole frame as one chunk; its lengths from ctx.lengths, else worked out from the frame."""
+    if spec.domain not in ctx.lengths or not ctx.lengths[spec.domain]:
+        ctx = replace(ctx, lengths={**ctx.lengths, spec.domain: xpt_lengths(frame, spec)})
+    with XptAppender(path, spec, ctx, len(frame)) as out:
+        out.write(frame)
