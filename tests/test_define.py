@@ -25,6 +25,7 @@ from flows.transfer.define import (
     check_oids,
     define_bytes,
     define_metadata,
+    define_sketch,
     item_data_type,
     link_acrf,
     significant_digits,
@@ -876,3 +877,54 @@ def test_define_adam_html_names_the_analysis_datasets(analysis, specs, tmp_path)
     write_define_html(analysis, specs, lengths, path, define_metadata(analysis, specs, lengths, analysis=True))
     page = path.read_text(encoding="utf-8")
     assert "ADaM data definitions" in page and "SUBJECT LEVEL ANALYSIS DATASET" in page and "TRTSDT" in page
+
+
+class _InBlocks(dict):
+    """Datasets kept in blocks of `size` rows (as run/spill.Spilled keeps them), read whole only when asked."""
+
+    def __init__(self, datasets: dict[str, pd.DataFrame], size: int) -> None:
+        super().__init__(datasets)
+        self.size, self.read_whole = size, []
+
+    def __getitem__(self, domain: str) -> pd.DataFrame:
+        self.read_whole.append(domain)
+        return super().__getitem__(domain)
+
+    def chunks(self, domain: str):
+        frame = super().__getitem__(domain)
+        for start in range(0, max(len(frame), 1), self.size):
+            yield frame.iloc[start : start + self.size]
+
+    def in_blocks(self, domain: str) -> bool:
+        return True
+
+    def rows(self, domain: str) -> int:
+        return len(super().__getitem__(domain))
+
+    def columns(self, domain: str) -> list[str]:
+        return list(super().__getitem__(domain).columns)
+
+
+@pytest.mark.parametrize("size", [1, 7, 1000])
+def test_datasets_in_blocks_are_described_alike_from_their_sketch_without_being_read_whole(
+    size, datasets, analysis, specs, lengths
+):
+    """define.xml of datasets kept in blocks comes from each block's first row of every distinct value and value-level
+    combination: every type, length, digit, term used, value-level definition and record count the same."""
+    blocks = _InBlocks(datasets, size)
+    assert define_metadata(blocks, specs, lengths) == define_metadata(datasets, specs, lengths)
+    assert blocks.read_whole == []
+    adam_lengths = {d: xpt_lengths(f, specs.adam[d]) for d, f in analysis.items()}
+    whole = define_metadata(analysis, specs, adam_lengths, analysis=True)
+    assert define_metadata(_InBlocks(analysis, size), specs, adam_lengths, analysis=True) == whole
+
+
+def test_a_sketch_keeps_the_first_row_of_each_value_in_order(specs):
+    spec = specs.sdtm["QS"]
+    frame = pd.DataFrame({v.name: pd.Series([None] * 6, dtype="str") for v in spec.variables})
+    frame["QSTESTCD"] = ["A", "A", "B", "A", "B", "C"]
+    frame["QSORRES"] = ["1", "1", "2", "3", None, "1"]
+    sketch = define_sketch([frame.iloc[:3], frame.iloc[3:]], spec)
+    # rows 0 and 2 of the first block; of the second every row brings a new (QSTESTCD, QSORRES) or value
+    assert sketch["QSTESTCD"].tolist() == ["A", "B", "A", "B", "C"]
+    assert sketch["QSORRES"].tolist()[:2] == ["1", "2"]
