@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from flows.kernel.chunks import chunks_of, columns_of, counts_of, rows_of
+from flows.kernel.chunks import chunks_of, columns_of, counts_of, rows_of, rows_where
 
 
 class _InBlocks(dict):
@@ -55,3 +55,11 @@ def test_rows_come_from_the_mapping_where_it_keeps_them_else_from_the_dataset() 
 
     assert rows_of({"AE": pd.DataFrame({"A": [1, 2]})}, "AE") == 2
     assert rows_of(_Rows(AE=pd.DataFrame({"A": [1, 2]})), "AE") == 42
+
+
+def test_rows_where_keeps_the_rows_a_mask_keeps_block_by_block_in_order() -> None:
+    frame = pd.DataFrame({"A": [1, 2, 3, 4]})
+    keep = lambda f: f["A"] % 2 == 1  # noqa: E731
+    assert rows_where({"XX": frame}, "XX", keep)["A"].tolist() == [1, 3]
+    assert rows_where(_InBlocks(XX=frame), "XX", keep)["A"].tolist() == [1, 3]  # blocks [1], [2, 3, 4]
+    assert rows_where({"XX": frame}, "YY", keep) is None

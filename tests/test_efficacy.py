@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from flows.review.efficacy import change_by_visit
+from flows.review.efficacy import analysed_totals, change_by_visit
 
 
 def test_analysed_records_with_a_change_by_level_and_visit(specs):
@@ -21,6 +21,9 @@ def test_analysed_records_with_a_change_by_level_and_visit(specs):
         }
     )
     out = change_by_visit(adqs, specs.study)
+    assert analysed_totals(adqs, specs.study).tolist() == [True, True, False, False, True, False, True]
+    kept = adqs[analysed_totals(adqs, specs.study)]  # what the summary reads of ADQS: the same table from them
+    pd.testing.assert_frame_equal(change_by_visit(kept, specs.study), out)
     # an item (MGADL01) is not a total; MG-ADL before QMG (study.yaml order), DL1 before DL2
     assert out[["PARAMCD", "TRTA", "AVISIT", "n"]].values.tolist() == [
         ["MGADLTOT", "DL1", "MONTH 3", 2],

@@ -282,3 +282,20 @@ def test_markers_name_the_provisional_dlts(specs):
         f"{specs.study.studyid}-01-0101": "DLT",
         f"{specs.study.studyid}-01-0102": "DLT (provisional)",
     }
+
+
+def test_baseline_weight_from_its_rows_alone():
+    """What the summary reads of VS (its baseline weights, read a block at a time) gives the same weights as VS."""
+    vs = pd.DataFrame(
+        {
+            "USUBJID": ["S-1", "S-1", "S-2", "S-2"],
+            "VSTESTCD": ["WEIGHT", "WEIGHT", "HEIGHT", "WEIGHT"],
+            "VSBLFL": ["Y", None, "Y", "Y"],
+            "VSSTRESN": [70.5, 71.0, 180.0, 64.0],
+        }
+    )
+    assert safety.weight_rows(vs).tolist() == [True, False, False, True]
+    weights = safety.baseline_weight(vs)
+    assert weights.to_dict() == {"S-1": 70.5, "S-2": 64.0}
+    pd.testing.assert_series_equal(safety.baseline_weight(vs[safety.weight_rows(vs)]), weights)
+    assert not safety.weight_rows(vs.drop(columns="VSBLFL")).any()  # no baseline flag: no weight

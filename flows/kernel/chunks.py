@@ -3,7 +3,7 @@ the readers that can take a dataset a block at a time ask here, so neither kind 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import pandas as pd
 
@@ -45,3 +45,14 @@ def in_blocks(datasets: Mapping[str, pd.DataFrame], domain: str) -> bool:
     """Whether the mapping keeps the dataset in blocks (read whole only at a cost), as its `in_blocks` says."""
     kept = getattr(datasets, "in_blocks", None)
     return bool(kept(domain)) if kept is not None else False
+
+
+def rows_where(
+    datasets: Mapping[str, pd.DataFrame], domain: str, keep: Callable[[pd.DataFrame], pd.Series]
+) -> pd.DataFrame | None:
+    """The dataset's rows that `keep` (a row mask of a frame, row by row) keeps, in order, a block at a time where
+    the mapping keeps it in blocks: a few rows of a large dataset without reading it whole. None without the dataset."""
+    if domain not in datasets:
+        return None
+    parts = [chunk.loc[keep(chunk).to_numpy(dtype=bool)] for chunk in chunks_of(datasets, domain)]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

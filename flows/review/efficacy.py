@@ -11,11 +11,18 @@ from flows.spec.model import Study
 TOTALS = "instruments.*.total.code"  # study.yaml: the total score's PARAMCD of each instrument
 
 
+def analysed_totals(adqs: pd.DataFrame, study: Study) -> pd.Series:
+    """The ADQS records change_by_visit reads: the instrument totals' analysed records (ANL01FL Y) with a change."""
+    codes = list(study.lookup(TOTALS))
+    keep = adqs["PARAMCD"].isin(codes) & (adqs["ANL01FL"] == "Y") & adqs["CHG"].notna()
+    return keep.fillna(False).astype(bool)
+
+
 def change_by_visit(adqs: pd.DataFrame, study: Study) -> pd.DataFrame:
     """Per total score (PARAMCD of study.yaml's instrument totals), actual treatment and analysis visit: n, mean,
     median and min-max of CHG over the analysed records (ANL01FL Y) with a change, in dose-level and visit order."""
     codes = list(study.lookup(TOTALS))
-    rows = adqs[adqs["PARAMCD"].isin(codes) & (adqs["ANL01FL"] == "Y") & adqs["CHG"].notna()]
+    rows = adqs[analysed_totals(adqs, study).to_numpy(dtype=bool)]
     chg = rows["CHG"].astype("float64")
     keys = [rows["PARAMCD"], rows["PARAM"], rows["TRTA"], rows["AVISITN"], rows["AVISIT"]]
     grouped = chg.groupby(keys, dropna=False, sort=False)

@@ -106,11 +106,19 @@ def demographics(dm: pd.DataFrame, study: Study, vs: pd.DataFrame | None = None)
     return _frame(out, study)
 
 
+def weight_rows(vs: pd.DataFrame) -> pd.Series:
+    """The VS records baseline_weight reads: baseline weights (VSTESTCD WEIGHT, VSBLFL Y); none without them."""
+    if not {"VSTESTCD", "VSSTRESN", "VSBLFL"} <= set(vs.columns):
+        return pd.Series(False, index=vs.index)
+    return ((vs["VSTESTCD"] == WEIGHT_TESTCD) & (vs["VSBLFL"] == "Y")).fillna(False).astype(bool)
+
+
 def baseline_weight(vs: pd.DataFrame | None) -> pd.Series | None:
-    """Baseline body weight per USUBJID from VS (VSTESTCD WEIGHT, VSBLFL Y), or None when VS has none."""
+    """Baseline body weight per USUBJID from VS (VSTESTCD WEIGHT, VSBLFL Y), or None when VS has none; `vs` may be
+    VS's weight_rows only."""
     if vs is None or not {"VSTESTCD", "VSSTRESN", "VSBLFL"} <= set(vs.columns):
         return None
-    base = vs[(vs["VSTESTCD"] == WEIGHT_TESTCD) & (vs["VSBLFL"] == "Y")]
+    base = vs[weight_rows(vs).to_numpy(dtype=bool)]
     return base.groupby("USUBJID")["VSSTRESN"].first() if len(base) else None
 
 

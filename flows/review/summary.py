@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flows.kernel.chunks import counts_of
+from flows.kernel.chunks import counts_of, rows_where
 from flows.review import safety
-from flows.review.efficacy import change_by_visit
+from flows.review.efficacy import analysed_totals, change_by_visit
 from flows.review.eligibility import Eligibility, eligibility_section
 from flows.review.escalation import escalation_svg
 from flows.review.teae import teae_by_level
@@ -243,7 +243,8 @@ def safety_html(
     ds = datasets.get("DS")
     facts = study.data["safety"]
     grading = facts["grading"]
-    weight = safety.baseline_weight(datasets.get("VS"))
+    vs = rows_where(datasets, "VS", safety.weight_rows)  # the few rows read of a large dataset, a block at a time
+    weight = safety.baseline_weight(vs)
     n_treated = int(dm["ACTARMCD"].notna().sum())
     demo_note = "Treated subjects by the dose level received (DM.ACTARMCD). Age is DM.AGE at informed consent."
     if weight is None:
@@ -281,7 +282,7 @@ def safety_html(
             f"Source of these definitions: {facts.get('source', 'study.yaml')}."
         ),
         "<h3>Demographics</h3>",
-        _by_level_table(safety.demographics(dm, study, datasets.get("VS")), "safety-demographics", ""),
+        _by_level_table(safety.demographics(dm, study, vs), "safety-demographics", ""),
         _note(demo_note),
         _note(dm_note, "rejected-note"),
         "<h3>Disposition</h3>",
@@ -520,7 +521,8 @@ def summary_html(
         ),
     )
 
-    efficacy_section = efficacy_html((analysis or {}).get("ADQS"), study)
+    adqs = rows_where(analysis or {}, "ADQS", lambda f: analysed_totals(f, study))
+    efficacy_section = efficacy_html(adqs, study)
     teae_section = teae_html((analysis or {}).get("ADAE"), (analysis or {}).get("ADSL"), study)
     checked = [c.name for c in specs.raw.values() if any(c.role(r) for r in ELIGIBILITY_ROLES)]
     eligibility_note = rejected_note("Checked on the valid rows", checked, rejected, specs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -193,13 +193,22 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     for root in {staging, *where.values()}:
         for folder, _, _ in WRITERS.values():
             (root / folder).mkdir(parents=True, exist_ok=True)
+    from flows.review.summary import write_summary
+    from flows.transfer.acrf import ACRF, write_acrf
+    from flows.transfer.define import define_metadata, define_sketch, write_define, write_stylesheet
+
+    sketches: dict[str, list[pd.DataFrame]] = {}  # of a dataset in blocks, what define.xml reads, as it is written
+
+    def sketched(domain: str, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for chunk in chunks:
+            sketches.setdefault(domain, []).append(define_sketch([chunk], spec_of[domain]))
+            yield chunk
+
     for domain in both:  # a dataset as written lives while its files are written only, a block at a time if in blocks
         written = analysis if domain in analysis else plain
         chunks, rows = written.chunks(domain), written.rows(domain)
+        chunks = sketched(domain, chunks) if written.in_blocks(domain) else chunks
         outputs |= _write_formats(chunks, rows, spec_of[domain], where[domain], staging, ctx, packer)
-    from flows.review.summary import write_summary
-    from flows.transfer.acrf import ACRF, write_acrf
-    from flows.transfer.define import define_metadata, write_define, write_stylesheet
     from flows.transfer.define_html import write_define_html
 
     (staging / "documents").mkdir()
@@ -207,7 +216,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     acrf = write_acrf(specs, staging / ACRF)  # the annotated CRF: define.xml points at its pages
     packer.add(staging / ACRF)
     outputs[ACRF] = {"pages": acrf.count}
-    meta = define_metadata(plain, specs, lengths)  # what both define.xml and define.html say
+    meta = define_metadata(plain, specs, lengths, sketches=sketches)  # what both define.xml and define.html say
     created = prepared.created.isoformat(timespec="seconds")
     write_define(plain, specs, lengths, created, staging / "define.xml", meta, acrf.variables)
     packer.add(staging / "define.xml")
@@ -215,7 +224,7 @@ def write_outputs(prepared: Prepared, specs: Specs, staging: Path, packer: Packe
     write_define_html(plain, specs, lengths, staging / "define.html", meta)
     packer.add(staging / "define.html")
     if analysis:  # the ADaM datasets' own define.xml (ADaMIG) in adam/, beside them
-        adam_meta = define_metadata(analysis, specs, lengths, analysis=True)
+        adam_meta = define_metadata(analysis, specs, lengths, analysis=True, sketches=sketches)
         write_define(analysis, specs, lengths, created, staging / ADAM / "define.xml", adam_meta)
         packer.add(staging / ADAM / "define.xml")
         packer.add(write_stylesheet(staging / ADAM))

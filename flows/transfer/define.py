@@ -478,19 +478,30 @@ def _value_level_columns(var: Variable, columns: Collection[str]) -> list[str]:
     return list(dict.fromkeys([by, var.name, *([name_col] if name_col else [])]))
 
 
+def _values_read(var: Variable, values: pd.Series) -> bool:
+    """Whether `_dataset` reads a variable's values beyond its dtype: the terms used of a text variable with a
+    codelist, the numbers of a float one (integer or float, significant digits); not those of an integer column
+    (integer whatever its values) or of text without a codelist (USUBJID, dates: many values, none read)."""
+    if var.type == "Char":
+        return bool(var.codelist or var.sponsor_codelist)
+    return not pd.api.types.is_integer_dtype(values)
+
+
 def define_sketch(chunks: Iterable[pd.DataFrame], spec: DomainSpec) -> pd.DataFrame:
     """Rows of a dataset enough for its define.xml metadata: of each chunk of its rows (in order), the first row of
     each distinct value of every variable (a missing value too) and of each combination its value-level definitions
     are made from, in their order. Every value and combination then first appears in the sketch in the order it
     first appears in the dataset, which is all `_dataset` reads of the rows (but their number): a dataset kept in
-    blocks is described without being read whole."""
+    blocks is described without being read whole. Variables whose values `_dataset` does not read are left out
+    (`_values_read`). A sketch of sketches is the sketch."""
     parts = []
     for chunk in chunks:
         chunk = chunk.reset_index(drop=True)  # distinct rows come labelled by position
         keep = np.zeros(len(chunk), bool)
         with shared_codes():
             for var in spec.variables:
-                groups = [[var.name]] + ([_value_level_columns(var, chunk.columns)] if var.value_level else [])
+                groups = [[var.name]] if _values_read(var, chunk[var.name]) else []
+                groups += [_value_level_columns(var, chunk.columns)] if var.value_level else []
                 for columns in groups:
                     keep[distinct_rows(chunk, columns).rows.index.to_numpy()] = True
         parts.append(chunk.loc[keep])
@@ -637,8 +648,10 @@ def define_metadata(
     specs: Specs,
     lengths: Mapping[str, Mapping[str, int]],
     analysis: bool = False,
+    sketches: Mapping[str, list[pd.DataFrame]] | None = None,
 ) -> Define:
-    """Everything define.xml and define.html say, from the specs, the datasets and their XPT lengths.
+    """Everything define.xml and define.html say, from the specs, the datasets and their XPT lengths; a dataset kept
+    in blocks from its define_sketch, made of `sketches` (each block's, made as the block was written) when given.
 
     Datasets come in the order of `datasets`, variables in spec order. Raises OutputCheckError listing every
     disagreement between datasets, specs and lengths. With `analysis`, the ADaM datasets of specs/adam
@@ -659,7 +672,12 @@ def define_metadata(
     for domain in datasets:
         spec = specs.sdtm[domain]
         # a dataset kept in blocks: described from its sketch, a block at a time, never read whole
-        frame = define_sketch(chunks_of(datasets, domain), spec) if in_blocks(datasets, domain) else datasets[domain]
+        if sketches is not None and domain in sketches:
+            frame = define_sketch(sketches[domain], spec)
+        elif in_blocks(datasets, domain):
+            frame = define_sketch(chunks_of(datasets, domain), spec)
+        else:
+            frame = datasets[domain]
         with shared_codes():  # a column's distinct values worked out once for all the variables that read it
             ds, ds_items, ds_value_items, ds_vls, ds_wheres = _dataset(
                 spec, frame, lengths[domain], specs, reg, rows_of(datasets, domain)
