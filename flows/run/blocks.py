@@ -112,9 +112,24 @@ def _split(valid: Frames, ids: dict[str, Subjects | None], blocks: list[list[str
         block = number[index.get_indexer(subjects.ids)][subjects.codes]
         order = np.argsort(block, kind="stable")
         bounds = np.searchsorted(block[order], np.arange(1, len(blocks)))
-        for part, rows in zip(out, np.split(order, bounds), strict=True):
-            part[name] = frame.take(rows)
+        pieces = np.split(order, bounds)
+        for part, frame_of_block in zip(out, _taken(frame, pieces), strict=True):
+            part[name] = frame_of_block
     return out
+
+
+def _taken(frame: pd.DataFrame, pieces: list[np.ndarray]) -> list[pd.DataFrame]:
+    """frame.take(rows) for each `rows` of `pieces`, a column at a time, each column of `frame` let go once taken:
+    the file's rows are held about once, not twice, while they are split."""
+    columns: list[dict[str, Any]] = [{} for _ in pieces]
+    labels = [frame.index.take(rows) for rows in pieces]
+    names = list(frame.columns)
+    for name in names:
+        values = frame[name].array
+        for taken, rows in zip(columns, pieces, strict=True):
+            taken[name] = values.take(rows)
+        del values, frame[name]
+    return [pd.DataFrame(c, index=i, columns=names, copy=False) for c, i in zip(columns, labels, strict=True)]
 
 
 def derive_block(block: Frames, specs: Specs, facts: Mapping[str, Any], kept: list[str]) -> tuple[Frames, Frames]:
