@@ -142,6 +142,22 @@ def mixed_dataset():
     return frame, spec, [frame.iloc[:1], frame.iloc[1:3], frame.iloc[3:3], frame.iloc[3:]]
 
 
+def same_in_chunks(write_whole, appender, frame, chunks, spec, ctx, folder, ext: str) -> bytes:
+    """The bytes `appender` writes of the chunks, checked equal to those `write_whole` writes of the whole frame."""
+    write_whole(frame, spec, folder / f"whole.{ext}", ctx)
+    got = write_in_chunks(appender, chunks, spec, folder / f"chunks.{ext}", ctx)
+    assert got == (folder / f"whole.{ext}").read_bytes(), spec.domain
+    return got
+
+
+def sample_in_chunks(sample_written, split, write_whole, appender, folder, ext: str) -> None:
+    """Every sample dataset (SDTM and ADaM) split by `split` (SPLITS) written in chunks: the whole file's bytes."""
+    frames, spec_of, ctx = sample_written
+    for domain, whole in frames.items():
+        frame, chunks = sample_split(whole, split)
+        same_in_chunks(write_whole, appender, frame, chunks, spec_of[domain], ctx, folder, ext)
+
+
 def write_in_chunks(writer, chunks, spec, path, ctx) -> bytes:
     """The bytes an appender (a class of writers.WRITERS) writes of the chunks, one after another."""
     with writer(path, spec, ctx, sum(len(chunk) for chunk in chunks)) as out:

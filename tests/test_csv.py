@@ -15,7 +15,15 @@ from flows.spec.model import DomainSpec, Variable
 from flows.transfer.writers import lines
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.csv import CsvAppender, write_csv
-from tests.conftest import SPLITS, in_chunks, mixed_dataset, row_chunks, sample_split, write_in_chunks
+from tests.conftest import (
+    SPLITS,
+    in_chunks,
+    mixed_dataset,
+    row_chunks,
+    same_in_chunks,
+    sample_in_chunks,
+    write_in_chunks,
+)
 
 CTX = WriteContext("X", datetime(2026, 10, 31), {})
 
@@ -154,19 +162,12 @@ def test_numeric_dates_written_as_iso_8601(tmp_path):
 @pytest.mark.parametrize("split", SPLITS)
 def test_sample_datasets_in_chunks_are_the_whole_file(sample_written, tmp_path, monkeypatch, split):
     monkeypatch.setattr(lines, "SMALL", 8)  # the whole frames rendered by distinct value, the small chunks by row
-    frames, spec_of, ctx = sample_written
-    for domain, whole in frames.items():
-        frame, chunks = sample_split(whole, split)
-        write_csv(frame, spec_of[domain], tmp_path / "whole.csv", ctx)
-        got = write_in_chunks(CsvAppender, chunks, spec_of[domain], tmp_path / "chunks.csv", ctx)
-        assert got == (tmp_path / "whole.csv").read_bytes(), domain
+    sample_in_chunks(sample_written, split, write_csv, CsvAppender, tmp_path, "csv")
 
 
 def test_chunks_read_back_by_the_csv_module(tmp_path):
     frame, spec, chunks = mixed_dataset()
-    write_csv(frame, spec, tmp_path / "whole.csv", CTX)
-    got = write_in_chunks(CsvAppender, chunks, spec, tmp_path / "chunks.csv", CTX)
-    assert got == (tmp_path / "whole.csv").read_bytes()
+    same_in_chunks(write_csv, CsvAppender, frame, chunks, spec, CTX, tmp_path, "csv")
     rows = list(csv.reader((tmp_path / "chunks.csv").open(encoding="utf-8", newline="")))
     assert rows[0] == spec.names and len(rows) == 7
     assert [r[1] for r in rows[1:]] == ['say "hi"', "", "a,b", "", "line\nbreak", "'=1+2"]  # the formula neutralised

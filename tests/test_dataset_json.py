@@ -15,7 +15,13 @@ from flows.transfer.writers import lines
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.dataset_json import DatasetJsonAppender, dataset_json, json_type, write_dataset_json
 from flows.transfer.writers.xpt import xpt_lengths
-from tests.conftest import SPLITS, in_chunks, mixed_dataset, sample_split, write_in_chunks
+from tests.conftest import (
+    SPLITS,
+    in_chunks,
+    mixed_dataset,
+    same_in_chunks,
+    sample_in_chunks,
+)
 from tests.test_xpt import GOLDEN, spec_from_xpt
 
 SCHEMA = GOLDEN.parent / "dataset.schema.json"
@@ -116,12 +122,7 @@ def test_analysis_json_points_at_define_adam(sample_export):
 @pytest.mark.parametrize("split", SPLITS)
 def test_sample_datasets_in_chunks_are_the_whole_file(sample_written, tmp_path, monkeypatch, split):
     monkeypatch.setattr(lines, "SMALL", 8)  # the whole frames rendered by distinct value, the small chunks by row
-    frames, spec_of, ctx = sample_written
-    for domain, whole in frames.items():
-        frame, chunks = sample_split(whole, split)
-        write_dataset_json(frame, spec_of[domain], tmp_path / "whole.json", ctx)
-        got = write_in_chunks(DatasetJsonAppender, chunks, spec_of[domain], tmp_path / "chunks.json", ctx)
-        assert got == (tmp_path / "whole.json").read_bytes(), domain
+    sample_in_chunks(sample_written, split, write_dataset_json, DatasetJsonAppender, tmp_path, "json")
 
 
 @pytest.mark.parametrize("rows", [6, 0])
@@ -131,9 +132,7 @@ def test_chunks_read_back_by_json(tmp_path, rows):
     frame, spec, chunks = mixed_dataset()
     frame, chunks = (frame, chunks) if rows else (frame.iloc[:0], [frame.iloc[:0]] * 2)
     ctx = WriteContext("X", datetime(2026, 10, 31), {"XX": xpt_lengths(frame, spec)}, "3.4")
-    write_dataset_json(frame, spec, tmp_path / "whole.json", ctx)
-    got = write_in_chunks(DatasetJsonAppender, chunks, spec, tmp_path / "chunks.json", ctx)
-    assert got == (tmp_path / "whole.json").read_bytes()
+    got = same_in_chunks(write_dataset_json, DatasetJsonAppender, frame, chunks, spec, ctx, tmp_path, "json")
     doc = json.loads(got)
     assert doc["records"] == len(doc["rows"]) == rows
     assert [c["dataType"] for c in doc["columns"]] == ["string", "string", "datetime", "integer", "double"]

@@ -18,7 +18,14 @@ from flows.transfer.writers import WRITERS, parquet
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.parquet import ROW_GROUP, ParquetAppender, arrow_table, write_parquet
 from flows.transfer.writers.xpt import xpt_lengths
-from tests.conftest import SPLITS, mixed_dataset, row_chunks, sample_split, write_in_chunks
+from tests.conftest import (
+    SPLITS,
+    mixed_dataset,
+    row_chunks,
+    same_in_chunks,
+    sample_in_chunks,
+    write_in_chunks,
+)
 
 CTX = WriteContext("CART-20250321", datetime(2025, 7, 1), {})
 
@@ -160,19 +167,12 @@ def test_numeric_dates_are_arrow_dates_and_times(tmp_path):
 
 @pytest.mark.parametrize("split", SPLITS)
 def test_sample_datasets_in_chunks_are_the_whole_file(sample_written, tmp_path, split):
-    frames, spec_of, ctx = sample_written
-    for domain, whole in frames.items():
-        frame, chunks = sample_split(whole, split)
-        write_parquet(frame, spec_of[domain], tmp_path / "whole.parquet", ctx)
-        got = write_in_chunks(ParquetAppender, chunks, spec_of[domain], tmp_path / "chunks.parquet", ctx)
-        assert got == (tmp_path / "whole.parquet").read_bytes(), domain
+    sample_in_chunks(sample_written, split, write_parquet, ParquetAppender, tmp_path, "parquet")
 
 
 def test_a_chunk_of_missing_doubles_and_an_empty_chunk_change_nothing(tmp_path):
     frame, spec, chunks = mixed_dataset()
-    write_parquet(frame, spec, tmp_path / "whole.parquet", CTX)
-    got = write_in_chunks(ParquetAppender, chunks, spec, tmp_path / "chunks.parquet", CTX)
-    assert got == (tmp_path / "whole.parquet").read_bytes()
+    same_in_chunks(write_parquet, ParquetAppender, frame, chunks, spec, CTX, tmp_path, "parquet")
     table = pq.read_table(tmp_path / "chunks.parquet")
     assert table.schema.field("XXVAL").type == pa.float64() and table.schema.field("XXSEQ").type == pa.int64()
     assert table.column("XXVAL").to_pylist() == [1.5, None, None, 2.25, None, -0.0]

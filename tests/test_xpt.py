@@ -18,7 +18,14 @@ from flows.spec.model import DomainSpec, Variable
 from flows.transfer.writers import lines
 from flows.transfer.writers.context import WriteContext
 from flows.transfer.writers.xpt import XptAppender, display_format, ibm_doubles, write_xpt, xpt_lengths
-from tests.conftest import SPLITS, in_chunks, mixed_dataset, sample_split, write_in_chunks
+from tests.conftest import (
+    SPLITS,
+    in_chunks,
+    mixed_dataset,
+    same_in_chunks,
+    sample_in_chunks,
+    write_in_chunks,
+)
 
 # ../shared/ sits beside the repository, here and in CI
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dataset-json" / "examples-sdtm"
@@ -218,12 +225,7 @@ def test_numeric_dates_read_back_as_dates(tmp_path):
 @pytest.mark.parametrize("split", SPLITS)
 def test_sample_datasets_in_chunks_are_the_whole_file(sample_written, tmp_path, monkeypatch, split):
     monkeypatch.setattr(lines, "SMALL", 8)  # the whole frames laid out by distinct value, the small chunks by row
-    frames, spec_of, ctx = sample_written
-    for domain, whole in frames.items():
-        frame, chunks = sample_split(whole, split)
-        write_xpt(frame, spec_of[domain], tmp_path / "whole.xpt", ctx)
-        got = write_in_chunks(XptAppender, chunks, spec_of[domain], tmp_path / "chunks.xpt", ctx)
-        assert got == (tmp_path / "whole.xpt").read_bytes(), domain
+    sample_in_chunks(sample_written, split, write_xpt, XptAppender, tmp_path, "xpt")
 
 
 def test_chunks_read_back_by_pyreadstat(tmp_path):
@@ -231,9 +233,8 @@ def test_chunks_read_back_by_pyreadstat(tmp_path):
     the last 80-byte record, read back as the frame."""
     frame, spec, chunks = mixed_dataset()
     ctx = WriteContext("X", WHEN, {"XX": xpt_lengths(frame, spec)})
-    write_xpt(frame, spec, tmp_path / "whole.xpt", ctx)
-    got = write_in_chunks(XptAppender, chunks, spec, tmp_path / "chunks.xpt", ctx)
-    assert got == (tmp_path / "whole.xpt").read_bytes() and len(got) % 80 == 0
+    got = same_in_chunks(write_xpt, XptAppender, frame, chunks, spec, ctx, tmp_path, "xpt")
+    assert len(got) % 80 == 0
     data, meta = pyreadstat.read_xport(str(tmp_path / "chunks.xpt"))
     assert meta.number_rows == 6 and sum(meta.variable_storage_width.values()) == 45
     assert as_text(data["XXTEXT"]).tolist() == as_text(frame["XXTEXT"]).tolist()
