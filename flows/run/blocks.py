@@ -1,6 +1,7 @@
 """The datasets derived in blocks of subjects: the valid raw rows split by subject in USUBJID order, each block's
 SDTM and ADaM datasets derived on its own (in this process or in worker processes), and the blocks' frames put
-together so that every dataset is the one a single block gives, whatever the block size.
+together (in memory, or kept on disk in a spill and read back a block at a time: run/spill.py) so that every dataset
+is the one a single block gives, whatever the block size.
 
 What needs the whole study is worked out once, outside the blocks: the data cut and the data-as-of date (the run's
 `facts`), the eligibility rules (on all valid rows, before), and the study-level datasets (TA, TE, TV, TI, TS: no
