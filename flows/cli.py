@@ -214,7 +214,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     ex.add_argument("--cutoff", type=_iso_date, help="data cut YYYY-MM-DD (not after today): data known by then")
     ex.add_argument("--force", action="store_true", help="publish even when inputs, specs and version are unchanged")
     ex.add_argument("--block-size", type=_at_least_one, metavar="N", help="derive the datasets N subjects at a time "
-                    "(default: all at once); the outputs are the same")  # fmt: skip
+                    "(default 10,000: a smaller study at once); the outputs are the same")  # fmt: skip
     ex.add_argument("--workers", type=_at_least_one, default=1, metavar="N", help="derive the blocks of subjects in N "
                     "processes (default 1); the outputs are the same")  # fmt: skip
     talk = ex.add_mutually_exclusive_group()

@@ -11,9 +11,17 @@ import pandas as pd
 import pytest
 
 from flows.mapping.load import load_specs
+from flows.mapping.plan import analysis_raw_reads
 from flows.raw.validate import validate_raw
-from flows.run.blocks import analysis_reads_study_level, study_level, subject_blocks, subjects_first
+from flows.run.blocks import (
+    analysis_reads_study_level,
+    derive_in_blocks,
+    study_level,
+    subject_blocks,
+    subjects_first,
+)
 from flows.run.pipeline import read_inputs, run_export
+from flows.run.spill import Spilled
 from tests.conftest import RAW, ROOT, STUDYID, run_cli
 
 VARY = ("manifest.json", "SHA256SUMS")  # the run's time and stamp: they differ between any two runs, as the zip
@@ -65,6 +73,24 @@ def test_study_level_datasets(specs_dir, study, analysis):
     assert sorted(study_level(specs)) == study
     assert analysis_reads_study_level(specs) is analysis
     assert subjects_first(specs)  # every dataset of subjects sorts by USUBJID first (after STUDYID, RDOMAIN)
+
+
+def test_blocks_put_together_in_memory_are_those_kept_on_disk(valid, specs, tmp_path):
+    """Without a spill folder the blocks' frames are put together in memory: every dataset, SDTM and ADaM, the same
+    frame as read back from the spill, and both of 7-subject blocks."""
+    facts = {"cutoff": None, "data_as_of": "2026-10-31"}
+    reads = sorted(analysis_raw_reads(specs))
+
+    def rows():  # each call its own frames: splitting takes a frame's columns away
+        return {name: frame.copy(deep=False) for name, frame in valid.items()}
+
+    in_memory = derive_in_blocks(rows(), specs, facts, reads, 7)
+    on_disk = derive_in_blocks(rows(), specs, facts, reads, 7, spill=tmp_path / "spill")
+    assert isinstance(on_disk[0], Spilled) and (tmp_path / "spill").is_dir()
+    for memory, disk in zip(in_memory, on_disk, strict=True):
+        assert list(memory) == list(disk)
+        for domain in memory:
+            pd.testing.assert_frame_equal(disk[domain], memory[domain], check_exact=True)
 
 
 def test_a_dataset_sorted_by_another_key_before_usubjid_is_not_blockable(specs):

@@ -168,10 +168,11 @@ def _derived(
 
 
 class _Columns(Mapping[str, Mapping[str, pd.Series]]):
-    """Per dataset of a spill, its variables (no trace columns), read when a study-level dataset first asks for the
-    dataset and kept while they are derived."""
+    """Per dataset, its variables (no trace columns), as the study-level datasets read them: taken from a dataset
+    when one first asks for it (a spilled one read then, and the spill's copy let go) and kept while they are
+    derived."""
 
-    def __init__(self, datasets: Spilled) -> None:
+    def __init__(self, datasets: Mapping[str, pd.DataFrame]) -> None:
         self._datasets = datasets
         self._read: dict[str, dict[str, pd.Series]] = {}
 
@@ -179,7 +180,8 @@ class _Columns(Mapping[str, Mapping[str, pd.Series]]):
         if domain not in self._read:
             frame = self._datasets[domain]
             self._read[domain] = {c: frame[c] for c in frame.columns if c not in TRACE}
-            self._datasets.forget()
+            if isinstance(self._datasets, Spilled):
+                self._datasets.forget()
         return self._read[domain]
 
     def __iter__(self) -> Iterator[str]:
@@ -204,7 +206,8 @@ def derive_in_blocks(
 ) -> tuple[Mapping[str, pd.DataFrame], Mapping[str, pd.DataFrame]]:
     """The SDTM and ADaM datasets of the valid rows, derived `size` subjects at a time (None: all at once) in
     `workers` processes: the same frames as one block of every subject. `valid` is used up (emptied as it is split
-    into blocks, each block's rows going once it is derived); the raw files of `kept` are read by ADaM.
+    into blocks, each frame's columns taken away as they are split, each block's rows going once it is derived);
+    the raw files of `kept` are read by ADaM.
 
     With a `spill` folder (new, empty or absent), each block's frames go there as soon as the block is derived and
     the datasets are given back as `Spilled` mappings, read from it one at a time when asked for; else they are put
@@ -229,8 +232,7 @@ def derive_in_blocks(
         for d, frame in block_analysis.items():
             analysis.setdefault(d, []).append(frame)
     done = {d: stacked(sdtm.pop(d)) for d in list(sdtm)}  # one dataset's parts at a time held twice
-    given = {d: {c: f[c] for c in f.columns if c not in TRACE} for d, f in done.items()}
-    study = _study_level(given, specs, facts)
+    study = _study_level(_Columns(done), specs, facts)
     datasets = {d: done[d] if d in done else study[d] for d in specs.sdtm}
     return datasets, {d: stacked(analysis.pop(d)) for d in list(analysis)}
 

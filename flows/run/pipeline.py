@@ -361,7 +361,7 @@ class Run:
     strict: bool = False
     cutoff: str | None = None
     force: bool = False
-    block_size: int | None = None  # subjects derived at a time (None: all at once)
+    block_size: int | None = None  # subjects derived at a time (None: BLOCK_SIZE)
     workers: int = 1  # processes deriving the blocks
     spill: Path | None = None  # with blocks: the folder the derived datasets wait in until they are written
     stage: str = "starting"  # the step running, named in the one-line reason of a failure

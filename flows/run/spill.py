@@ -1,6 +1,6 @@
 """Datasets derived in blocks of subjects, kept on disk rather than in memory until they are written: each block's
 frame of each dataset in an Arrow IPC file of its own (`Spill`), and the datasets read back one at a time when asked
-for (`Spilled`), each the blocks' frames one after the other, as `blocks._stacked` puts them together in memory.
+for (`Spilled`), each the blocks' frames one after the other, as `stacked` puts them together in memory.
 
 A frame goes to Arrow with its pandas metadata (the dtypes: str, Int64, Float64, int64, float64) and comes back the
 same. Every block of a dataset keeps its own file, so a block whose column came out int64 and another whose came out
@@ -48,8 +48,7 @@ def read_stacked(paths: list[Path]) -> pd.DataFrame:
     full = [t for t in tables if t.num_rows] or tables[:1]
     if all(t.schema.equals(full[0].schema, check_metadata=True) for t in full):
         del tables
-        frame = pa.concat_tables(full).to_pandas() if len(full) > 1 else full[0].to_pandas()
-        return frame
+        return pa.concat_tables(full).to_pandas() if len(full) > 1 else full[0].to_pandas()
     return stacked([t.to_pandas() for t in tables])
 
 
