@@ -147,15 +147,22 @@ def value_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         codes = np.resize(block, len(values))
         remember_codes(values, codes, n)
         return codes, n
-    encoded = pc.dictionary_encode(pa.chunked_array(pa.array(values.array)))  # one dictionary for every chunk
-    n = len(encoded.chunks[-1].dictionary)
-    codes, start = np.empty(len(values), code_dtype(n)), 0
-    for chunk in encoded.chunks:  # copied chunk by chunk into the small integer type, with no wider temporary
+    codes, uniques = encoded(pa.chunked_array(pa.array(values.array)))
+    remember_codes(values, codes, len(uniques))
+    return codes, len(uniques)
+
+
+def encoded(data: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Arrow data dictionary-encoded: the code of each value (-1 where null) in the smallest integer type, numbered
+    in order of first appearance, and the distinct values (the dictionary) that the codes index."""
+    chunks = pc.dictionary_encode(data).chunks  # one dictionary for every chunk
+    uniques = chunks[-1].dictionary if chunks else pa.array([], type=data.type)
+    codes, start = np.empty(len(data), code_dtype(len(uniques))), 0
+    for chunk in chunks:  # copied chunk by chunk into the small integer type, with no wider temporary
         indices = pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices
         codes[start : start + len(chunk)] = indices.to_numpy()
         start += len(chunk)
-    remember_codes(values, codes, n)
-    return codes, n
+    return codes, uniques
 
 
 def _values_at(data: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
@@ -353,15 +360,20 @@ def _rows_at(
     return rows
 
 
-def _kept_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, int]:
-    """Codes of some rows of a column, renumbered so that every code is used again (a value no row kept is gone);
-    the order of first appearance is kept."""
+def kept_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Codes of some rows of a column, renumbered so that every code is used again (a value no row kept is gone),
+    in the same order; and which of the n codes are still used (None: all of them)."""
     used = np.zeros(n + 1, bool)
     used[codes + 1] = True  # null (-1) at 0; the code type holds n
     if used[1:].all():
-        return codes, n
+        return codes, None
     rank = (np.cumsum(used[1:]) - 1).astype(codes.dtype)
-    return np.where(codes >= 0, rank[codes], codes).astype(codes.dtype, copy=False), int(used[1:].sum())
+    return np.where(codes >= 0, rank[codes], codes).astype(codes.dtype, copy=False), used[1:]
+
+
+def _kept_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    kept, used = kept_codes(codes, n)
+    return kept, n if used is None else int(used.sum())
 
 
 def rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> pd.DataFrame:

@@ -25,4 +25,9 @@ def arrow_data(values: pd.Series) -> pa.ChunkedArray | None:
 
 def text_from_arrow(like: pd.Series, data: pa.Array | pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
     """Arrow data as an array of the same pandas dtype as the Arrow-backed column `like` (str stays str), no copy."""
-    return pd.array(data, dtype=like.dtype, copy=False)
+    return text_of_dtype(like.dtype, data)
+
+
+def text_of_dtype(dtype: object, data: pa.Array | pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """Arrow data as an array of the Arrow-backed pandas `dtype` (e.g. str), no copy."""
+    return pd.array(data, dtype=dtype, copy=False)

@@ -6,20 +6,21 @@ from datetime import datetime
 
 import pandas as pd
 
+from flows.kernel.held import Rows, held_frame, held_like
 from flows.raw.validate import parents_first, subject_key
 from flows.spec.model import Specs
 
 
-def apply_cutoff(
-    valid: dict[str, pd.DataFrame], specs: Specs, cutoff: str
-) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """Valid rows known on or before cutoff (YYYY-MM-DD), and per raw file the number of rows left out."""
+def apply_cutoff(valid: dict[str, Rows], specs: Specs, cutoff: str) -> tuple[dict[str, Rows], dict[str, int]]:
+    """Valid rows known on or before cutoff (YYYY-MM-DD), and per raw file the number of rows left out; held rows
+    stay held (a file's text is read back while it is cut)."""
     kept, dropped = {}, {}
     for name in parents_first(specs):
-        contract, frame = specs.raw[name], valid[name]
+        contract, rows = specs.raw[name], valid[name]
         if not contract.cut:
-            kept[name], dropped[name] = frame, 0
+            kept[name], dropped[name] = rows, 0
             continue
+        frame = held_frame(rows)
         keep = ~(frame[contract.cut["date"]].str.slice(0, 10) > cutoff)
         if contract.parent:
             parent = specs.raw[contract.parent]
@@ -28,11 +29,12 @@ def apply_cutoff(
         for date_col, cols in contract.cut.get("blank_after", {}).items():
             later = out[date_col].str.slice(0, 10) > cutoff
             out.loc[later, cols] = pd.NA
-        kept[name], dropped[name] = out, int((~keep).sum())
+        kept[name], dropped[name] = held_like(rows, out), int((~keep).sum())
+        del frame, out
     return kept, dropped
 
 
-def data_as_of(valid: dict[str, pd.DataFrame], specs: Specs, cutoff: str | None) -> datetime:
+def data_as_of(valid: dict[str, Rows], specs: Specs, cutoff: str | None) -> datetime:
     """The transfer's creation time: the cut date, else the latest date in the data (never the clock)."""
     if cutoff:
         return datetime.fromisoformat(cutoff)

@@ -19,6 +19,7 @@ import pyarrow.csv as pv
 
 from flows.kernel.distinct import as_constant_text, constant_text
 from flows.kernel.errors import StructuralError, check_both_ways
+from flows.kernel.held import Held
 from flows.raw.odm import read_odm, read_odm_forms
 from flows.raw.values import normalise_values
 from flows.raw.xpt import read_xpt
@@ -54,16 +55,31 @@ class RawFile:
     spans: pd.DataFrame | None = None  # records over more than one line: line (first), last
     header: tuple[str, ...] = ()  # the columns in the file's order: where a ragged record's fields are
     read: int = -1  # records read, kept when the rows go (without_rows); -1: those of frame and ragged
+    held: Held | None = None  # the rows held compact (see held()), `frame` then their columns without rows
 
     @property
     def rows(self) -> int:
-        return self.read if self.read >= 0 else len(self.frame) + len(self.ragged)
+        return self.read if self.read >= 0 else len(self.frame if self.held is None else self.held) + len(self.ragged)
+
+    def text(self) -> pd.DataFrame:
+        """The rows as read, whether held compact or not."""
+        return self.frame if self.held is None else self.held.frame()
+
+    def _no_rows(self) -> pd.DataFrame:
+        empty = {c: pd.array([], dtype=t) for c, t in self.frame.dtypes.items()}  # not iloc[:0]: a slice keeps the data
+        index = pd.Index([], dtype=self.frame.index.dtype, name=self.frame.index.name)
+        return pd.DataFrame(empty, index=index)
 
     def without_rows(self) -> RawFile:
         """The file's facts without its rows (their memory goes back once validation has taken the valid ones)."""
-        empty = {c: pd.array([], dtype=t) for c, t in self.frame.dtypes.items()}  # not iloc[:0]: a slice keeps the data
-        index = pd.Index([], dtype=self.frame.index.dtype, name=self.frame.index.name)
-        return replace(self, frame=pd.DataFrame(empty, index=index), read=self.rows)
+        return replace(self, frame=self._no_rows(), held=None, read=self.rows)
+
+    def held_compact(self) -> RawFile:
+        """The file with its rows held compact (flows.kernel.held) until validation reads them: `frame` keeps its
+        columns and dtypes, without rows."""
+        if self.held is not None:
+            return self
+        return replace(self, frame=self._no_rows(), held=Held.of(self.frame.copy(deep=False)))
 
     def lines_of(self, starts: pd.Index | pd.Series) -> int:
         """Physical lines taken by the records starting on `starts` (a quoted line break makes a record longer)."""
@@ -417,10 +433,11 @@ RECORD_READERS: dict[str, Callable[[Path, RawContract], pd.DataFrame]] = {"xpt":
 
 
 def read_raws(
-    raw_dir: Path, contracts: Mapping[str, RawContract], scans: Mapping[str, Scan] | None = None
+    raw_dir: Path, contracts: Mapping[str, RawContract], scans: Mapping[str, Scan] | None = None, hold: bool = False
 ) -> tuple[dict[str, RawFile], list[str]]:
     """Every contract's file read, with the structural problems of all of them (not only the first): an ODM file
-    that several contracts read is parsed once for all of them."""
+    that several contracts read is parsed once for all of them. With `hold`, each file's rows are held compact as
+    soon as it is read (RawFile.held_compact): the files wait for validation in about a tenth of their text."""
     files, problems, scans = {}, [], scans or {}
     forms: dict[str, pd.DataFrame] = {}
     failed: set[str] = set()  # ODM files that could not be parsed: said once, not once per contract
@@ -440,6 +457,8 @@ def read_raws(
                 files[name] = _read_records(path, contract, scan, forms.pop(name))
             else:
                 files[name] = read_raw(raw_dir, contract, scans.get(contract.file))
+            if hold:
+                files[name] = files[name].held_compact()
         except StructuralError as exc:
             problems.append(str(exc))
     return files, problems

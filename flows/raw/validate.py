@@ -24,6 +24,7 @@ from flows.kernel.distinct import (
     shared_codes,
     value_codes,
 )
+from flows.kernel.held import Held
 from flows.raw.read import SOURCE, RawFile
 from flows.spec.model import CONDITIONS, RawContract, Specs
 from flows.spec.raw_schema import DATE_TYPES, FUTURE_DATE, not_after, raw_schema
@@ -36,7 +37,7 @@ REDACTED = "<redacted>"
 class Validation:
     """Valid rows per raw file (typed, PII dropped), every rejected cell, and per-file row counts."""
 
-    valid: dict[str, pd.DataFrame]
+    valid: dict[str, pd.DataFrame | Held]  # held compact when the raw rows were (flows.kernel.held)
     rejects: pd.DataFrame
     counts: dict[str, dict[str, int]]
     codes: dict = field(default_factory=dict, repr=False, compare=False)  # the codes of the valid rows' text
@@ -483,13 +484,25 @@ def parent_rule_rejects(
     return out
 
 
-def typed(frame: pd.DataFrame, contract: RawContract) -> pd.DataFrame:
-    """Valid rows with numbers as numbers and personal data dropped; text stays text."""
+def typed(frame: pd.DataFrame | Held, contract: RawContract) -> pd.DataFrame | Held:
+    """Valid rows with numbers as numbers and personal data dropped; text stays text (held rows stay held)."""
     out = frame.drop(columns=[c.name for c in contract.columns if c.pii])
     for col in contract.columns:
         if col.type in ("float", "integer") and col.name in out:
             out[col.name] = pd.to_numeric(out[col.name]).astype("Float64" if col.type == "float" else "Int64")
     return out
+
+
+def _kept(
+    raw: RawFile, frame: pd.DataFrame, bad: pd.Index, contract: RawContract
+) -> tuple[pd.DataFrame | Held, dict[str, int], int]:
+    """A file's valid rows (typed; held compact when its rows were), their counts and their physical lines."""
+    if raw.held is not None:
+        rows: pd.DataFrame | Held = raw.held.take(np.flatnonzero(~raw.held.index.isin(bad))) if len(bad) else raw.held
+    else:
+        rows = rows_where(frame, ~frame.index.isin(bad)) if len(bad) else frame
+    counts = {"read": raw.rows, "valid": len(rows), "rejected": raw.rows - len(rows)}
+    return typed(rows, contract), counts, raw.lines_of(rows.index)
 
 
 def _redact(rejects: pd.DataFrame, specs: Specs) -> pd.DataFrame:
@@ -519,17 +532,22 @@ def validate_raw(
         today = max(sites.values())
     sites = sites or {}
     order = parents_first(specs)
+    parents = {c.parent for c in specs.raw.values() if c.parent is not None}
     found: dict[str, list[pd.DataFrame]] = {}
     bad_lines: dict[str, pd.Index] = {}
+    texts: dict[str, pd.DataFrame] = {}  # the rows of parents as read, for their children's checks
+    valid, counts, lines = {}, {}, {}
     memo: dict = {}  # the codes of every column, kept for the derivation while their data live
     for name in order:
         with shared_codes(memo):  # a file's checks read its columns many times: each is encoded once
-            contract, frame = specs.raw[name], raw[name].frame
+            contract, frame = specs.raw[name], raw[name].text()
+            if name in parents:
+                texts[name] = frame
             parts = [ragged_rejects(raw[name]), schema_rejects(frame, contract, specs, today)]
             parts.append(site_future_rejects(frame, contract, today, sites))
             parts += [key_rejects(frame, contract), *row_rule_rejects(frame, contract, specs)]
             if contract.parent is not None:
-                parent, parent_contract = raw[contract.parent].frame, specs.raw[contract.parent]
+                parent, parent_contract = texts[contract.parent], specs.raw[contract.parent]
                 parent_bad = pd.Series(parent.index.isin(bad_lines[contract.parent]), parent.index)
                 reasons = rejected_because(found[contract.parent])
                 ragged = ragged_subjects(raw[contract.parent], parent_contract)
@@ -538,6 +556,10 @@ def validate_raw(
                 parts += parent_rule_rejects(frame, contract, ok_parent, parent_contract, specs)
             found[name] = [p for p in parts if not p.empty]
             bad_lines[name] = pd.Index(pd.concat(found[name])["line"].unique()) if found[name] else pd.Index([])
+            # the kept rows' codes follow from the file's
+            valid[name], counts[name], lines[name] = _kept(raw[name], frame, bad_lines[name], contract)
+            del frame, parts
+    texts.clear()
     frames = [p for n in order for p in found[n]]
     rejects = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
     rejects = rejects[REJECT_COLUMNS].astype({"line": "int64"})
@@ -546,12 +568,4 @@ def validate_raw(
         ["file", "line", "column", "rule"], key=lambda s: s.map(file_order) if s.name == "file" else s
     )
     rejects = _redact(rejects.drop_duplicates().reset_index(drop=True), specs)
-    valid, counts, lines = {}, {}, {}
-    for name in order:
-        frame = raw[name].frame
-        with shared_codes(memo):  # the kept rows' codes follow from the file's
-            keep = rows_where(frame, ~frame.index.isin(bad_lines[name])) if len(bad_lines[name]) else frame
-        valid[name] = typed(keep, specs.raw[name])
-        counts[name] = {"read": raw[name].rows, "valid": len(keep), "rejected": raw[name].rows - len(keep)}
-        lines[name] = raw[name].lines_of(keep.index)
     return Validation(valid, rejects, counts, memo, lines)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from flows.kernel.distinct import distinct_rows
+from flows.kernel.held import Held, Rows, held_frame
 from flows.kernel.keys import subject_ids
 from flows.mapping.engine import derive_analysis, derive_datasets, derive_study_level
 from flows.mapping.plan import plan_domain
@@ -33,6 +34,7 @@ from flows.transfer.num_type import whole_columns
 from flows.transfer.writers.xpt import xpt_lengths
 
 Frames = dict[str, pd.DataFrame]
+HeldFrames = dict[str, Rows]  # a file's rows, held compact or not
 ALL = 1 << 62  # a block size: every subject in one block
 
 
@@ -72,7 +74,7 @@ class Subjects:
     codes: np.ndarray  # per row
 
 
-def _subject_ids(valid: Mapping[str, pd.DataFrame], specs: Specs) -> dict[str, Subjects | None]:
+def _subject_ids(valid: Mapping[str, Rows], specs: Specs) -> dict[str, Subjects | None]:
     """Per raw file, the subject of each valid row, from its contract's columns of role SITEID and SUBJID (None for a
     file without them): each distinct combination made a USUBJID once, not a string per row."""
     out: dict[str, Subjects | None] = {}
@@ -92,18 +94,18 @@ def _blocks_of(ids: Mapping[str, Subjects | None], size: int) -> list[list[str]]
     return [subjects[i : i + size] for i in range(0, len(subjects), size)] or [[]]
 
 
-def subject_blocks(valid: Mapping[str, pd.DataFrame], specs: Specs, size: int) -> list[list[str]]:
+def subject_blocks(valid: Mapping[str, Rows], specs: Specs, size: int) -> list[list[str]]:
     """The subjects of the valid rows (USUBJID) in USUBJID order, `size` to a block."""
     return _blocks_of(_subject_ids(valid, specs), size)
 
 
-def _split(valid: Frames, ids: dict[str, Subjects | None], blocks: list[list[str]]) -> list[Frames]:
+def _split(valid: HeldFrames, ids: dict[str, Subjects | None], blocks: list[list[str]]) -> list[HeldFrames]:
     """Each block's valid rows: per raw file the rows of the block's subjects (`ids`: each row's) in file order,
     with their lines (the frames' index); a file without subject columns whole in every block. `valid` is emptied
-    file by file as its rows are split (its rows are held once)."""
+    file by file as its rows are split (its rows are held once); held rows stay held."""
     index = pd.Index([s for block in blocks for s in block])
     number = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
-    out: list[Frames] = [{} for _ in blocks]
+    out: list[HeldFrames] = [{} for _ in blocks]
     for name in list(valid):
         frame, subjects = valid.pop(name), ids.pop(name)
         if subjects is None or len(blocks) == 1:
@@ -114,7 +116,9 @@ def _split(valid: Frames, ids: dict[str, Subjects | None], blocks: list[list[str
         order = np.argsort(block, kind="stable")
         bounds = np.searchsorted(block[order], np.arange(1, len(blocks)))
         pieces = np.split(order, bounds)
-        for part, frame_of_block in zip(out, _taken(frame, pieces), strict=True):
+        taken = [frame.take(rows) for rows in pieces] if isinstance(frame, Held) else _taken(frame, pieces)
+        del frame
+        for part, frame_of_block in zip(out, taken, strict=True):
             part[name] = frame_of_block
     return out
 
@@ -133,9 +137,17 @@ def _taken(frame: pd.DataFrame, pieces: list[np.ndarray]) -> list[pd.DataFrame]:
     return [pd.DataFrame(c, index=i, columns=names, copy=False) for c, i in zip(columns, labels, strict=True)]
 
 
-def derive_block(block: Frames, specs: Specs, facts: Mapping[str, Any], kept: list[str]) -> tuple[Frames, Frames]:
-    """One block's subject-level SDTM datasets and its ADaM datasets (`kept`: the raw files ADaM reads). `block`
-    is used up."""
+def as_frames(valid: HeldFrames) -> Frames:
+    """The rows of every file as frames, those held compact read back (a file at a time, each let go as read)."""
+    for name in list(valid):
+        valid[name] = held_frame(valid[name])
+    return valid  # type: ignore[return-value]
+
+
+def derive_block(block: HeldFrames, specs: Specs, facts: Mapping[str, Any], kept: list[str]) -> tuple[Frames, Frames]:
+    """One block's subject-level SDTM datasets and its ADaM datasets (`kept`: the raw files ADaM reads), from its
+    rows (held ones read back first). `block` is used up."""
+    block = as_frames(block)
     keep = {name: block[name] for name in kept if name in block}
     sdtm = derive_datasets(block, specs, facts, consume=True)
     analysis = derive_analysis(sdtm, specs, facts, keep)
@@ -144,7 +156,7 @@ def derive_block(block: Frames, specs: Specs, facts: Mapping[str, Any], kept: li
 
 
 def _derived(
-    blocks: list[Frames], specs: Specs, facts: Mapping[str, Any], kept: list[str], workers: int
+    blocks: list[HeldFrames], specs: Specs, facts: Mapping[str, Any], kept: list[str], workers: int
 ) -> Iterator[tuple[Frames, Frames]]:
     """Each block's datasets, in block order; with several workers, derived in as many processes, at most two
     blocks per worker on the way at a time. Each block's rows go once it is derived (or handed to a worker)."""
@@ -196,7 +208,7 @@ def _study_level(subjects: Mapping[str, Mapping[str, pd.Series]], specs: Specs, 
 
 
 def derive_in_blocks(
-    valid: Frames,
+    valid: HeldFrames,
     specs: Specs,
     facts: Mapping[str, Any],
     kept: list[str],
@@ -217,6 +229,7 @@ def derive_in_blocks(
     ids = _subject_ids(valid, specs)
     subjects = _blocks_of(ids, size)
     if len(subjects) == 1 and workers <= 1:  # one block: derived as a whole, nothing to put together
+        valid = as_frames(valid)
         keep = {name: valid[name] for name in kept if name in valid}
         datasets = derive_datasets(valid, specs, facts, consume=True)
         return datasets, derive_analysis(datasets, specs, facts, keep)
@@ -238,7 +251,7 @@ def derive_in_blocks(
 
 
 def _spilled(
-    blocks: list[Frames], specs: Specs, facts: Mapping[str, Any], kept: list[str], workers: int, folder: Path
+    blocks: list[HeldFrames], specs: Specs, facts: Mapping[str, Any], kept: list[str], workers: int, folder: Path
 ) -> tuple[Spilled, Spilled]:
     def facts_of(specs_of: Mapping[str, DomainSpec]) -> Callable[[str, pd.DataFrame], tuple[dict[str, int], list]]:
         return lambda d, frame: (xpt_lengths(frame, specs_of[d]), whole_columns(frame, specs_of[d]))

@@ -20,6 +20,7 @@ import pandas as pd
 from flows import __version__
 from flows.kernel.distinct import shared_codes
 from flows.kernel.errors import MAX_SHOWN, Interrupted, PipelineError, StructuralError, describe, naming, shorten
+from flows.kernel.held import Rows
 from flows.mapping.plan import analysis_raw_reads
 from flows.raw.cutoff import apply_cutoff, data_as_of
 from flows.raw.eligibility import Eligibility, evaluate_eligibility
@@ -72,10 +73,13 @@ class ExportResult:
     fingerprint: str | None = None
 
 
-def read_inputs(raw_dir: Path, specs: Specs, scans: dict[str, Scan] | None = None) -> dict[str, RawFile]:
+def read_inputs(
+    raw_dir: Path, specs: Specs, scans: dict[str, Scan] | None = None, hold: bool = False
+) -> dict[str, RawFile]:
     """Read every raw file (with its scan by file name from `scans`, when the fingerprint made it); report the
-    structural problems of all files at once."""
-    files, problems = read_raws(raw_dir, specs.raw, scans)
+    structural problems of all files at once. With `hold`, the rows wait held compact (flows.kernel.held): the
+    valid rows then stay held until their block of subjects is derived."""
+    files, problems = read_raws(raw_dir, specs.raw, scans, hold)
     if problems:
         raise StructuralError(" | ".join(problems))
     return files
@@ -403,7 +407,7 @@ def check_cutoff(cutoff: str | None, specs: Specs, now: date) -> None:
         raise PipelineError(f"--cutoff {cutoff} is after today ({now} at the study's sites): a cut cannot be ahead")
 
 
-def check_cutoff_has_data(valid: dict[str, pd.DataFrame], specs: Specs, cutoff: str | None) -> None:
+def check_cutoff_has_data(valid: dict[str, Rows], specs: Specs, cutoff: str | None) -> None:
     """A cut before the first date of every subject-level file (before the first consent) leaves nothing to publish."""
     if not cutoff:
         return
@@ -417,7 +421,7 @@ def check_cutoff_has_data(valid: dict[str, pd.DataFrame], specs: Specs, cutoff: 
                 )
 
 
-def future_date(valid: dict[str, pd.DataFrame], specs: Specs, after: date) -> str | None:
+def future_date(valid: dict[str, Rows], specs: Specs, after: date) -> str | None:
     """`file:line: column='value'` of the first valid date after `after`, if any (it would date the transfer)."""
     limit = after.isoformat()
     for name, contract in specs.raw.items():
@@ -428,7 +432,7 @@ def future_date(valid: dict[str, pd.DataFrame], specs: Specs, after: date) -> st
             late = frame[col.name].str.slice(0, 10).gt(limit).fillna(False).astype(bool)
             if late.any():
                 line = late.idxmax()
-                return f"{contract.file}:{line}: {col.name}={frame.at[line, col.name]!r}"
+                return f"{contract.file}:{line}: {col.name}={frame[col.name].at[line]!r}"
     return None
 
 
@@ -441,7 +445,7 @@ def _fingerprint(run: Run) -> ExportResult | None:
 
 
 def _read(run: Run) -> None:
-    run.raw = read_inputs(run.raw_dir, run.specs, run.scans)
+    run.raw = read_inputs(run.raw_dir, run.specs, run.scans, hold=True)
     run.scans = {}
 
 
