@@ -109,6 +109,17 @@ def test_sample_in_blocks_is_byte_identical(block_size, workers, sample_export, 
     assert left == sorted([result.transfer.name, "latest"])  # the blocks' spill folder is gone
 
 
+def test_blocks_read_back_in_small_batches_are_byte_identical(sample_export, specs, tmp_path, monkeypatch):
+    """The writers read a spilled block a batch of rows at a time (run/spill.BATCH): batches of 3 rows, far smaller
+    than the blocks, write the same files."""
+    from flows.run import spill
+
+    monkeypatch.setattr(spill, "BATCH", 3)
+    result = run_export(RAW, tmp_path, specs, block_size=7)
+    assert result.exit_code == 0, result.message
+    _assert_same(result.transfer, sample_export[1])
+
+
 def test_a_failed_write_leaves_no_spill_behind(specs, tmp_path, monkeypatch):
     """The blocks wait on disk between derive and write: a run that fails on the way removes them with the rest."""
     from flows.run import pipeline

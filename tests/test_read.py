@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from flows.kernel.errors import StructuralError
-from flows.raw.read import read_raw, scan_file
+from flows.kernel.held import Held
+from flows.raw.read import read_raw, read_raws, scan_file
 from tests.conftest import RAW
 
 
@@ -242,3 +243,17 @@ def test_a_column_of_one_value_is_held_as_one_block(tmp_path, specs, last_site):
     blocks = {c.buffers()[2].address for c in arrow_data(frame["site"]).chunks}
     assert (len(blocks) == 1) == (last_site == "01")  # one block for one value; as read (chunks of its own) else
     assert len({c.buffers()[2].address for c in arrow_data(frame["subject"]).chunks}) > 1
+
+
+def test_files_held_compact_as_read_give_back_the_rows_read(specs):
+    plain, _ = read_raws(RAW, specs.raw)
+    held, problems = read_raws(RAW, specs.raw, hold=True)
+    assert not problems and list(held) == list(plain)
+    for name, raw in held.items():
+        assert isinstance(raw.held, Held) and raw.frame.empty
+        assert list(raw.frame.columns) == list(plain[name].frame.columns)
+        assert list(raw.frame.dtypes) == list(plain[name].frame.dtypes)
+        pd.testing.assert_frame_equal(raw.text(), plain[name].frame)
+        assert raw.rows == plain[name].rows and raw.text() is not plain[name].frame
+        gone = raw.without_rows()
+        assert gone.held is None and gone.rows == raw.rows and gone.text().empty

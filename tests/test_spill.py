@@ -90,3 +90,16 @@ def test_held_datasets_and_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(spill, "CACHED", 0)
     assert datasets["BB"] is not datasets["BB"]  # over the budget: read each time asked for
     datasets.forget()
+
+
+def test_chunks_come_a_batch_at_a_time_and_an_empty_block_as_its_columns(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(spill, "BATCH", 2)
+    blocks = [_block(["a", "b", "c", None, "e"], [1.0, 2.0, 3.0, 4.0, 5.5]), _block([], []), _block(["f"], [6.0])]
+    store = Spill(tmp_path / "s", _facts)
+    for frame in blocks:
+        store.add({"XX": frame})
+    chunks = list(Spilled(store).chunks("XX"))
+    assert [len(c) for c in chunks] == [2, 2, 1, 0, 1]
+    assert all(list(c.dtypes.astype(str)) == ["str", "float64", "Int64"] for c in chunks)
+    together = pd.concat(chunks, ignore_index=True)
+    pd.testing.assert_frame_equal(together, stacked(blocks), check_exact=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows.kernel.held import Held
 from flows.run.pipeline import read_inputs, validate_raw
 from tests.conftest import RAW as RAW_DIR
 from tests.conftest import ROOT
@@ -26,7 +27,16 @@ TODAY = date(2026, 11, 1)  # the run's date at the sites, fixed: after every dat
 
 
 def validated(raw: Path, specs, today: date = TODAY):
-    return validate_raw(read_inputs(raw, specs), specs, today)
+    """The validation of the raw files as read, checked to be the one of the rows held compact (as the export holds
+    them, flows/kernel/held.py): the same rejects, counts and lines, and the same valid rows, still held."""
+    plain = validate_raw(read_inputs(raw, specs), specs, today)
+    held = validate_raw(read_inputs(raw, specs, hold=True), specs, today)
+    pd.testing.assert_frame_equal(held.rejects, plain.rejects)
+    assert (held.counts, held.lines) == (plain.counts, plain.lines)
+    assert all(isinstance(rows, Held) for rows in held.valid.values())
+    for name, frame in plain.valid.items():
+        pd.testing.assert_frame_equal(held.valid[name].frame(), frame)
+    return plain
 
 
 def test_sample_is_clean(specs):

@@ -67,6 +67,9 @@ class Held:
         self._names = names  # the dtype of the frame's column labels
         self._given: dict[str, weakref.ref[pd.Series]] = {}  # the columns handed out and still alive: given again
 
+    def __getstate__(self) -> dict:  # to a worker process: the rows, not the columns handed out here
+        return {**self.__dict__, "_given": {}}
+
     @classmethod
     def of(cls, frame: pd.DataFrame) -> Held:
         """`frame` held compact; each column leaves `frame` once held (a text column's memory goes as it is encoded,

@@ -20,6 +20,8 @@ import pyarrow as pa
 COMPRESSION = "lz4"  # the frames' text repeats: lz4 makes the files a fraction of their size for little CPU
 SUFFIX = ".arrow"
 CACHED = 256 << 20  # bytes of datasets read from a spill kept for the next reader
+BATCH = 1 << 18  # rows of a record batch in a spill file: what a reader of chunks holds at a time (and its writers'
+# temporaries: a block of 10,000 subjects has over a million QS rows)
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
@@ -27,7 +29,18 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     options = pa.ipc.IpcWriteOptions(compression=COMPRESSION)
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
-        writer.write_table(table)
+        writer.write_table(table, max_chunksize=BATCH)
+
+
+def read_batches(path: Path) -> Iterator[pd.DataFrame]:
+    """The frame `write_frame` wrote, a batch of at most BATCH rows at a time (each with a RangeIndex): a reader
+    holds one batch, never the block."""
+    with pa.OSFile(str(path), "rb") as source:
+        reader = pa.ipc.open_file(source)
+        if not reader.num_record_batches:  # a block without rows: its columns, with their dtypes
+            yield reader.schema.empty_table().to_pandas()
+        for i in range(reader.num_record_batches):
+            yield pa.Table.from_batches([reader.get_batch(i)], schema=reader.schema).to_pandas()
 
 
 def read_table(path: Path) -> pa.Table:
@@ -170,12 +183,12 @@ class Spilled(Mapping[str, pd.DataFrame]):
         return sorted(frozenset.intersection(*(f.whole for f in full)))
 
     def chunks(self, domain: str) -> Iterator[pd.DataFrame]:
-        """The dataset's blocks one at a time (a held dataset as one chunk)."""
+        """The dataset's rows a batch at a time, block after block (a held dataset as one chunk)."""
         if domain in self._held:
             yield self._held[domain]
             return
         for path in self._spill.parts(domain):
-            yield read_frame(path)
+            yield from read_batches(path)
 
     def __contains__(self, domain: object) -> bool:
         return domain in self._held or domain in self._spill.order
