@@ -44,11 +44,11 @@ def test_read_retried_after_a_transient_error_then_published(harness, tmp_path, 
 
     calls, read = [], pipeline.read_inputs
 
-    def flaky(raw_dir, specs, scans=None):
+    def flaky(raw_dir, specs, scans=None, hold=False):
         calls.append(1)
         if len(calls) == 1:
             raise OSError(5, "Input/output error")
-        return read(raw_dir, specs, scans)
+        return read(raw_dir, specs, scans, hold)
 
     monkeypatch.setattr(pipeline, "read_inputs", flaky)
     state = export_study(raw_dir=str(RAW), out_dir=str(tmp_path), return_state=True)
