@@ -175,7 +175,7 @@ def instrument_core() -> StageClock:
     ]:
         clock.wrap(blocks, name, label)
     spill = importlib.import_module("flows.run.spill")
-    for name, label in [("write_frame", "spill: write"), ("read_table", "spill: read")]:
+    for name, label in [("write_frame", "spill: write"), ("read_table", "spill: read"), ("read_batch", "spill: read")]:
         clock.wrap(spill, name, label)
     engine = importlib.import_module("flows.mapping.engine")
     for name, label in [

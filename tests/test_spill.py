@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from flows.run import spill
-from flows.run.spill import Spill, Spilled, read_frame, stacked, write_frame
+from flows.run.spill import Spill, Spilled, read_batches, stacked, write_frame
 
 
 def _facts(domain: str, frame: pd.DataFrame) -> tuple[dict[str, int], list[str]]:
@@ -35,7 +35,7 @@ def test_a_frame_comes_back_with_its_values_and_dtypes(tmp_path: Path) -> None:
         }
     )
     write_frame(frame, tmp_path / "f.arrow")
-    back = read_frame(tmp_path / "f.arrow")
+    (back,) = read_batches(tmp_path / "f.arrow")
     pd.testing.assert_frame_equal(back, frame, check_exact=True)
     assert list(back.dtypes.astype(str)) == ["str", "Int64", "Float64", "int64", "float64"]
     assert np.signbit(back["D"].iloc[2])  # -0.0 stays -0.0

@@ -12,7 +12,7 @@ for value, dtype for dtype, with their index (the raw line): a column (`held[nam
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -91,16 +91,9 @@ class Held:
     def __contains__(self, name: object) -> bool:
         return name in self._columns
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._columns)
-
     @property
     def columns(self) -> pd.Index:
         return pd.Index(list(self._columns), dtype=self._names)
-
-    @property
-    def empty(self) -> bool:
-        return not len(self) or not self._columns
 
     @property
     def nbytes(self) -> int:

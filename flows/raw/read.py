@@ -55,7 +55,7 @@ class RawFile:
     spans: pd.DataFrame | None = None  # records over more than one line: line (first), last
     header: tuple[str, ...] = ()  # the columns in the file's order: where a ragged record's fields are
     read: int = -1  # records read, kept when the rows go (without_rows); -1: those of frame and ragged
-    held: Held | None = None  # the rows held compact (see held()), `frame` then their columns without rows
+    held: Held | None = None  # the rows held compact (see held_compact), `frame` then their columns without rows
 
     @property
     def rows(self) -> int:

@@ -40,17 +40,17 @@ def read_batches(path: Path) -> Iterator[pd.DataFrame]:
         if not reader.num_record_batches:  # a block without rows: its columns, with their dtypes
             yield reader.schema.empty_table().to_pandas()
         for i in range(reader.num_record_batches):
-            yield pa.Table.from_batches([reader.get_batch(i)], schema=reader.schema).to_pandas()
+            yield read_batch(reader, i)
+
+
+def read_batch(reader: pa.ipc.RecordBatchFileReader, i: int) -> pd.DataFrame:
+    """Batch `i` of a spill file as pandas (the reading and decompression happen here: what a bench times)."""
+    return pa.Table.from_batches([reader.get_batch(i)], schema=reader.schema).to_pandas()
 
 
 def read_table(path: Path) -> pa.Table:
     with pa.OSFile(str(path), "rb") as source:
         return pa.ipc.open_file(source).read_all()
-
-
-def read_frame(path: Path) -> pd.DataFrame:
-    """The frame `write_frame` wrote, with a RangeIndex."""
-    return read_table(path).to_pandas()
 
 
 def read_stacked(paths: list[Path]) -> pd.DataFrame:
